@@ -1,0 +1,5 @@
+"""`python -m ocwwatch`: the same entry point as the `ocwwatch` console script."""
+
+from ocwwatch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,28 @@
+"""The exception tree. Library errors are translated into these at module boundaries.
+
+A 404, a timeout or a refused connection is never an exception: those are recorded outcomes.
+Exceptions are for the run itself going wrong (bad config, an unusable database).
+"""
+
+
+class OcwwatchError(Exception):
+    """Base of every error ocwwatch raises on purpose."""
+
+
+class ConfigError(OcwwatchError):
+    """A settings or curated-list file is missing, unreadable or invalid.
+
+    The message names the file, the entry and the field, one problem per line.
+    """
+
+
+class StoreError(OcwwatchError):
+    """The SQLite database cannot be opened, migrated, read or written."""
+
+
+class StoreBusyError(StoreError):
+    """Another ocwwatch process holds the database's writer lock."""
+
+
+class ScenarioError(OcwwatchError):
+    """A recorded scenario folder (for `--replay` or the tests) is missing or malformed."""

@@ -1,0 +1,319 @@
+"""Frozen records passed between the pipeline stages, and the outcome vocabularies.
+
+Every stage takes and returns these values; none of them does I/O. Field names are the JSON
+report's keys (DESIGN.md, "Contracts"), so renderers can dump them without renaming.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Record(BaseModel):
+    """Base of every record: immutable, and strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- vocabularies --------------------------------------------------------------------------
+
+
+class ResourceKind(StrEnum):
+    """What a curated entry points at, which decides how it is judged."""
+
+    OCW_COURSE = "ocw-course"
+    PDF = "pdf"
+    PAGE = "page"
+
+
+class Outcome(StrEnum):
+    """A resource's verdict for one run; `SEVERITY` orders them, most severe first."""
+
+    DEAD = "dead"
+    MOVED = "moved"
+    CHANGED = "changed"
+    UNKNOWN = "unknown"
+    ERROR = "error"
+    OK = "ok"
+
+
+SEVERITY: tuple[Outcome, ...] = tuple(Outcome)
+
+
+class LinkState(StrEnum):
+    """A link's verdict (DESIGN.md, "Link states")."""
+
+    OK = "ok"
+    REDIRECTED = "redirected"
+    DEAD = "dead"
+    SOFT404 = "soft404"
+    BLOCKED = "blocked"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+class ChangeKind(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+class Against(StrEnum):
+    """What a change is measured against: the curated list, or the previous run."""
+
+    BASELINE = "baseline"
+    PREVIOUS = "previous"
+
+
+class PageKind(StrEnum):
+    """The page shape an extractor recognised."""
+
+    OCW_COURSE = "ocw-course"  # course home of today's OCW theme (course-v2)
+    OCW_PAGE = "ocw-page"  # a content page inside a course site
+    OCW_RESOURCE = "ocw-resource"  # a resource page: one file or video with its metadata
+    OCW_LEGACY = "ocw-legacy"  # the pre-2022 (Plone) course page
+    NOT_FOUND = "not-found"  # OCW's "page not found" page, whatever the status
+    PDF = "pdf"
+    HTML = "html"  # any other HTML page
+    OTHER = "other"  # anything else (plain text, images, unknown types)
+
+
+class FailureKind(StrEnum):
+    """Why a fetch produced no usable final response."""
+
+    TIMEOUT = "timeout"
+    CONNECT = "connect"  # refused, reset before any response, TLS failure
+    DNS = "dns"  # the name does not resolve
+    RESET = "reset"  # the connection broke mid-response
+    REDIRECT_LOOP = "redirect-loop"
+    TOO_MANY_REDIRECTS = "too-many-redirects"
+    BAD_REDIRECT = "bad-redirect"  # missing Location, or a non-http(s) target
+    TOO_LARGE = "too-large"  # body over the cap (the body kept is truncated)
+    PROTOCOL = "protocol"  # malformed HTTP, undecodable content-encoding
+    BLOCKED_ADDRESS = "blocked-address"  # refused by the fetcher's own safety rules
+    NO_RECORDING = "no-recording"  # replay: the scenario has no response for this URL
+
+
+# --- fetch ---------------------------------------------------------------------------------
+
+
+class Hop(Record):
+    """One redirect answered on the way: the URL asked for and the status it answered."""
+
+    url: str
+    status: int
+
+
+class Validators(Record):
+    """What a server said it would accept for a conditional request to one URL."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class FetchResult(Record):
+    """Everything one fetch learned, redirect chain included. Failures are values too."""
+
+    url: str  # the URL asked for
+    final_url: str  # where the redirect chain ended (== url when there was none)
+    status: int | None  # final status; None when no response arrived
+    redirects: tuple[Hop, ...] = ()
+    headers: dict[str, str] = {}  # final response, lower-case names
+    body: bytes = b""
+    content_type: str | None = None  # media type only, lower case, no parameters
+    not_modified: bool = False  # the server answered 304 to our validators
+    truncated: bool = False  # body hit the size cap
+    failure: FailureKind | None = None
+    failure_detail: str | None = None
+    attempts: int = 1
+    elapsed_seconds: float = 0.0
+    fetched_at: datetime
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(
+            etag=self.headers.get("etag"), last_modified=self.headers.get("last-modified")
+        )
+
+
+# --- extract -------------------------------------------------------------------------------
+
+
+class Link(Record):
+    """A link found on a page, resolved to an absolute URL (fragment removed)."""
+
+    url: str
+    text: str = ""
+
+
+class NavItem(Record):
+    """One entry of a course's navigation menu, with its children in page order."""
+
+    title: str
+    url: str | None = None
+    children: tuple[NavItem, ...] = ()
+
+
+class Metadata(Record):
+    """What a page or file says about itself. Absent fields are None or empty, never invented."""
+
+    page_kind: PageKind
+    title: str | None = None
+    course_number: str | None = None
+    term: str | None = None
+    level: tuple[str, ...] = ()
+    instructors: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()  # the navigation's top-level titles, in order, de-duplicated
+    resource_types: tuple[str, ...] = ()  # OCW "learning resource types"
+    nav: tuple[NavItem, ...] = ()
+    canonical_url: str | None = None
+    parent_url: str | None = None  # a content page's parent (breadcrumb / course home)
+    file_url: str | None = None  # a resource page's download link
+    content_type: str | None = None
+    size_bytes: int | None = None
+    sha256: str | None = None
+    pages: int | None = None  # PDF page count
+    problems: tuple[str, ...] = ()  # what could not be read, e.g. "PDF is truncated"
+
+
+class Extraction(Record):
+    """An extractor's whole answer for one body: its metadata and its links, in page order."""
+
+    metadata: Metadata
+    links: tuple[Link, ...] = ()
+
+
+# --- the curated list ----------------------------------------------------------------------
+
+
+class Promise(Record):
+    """Something the list says a resource offers, with how to tell that it still does.
+
+    It holds when every listed resource type is among the page's learning resource types and
+    every phrase occurs in the text of `page` (a path relative to the resource's final URL, or
+    the resource page itself).
+    """
+
+    text: str
+    resource_types: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    page: str | None = None
+    holds: bool = True  # what the baseline expects; `baseline accept` records reality here
+
+
+class Expected(Record):
+    """What the curated list promises about one resource (all optional)."""
+
+    title: str | None = None
+    course_number: str | None = None
+    term: str | None = None
+    instructors: tuple[str, ...] | None = None
+    units: tuple[str, ...] | None = None
+    resource_types: tuple[str, ...] | None = None
+    content_type: str | None = None
+    min_bytes: int | None = None
+    sha256: str | None = None
+    pages: int | None = None
+    promises: tuple[Promise, ...] = ()
+
+
+class Resource(Record):
+    """One entry of the curated list."""
+
+    id: str
+    url: str
+    kind: ResourceKind
+    name: str | None = None  # how the list names it, for reports
+    expected: Expected = Expected()
+
+
+# --- diff and judgement --------------------------------------------------------------------
+
+
+class Change(Record):
+    """One difference in one field, against the baseline or the previous run."""
+
+    field: str
+    kind: ChangeKind
+    before: str | None = None
+    after: str | None = None
+    against: Against
+
+
+class Suggestion(Record):
+    """What the list should say instead, and why."""
+
+    url: str
+    reason: str
+
+
+class PromiseCheck(Record):
+    """Whether one of the list's promises holds in this run."""
+
+    text: str
+    holds: bool
+    missing: tuple[str, ...] = ()  # resource types or phrases not found
+
+
+class Observation(Record):
+    """One resource as one run saw it: the JSON report's `resources[]` entry."""
+
+    id: str
+    url: str
+    final_url: str | None = None
+    http_status: int | None = None
+    redirects: tuple[Hop, ...] = ()
+    redirect_kind: str | None = None  # "permanent" or "temporary" when the chain moved
+    outcome: Outcome
+    metadata: Metadata
+    promises: tuple[PromiseCheck, ...] = ()
+    changes: tuple[Change, ...] = ()
+    suggestion: Suggestion | None = None
+    error: str | None = None
+    not_modified: bool = False
+    observed_at: datetime
+
+
+class LinkCheck(Record):
+    """One link as one run saw it: the JSON report's `links[]` entry."""
+
+    url: str
+    found_on: tuple[str, ...] = ()
+    http_status: int | None = None
+    state: LinkState
+    final_url: str | None = None
+    first_failed_at: datetime | None = None
+    failed_runs: int = 0
+    suggestion: Suggestion | None = None
+    detail: str | None = None
+
+
+class Counts(Record):
+    resources: int = 0
+    links: int = 0
+    dead: int = 0
+    moved: int = 0
+    changed: int = 0
+
+
+class Run(Record):
+    """One check: when it ran and what it counted."""
+
+    id: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    offline: bool = False
+    counts: Counts = Counts()
+
+
+class Report(Record):
+    """Everything a renderer needs for one run."""
+
+    run: Run
+    resources: tuple[Observation, ...] = ()
+    links: tuple[LinkCheck, ...] = ()
