@@ -1,0 +1,360 @@
+"""Settings and the curated list: read, validate, and (for `baseline accept`) rewrite in place.
+
+Owns every TOML file ocwwatch reads or writes. Errors name the file, the entry and the field;
+pydantic's ValidationError and tomllib's errors never leave this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tomllib
+import zoneinfo
+from collections.abc import Collection, Mapping, Sequence
+from importlib import resources as package_files
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import tomlkit
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT, Table
+from tomlkit.toml_document import TOMLDocument
+
+from ocwwatch.errors import ConfigError
+from ocwwatch.models import Metadata, Observation, Outcome, Resource
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SETTINGS = Path("config") / "ocwwatch.toml"
+CONFIG_FILES = ("ocwwatch.toml", "resources.toml")
+
+# Resource ids name report anchors and history queries; keeping them to a safe alphabet means
+# no id can ever become a path outside the reports folder.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CRON_FIELD = re.compile(r"^[A-Za-z0-9*/,\-?LW#]+$")
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+
+class Section(BaseModel):
+    """Base of every settings table: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HttpSettings(Section):
+    per_host_concurrency: PositiveInt = 2
+    per_host_interval_seconds: NonNegativeFloat = 0.5
+    timeout_seconds: PositiveFloat = 30.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    max_bytes: PositiveInt = 100 * 1024 * 1024
+    max_redirects: Annotated[int, Field(ge=1, le=50)] = 10
+    user_agent: str | None = None
+
+
+class DeepSettings(Section):
+    max_pages: PositiveInt = 2000
+
+
+class ScheduleSettings(Section):
+    cron: str = "17 6 * * *"
+    timezone: str = "UTC"
+    jitter_seconds: Annotated[int, Field(ge=0)] = 300
+    run_on_start: bool = False
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields):
+            raise ValueError(
+                f"{value!r} is not a cron expression: expected five fields "
+                "(minute hour day month weekday), e.g. '17 6 * * *'"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like 'UTC'") from exc
+        return value
+
+
+class Settings(Section):
+    """The settings file, with its paths resolved against the file's own folder."""
+
+    resources: Path = Path("resources.toml")
+    database: Path = Path("../data/ocwwatch.db")
+    reports_dir: Path = Path("../data/reports")
+    failures_before_finding: PositiveInt = 3
+    lock_timeout_seconds: NonNegativeFloat = 600.0
+    http: HttpSettings = HttpSettings()
+    deep: DeepSettings = DeepSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    source: Path = Path()  # the settings file itself (not a TOML key)
+
+
+class CuratedList(Section):
+    resources: tuple[Resource, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CuratedList:
+        seen: set[str] = set()
+        for index, resource in enumerate(self.resources):
+            if resource.id in seen:
+                raise ValueError(f"resources[{index}]: id {resource.id!r} is used twice")
+            seen.add(resource.id)
+        return self
+
+
+class Config(BaseModel):
+    """Everything one run needs from the files on disk."""
+
+    model_config = ConfigDict(frozen=True)
+
+    settings: Settings
+    resources: tuple[Resource, ...]
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse one TOML file, turning every failure into a ConfigError that names the file."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{path}: is a folder, expected a TOML file") from exc
+    except PermissionError as exc:
+        raise ConfigError(f"{path}: cannot be read (permission denied)") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: is not UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def describe_errors(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:
+    """Rewrite pydantic's errors as `file: entry: field: problem` lines."""
+    lines = []
+    for error in exc.errors():
+        where = _describe_location(error["loc"], data)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling; see the README's config reference)"
+        lines.append(f"{path}: {where}: {message}" if where else f"{path}: {message}")
+    return "\n".join(lines)
+
+
+def _describe_location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
+    parts: list[str] = []
+    node: Any = data
+    for key in loc:
+        if isinstance(key, int):
+            entry_id = node[key].get("id") if _indexable(node, key) else None
+            parts[-1] += f"[{key}]" + (f" (id {entry_id!r})" if isinstance(entry_id, str) else "")
+        else:
+            parts.append(str(key))
+        node = node[key] if _indexable(node, key) else None
+    return ".".join(parts)
+
+
+def _indexable(node: Any, key: int | str) -> bool:
+    if isinstance(key, int):
+        return isinstance(node, list) and 0 <= key < len(node) and isinstance(node[key], dict)
+    return isinstance(node, dict) and key in node
+
+
+def _check_resource(resource: Resource, index: int, path: Path) -> None:
+    where = f"{path}: resources[{index}] (id {resource.id!r})"
+    if not ID_PATTERN.match(resource.id):
+        raise ConfigError(
+            f"{where}: id: use letters, digits, '.', '_' or '-' (at most 64), "
+            "starting with a letter or digit"
+        )
+    parts = urlsplit(resource.url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"{where}: url: {resource.url!r} is not an absolute http(s) URL")
+
+
+def load_resources(path: Path) -> tuple[Resource, ...]:
+    """Read and validate the curated list."""
+    data = read_toml(path)
+    try:
+        curated = CuratedList.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(path, exc, data)) from None
+    for index, resource in enumerate(curated.resources):
+        _check_resource(resource, index, path)
+    return curated.resources
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the settings file; relative paths become relative to it."""
+    data = read_toml(path)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(path, exc, data)) from None
+    folder = path.parent
+    return settings.model_copy(
+        update={
+            "resources": folder / settings.resources,
+            "database": folder / settings.database,
+            "reports_dir": folder / settings.reports_dir,
+            "source": path,
+        }
+    )
+
+
+def load_config(path: Path | None, *, cwd: Path, database: Path | None = None) -> Config:
+    """Settings and curated list for one run.
+
+    Without `path`, uses `config/ocwwatch.toml` under `cwd` if present, else the list shipped
+    in the package with the database and reports under `cwd/data` (never inside the package).
+    """
+    if path is None and not (cwd / DEFAULT_SETTINGS).is_file():
+        settings = _packaged_settings(cwd)
+    else:
+        settings = load_settings(path if path is not None else cwd / DEFAULT_SETTINGS)
+    if database is not None:
+        settings = settings.model_copy(update={"database": database})
+    return Config(settings=settings, resources=load_resources(settings.resources))
+
+
+def _packaged_settings(cwd: Path) -> Settings:
+    folder = package_files.files("ocwwatch") / "defaults"
+    settings_path = Path(str(folder / "ocwwatch.toml"))
+    log.info("no %s here: using the curated list shipped with ocwwatch", DEFAULT_SETTINGS)
+    settings = load_settings(settings_path)
+    return settings.model_copy(
+        update={"database": cwd / "data" / "ocwwatch.db", "reports_dir": cwd / "data" / "reports"}
+    )
+
+
+def write_default_config(folder: Path) -> list[Path]:
+    """Copy the packaged settings and curated list into `folder/config` (never overwriting)."""
+    source = package_files.files("ocwwatch") / "defaults"
+    target = folder / "config"
+    written = []
+    for name in CONFIG_FILES:
+        destination = target / name
+        if destination.exists():
+            raise ConfigError(f"{destination}: already exists; not overwriting it")
+        target.mkdir(parents=True, exist_ok=True)
+        with package_files.as_file(source / name) as packaged:
+            shutil.copyfile(packaged, destination)
+        written.append(destination)
+    return written
+
+
+def parse_resources(text: str, *, source: str) -> Sequence[Resource]:
+    """Validate curated-list text (used by `baseline accept` to check its own output)."""
+    try:
+        data = tomllib.loads(text)
+        return CuratedList.model_validate(data).resources
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise ConfigError(f"{source}: the rewritten list would be invalid: {exc}") from None
+
+
+# --- `baseline accept`: write what was observed back into the curated list ------------------
+
+SCALAR_FIELDS = ("title", "course_number", "term", "content_type", "sha256", "pages")
+LIST_FIELDS = ("instructors", "units", "resource_types")
+
+
+def accept_baseline(
+    path: Path, observations: Mapping[str, Observation], ids: Collection[str] = ()
+) -> list[str]:
+    """Rewrite the curated list so that it says what was observed; return what changed.
+
+    Only keys the list already has are updated, so the baseline never grows promises nobody
+    made. A dead resource takes only its suggested URL: its metadata is of the wrong page.
+    Comments, order and formatting survive (tomlkit); the file is replaced atomically.
+    """
+    try:
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, TOMLKitError) as exc:
+        raise ConfigError(f"{path}: cannot be read for rewriting: {exc}") from exc
+    unknown = set(ids) - set(observations)
+    if unknown:
+        raise ConfigError(f"{path}: no observation for id(s) {', '.join(sorted(unknown))}")
+    changed: list[str] = []
+    for table in _resource_tables(document):
+        observation = observations.get(str(table.get("id")))
+        if observation is not None and (not ids or observation.id in ids):
+            changed += [f"{observation.id}: {line}" for line in _accept_one(table, observation)]
+    text = tomlkit.dumps(document)
+    parse_resources(text, source=str(path))
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+    return changed
+
+
+def _resource_tables(document: TOMLDocument) -> list[Table]:
+    entries = document.get("resources")
+    if not isinstance(entries, AoT):
+        return []
+    return [table for table in entries.body if isinstance(table, Table)]
+
+
+def _accept_one(table: Table, observation: Observation) -> list[str]:
+    changed = []
+    if observation.suggestion and table.get("url") != observation.suggestion.url:
+        changed.append(f"url {table.get('url')} -> {observation.suggestion.url}")
+        table["url"] = observation.suggestion.url
+    expected = table.get("expected")
+    if observation.outcome is Outcome.DEAD or not isinstance(expected, Table):
+        return changed
+    changed += _accept_fields(expected, observation.metadata)
+    promises = expected.get("promises")
+    if isinstance(promises, AoT):
+        changed += _accept_promises(promises, observation)
+    return changed
+
+
+def _accept_fields(expected: Table, metadata: Metadata) -> list[str]:
+    changed = []
+    for name in SCALAR_FIELDS + LIST_FIELDS:
+        if name not in expected:
+            continue
+        value = getattr(metadata, name)
+        new = list(value) if isinstance(value, tuple) else value
+        if new is None or new == expected[name]:
+            continue
+        changed.append(f"expected.{name} {expected[name]!r} -> {new!r}")
+        expected[name] = new
+    return changed
+
+
+def _accept_promises(promises: AoT, observation: Observation) -> list[str]:
+    holds = {check.text: check.holds for check in observation.promises}
+    changed = []
+    for promise in promises.body:
+        text = str(promise.get("text"))
+        if text not in holds or bool(promise.get("holds", True)) == holds[text]:
+            continue
+        changed.append(f"promise {text!r} holds = {str(holds[text]).lower()}")
+        if holds[text]:
+            del promise["holds"]
+        else:
+            promise["holds"] = False
+    return changed
