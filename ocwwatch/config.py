@@ -110,10 +110,12 @@ class Settings(Section):
 
 
 class CuratedList(Section):
-    resources: tuple[Resource, ...] = Field(min_length=1)
+    resources: tuple[Resource, ...]
 
     @model_validator(mode="after")
     def _unique_ids(self) -> CuratedList:
+        if not self.resources:
+            raise ValueError("the list is empty: add at least one [[resources]] entry")
         seen: set[str] = set()
         for index, resource in enumerate(self.resources):
             if resource.id in seen:
@@ -156,7 +158,7 @@ def describe_errors(path: Path, exc: ValidationError, data: dict[str, Any]) -> s
     lines = []
     for error in exc.errors():
         where = _describe_location(error["loc"], data)
-        message = error["msg"].removeprefix("Value error, ")
+        message = error["msg"].removeprefix("Value error, ").replace("valid tuple", "TOML array")
         if error["type"] == "extra_forbidden":
             message = "unknown key (check its spelling; see the README's config reference)"
         lines.append(f"{path}: {where}: {message}" if where else f"{path}: {message}")
@@ -164,16 +166,17 @@ def describe_errors(path: Path, exc: ValidationError, data: dict[str, Any]) -> s
 
 
 def _describe_location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
-    parts: list[str] = []
+    """`resources[2] (id '18.01sc'): expected.title` from pydantic's location tuple."""
+    where = ""
     node: Any = data
     for key in loc:
         if isinstance(key, int):
             entry_id = node[key].get("id") if _indexable(node, key) else None
-            parts[-1] += f"[{key}]" + (f" (id {entry_id!r})" if isinstance(entry_id, str) else "")
+            where += f"[{key}]" + (f" (id {entry_id!r}):" if isinstance(entry_id, str) else ":")
         else:
-            parts.append(str(key))
+            where += ("" if not where or where.endswith(":") else ".") + str(key)
         node = node[key] if _indexable(node, key) else None
-    return ".".join(parts)
+    return where.replace(":", ": ").strip().removesuffix(":")
 
 
 def _indexable(node: Any, key: int | str) -> bool:

@@ -1,0 +1,213 @@
+"""Settings and curated list: loading, validation messages, and `baseline accept` rewriting."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ocwwatch.config import accept_baseline, load_config, load_resources, write_default_config
+from ocwwatch.errors import ConfigError
+from ocwwatch.models import Metadata, Observation, Outcome, PageKind, PromiseCheck, Suggestion
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = REPO / "config"
+AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+MINIMAL = """
+[[resources]]
+id = "a"
+url = "https://example.org/a"
+kind = "page"
+"""
+
+
+def write_config(folder: Path, settings: str = "", resources: str = MINIMAL) -> Path:
+    (folder / "resources.toml").write_text(resources)
+    path = folder / "ocwwatch.toml"
+    path.write_text('resources = "resources.toml"\n' + settings)
+    return path
+
+
+def test_shipped_config_loads_seven_resources() -> None:
+    """The repository's config/ holds the seven resources of the curated list."""
+    config = load_config(CONFIG / "ocwwatch.toml", cwd=REPO)
+    ids = [r.id for r in config.resources]
+    assert ids == [
+        "18.01sc",
+        "18.02sc",
+        "18.03sc",
+        "strang-calculus",
+        "strang-calculus-pdf",
+        "highlights",
+        "calculus-made-easy",
+    ]
+    assert config.settings.database == CONFIG / "../data/ocwwatch.db"
+
+
+def test_packaged_defaults_equal_the_repository_config() -> None:
+    """The list shipped inside the package is the same as config/ (one source of truth)."""
+    for name in ("ocwwatch.toml", "resources.toml"):
+        packaged = REPO / "ocwwatch" / "defaults" / name
+        assert packaged.read_text() == (CONFIG / name).read_text(), name
+
+
+def test_without_config_folder_uses_package_and_writes_under_cwd(tmp_path: Path) -> None:
+    """With no config/ at hand, the packaged list is used and data goes under ./data."""
+    config = load_config(None, cwd=tmp_path)
+    assert len(config.resources) == 7
+    assert config.settings.database == tmp_path / "data" / "ocwwatch.db"
+    assert config.settings.reports_dir == tmp_path / "data" / "reports"
+
+
+def test_strang_promises_list_sixteen_chapters() -> None:
+    """The baseline carries the 16 chapter titles the article printed."""
+    resources = {r.id: r for r in load_resources(CONFIG / "resources.toml")}
+    (promise,) = resources["strang-calculus"].expected.promises
+    assert len(promise.phrases) == 16
+    assert promise.page == "pages/textbook/"
+
+
+def test_db_option_overrides_settings(tmp_path: Path) -> None:
+    """--db replaces the settings' database path."""
+    path = write_config(tmp_path)
+    config = load_config(path, cwd=tmp_path, database=tmp_path / "other.db")
+    assert config.settings.database == tmp_path / "other.db"
+
+
+BAD_SETTINGS = [
+    ("colour = 1\n", "colour: unknown key"),
+    ("[http]\nper_host_concurrency = 0\n", "http.per_host_concurrency"),
+    ("[http]\ntimeout_seconds = -1\n", "http.timeout_seconds"),
+    ('[http]\nretries = "three"\n', "http.retries"),
+    ("[deep]\nmax_pages = -5\n", "deep.max_pages"),
+    ('[schedule]\ncron = "every day"\n', "schedule.cron"),
+    ('[schedule]\ntimezone = "Mars/Olympus"\n', "schedule.timezone"),
+    ("[schedule]\njitter_seconds = -1\n", "schedule.jitter_seconds"),
+    ("failures_before_finding = 0\n", "failures_before_finding"),
+    ("[http\n", "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("settings", "named"), BAD_SETTINGS)
+def test_bad_settings_name_the_field(tmp_path: Path, settings: str, named: str) -> None:
+    """Each malformed settings file fails with the file and the field in the message."""
+    path = write_config(tmp_path, settings=settings)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, cwd=tmp_path)
+    assert str(path) in str(caught.value)
+    assert named in str(caught.value)
+
+
+BAD_RESOURCES = [
+    ('[[resources]]\nid = "a"\nkind = "page"\n', "resources[0] (id 'a'): url: Field required"),
+    (MINIMAL + MINIMAL, "id 'a' is used twice"),
+    (MINIMAL.replace('"page"', '"video"'), "resources[0] (id 'a'): kind"),
+    (MINIMAL.replace("https://example.org/a", "ftp://example.org/a"), "url: 'ftp://"),
+    (MINIMAL.replace("https://example.org/a", "example.org/a"), "not an absolute http(s) URL"),
+    (MINIMAL.replace('id = "a"', 'id = "../../etc"'), "id: use letters"),
+    (MINIMAL + "colour = 'red'\n", "resources[0] (id 'a'): colour: unknown key"),
+    (MINIMAL + "[resources.expected]\npages = 'many'\n", "expected.pages"),
+    (MINIMAL + "[resources.expected]\nunits = 'Unit 1'\n", "expected.units"),
+    ("resources = []\n", "resources"),
+]
+
+
+@pytest.mark.parametrize(("resources", "named"), BAD_RESOURCES)
+def test_bad_resources_name_entry_and_field(tmp_path: Path, resources: str, named: str) -> None:
+    """Each malformed curated list fails naming the file, the entry and the field."""
+    path = write_config(tmp_path, resources=resources)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, cwd=tmp_path)
+    assert str(tmp_path / "resources.toml") in str(caught.value)
+    assert named in str(caught.value)
+
+
+def test_missing_resources_file_is_named(tmp_path: Path) -> None:
+    """A settings file that names a missing curated list says which file is missing."""
+    path = write_config(tmp_path)
+    (tmp_path / "resources.toml").unlink()
+    with pytest.raises(ConfigError, match=r"resources\.toml: file not found"):
+        load_config(path, cwd=tmp_path)
+
+
+def test_init_writes_an_editable_copy_and_never_overwrites(tmp_path: Path) -> None:
+    """`init` writes config/ under the folder once, then refuses to overwrite it."""
+    written = write_default_config(tmp_path)
+    assert [p.name for p in written] == ["ocwwatch.toml", "resources.toml"]
+    assert len(load_config(tmp_path / "config" / "ocwwatch.toml", cwd=tmp_path).resources) == 7
+    with pytest.raises(ConfigError, match="already exists"):
+        write_default_config(tmp_path)
+
+
+def observation(**update: object) -> Observation:
+    base = Observation(
+        id="18.01sc",
+        url="https://ocw.mit.edu/courses/mathematics/18-01sc-single-variable-calculus-fall-2010/",
+        outcome=Outcome.MOVED,
+        metadata=Metadata(
+            page_kind=PageKind.OCW_COURSE,
+            title="Single Variable Calculus",
+            course_number="18.01SC",
+            term="Fall 2010",
+            instructors=("Prof. David Jerison",),
+        ),
+        promises=(
+            PromiseCheck(
+                text='Interactive Java applets ("Mathlets") to reinforce key concepts',
+                holds=False,
+                missing=("Java Applets",),
+            ),
+        ),
+        suggestion=Suggestion(
+            url="https://ocw.mit.edu/courses/18-01sc-single-variable-calculus-fall-2010/",
+            reason="permanent redirect (301)",
+        ),
+        observed_at=AT,
+    )
+    return base.model_copy(update=update)
+
+
+def test_accept_rewrites_url_and_promises_keeping_comments(tmp_path: Path) -> None:
+    """Accept writes the new URL and broken promises, and every comment survives."""
+    path = tmp_path / "resources.toml"
+    shutil.copy(CONFIG / "resources.toml", path)
+    before = path.read_text()
+    changed = accept_baseline(path, {"18.01sc": observation()})
+    after = path.read_text()
+    assert any("url" in line for line in changed)
+    comments = [line for line in before.splitlines() if line.lstrip().startswith("#")]
+    assert comments == [line for line in after.splitlines() if line.lstrip().startswith("#")]
+    resources = {r.id: r for r in load_resources(path)}
+    accepted = resources["18.01sc"]
+    assert accepted.url.startswith("https://ocw.mit.edu/courses/18-01sc-")
+    java = [p for p in accepted.expected.promises if "Java" in p.text]
+    assert [p.holds for p in java] == [False]
+    assert (
+        resources["18.02sc"]
+        == {r.id: r for r in load_resources(CONFIG / "resources.toml")}["18.02sc"]
+    )
+
+
+def test_accept_dead_resource_takes_only_the_url(tmp_path: Path) -> None:
+    """A dead resource's metadata is of the wrong page, so only its suggested URL is taken."""
+    path = tmp_path / "resources.toml"
+    shutil.copy(CONFIG / "resources.toml", path)
+    dead = observation(
+        outcome=Outcome.DEAD, metadata=Metadata(page_kind=PageKind.HTML, title="Textbook")
+    )
+    accept_baseline(path, {"18.01sc": dead})
+    accepted = {r.id: r for r in load_resources(path)}["18.01sc"]
+    assert accepted.expected.title == "Single Variable Calculus"
+    assert accepted.url.startswith("https://ocw.mit.edu/courses/18-01sc-")
+
+
+def test_accept_unknown_id_is_an_error(tmp_path: Path) -> None:
+    """Accepting an id the latest run did not observe fails and leaves the file alone."""
+    path = tmp_path / "resources.toml"
+    shutil.copy(CONFIG / "resources.toml", path)
+    with pytest.raises(ConfigError, match="no-such-id"):
+        accept_baseline(path, {"18.01sc": observation()}, ids=["no-such-id"])
+    assert path.read_text() == (CONFIG / "resources.toml").read_text()
