@@ -1,0 +1,252 @@
+"""The command line: parses arguments, prints, and picks exit codes. Nothing else does.
+
+Every command body only delegates to `commands`; exit codes are documented once, in
+`ExitCode`, and in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from collections.abc import Callable, Sequence
+from enum import IntEnum
+from pathlib import Path
+
+from ocwwatch import __version__
+from ocwwatch.errors import ConfigError, OcwwatchError, ScenarioError, StoreBusyError
+
+log = logging.getLogger("ocwwatch")
+
+
+class ExitCode(IntEnum):
+    """The exit codes other tools rely on (DESIGN.md, "Contracts")."""
+
+    OK = 0  # nothing to report
+    FINDINGS = 1  # dead links, moved links, drift from the baseline
+    USAGE = 2  # usage or configuration error
+    INTERNAL = 3  # internal error (a bug, or the database failed)
+    OFFLINE = 4  # no host answered, nothing was judged
+
+
+EXIT_CODES = {"clean": ExitCode.OK, "findings": ExitCode.FINDINGS, "offline": ExitCode.OFFLINE}
+
+FORMATS = ("markdown", "json", "html")
+# C0 controls except tab and newline, DEL and C1 controls: what terminal escapes are made of.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+DESCRIPTION = """\
+ocwwatch keeps a curated list of learning resources current. It fetches every resource of
+the list (MIT OpenCourseWare courses, PDFs, web pages), reads what each page says (title,
+course number, term, instructors, units, resource types, the PDF itself), stores every
+observation in SQLite, and reports what moved, changed or died, with the fix to apply.
+"""
+
+EPILOG = """\
+exit codes: 0 nothing to report; 1 findings (dead, moved, drift from the baseline);
+2 usage or configuration error; 3 internal error; 4 offline (no host answered).
+
+examples:
+  ocwwatch check                                   check the list in config/, print Markdown
+  ocwwatch check --replay tests/fixtures/scenarios/ocw-today
+                                                   the same, against recorded responses
+  ocwwatch baseline accept                         write what was observed into the list
+  ocwwatch daemon                                  check on the configured schedule
+"""
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="settings file (default: config/ocwwatch.toml, else the list shipped with ocwwatch)",
+    )
+    parser.add_argument(
+        "--db", type=Path, metavar="PATH", help="SQLite database (overrides the settings)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ocwwatch",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ocwwatch {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logs on stderr (-vv: debug)"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_check(commands)
+    add_daemon(commands)
+    add_baseline(commands)
+    add_init(commands)
+    add_report(commands)
+    add_history(commands)
+    return parser
+
+
+def add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = commands.add_parser(
+        "check",
+        help="check every resource once and report",
+        description="Check every resource of the curated list once, store what was seen, "
+        "write the reports under the reports folder and print one of them on stdout.",
+    )
+    add_config_options(check)
+    check.add_argument(
+        "--format", choices=FORMATS, default="markdown", help="what to print (default: markdown)"
+    )
+    check.add_argument(
+        "--deep", action="store_true", help="also check every link inside the course sites"
+    )
+    check.add_argument(
+        "--replay",
+        type=Path,
+        metavar="DIR",
+        help="answer from a recorded scenario folder instead of the network",
+    )
+
+
+def add_daemon(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    daemon = commands.add_parser(
+        "daemon",
+        help="run checks on the configured schedule",
+        description="Run `check` on the schedule of the settings' [schedule] table until "
+        "SIGTERM or SIGINT, then exit 0.",
+    )
+    add_config_options(daemon)
+
+
+def add_baseline(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    baseline = commands.add_parser(
+        "baseline",
+        help="accept what was observed as the new curated list",
+        description="Edit the curated list (resources.toml) in place.",
+    )
+    actions = baseline.add_subparsers(dest="action", metavar="ACTION", required=True)
+    accept = actions.add_parser(
+        "accept",
+        help="write the latest run's observations into the curated list",
+        description="Write the latest complete run's new URLs and metadata into the curated "
+        "list, keeping its comments and order, so that the next run is clean.",
+    )
+    add_config_options(accept)
+    accept.add_argument("ids", nargs="*", metavar="ID", help="only these resources (default: all)")
+
+
+def add_init(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    init = commands.add_parser(
+        "init",
+        help="write an editable copy of the settings and curated list",
+        description="Write config/ocwwatch.toml and config/resources.toml under DIR.",
+    )
+    init.add_argument("dir", nargs="?", type=Path, default=Path(), metavar="DIR")
+
+
+def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = commands.add_parser(
+        "report",
+        help="print the report of a stored run",
+        description="Print the report of a stored run exactly as it was written at the time.",
+    )
+    add_config_options(report)
+    report.add_argument("run", nargs="?", type=int, metavar="RUN", help="run id (default: latest)")
+    report.add_argument("--format", choices=FORMATS, default="markdown")
+
+
+def add_history(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    history = commands.add_parser(
+        "history",
+        help="show one resource's timeline",
+        description="Show when one resource moved, changed, failed and recovered.",
+    )
+    add_config_options(history)
+    history.add_argument("id", metavar="ID", help="resource id from the curated list")
+
+
+def configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="ocwwatch: %(levelname)s: %(message)s")
+    if verbose < 2:
+        for noisy in ("httpx", "httpcore", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def progress_printer(quiet: bool) -> Callable[[str], None]:
+    def show(line: str) -> None:
+        if not quiet:
+            print(clean_terminal(line), file=sys.stderr, flush=True)
+
+    return show
+
+
+def clean_terminal(text: str) -> str:
+    """Drop control characters (escape sequences included) before anything reaches a terminal."""
+    return CONTROL.sub("", text)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from ocwwatch import commands  # imported late so that --help stays fast
+
+    cwd = Path.cwd()
+    match args.command:
+        case "check":
+            if args.deep:
+                raise ConfigError("--deep: the deep link check is not available yet (issue #4)")
+            done = commands.check(
+                args.config,
+                args.db,
+                args.format,
+                replay=args.replay,
+                cwd=cwd,
+                progress=progress_printer(args.quiet),
+            )
+        case "daemon":
+            from ocwwatch import scheduler
+
+            return scheduler.run_daemon(args.config, args.db, cwd=cwd)
+        case "baseline":
+            done = commands.accept(args.config, args.db, args.ids, cwd)
+        case "init":
+            done = commands.init(args.dir)
+        case "report":
+            done = commands.show_report(args.config, args.db, args.run, args.format, cwd)
+        case "history":
+            done = commands.history(args.config, args.db, args.id, cwd)
+        case _:  # argparse rejects unknown commands before this
+            raise AssertionError(args.command)
+    sys.stdout.write(clean_output(done.text))
+    return EXIT_CODES[done.verdict.value]
+
+
+def clean_output(text: str) -> str:
+    """Reports are already inert; this keeps terminal escapes out even if one slipped in."""
+    return CONTROL.sub("", text) if sys.stdout.isatty() else text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return dispatch(args)
+    except (ConfigError, ScenarioError) as exc:
+        print(f"ocwwatch: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except StoreBusyError as exc:
+        print(f"ocwwatch: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except OcwwatchError as exc:
+        print(f"ocwwatch: {exc}", file=sys.stderr)
+        return ExitCode.INTERNAL
+    except KeyboardInterrupt:
+        print("ocwwatch: interrupted; the run was not counted as complete", file=sys.stderr)
+        return 130
+    except Exception:
+        log.exception("internal error; please report it with the lines above")
+        return ExitCode.INTERNAL

@@ -1,0 +1,163 @@
+"""What each command does, as functions that return text and a verdict; `cli` prints them.
+
+Builds the objects a command needs (config, store, fetcher) in the order that keeps bad input
+harmless: every file is read and validated before the database is opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from ocwwatch.config import Config, HttpSettings, accept_baseline, load_config, write_default_config
+from ocwwatch.errors import ConfigError
+from ocwwatch.fetch import Fetcher, FetchPolicy, load_scenario, replay_transport
+from ocwwatch.models import Observation
+from ocwwatch.pipeline import Outcomes, run_check, utc_now
+from ocwwatch.publish import publish_run
+from ocwwatch.store import Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+class Verdict(StrEnum):
+    """What a command found; `cli` turns it into an exit code."""
+
+    CLEAN = "clean"
+    FINDINGS = "findings"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class Done:
+    text: str
+    verdict: Verdict = Verdict.CLEAN
+
+
+def fetch_policy(http: HttpSettings, *, replay: bool) -> FetchPolicy:
+    """The fetcher's rules from the settings; a replay needs no politeness."""
+    policy = FetchPolicy(
+        timeout_seconds=http.timeout_seconds,
+        per_host_concurrency=http.per_host_concurrency,
+        per_host_interval_seconds=0.0 if replay else http.per_host_interval_seconds,
+        max_redirects=http.max_redirects,
+        max_bytes=http.max_bytes,
+        retries=http.retries,
+    )
+    if http.user_agent:
+        policy = policy.model_copy(update={"user_agent": http.user_agent})
+    return policy
+
+
+def check(
+    config_path: Path | None,
+    database: Path | None,
+    report_format: str,
+    *,
+    replay: Path | None,
+    cwd: Path,
+    progress: Progress,
+) -> Done:
+    """`ocwwatch check`: one run, stored and published; the chosen format is returned."""
+    config = load_config(config_path, cwd=cwd, database=database)
+    scenario = load_scenario(replay) if replay is not None else None
+    transport = replay_transport(scenario, strict=False) if scenario is not None else None
+    policy = fetch_policy(config.settings.http, replay=scenario is not None)
+    with Store.open(config.settings.database) as store:
+        with store.lock(config.settings.lock_timeout_seconds):
+            store.abandon_stale_runs(utc_now())
+            outcomes = asyncio.run(check_once(config, store, policy, transport, progress))
+            publish_run(
+                store, outcomes.report, config.settings.reports_dir, config.settings.reports_url
+            )
+        text = store.load_report(outcomes.report.run.id, report_format) or ""
+    return Done(text=text, verdict=verdict_of(outcomes))
+
+
+async def check_once(
+    config: Config,
+    store: Store,
+    policy: FetchPolicy,
+    transport: object | None,
+    progress: Progress,
+) -> Outcomes:
+    async with Fetcher(policy, transport=transport) as fetcher:  # type: ignore[arg-type]
+        return await run_check(config, store, fetcher, progress=progress)
+
+
+def verdict_of(outcomes: Outcomes) -> Verdict:
+    if outcomes.report.run.offline:
+        return Verdict.OFFLINE
+    return Verdict.FINDINGS if outcomes.findings else Verdict.CLEAN
+
+
+def accept(config_path: Path | None, database: Path | None, ids: Sequence[str], cwd: Path) -> Done:
+    """`ocwwatch baseline accept`: write the latest run's observations into the curated list."""
+    config = load_config(config_path, cwd=cwd, database=database)
+    with Store.open(config.settings.database) as store:
+        run = store.latest_run()
+        if run is None:
+            raise ConfigError(
+                f"{config.settings.database}: no complete run to accept; run `ocwwatch check`"
+            )
+        observations = {o.id: o for o in store.load_observations(run.id)}
+    changed = accept_baseline(config.settings.resources, observations, ids)
+    if not changed:
+        return Done(f"{config.settings.resources}: already matches run {run.id}; nothing to do\n")
+    lines = [f"{config.settings.resources}: accepted run {run.id}:"]
+    lines += [f"  {line}" for line in changed]
+    return Done("\n".join(lines) + "\n")
+
+
+def init(folder: Path) -> Done:
+    """`ocwwatch init`: an editable copy of the settings and the curated list."""
+    written = write_default_config(folder)
+    lines = [f"wrote {path}" for path in written]
+    lines.append(f"next: edit {written[-1]}, then run `ocwwatch check --config {written[0]}`")
+    return Done("\n".join(lines) + "\n")
+
+
+def show_report(
+    config_path: Path | None, database: Path | None, run_id: int | None, fmt: str, cwd: Path
+) -> Done:
+    """`ocwwatch report`: a stored run's report, exactly as it was written."""
+    config = load_config(config_path, cwd=cwd, database=database)
+    with Store.open(config.settings.database) as store:
+        run = store.load_run(run_id) if run_id is not None else store.latest_run()
+        if run is None:
+            raise ConfigError(f"{config.settings.database}: no complete run yet")
+        text = store.load_report(run.id, fmt)
+    if text is None:
+        raise ConfigError(f"{config.settings.database}: run {run.id} has no {fmt} report")
+    return Done(text)
+
+
+def history(config_path: Path | None, database: Path | None, resource_id: str, cwd: Path) -> Done:
+    """`ocwwatch history`: one resource's timeline, one line per run."""
+    config = load_config(config_path, cwd=cwd, database=database)
+    with Store.open(config.settings.database) as store:
+        observations = store.resource_history(resource_id)
+    if not observations:
+        raise ConfigError(f"{config.settings.database}: no observation of {resource_id!r} yet")
+    return Done("\n".join(timeline(observations)) + "\n")
+
+
+def timeline(observations: Sequence[Observation]) -> list[str]:
+    """Lines that say when a resource moved, changed, failed and recovered."""
+    lines = []
+    last = None
+    for item in observations:
+        when = item.observed_at.strftime("%Y-%m-%d %H:%M")
+        status = item.http_status if item.http_status is not None else "-"
+        event = "" if last is None or last == item.outcome else f"  (was {last})"
+        detail = f" {item.final_url}" if item.final_url and item.final_url != item.url else ""
+        changes = f", {len(item.changes)} change(s)" if item.changes else ""
+        lines.append(f"{when}  {item.outcome:<8} {status}{detail}{changes}{event}")
+        last = item.outcome
+    return lines

@@ -1,0 +1,78 @@
+"""Publishing a finished run: render every format, store the texts, write the report files.
+
+The database keeps each report's exact text (so `ocwwatch report` reproduces it byte for byte);
+the files under the reports folder are copies of it, plus the index page and the Atom feed.
+Writes nothing outside the reports folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ocwwatch.models import Report, Run
+from ocwwatch.report import (
+    FILE_SUFFIX,
+    RENDERERS,
+    FeedEntry,
+    render_feed,
+    render_index,
+    report_filename,
+    summarize_report,
+)
+from ocwwatch.store import Store
+
+log = logging.getLogger(__name__)
+
+SUMMARY = "summary"  # the stored one-paragraph summary the feed shows for each run
+
+
+def publish_run(store: Store, report: Report, reports_dir: Path, reports_url: str | None) -> Run:
+    """Store every rendering, mark the run complete, then write the files; returns the run."""
+    run = report.run
+    assert run.finished_at is not None, "only finished runs are published"
+    texts = {name: render(report) for name, render in RENDERERS.items()}
+    for name, text in texts.items():
+        store.save_report(run.id, name, text)
+    store.save_report(run.id, SUMMARY, summarize_report(report))
+    finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline)
+    write_run_files(reports_dir, finished, texts)
+    write_listings(store, reports_dir, reports_url)
+    return finished
+
+
+def write_run_files(reports_dir: Path, run: Run, texts: dict[str, str]) -> None:
+    """`run-<id>.<suffix>` for every format, and `latest.<suffix>` pointing at the same text."""
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        write_text(reports_dir / report_filename(run, name), text)
+        write_text(reports_dir / f"latest.{FILE_SUFFIX[name]}", text)
+
+
+def write_listings(store: Store, reports_dir: Path, reports_url: str | None) -> None:
+    """`index.html` (every run) and `feed.xml` (runs that found something), rebuilt whole."""
+    runs = store.list_runs()
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    index = render_index(runs, report_href=lambda run: report_filename(run, "html"))
+    write_text(reports_dir / "index.html", index)
+    base = reports_url or reports_dir.resolve().as_uri() + "/"
+    entries = [
+        FeedEntry(
+            run=run,
+            summary=store.load_report(run.id, SUMMARY) or "",
+            report_href=report_filename(run, "html"),
+        )
+        for run in runs
+    ]
+    updated = max((run.finished_at or run.started_at for run in runs), default=None)
+    if updated is None:
+        return
+    feed = render_feed(entries, feed_url=base + "feed.xml", reports_base_url=base, updated=updated)
+    write_text(reports_dir / "feed.xml", feed)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Replace a file atomically, so a reader never sees half a report."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8", newline="")
+    temporary.replace(path)

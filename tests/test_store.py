@@ -1,0 +1,452 @@
+"""Tests of ocwwatch.store: schema and migrations, round trips, history, locking, failures."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from ocwwatch.errors import StoreBusyError, StoreError
+from ocwwatch.models import (
+    Against,
+    Change,
+    ChangeKind,
+    Counts,
+    Hop,
+    LinkCheck,
+    LinkState,
+    Metadata,
+    NavItem,
+    Observation,
+    Outcome,
+    PageKind,
+    PromiseCheck,
+    ResourceKind,
+    Suggestion,
+    Validators,
+)
+from ocwwatch.store import Store
+
+GOLDEN_SCHEMA = Path(__file__).parent / "fixtures" / "golden" / "schema.sql"
+T0 = datetime(2024, 5, 1, 6, 17, tzinfo=UTC)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "ocwwatch.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    with Store.open(db_path) as opened:
+        yield opened
+
+
+def at(hours: int) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+def observation(
+    resource_id: str = "18.01sc", title: str = "Single Variable Calculus", hours: int = 0
+) -> Observation:
+    return Observation(
+        id=resource_id,
+        url=f"https://ocw.mit.edu/{resource_id}/",
+        outcome=Outcome.OK,
+        metadata=Metadata(page_kind=PageKind.OCW_COURSE, title=title),
+        observed_at=at(hours),
+    )
+
+
+def full_metadata() -> Metadata:
+    return Metadata(
+        page_kind=PageKind.OCW_COURSE,
+        title="Single Variable Calculus — 微積分",
+        course_number="18.01SC",
+        term="Fall 2010",
+        level=("Undergraduate",),
+        instructors=("Prof. David Jerison",),
+        departments=("Mathematics",),
+        topics=("Calculus", "Differential Equations"),
+        units=("Unit 1: Differentiation", "Unit 2: Applications"),
+        resource_types=("Lecture Videos", "Problem Sets with Solutions"),
+        nav=(NavItem(title="Syllabus", url="/syllabus/", children=(NavItem(title="Calendar"),)),),
+        canonical_url="https://ocw.mit.edu/courses/18-01sc/",
+        parent_url="https://ocw.mit.edu/courses/",
+        file_url="https://ocw.mit.edu/file.pdf",
+        content_type="text/html",
+        size_bytes=123456,
+        sha256="ab" * 32,
+        pages=42,
+        problems=("nav rendered twice",),
+    )
+
+
+def full_observation() -> Observation:
+    return Observation(
+        id="18.01sc",
+        url="https://ocw.mit.edu/courses/mathematics/18-01sc/",
+        final_url="https://ocw.mit.edu/courses/18-01sc/",
+        http_status=200,
+        redirects=(Hop(url="https://ocw.mit.edu/courses/mathematics/18-01sc/", status=301),),
+        redirect_kind="permanent",
+        outcome=Outcome.MOVED,
+        metadata=full_metadata(),
+        promises=(PromiseCheck(text="Mathlets", holds=False, missing=("Java applets",)),),
+        changes=(
+            Change(
+                field="units",
+                kind=ChangeKind.ADDED,
+                before=None,
+                after="Unit 2",
+                against=Against.PREVIOUS,
+            ),
+        ),
+        suggestion=Suggestion(url="https://ocw.mit.edu/courses/18-01sc/", reason="moved (301)"),
+        error="partial read",
+        not_modified=True,
+        observed_at=datetime(2024, 5, 1, 8, 17, 3, 250, tzinfo=timezone(timedelta(hours=2))),
+    )
+
+
+def full_link_check() -> LinkCheck:
+    return LinkCheck(
+        url="https://ocw.mit.edu/ans7870/resources/Strang/Edited/Calculus/Calculus.pdf",
+        found_on=("https://example.org/list", "https://example.org/other"),
+        http_status=200,
+        state=LinkState.DEAD,
+        final_url="https://ocw.mit.edu/courses/res-18-001-calculus-fall-2023/pages/textbook/",
+        first_failed_at=at(-24),
+        failed_runs=2,
+        suggestion=Suggestion(url="https://ocw.mit.edu/full_book.pdf", reason="the PDF moved"),
+        detail="PDF link lands on HTML",
+    )
+
+
+def complete_run(store: Store, hours: int, *observations: Observation) -> int:
+    run_id = store.start_run(at(hours))
+    for item in observations:
+        store.save_observation(run_id, item)
+    store.finish_run(run_id, at(hours) + timedelta(minutes=1), Counts(), offline=False)
+    return run_id
+
+
+def schema_sql(path: Path) -> str:
+    with closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL").fetchall()
+    return "".join(f"{sql};\n\n" for sql in sorted(row[0] for row in rows))
+
+
+def query(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+# --- opening, schema, migrations -----------------------------------------------------------
+
+
+def test_open_creates_the_folder_and_uses_wal(db_path: Path) -> None:
+    """A new database is created with its folder and left in WAL journal mode."""
+    Store.open(db_path).close()
+    assert query(db_path, "PRAGMA journal_mode") == [("wal",)]
+
+
+def test_migrations_are_idempotent(db_path: Path) -> None:
+    """Opening a migrated database again applies nothing and leaves the schema unchanged."""
+    Store.open(db_path).close()
+    before = schema_sql(db_path)
+    with Store.open(db_path) as store:
+        assert store.schema_version() == 1
+    assert schema_sql(db_path) == before
+    assert query(db_path, "SELECT version FROM migrations") == [(1,)]
+
+
+def test_schema_matches_golden(db_path: Path) -> None:
+    """The migrated schema equals tests/fixtures/golden/schema.sql (OCWWATCH_REGEN_GOLDEN=1)."""
+    Store.open(db_path).close()
+    actual = schema_sql(db_path)
+    if os.environ.get("OCWWATCH_REGEN_GOLDEN") == "1":
+        GOLDEN_SCHEMA.parent.mkdir(parents=True, exist_ok=True)
+        GOLDEN_SCHEMA.write_text(actual, encoding="utf-8")
+    assert actual == GOLDEN_SCHEMA.read_text(encoding="utf-8")
+
+
+def test_newer_schema_version_is_refused(db_path: Path) -> None:
+    """A database migrated by a newer ocwwatch gives a StoreError naming both versions."""
+    Store.open(db_path).close()
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute("INSERT INTO migrations VALUES (99, '2030-01-01T00:00:00.000000Z')")
+    with pytest.raises(StoreError, match=r"schema version 99 is newer .*\(1\)") as caught:
+        Store.open(db_path)
+    assert str(db_path) in str(caught.value)
+
+
+def test_garbage_file_gives_store_error_naming_the_path(db_path: Path) -> None:
+    """A file that is not a SQLite database gives a StoreError naming it."""
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(b"this is not a database\n" * 100)
+    with pytest.raises(StoreError, match="not a database") as caught:
+        Store.open(db_path)
+    assert str(db_path) in str(caught.value)
+
+
+def test_unopenable_path_gives_store_error_naming_the_path(tmp_path: Path) -> None:
+    """A path SQLite cannot open (here a folder) gives a StoreError naming it."""
+    with pytest.raises(StoreError) as caught:
+        Store.open(tmp_path)
+    assert str(tmp_path) in str(caught.value)
+
+
+# --- round trips ---------------------------------------------------------------------------
+
+
+def test_observation_round_trips_with_every_field(store: Store) -> None:
+    """An observation with every field set reads back equal, its time as aware UTC."""
+    saved = full_observation()
+    run_id = store.start_run(T0)
+    store.save_observation(run_id, saved, kind=ResourceKind.OCW_COURSE)
+    [loaded] = store.load_observations(run_id)
+    assert loaded == saved
+    assert loaded.observed_at.tzinfo == UTC
+
+
+def test_link_check_round_trips_with_every_field(store: Store) -> None:
+    """A link check with every field set reads back equal."""
+    saved = full_link_check()
+    run_id = store.start_run(T0)
+    store.save_link_checks(run_id, [saved])
+    assert store.load_link_checks(run_id) == [saved]
+
+
+def test_validators_round_trip(store: Store) -> None:
+    """Saved validators load back for the URLs asked; unknown URLs are absent."""
+    values = {
+        "https://a.example/": Validators(etag='W/"abc"', last_modified=None),
+        "https://b.example/": Validators(etag=None, last_modified="Wed, 01 May 2024 06:17:00 GMT"),
+    }
+    store.save_validators(values, T0)
+    loaded = store.load_validators(["https://a.example/", "https://b.example/", "https://c/"])
+    assert loaded == values
+
+
+def test_all_validators_load_without_a_url_list(store: Store) -> None:
+    """load_validators() with no URLs returns every stored URL's validators."""
+    values = {"https://a.example/": Validators(etag='"1"'), "https://b.example/": Validators()}
+    store.save_validators(values, T0)
+    assert store.load_validators() == values
+
+
+def test_validators_are_replaced_by_newer_ones(store: Store) -> None:
+    """Saving validators for a URL again replaces the old ones."""
+    store.save_validators({"https://a.example/": Validators(etag='"1"')}, T0)
+    store.save_validators({"https://a.example/": Validators(etag='"2"')}, at(1))
+    assert store.load_validators(["https://a.example/"]) == {
+        "https://a.example/": Validators(etag='"2"')
+    }
+
+
+def test_report_is_stored_byte_for_byte(store: Store) -> None:
+    """A report body with non-ASCII text and CRLF line ends reads back identical."""
+    body = "# Änderungen — 微積分\r\n\r\n* moved: 18.01SC\n\ttab\u00a0nbsp\r\n"
+    run_id = complete_run(store, 0)
+    store.save_report(run_id, "markdown", body)
+    loaded = store.load_report(run_id, "markdown")
+    assert loaded is not None
+    assert loaded.encode("utf-8") == body.encode("utf-8")
+
+
+def test_missing_report_is_none(store: Store) -> None:
+    """Asking for a report format that was never saved gives None."""
+    run_id = complete_run(store, 0)
+    assert store.load_report(run_id, "html") is None
+
+
+# --- history and runs ----------------------------------------------------------------------
+
+
+def test_history_keeps_every_run_and_points_resources_at_the_latest(
+    store: Store, db_path: Path
+) -> None:
+    """Two runs keep two observation rows; `resources` points at the newer one."""
+    complete_run(store, 0, observation(title="Old title"))
+    second = complete_run(store, 24, observation(title="New title", hours=24))
+    history = store.resource_history("18.01sc")
+    assert [item.metadata.title for item in history] == ["Old title", "New title"]
+    latest = query(db_path, "SELECT latest_observation_id FROM resources WHERE id = '18.01sc'")
+    newest = query(db_path, f"SELECT id FROM observations WHERE run_id = {second}")
+    assert latest == newest
+
+
+def test_previous_observation_ignores_incomplete_and_later_runs(store: Store) -> None:
+    """Only complete runs before the given one count: not crashed, failed or later runs."""
+    complete_run(store, 0, observation(title="complete"))
+    crashed = store.start_run(at(1))
+    store.save_observation(crashed, observation(title="crashed"))
+    failed = store.start_run(at(2))
+    store.save_observation(failed, observation(title="failed"))
+    store.fail_run(failed, at(2), "disk full")
+    current = store.start_run(at(3))
+    complete_run(store, 4, observation(title="later"))
+    previous = store.previous_observation("18.01sc", before_run_id=current)
+    assert previous is not None
+    assert previous.metadata.title == "complete"
+
+
+def test_previous_observation_is_none_without_a_complete_run(store: Store) -> None:
+    """A resource never observed in a complete run has no previous observation."""
+    crashed = store.start_run(T0)
+    store.save_observation(crashed, observation())
+    assert store.previous_observation("18.01sc", before_run_id=crashed + 1) is None
+
+
+def test_link_state_is_the_latest_check_of_a_complete_run(store: Store) -> None:
+    """link_state returns the newest check from a complete run, ignoring a running one."""
+    first = store.start_run(T0)
+    store.save_link_checks(first, [full_link_check()])
+    store.finish_run(first, at(1), Counts(links=1, dead=1), offline=False)
+    running = store.start_run(at(2))
+    store.save_link_checks(running, [full_link_check().model_copy(update={"failed_runs": 3})])
+    assert store.link_state(full_link_check().url) == full_link_check()
+    assert store.link_state("https://never.example/") is None
+
+
+def test_finish_run_returns_the_stored_run(store: Store) -> None:
+    """finish_run stores counts, offline and finish time, and returns the run as stored."""
+    run_id = store.start_run(T0)
+    counts = Counts(resources=7, links=2, dead=1, moved=5, changed=1)
+    run = store.finish_run(run_id, at(1), counts, offline=True)
+    assert (run.id, run.started_at, run.finished_at) == (run_id, T0, at(1))
+    assert (run.counts, run.offline) == (counts, True)
+    assert store.load_run(run_id) == run
+
+
+def test_list_runs_gives_complete_runs_newest_first(store: Store) -> None:
+    """list_runs and latest_run skip running and failed runs; limit caps the list."""
+    first = complete_run(store, 0)
+    store.start_run(at(1))
+    second = complete_run(store, 2)
+    store.fail_run(store.start_run(at(3)), at(3), "boom")
+    assert [run.id for run in store.list_runs()] == [second, first]
+    assert [run.id for run in store.list_runs(limit=1)] == [second]
+    latest = store.latest_run()
+    assert latest is not None
+    assert latest.id == second
+
+
+def test_no_complete_run_means_no_latest_run(store: Store) -> None:
+    """A database whose only run is still running has no latest run."""
+    store.start_run(T0)
+    assert store.latest_run() is None
+
+
+def test_abandon_stale_runs_marks_running_runs_failed(store: Store, db_path: Path) -> None:
+    """Runs left 'running' by a crash become 'failed' with a reason and are never complete."""
+    complete_run(store, 0)
+    crashed = store.start_run(at(1))
+    with store.lock(timeout_seconds=1):
+        assert store.abandon_stale_runs(at(2)) == [crashed]
+    status = query(db_path, f"SELECT status, failure FROM runs WHERE id = {crashed}")
+    assert status == [("failed", "abandoned: the process stopped before the run finished")]
+    assert store.load_run(crashed).finished_at is None
+    assert crashed not in [run.id for run in store.list_runs()]
+
+
+def test_abandon_stale_runs_needs_the_lock(store: Store) -> None:
+    """Abandoning runs without the writer lock is refused: another process may own them."""
+    with pytest.raises(StoreError, match="lock"):
+        store.abandon_stale_runs(T0)
+
+
+def test_writes_to_a_finished_run_are_refused(store: Store) -> None:
+    """A complete run takes no further observations."""
+    run_id = complete_run(store, 0)
+    with pytest.raises(StoreError, match=f"run {run_id} is complete"):
+        store.save_observation(run_id, observation())
+
+
+def test_unknown_run_gives_store_error(store: Store) -> None:
+    """Loading a run that does not exist gives a StoreError."""
+    with pytest.raises(StoreError, match="run 42 does not exist"):
+        store.load_run(42)
+
+
+def test_naive_datetime_is_refused(store: Store) -> None:
+    """A datetime without a timezone is refused rather than stored ambiguously."""
+    with pytest.raises(StoreError, match="naive datetime"):
+        store.start_run(datetime(2024, 5, 1, 6, 17))  # noqa: DTZ001
+
+
+# --- failures ------------------------------------------------------------------------------
+
+
+def test_failed_write_leaves_earlier_data_intact(store: Store, db_path: Path) -> None:
+    """Saving to a run that does not exist fails; stored rows survive and the DB is sound."""
+    run_id = complete_run(store, 0, observation())
+    with pytest.raises(StoreError, match="run 999 does not exist"):
+        store.save_observation(999, observation("18.02sc"))
+    assert store.load_observations(run_id) == [observation()]
+    assert query(db_path, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_failed_batch_is_rolled_back_whole(store: Store) -> None:
+    """A batch of link checks that fails half way stores none of them."""
+    run_id = store.start_run(T0)
+    store.save_link_checks(run_id, [full_link_check()])
+    other = full_link_check().model_copy(update={"url": "https://other.example/"})
+    with pytest.raises(StoreError, match="UNIQUE"):
+        store.save_link_checks(run_id, [other, full_link_check()])
+    assert store.load_link_checks(run_id) == [full_link_check()]
+
+
+def test_hand_edited_row_gives_store_error_naming_table_and_row(
+    store: Store, db_path: Path
+) -> None:
+    """A row that no longer parses into its record names its table and row id."""
+    run_id = complete_run(store, 0, observation())
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute("UPDATE observations SET outcome = 'splendid' WHERE run_id = ?", (run_id,))
+    with pytest.raises(StoreError, match="observations row 1 "):
+        store.load_observations(run_id)
+
+
+# --- the writer lock -----------------------------------------------------------------------
+
+
+def test_second_lock_times_out_with_store_busy_error(db_path: Path) -> None:
+    """A second writer gives up after its timeout, naming the busy database and why."""
+    with (
+        Store.open(db_path) as first,
+        Store.open(db_path) as second,
+        first.lock(timeout_seconds=1),
+        pytest.raises(StoreBusyError) as caught,
+        second.lock(timeout_seconds=0.1),
+    ):
+        pytest.fail("the second lock must not be granted")
+    message = str(caught.value)
+    assert str(db_path) in message
+    assert "another ocwwatch check or daemon is running" in message
+    assert f"pid {os.getpid()}" in message
+
+
+def test_lock_is_granted_once_the_holder_releases(db_path: Path) -> None:
+    """A waiting writer gets the lock as soon as the holder lets go."""
+    held = threading.Event()
+
+    def hold(store: Store) -> None:
+        with store.lock(timeout_seconds=1):
+            held.set()
+            threading.Event().wait(0.2)
+
+    with Store.open(db_path) as first, Store.open(db_path) as second:
+        holder = threading.Thread(target=hold, args=(first,))
+        holder.start()
+        held.wait(5)
+        with second.lock(timeout_seconds=5):
+            assert not holder.is_alive()
+        holder.join()
