@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ocwwatch.config import Config, HttpSettings, accept_baseline, load_config, write_default_config
 from ocwwatch.errors import ConfigError
-from ocwwatch.fetch import Fetcher, FetchPolicy, load_scenario, replay_transport
-from ocwwatch.models import Observation
+from ocwwatch.fetch import Fetcher, FetchPolicy, Scenario, load_scenario, replay_transport
+from ocwwatch.models import Observation, Run
 from ocwwatch.pipeline import Outcomes, run_check, utc_now
 from ocwwatch.publish import publish_run
 from ocwwatch.store import Store
@@ -67,17 +67,28 @@ def check(
     """`ocwwatch check`: one run, stored and published; the chosen format is returned."""
     config = load_config(config_path, cwd=cwd, database=database)
     scenario = load_scenario(replay) if replay is not None else None
-    transport = replay_transport(scenario, strict=False) if scenario is not None else None
-    policy = fetch_policy(config.settings.http, replay=scenario is not None)
+    outcomes = publish_check(config, scenario, progress)
     with Store.open(config.settings.database) as store:
-        with store.lock(config.settings.lock_timeout_seconds):
-            store.abandon_stale_runs(utc_now())
-            outcomes = asyncio.run(check_once(config, store, policy, transport, progress))
-            publish_run(
-                store, outcomes.report, config.settings.reports_dir, config.settings.reports_url
-            )
         text = store.load_report(outcomes.report.run.id, report_format) or ""
     return Done(text=text, verdict=verdict_of(outcomes))
+
+
+def run_once(config_path: Path | None, database: Path | None, *, cwd: Path) -> Run:
+    """One scheduled run (the daemon's tick): files re-read, so edits apply at the next tick."""
+    config = load_config(config_path, cwd=cwd, database=database)
+    return publish_check(config, None, lambda line: log.info("%s", line)).report.run
+
+
+def publish_check(config: Config, scenario: Scenario | None, progress: Progress) -> Outcomes:
+    """Hold the writer lock, run the check, store and publish it."""
+    transport = replay_transport(scenario, strict=False) if scenario is not None else None
+    policy = fetch_policy(config.settings.http, replay=scenario is not None)
+    settings = config.settings
+    with Store.open(settings.database) as store, store.lock(settings.lock_timeout_seconds):
+        store.abandon_stale_runs(utc_now())
+        outcomes = asyncio.run(check_once(config, store, policy, transport, progress))
+        publish_run(store, outcomes.report, settings.reports_dir, settings.reports_url)
+    return outcomes
 
 
 async def check_once(

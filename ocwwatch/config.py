@@ -78,10 +78,10 @@ class ScheduleSettings(Section):
     @classmethod
     def _five_fields(cls, value: str) -> str:
         fields = value.split()
-        if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields):
+        if len(fields) not in {5, 6} or not all(CRON_FIELD.match(f) for f in fields):
             raise ValueError(
                 f"{value!r} is not a cron expression: expected five fields "
-                "(minute hour day month weekday), e.g. '17 6 * * *'"
+                "(minute hour day month weekday), e.g. '17 6 * * *', or six with seconds first"
             )
         return value
 
@@ -101,6 +101,7 @@ class Settings(Section):
     resources: Path = Path("resources.toml")
     database: Path = Path("../data/ocwwatch.db")
     reports_dir: Path = Path("../data/reports")
+    reports_url: str | None = None  # where reports_dir is served; the feed links from there
     failures_before_finding: PositiveInt = 3
     lock_timeout_seconds: NonNegativeFloat = 600.0
     http: HttpSettings = HttpSettings()

@@ -103,9 +103,8 @@ class ResourceCheck:
         extraction = self.read(result)
         metadata = extraction.metadata
         suggestion = suggest_move(result)
-        if resource.kind is ResourceKind.PDF and result.status == 200:
-            if metadata.page_kind is not PageKind.PDF:
-                suggestion = await self.chase_pdf(result, extraction) or suggestion
+        if is_pdf_on_html(resource, result, metadata):
+            suggestion = await self.chase_pdf(result, extraction) or suggestion
         promises = await self.check_promises(resource, result, metadata)
         observation = self.observe(resource, result, metadata, promises, suggestion)
         return Checked(observation=observation, result=result, followed=self.followed)
@@ -214,6 +213,14 @@ class ResourceCheck:
         return self.missing_on_resource(page.result, phrases)
 
 
+def is_pdf_on_html(resource: Resource, result: FetchResult, metadata: Metadata) -> bool:
+    return (
+        resource.kind is ResourceKind.PDF
+        and result.status == 200
+        and metadata.page_kind is not PageKind.PDF
+    )
+
+
 def pdf_candidates(extraction: Extraction) -> list[str]:
     """Links likely to lead to the PDF: direct .pdf links first, then OCW resource pages."""
     direct = [link.url for link in extraction.links if urlsplit(link.url).path.endswith(".pdf")]
@@ -226,12 +233,7 @@ def pdf_candidates(extraction: Extraction) -> list[str]:
 
 
 async def check_all(
-    config: Config,
-    fetcher: Fetcher,
-    store: Store,
-    run_id: int,
-    now: Clock,
-    progress: Progress,
+    config: Config, fetcher: Fetcher, store: Store, run_id: int, *, now: Clock, progress: Progress
 ) -> list[Checked]:
     """Check every resource concurrently; politeness per host is the fetcher's job."""
     validators = store.load_validators()
@@ -328,14 +330,33 @@ async def run_check(
     """One whole run, stored step by step; the returned report is what was stored."""
     started = now()
     run_id = store.start_run(started)
-    checked = await check_all(config, fetcher, store, run_id, now, progress)
+    try:
+        return await judge_run(config, store, fetcher, run_id, started, now=now, progress=progress)
+    except BaseException as exc:
+        # Interrupted or broken: keep the run, but never let it count as complete.
+        store.fail_run(run_id, now(), f"{type(exc).__name__}: {exc}")
+        raise
+
+
+async def judge_run(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    run_id: int,
+    started: datetime,
+    *,
+    now: Clock,
+    progress: Progress,
+) -> Outcomes:
+    checked = await check_all(config, fetcher, store, run_id, now=now, progress=progress)
     offline = is_offline(checked)
     observations = [c.observation for c in checked]
     if offline:
         observations = settle_offline(observations)
     links = judge_links(checked, store, now())
+    kinds = {resource.id: resource.kind for resource in config.resources}
     for observation in observations:
-        store.save_observation(run_id, observation)
+        store.save_observation(run_id, observation, kind=kinds[observation.id])
     store.save_link_checks(run_id, links)
     store.save_validators(collect_validators(checked), now())
     counts = count(observations, links, config.settings.failures_before_finding)

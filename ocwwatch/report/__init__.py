@@ -1,0 +1,46 @@
+"""Report renderers: a Report (or a list of runs) in, a `str` out, in Markdown, JSON, HTML, Atom.
+
+Pure: no files, no clock, no printing. The caller picks file names (see `report_filename`) and
+writes what these functions return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from ocwwatch.models import Report, Run
+from ocwwatch.report.feed import FeedEntry, feed_entry, has_findings, render_feed, summarize_report
+from ocwwatch.report.html import render_html
+from ocwwatch.report.index import render_index
+from ocwwatch.report.json_report import format_timestamp, render_json
+from ocwwatch.report.markdown import render_markdown
+
+RENDERERS: Mapping[str, Callable[[Report], str]] = {
+    "markdown": render_markdown,
+    "json": render_json,
+    "html": render_html,
+}
+
+FILE_SUFFIX: Mapping[str, str] = {"markdown": "md", "json": "json", "html": "html"}
+
+
+def report_filename(run: Run, report_format: str) -> str:
+    """The file name of one run's report in one format, e.g. `run-7.html`."""
+    return f"run-{run.id}.{FILE_SUFFIX[report_format]}"
+
+
+__all__ = [
+    "FILE_SUFFIX",
+    "RENDERERS",
+    "FeedEntry",
+    "feed_entry",
+    "format_timestamp",
+    "has_findings",
+    "render_feed",
+    "render_html",
+    "render_index",
+    "render_json",
+    "render_markdown",
+    "report_filename",
+    "summarize_report",
+]

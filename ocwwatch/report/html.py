@@ -1,0 +1,124 @@
+"""The HTML report: a self-contained page (inline CSS, no scripts, no external assets).
+
+It owns the Jinja2 environment that every HTML renderer of the package shares: autoescaping
+always on, control characters stripped, and only http(s) URLs ever turned into links. It must not
+judge anything, and it does no I/O beyond loading its own templates.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from ocwwatch.models import (
+    SEVERITY,
+    Against,
+    Change,
+    LinkCheck,
+    Observation,
+    PromiseCheck,
+    Report,
+)
+from ocwwatch.report.json_report import format_timestamp
+from ocwwatch.report.markdown import LINK_FINDINGS, clean_text, redirect_kind
+
+# Whole-string match, so that a URL with spaces or control characters, which a browser would
+# rewrite before following, is shown as text rather than linked.
+_WEB_URL = re.compile(r"https?://[^\x00-\x20\x7f-\x9f]+", re.IGNORECASE)
+_UNSAFE_IN_HREF = re.compile(r"[\x00-\x20\x7f-\x9f]")
+MAX_FOUND_ON = 5
+
+
+@dataclass(frozen=True)
+class ResourceRow:
+    """One resource as the HTML table shows it: the observation and its findings sorted out."""
+
+    item: Observation
+    drift: tuple[Change, ...]
+    recent: tuple[Change, ...]
+    broken: tuple[PromiseCheck, ...]
+    redirect_kind: str | None
+
+
+def is_web_url(value: object) -> bool:
+    """Whether `value` is an http(s) URL safe to put in an href as it is."""
+    return isinstance(value, str) and _WEB_URL.fullmatch(value) is not None
+
+
+def is_relative_or_web_url(value: object) -> bool:
+    """Whether `value` is a relative reference or an http(s) URL, safe for an href as it is."""
+    if not isinstance(value, str) or _UNSAFE_IN_HREF.search(value):
+        return False
+    return urlsplit(value).scheme.lower() in ("", "http", "https")
+
+
+@functools.cache
+def template_environment() -> Environment:
+    """The package's Jinja2 environment, built once: autoescaped, strict about undefined names."""
+    environment = Environment(
+        loader=PackageLoader("ocwwatch.report", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.tests["web_url"] = is_web_url
+    environment.tests["relative_or_web_url"] = is_relative_or_web_url
+    environment.filters["timestamp"] = format_timestamp
+    return environment
+
+
+def _finalize(value: Any) -> Any:
+    """Applied to every `{{ … }}`: None prints as nothing, plain strings lose control chars."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return clean_text(value)
+    return value
+
+
+def render_html(report: Report) -> str:
+    """The report as one HTML page: summary counts, resources by severity, then links."""
+    template = template_environment().get_template("report.html")
+    rows = [_row(item) for item in sorted(report.resources, key=_severity_then_id)]
+    findings = sorted(
+        (link for link in report.links if link.state in LINK_FINDINGS), key=_link_severity
+    )
+    others = sorted((link for link in report.links if link.state not in LINK_FINDINGS), key=_url)
+    return template.render(
+        run=report.run,
+        rows=rows,
+        link_findings=findings,
+        other_links=others,
+        max_found_on=MAX_FOUND_ON,
+    )
+
+
+def _link_severity(link: LinkCheck) -> tuple[int, str]:
+    return LINK_FINDINGS.index(link.state), link.url
+
+
+def _url(link: LinkCheck) -> str:
+    return link.url
+
+
+def _severity_then_id(item: Observation) -> tuple[int, str]:
+    return SEVERITY.index(item.outcome), item.id
+
+
+def _row(item: Observation) -> ResourceRow:
+    return ResourceRow(
+        item=item,
+        drift=tuple(change for change in item.changes if change.against is Against.BASELINE),
+        recent=tuple(change for change in item.changes if change.against is Against.PREVIOUS),
+        broken=tuple(promise for promise in item.promises if not promise.holds),
+        redirect_kind=redirect_kind(item),
+    )

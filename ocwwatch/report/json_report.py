@@ -1,0 +1,131 @@
+"""The JSON report: the machine-readable contract of DESIGN.md ("Contracts", "JSON report").
+
+It owns the report's key set and its timestamp format, which the other renderers reuse. It must
+not add, rename or drop contract keys, and it does no I/O: the caller writes the string.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from ocwwatch.models import (
+    Change,
+    Hop,
+    LinkCheck,
+    Metadata,
+    Observation,
+    PromiseCheck,
+    Report,
+    Run,
+    Suggestion,
+)
+
+# The metadata fields a report carries; `nav` and the extractor's internals stay out.
+METADATA_FIELDS: tuple[str, ...] = (
+    "title",
+    "course_number",
+    "term",
+    "level",
+    "instructors",
+    "departments",
+    "topics",
+    "units",
+    "resource_types",
+    "content_type",
+    "size_bytes",
+    "sha256",
+    "pages",
+    "page_kind",
+)
+
+JsonObject = dict[str, Any]
+
+
+def format_timestamp(moment: datetime | None) -> str | None:
+    """ISO-8601 in UTC with a trailing "Z"; a naive datetime is taken to be UTC already."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def render_json(report: Report) -> str:
+    """The whole report as indented JSON with a stable key order and a trailing newline."""
+    document: JsonObject = {
+        "run": _run(report.run),
+        "resources": [_resource(observation) for observation in report.resources],
+        "links": [_link(link) for link in report.links],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _run(run: Run) -> JsonObject:
+    return {
+        "id": run.id,
+        "started_at": format_timestamp(run.started_at),
+        "finished_at": format_timestamp(run.finished_at),
+        "offline": run.offline,
+        "counts": run.counts.model_dump(mode="json"),
+    }
+
+
+def _resource(observation: Observation) -> JsonObject:
+    return {
+        "id": observation.id,
+        "url": observation.url,
+        "final_url": observation.final_url,
+        "http_status": observation.http_status,
+        "redirects": [_hop(hop) for hop in observation.redirects],
+        "redirect_kind": observation.redirect_kind,
+        "outcome": observation.outcome.value,
+        "metadata": _metadata(observation.metadata),
+        "changes": [_change(change) for change in observation.changes],
+        "promises": [_promise(promise) for promise in observation.promises],
+        "suggestion": _suggestion(observation.suggestion),
+        "error": observation.error,
+    }
+
+
+def _link(link: LinkCheck) -> JsonObject:
+    return {
+        "url": link.url,
+        "found_on": list(link.found_on),
+        "http_status": link.http_status,
+        "state": link.state.value,
+        "final_url": link.final_url,
+        "first_failed_at": format_timestamp(link.first_failed_at),
+        "failed_runs": link.failed_runs,
+        "suggestion": _suggestion(link.suggestion),
+    }
+
+
+def _hop(hop: Hop) -> JsonObject:
+    return {"url": hop.url, "status": hop.status}
+
+
+def _metadata(metadata: Metadata) -> JsonObject:
+    dumped = metadata.model_dump(mode="json", include=set(METADATA_FIELDS))
+    return {name: dumped[name] for name in METADATA_FIELDS}
+
+
+def _change(change: Change) -> JsonObject:
+    return {
+        "field": change.field,
+        "kind": change.kind.value,
+        "before": change.before,
+        "after": change.after,
+        "against": change.against.value,
+    }
+
+
+def _promise(promise: PromiseCheck) -> JsonObject:
+    return {"text": promise.text, "holds": promise.holds, "missing": list(promise.missing)}
+
+
+def _suggestion(suggestion: Suggestion | None) -> JsonObject | None:
+    if suggestion is None:
+        return None
+    return {"url": suggestion.url, "reason": suggestion.reason}

@@ -1,0 +1,644 @@
+"""Tests for the report renderers: contract shape, golden files, hostile input, determinism.
+
+Golden files live in tests/fixtures/golden/report/; regenerate them with OCWWATCH_REGEN_GOLDEN=1
+and review the diff by eye.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from ocwwatch.models import (
+    Against,
+    Change,
+    ChangeKind,
+    Counts,
+    Hop,
+    LinkCheck,
+    LinkState,
+    Metadata,
+    Observation,
+    Outcome,
+    PageKind,
+    PromiseCheck,
+    Report,
+    Run,
+    Suggestion,
+)
+from ocwwatch.report import (
+    FILE_SUFFIX,
+    RENDERERS,
+    FeedEntry,
+    feed_entry,
+    render_feed,
+    render_html,
+    render_index,
+    render_json,
+    render_markdown,
+    report_filename,
+)
+from ocwwatch.report.html import template_environment
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "report"
+OCW = "https://ocw.mit.edu"
+AT = datetime(2024, 5, 1, 6, 17, 0, tzinfo=UTC)
+FINISHED = datetime(2024, 5, 1, 6, 17, 42, tzinfo=UTC)
+FEED_URL = "https://lists.example.org/ocwwatch/feed.atom"
+REPORTS_URL = "https://lists.example.org/ocwwatch/reports"
+
+
+# --- sample reports ------------------------------------------------------------------------
+
+
+def moved_course() -> Observation:
+    old = f"{OCW}/courses/mathematics/18-01sc-single-variable-calculus-fall-2010/"
+    new = f"{OCW}/courses/18-01sc-single-variable-calculus-fall-2010/"
+    return Observation(
+        id="18.01sc",
+        url=old,
+        final_url=new,
+        http_status=200,
+        redirects=(Hop(url=old, status=301),),
+        redirect_kind="permanent",
+        outcome=Outcome.MOVED,
+        metadata=Metadata(
+            page_kind=PageKind.OCW_COURSE,
+            title="Single Variable Calculus",
+            course_number="18.01SC",
+            term="Fall 2010",
+            level=("Undergraduate",),
+            instructors=("Prof. David Jerison",),
+            departments=("Mathematics",),
+            topics=("Calculus",),
+            units=("Unit 1: Differentiation", "Unit 2: Applications of Differentiation"),
+            resource_types=("Lecture Videos", "Problem Sets with Solutions"),
+            content_type="text/html",
+        ),
+        promises=(PromiseCheck(text="Lecture videos with notes", holds=True),),
+        suggestion=Suggestion(url=new, reason="permanent redirect (301) to the 2022 course URL"),
+        observed_at=AT,
+    )
+
+
+def temporarily_moved_course() -> Observation:
+    old = f"{OCW}/resources/res-18-005-highlights-of-calculus-spring-2010/"
+    middle = f"{OCW}/courses/res-18-005-highlights-of-calculus-spring-2010"
+    new = f"{middle}/"
+    return Observation(
+        id="highlights",
+        url=old,
+        final_url=new,
+        http_status=200,
+        redirects=(Hop(url=old, status=301), Hop(url=middle, status=307)),
+        redirect_kind="temporary",
+        outcome=Outcome.MOVED,
+        metadata=Metadata(page_kind=PageKind.OCW_COURSE, title="Highlights of Calculus"),
+        suggestion=Suggestion(url=new, reason="redirect chain (301, 307) ends here with 200"),
+        observed_at=AT,
+    )
+
+
+def dead_pdf() -> Observation:
+    old = f"{OCW}/ans7870/resources/Strang/Edited/Calculus/Calculus.pdf"
+    landing = f"{OCW}/courses/res-18-001-calculus-fall-2023/pages/textbook/"
+    pdf = f"{OCW}/courses/res-18-001-calculus-fall-2023/mitres_18_001_f17_full_book.pdf"
+    return Observation(
+        id="strang-calculus-pdf",
+        url=old,
+        final_url=landing,
+        http_status=200,
+        redirects=(Hop(url=old, status=301),),
+        redirect_kind="permanent",
+        outcome=Outcome.DEAD,
+        metadata=Metadata(
+            page_kind=PageKind.OCW_PAGE,
+            title="Textbook | Calculus Online Textbook",
+            content_type="text/html",
+        ),
+        changes=(
+            Change(
+                field="content_type",
+                kind=ChangeKind.CHANGED,
+                before="application/pdf",
+                after="text/html",
+                against=Against.BASELINE,
+            ),
+        ),
+        suggestion=Suggestion(url=pdf, reason="the PDF link now lands on an HTML page"),
+        observed_at=AT,
+    )
+
+
+def course_changes() -> tuple[Change, ...]:
+    return (
+        Change(
+            field="units",
+            kind=ChangeKind.CHANGED,
+            before="Unit IV: Fourier Series and Laplace Transform",
+            after="Unit IV: Fourier Series",
+            against=Against.BASELINE,
+        ),
+        Change(
+            field="resource_types",
+            kind=ChangeKind.REMOVED,
+            before="Simulations",
+            against=Against.BASELINE,
+        ),
+        Change(
+            field="units",
+            kind=ChangeKind.CHANGED,
+            before="Unit IV: Fourier Series and Laplace",
+            after="Unit IV: Fourier Series",
+            against=Against.PREVIOUS,
+        ),
+    )
+
+
+def changed_course() -> Observation:
+    url = f"{OCW}/courses/18-03sc-differential-equations-fall-2011/"
+    return Observation(
+        id="18.03sc",
+        url=url,
+        final_url=url,
+        http_status=200,
+        outcome=Outcome.CHANGED,
+        metadata=Metadata(
+            page_kind=PageKind.OCW_COURSE,
+            title="Differential Equations",
+            course_number="18.03SC",
+            term="Fall 2011",
+            instructors=("Prof. Arthur Mattuck", "Prof. Haynes Miller"),
+            units=("Unit I: First Order Differential Equations", "Unit IV: Fourier Series"),
+            resource_types=("Lecture Videos", "Problem Sets with Solutions"),
+        ),
+        changes=course_changes(),
+        promises=(
+            PromiseCheck(text="Problem sets with solutions", holds=True),
+            PromiseCheck(
+                text="Interactive Java Applets", holds=False, missing=("Simulations", "Mathlets")
+            ),
+        ),
+        observed_at=AT,
+    )
+
+
+def ok_book() -> Observation:
+    url = "https://www.gutenberg.org/ebooks/33283"
+    return Observation(
+        id="calculus-made-easy",
+        url=url,
+        final_url=url,
+        http_status=200,
+        outcome=Outcome.OK,
+        metadata=Metadata(page_kind=PageKind.HTML, title="Calculus Made Easy by Thompson"),
+        observed_at=AT,
+    )
+
+
+def sample_links() -> tuple[LinkCheck, ...]:
+    course = f"{OCW}/courses/18-01sc-single-variable-calculus-fall-2010/"
+    return (
+        LinkCheck(
+            url=f"{course}pages/syllabus/", found_on=(course,), http_status=200, state=LinkState.OK
+        ),
+        LinkCheck(
+            url=f"{course}resources/mit18_01scf10_ses1a/",
+            found_on=(course, f"{course}pages/unit-1/"),
+            http_status=404,
+            state=LinkState.DEAD,
+            first_failed_at=datetime(2024, 4, 30, 6, 17, tzinfo=UTC),
+            failed_runs=2,
+        ),
+        LinkCheck(
+            url=f"{OCW}/ans7870/resources/Strang/Edited/Calculus/Calculus.pdf",
+            found_on=(f"{OCW}/courses/res-18-001-calculus-fall-2023/",),
+            http_status=301,
+            state=LinkState.REDIRECTED,
+            final_url=f"{OCW}/courses/res-18-001-calculus-fall-2023/pages/textbook/",
+            suggestion=Suggestion(
+                url=f"{OCW}/courses/res-18-001-calculus-fall-2023/pages/textbook/",
+                reason="permanent redirect (301)",
+            ),
+        ),
+    )
+
+
+def sample_run(run_id: int = 7, **changes: object) -> Run:
+    fields: dict[str, object] = {
+        "id": run_id,
+        "started_at": AT,
+        "finished_at": FINISHED,
+        "counts": Counts(resources=5, links=3, dead=2, moved=2, changed=1),
+    }
+    fields.update(changes)
+    return Run.model_validate(fields)
+
+
+def sample_report() -> Report:
+    resources = (moved_course(), dead_pdf(), changed_course(), temporarily_moved_course())
+    return Report(run=sample_run(), resources=(*resources, ok_book()), links=sample_links())
+
+
+def offline_report() -> Report:
+    unanswered = Observation(
+        id="18.01sc",
+        url=f"{OCW}/courses/mathematics/18-01sc-single-variable-calculus-fall-2010/",
+        outcome=Outcome.UNKNOWN,
+        metadata=Metadata(page_kind=PageKind.OTHER),
+        error="connect: network is unreachable",
+        observed_at=AT,
+    )
+    run = sample_run(8, offline=True, counts=Counts(resources=1))
+    return Report(run=run, resources=(unanswered,))
+
+
+HOSTILE_TITLE = (
+    "<script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(2)>"
+    "\n# Fake heading\n\x1b[31mred\x1b[0m `tick` *bold* &#106;"
+)
+HOSTILE_URL = "javascript:alert(document.cookie)"
+
+
+def hostile_report() -> Report:
+    item = Observation(
+        id="evil`id",
+        url=HOSTILE_URL,
+        final_url="https://example.org/a b<script>",
+        http_status=200,
+        outcome=Outcome.DEAD,
+        metadata=Metadata(page_kind=PageKind.HTML, title=HOSTILE_TITLE, units=(HOSTILE_TITLE,)),
+        changes=(
+            Change(
+                field="title",
+                kind=ChangeKind.CHANGED,
+                before="Calculus",
+                after=HOSTILE_TITLE,
+                against=Against.PREVIOUS,
+            ),
+        ),
+        suggestion=Suggestion(url=HOSTILE_URL, reason=HOSTILE_TITLE),
+        observed_at=AT,
+    )
+    link = LinkCheck(url=HOSTILE_URL, found_on=("javascript:void(0)",), state=LinkState.DEAD)
+    return Report(run=sample_run(9), resources=(item,), links=(link,))
+
+
+def assert_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("OCWWATCH_REGEN_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="")
+    assert path.read_text(encoding="utf-8") == text
+
+
+def sample_feed() -> str:
+    quiet = Report(run=sample_run(6, counts=Counts(resources=5)))
+    offline = offline_report()
+    reports = (quiet, sample_report(), offline)
+    entries = [feed_entry(report, report_filename(report.run, "html")) for report in reports]
+    day_before = datetime(2024, 4, 30, 6, 17, tzinfo=UTC)
+    earlier = sample_run(5, started_at=day_before, finished_at=day_before, counts=Counts(moved=1))
+    entries.append(FeedEntry(run=earlier, summary="Moved: 18.01sc.", report_href="run-5.html"))
+    return render_feed(entries, feed_url=FEED_URL, reports_base_url=REPORTS_URL, updated=FINISHED)
+
+
+def sample_index() -> str:
+    runs = [
+        sample_run(6, started_at=datetime(2024, 4, 30, 6, 17, tzinfo=UTC), counts=Counts()),
+        sample_run(),
+        offline_report().run,
+    ]
+    return render_index(runs, report_href=lambda run: report_filename(run, "html"))
+
+
+# --- golden files and determinism ------------------------------------------------------------
+
+GOLDEN_CASES: dict[str, Callable[[], str]] = {
+    "report.md": lambda: render_markdown(sample_report()),
+    "report.json": lambda: render_json(sample_report()),
+    "report.html": lambda: render_html(sample_report()),
+    "offline.md": lambda: render_markdown(offline_report()),
+    "offline.html": lambda: render_html(offline_report()),
+    "feed.atom": sample_feed,
+    "index.html": sample_index,
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
+def test_output_matches_golden_file(name: str) -> None:
+    """Each renderer's output for the sample runs equals its reviewed golden file."""
+    assert_golden(name, GOLDEN_CASES[name]())
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
+def test_rendering_twice_gives_identical_output(name: str) -> None:
+    """Rendering the same input twice gives byte-identical output."""
+    assert GOLDEN_CASES[name]() == GOLDEN_CASES[name]()
+
+
+def test_renderers_cover_each_file_suffix() -> None:
+    """RENDERERS and FILE_SUFFIX name the same three formats, each producing a string."""
+    assert set(RENDERERS) == set(FILE_SUFFIX) == {"markdown", "json", "html"}
+    assert FILE_SUFFIX == {"markdown": "md", "json": "json", "html": "html"}
+    assert all(isinstance(render(sample_report()), str) for render in RENDERERS.values())
+
+
+def test_report_filename_names_run_and_suffix() -> None:
+    """A run's report file is named after its id with the format's suffix."""
+    assert report_filename(sample_run(), "markdown") == "run-7.md"
+
+
+# --- JSON contract ---------------------------------------------------------------------------
+
+RUN_KEYS = ["id", "started_at", "finished_at", "offline", "counts"]
+COUNT_KEYS = ["resources", "links", "dead", "moved", "changed"]
+RESOURCE_KEYS = {
+    "id",
+    "url",
+    "final_url",
+    "http_status",
+    "redirects",
+    "redirect_kind",
+    "outcome",
+    "metadata",
+    "changes",
+    "promises",
+    "suggestion",
+    "error",
+}
+METADATA_KEYS = {
+    "title",
+    "course_number",
+    "term",
+    "level",
+    "instructors",
+    "departments",
+    "topics",
+    "units",
+    "resource_types",
+    "content_type",
+    "size_bytes",
+    "sha256",
+    "pages",
+    "page_kind",
+}
+LINK_KEYS = [
+    "url",
+    "found_on",
+    "http_status",
+    "state",
+    "final_url",
+    "first_failed_at",
+    "failed_runs",
+    "suggestion",
+]
+
+
+def test_json_run_has_exactly_the_contract_keys() -> None:
+    """The JSON run object has the contract's keys and counts, in the contract's order."""
+    document = json.loads(render_json(sample_report()))
+    assert list(document) == ["run", "resources", "links"]
+    assert list(document["run"]) == RUN_KEYS
+    assert list(document["run"]["counts"]) == COUNT_KEYS
+
+
+def test_json_resources_have_exactly_the_contract_keys() -> None:
+    """Each JSON resource has the contract keys, and its metadata leaves out the nav tree."""
+    for resource in json.loads(render_json(sample_report()))["resources"]:
+        assert set(resource) == RESOURCE_KEYS
+        assert set(resource["metadata"]) == METADATA_KEYS
+        assert all(set(hop) == {"url", "status"} for hop in resource["redirects"])
+        assert all(
+            set(change) == {"field", "kind", "before", "after", "against"}
+            for change in resource["changes"]
+        )
+        assert resource["suggestion"] is None or set(resource["suggestion"]) == {"url", "reason"}
+
+
+def test_json_links_have_exactly_the_contract_keys() -> None:
+    """Each JSON link has exactly the contract's keys, in the contract's order."""
+    links = json.loads(render_json(sample_report()))["links"]
+    assert [list(link) for link in links] == [LINK_KEYS] * 3
+
+
+def test_json_timestamps_are_utc_with_z() -> None:
+    """Timestamps are ISO-8601 UTC ending in Z, whatever zone the datetime carried."""
+    run = sample_run(started_at=datetime.fromisoformat("2024-05-01T08:17:00+02:00"))
+    document = json.loads(render_json(Report(run=run, links=sample_links())))
+    assert document["run"]["started_at"] == "2024-05-01T06:17:00Z"
+    assert document["run"]["finished_at"] == "2024-05-01T06:17:42Z"
+    assert document["links"][1]["first_failed_at"] == "2024-04-30T06:17:00Z"
+
+
+def test_json_carries_hostile_text_verbatim() -> None:
+    """JSON is data, not display: hostile text round-trips unchanged, escape bytes included."""
+    document = json.loads(render_json(hostile_report()))
+    assert document["resources"][0]["metadata"]["title"] == HOSTILE_TITLE
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+
+def test_markdown_summary_line_has_counts() -> None:
+    """The summary line states what was checked and what was found."""
+    text = render_markdown(sample_report())
+    assert "**Summary:** 5 resources and 3 links checked: 2 dead, 2 moved, 1 changed." in text
+
+
+def test_markdown_sections_run_from_most_severe() -> None:
+    """Sections appear dead, moved, changed, then ok."""
+    headings = re.findall(r"^## (\w+)", render_markdown(sample_report()), flags=re.MULTILINE)
+    assert headings == ["Dead", "Moved", "Changed", "OK", "Links"]
+
+
+def test_markdown_moved_resource_says_what_to_replace() -> None:
+    """A moved course gets a fix that replaces the listed URL with the final one."""
+    text = render_markdown(sample_report())
+    old = "<https://ocw.mit.edu/courses/mathematics/18-01sc-single-variable-calculus-fall-2010/>"
+    new = "<https://ocw.mit.edu/courses/18-01sc-single-variable-calculus-fall-2010/>"
+    assert f"- **Fix:** replace {old} with {new}" in text
+
+
+def test_markdown_redirect_chain_has_statuses_and_kind() -> None:
+    """The redirect chain lists each hop's status and says permanent or temporary."""
+    text = render_markdown(sample_report())
+    assert "- Redirects (permanent):" in text
+    assert "- Redirects (temporary):" in text
+    assert "answered 307" in text
+    assert "with HTTP 200" in text
+
+
+def test_markdown_groups_changes_by_what_they_are_against() -> None:
+    """Changes are grouped as drift from the curated list and changes since the last run."""
+    section = render_markdown(sample_report()).split("### `18.03sc`")[1].split("###")[0]
+    drift, recent = section.split("- Drift from the curated list:")[1].split("- Since the last")
+    assert "`resource_types` removed “Simulations”" in drift
+    assert "“Unit IV: Fourier Series and Laplace Transform”" in drift
+    assert "“Unit IV: Fourier Series and Laplace” to “Unit IV: Fourier Series”" in recent
+
+
+def test_markdown_lists_broken_promises_only() -> None:
+    """Promises that no longer hold are listed with what is missing; kept ones are not."""
+    text = render_markdown(sample_report())
+    assert "  - Interactive Java Applets (missing: Simulations, Mathlets)" in text
+    assert "Problem sets with solutions" not in text
+
+
+def test_markdown_offline_run_says_nothing_was_judged() -> None:
+    """An offline run says plainly that nothing was judged and has no outcome sections."""
+    text = render_markdown(offline_report())
+    assert "nothing was judged" in text
+    assert "## Unknown" not in text
+    assert "**Summary:**" not in text
+
+
+def test_markdown_hostile_link_syntax_is_escaped() -> None:
+    """A title carrying a Markdown link or an HTML tag renders as literal text."""
+    text = render_markdown(hostile_report()).replace("`https://example.org/a b<script>`", "")
+    assert "[x](javascript" not in text
+    assert r"\[x\](javascript:alert(1))" in text
+    assert not re.search(r"(?<!\\)<(img|script)", text)
+    assert r"\<img src=x onerror=alert(2)\>" in text
+
+
+def test_markdown_hostile_newline_cannot_start_a_heading() -> None:
+    """A newline in page text cannot inject a heading or any new line."""
+    text = render_markdown(hostile_report())
+    assert not re.search(r"^#+ Fake", text, flags=re.MULTILINE)
+    assert r"\# Fake heading" in text
+
+
+def test_markdown_strips_terminal_escapes() -> None:
+    """Terminal escape sequences are removed whole, leaving no control bytes behind."""
+    text = render_markdown(hostile_report())
+    assert "\x1b" not in text
+    assert "[31m" not in text
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text)
+
+
+def test_markdown_non_web_url_is_a_code_span_not_a_link() -> None:
+    """A javascript: URL is shown as code, never as an autolink; odd http URLs too."""
+    text = render_markdown(hostile_report())
+    assert "<javascript:" not in text
+    assert "`javascript:alert(document.cookie)`" in text
+    assert "`https://example.org/a b<script>`" in text
+
+
+def test_markdown_backticks_cannot_close_a_code_span() -> None:
+    """An id containing a backtick is fenced with a longer run of backticks."""
+    assert "### ``evil`id``" in render_markdown(hostile_report())
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+
+def test_html_environment_autoescapes() -> None:
+    """The Jinja2 environment has autoescaping switched on."""
+    environment = template_environment()
+    assert environment.autoescape is True
+
+
+def test_html_hostile_title_is_escaped() -> None:
+    """A title carrying a script tag renders as escaped text."""
+    page = render_html(hostile_report())
+    assert "<script" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<img" not in page
+
+
+def test_html_javascript_url_is_not_a_link() -> None:
+    """Only http(s) URLs become href attributes; a javascript: URL is plain text."""
+    page = render_html(hostile_report())
+    assert "javascript:" in page
+    assert not re.search(r"href=\"(?!https?://)", page)
+
+
+def test_html_is_self_contained() -> None:
+    """The page loads nothing: no scripts, no stylesheets, no images."""
+    page = render_html(sample_report())
+    assert not re.search(r"<(script|link|img|iframe)\b", page)
+    assert "<style>" in page
+
+
+def test_html_shows_fix_badges_and_promises() -> None:
+    """The resource table carries outcome badges, the fix and broken promises."""
+    page = render_html(sample_report())
+    assert '<span class="badge badge-dead">dead</span>' in page
+    assert "Replace <a href=" in page
+    assert "mitres_18_001_f17_full_book.pdf" in page
+    assert "Interactive Java Applets" in page
+
+
+def test_html_offline_run_says_nothing_was_judged() -> None:
+    """An offline run's page says plainly that nothing was judged."""
+    assert "nothing was judged" in render_html(offline_report())
+
+
+# --- feed and index --------------------------------------------------------------------------
+
+
+def test_feed_parses_as_atom() -> None:
+    """The feed is well-formed Atom 1.0 according to feedparser."""
+    parsed = feedparser.parse(sample_feed())
+    assert not parsed.bozo
+    assert parsed.version == "atom10"
+
+
+def test_feed_lists_only_runs_with_findings_newest_first() -> None:
+    """Only runs that found something appear (not quiet or offline ones), newest first."""
+    entries = feedparser.parse(sample_feed()).entries
+    assert [entry.title.split(":")[0] for entry in entries] == ["Run 7", "Run 5"]
+
+
+def test_feed_entries_link_their_reports() -> None:
+    """Each entry links its run's HTML report under the reports base URL."""
+    entries = feedparser.parse(sample_feed()).entries
+    assert [entry.link for entry in entries] == [
+        f"{REPORTS_URL}/run-7.html",
+        f"{REPORTS_URL}/run-5.html",
+    ]
+
+
+def test_feed_entry_ids_are_stable_tag_uris() -> None:
+    """Entry ids are tag: URIs derived from the run, not from when the feed was built."""
+    entries = feedparser.parse(sample_feed()).entries
+    assert entries[0].id == "tag:lists.example.org,2024-05-01:ocwwatch/run/7"
+
+
+def test_feed_summary_names_findings() -> None:
+    """An entry's summary names the resources of each finding."""
+    summary = feedparser.parse(sample_feed()).entries[0].summary
+    assert summary.startswith("Dead: strang-calculus-pdf. Moved: 18.01sc, highlights.")
+
+
+def test_feed_with_hostile_text_stays_well_formed() -> None:
+    """Control characters and markup in summaries do not break the XML."""
+    entry = FeedEntry(run=sample_run(), summary=HOSTILE_TITLE, report_href="run-7.html")
+    feed = render_feed([entry], feed_url=FEED_URL, reports_base_url=REPORTS_URL, updated=AT)
+    assert not feedparser.parse(feed).bozo
+
+
+def test_index_lists_runs_newest_first_with_links() -> None:
+    """The index lists every run, newest first, each linking its report."""
+    page = sample_index()
+    assert re.findall(r'<a href="(run-\d+\.html)">', page) == [
+        "run-8.html",
+        "run-7.html",
+        "run-6.html",
+    ]
+
+
+def test_index_does_not_link_unsafe_hrefs() -> None:
+    """A javascript: href from the mapping is not linked, and unmapped runs are plain text."""
+    runs = [sample_run(), sample_run(6)]
+    page = render_index(runs, report_href={7: "javascript:alert(1)"})
+    assert "href=" not in page
+    assert "Run 6" in page
