@@ -191,7 +191,7 @@ def clean_terminal(text: str) -> str:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    from ocwwatch import commands  # imported late so that --help stays fast
+    from ocwwatch import commands  # noqa: PLC0415 - late, so that --help stays fast
 
     cwd = Path.cwd()
     match args.command:
@@ -207,7 +207,7 @@ def dispatch(args: argparse.Namespace) -> int:
                 progress=progress_printer(args.quiet),
             )
         case "daemon":
-            from ocwwatch import scheduler
+            from ocwwatch import scheduler  # noqa: PLC0415 - apscheduler only for the daemon
 
             return scheduler.run_daemon(args.config, args.db, cwd=cwd)
         case "baseline":

@@ -360,5 +360,18 @@ def _accept_promises(promises: AoT, observation: Observation) -> list[str]:
         if holds[text]:
             del promise["holds"]
         else:
-            promise["holds"] = False
+            set_after_last_key(promise, "holds", False)
     return changed
+
+
+def set_after_last_key(table: Table, key: str, value: bool) -> None:
+    """Add a key after the table's last key, not after the comments that trail it.
+
+    tomlkit appends at the very end of a table's body, which puts the key below a comment that
+    introduces the next table (python-poetry/tomlkit, comments belong to the preceding table).
+    """
+    keys = [k.key for k, _item in table.value.body if k is not None]
+    if not keys or key in table:
+        table[key] = value
+        return
+    table.value._insert_after(keys[-1], key, value)  # tomlkit has no public insert-after

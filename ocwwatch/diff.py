@@ -15,21 +15,16 @@ from ocwwatch.models import (
     Expected,
     Metadata,
     Observation,
+    PageKind,
     Promise,
     PromiseCheck,
 )
 
 BASELINE_SCALARS = ("title", "course_number", "term", "content_type", "sha256", "pages")
 BASELINE_LISTS = ("instructors", "units", "resource_types")
-PREVIOUS_SCALARS = (
-    "title",
-    "course_number",
-    "term",
-    "content_type",
-    "size_bytes",
-    "sha256",
-    "pages",
-)
+PREVIOUS_SCALARS = ("title", "course_number", "term", "content_type")
+# A file's identity; for an HTML page these change with every byte and would only be noise.
+FILE_IDENTITY = ("size_bytes", "sha256", "pages")
 PREVIOUS_LISTS = ("level", "instructors", "departments", "topics", "units", "resource_types")
 
 
@@ -100,7 +95,10 @@ def diff_previous(previous: Observation, current: Observation) -> list[Change]:
     """What changed since the previous run: where the link lands and what the page says."""
     changes = diff_scalar("final_url", previous.final_url, current.final_url, Against.PREVIOUS)
     before, after = previous.metadata, current.metadata
-    for name in PREVIOUS_SCALARS:
+    scalars: tuple[str, ...] = PREVIOUS_SCALARS
+    if before.page_kind is PageKind.PDF and after.page_kind is PageKind.PDF:
+        scalars = PREVIOUS_SCALARS + FILE_IDENTITY
+    for name in scalars:
         changes += diff_scalar(name, getattr(before, name), getattr(after, name), Against.PREVIOUS)
     for name in PREVIOUS_LISTS:
         changes += diff_list(name, getattr(before, name), getattr(after, name), Against.PREVIOUS)

@@ -30,6 +30,8 @@ TRANSIENT_FAILURES = frozenset(
     {FailureKind.TIMEOUT, FailureKind.CONNECT, FailureKind.RESET, FailureKind.NO_RECORDING}
 )
 UNREACHABLE_FAILURES = TRANSIENT_FAILURES | {FailureKind.DNS}
+# 304 means "what you read last time is still true": judged like the 200 it stands for.
+ANSWERED = frozenset({200, 304})
 
 
 def redirect_kind(result: FetchResult) -> str | None:
@@ -55,9 +57,10 @@ def is_dead(result: FetchResult, metadata: Metadata, kind: ResourceKind) -> str 
         return f"the redirects never end ({result.failure.value})"
     if result.status in DEAD_STATUSES:
         return f"the server answers {result.status} (not found)"
-    if result.status == 200 and metadata.page_kind is PageKind.NOT_FOUND:
+    if result.status in ANSWERED and metadata.page_kind is PageKind.NOT_FOUND:
         return "the page is a 'not found' page served with status 200 (soft 404)"
-    if kind is ResourceKind.PDF and result.status == 200 and metadata.page_kind is not PageKind.PDF:
+    answered = result.status in ANSWERED
+    if kind is ResourceKind.PDF and answered and metadata.page_kind is not PageKind.PDF:
         landed = metadata.content_type or result.content_type or "an unknown type"
         return f"the PDF link now lands on {landed}, not a PDF"
     return None
@@ -75,7 +78,7 @@ def judge_resource(
         if result.failure in UNREACHABLE_FAILURES:
             return Outcome.UNKNOWN, f"no answer: {detail}"
         return Outcome.ERROR, f"{result.failure.value}: {detail}"
-    if result.status is not None and result.status not in {200, 304}:
+    if result.status is not None and result.status not in ANSWERED:
         return Outcome.UNKNOWN, f"the server answers {result.status}"
     if result.redirects and result.final_url != result.url:
         return Outcome.MOVED, None
@@ -86,7 +89,7 @@ def judge_resource(
 
 def suggest_move(result: FetchResult) -> Suggestion | None:
     """The URL to write instead, when a redirect chain ends in a 200 elsewhere."""
-    if not result.redirects or result.status != 200 or result.final_url == result.url:
+    if not result.redirects or result.status not in ANSWERED or result.final_url == result.url:
         return None
     reason = describe_move(result)
     if redirect_kind(result) == "temporary":
@@ -129,7 +132,7 @@ def link_state(result: FetchResult, metadata: Metadata) -> tuple[LinkState, str 
     """DESIGN.md's link states, with the reason for anything but ok."""
     if result.failure is FailureKind.DNS or result.status in DEAD_STATUSES:
         return LinkState.DEAD, result.failure_detail or f"status {result.status}"
-    if result.status == 200 and metadata.page_kind is PageKind.NOT_FOUND:
+    if result.status in ANSWERED and metadata.page_kind is PageKind.NOT_FOUND:
         return LinkState.SOFT404, "a 'not found' page served with status 200"
     if result.status in BLOCKED_STATUSES:
         return LinkState.BLOCKED, f"status {result.status}"

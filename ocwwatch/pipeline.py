@@ -18,6 +18,7 @@ from ocwwatch.diff import check_promises, diff_baseline, diff_previous
 from ocwwatch.extract import extract_page, find_missing_phrases
 from ocwwatch.fetch import Fetcher
 from ocwwatch.judge import (
+    ANSWERED,
     UNREACHABLE_FAILURES,
     is_link_finding,
     judge_link,
@@ -93,21 +94,39 @@ class ResourceCheck:
         now: Clock,
     ) -> None:
         self.fetcher = fetcher
-        self.validators = validators
         self.previous = previous
+        self.validators = validators
         self.now = now
         self.followed: list[Followed] = []
 
     async def run(self, resource: Resource) -> Checked:
-        result = await self.fetcher.fetch(resource.url, validators=self.validators)
+        if self.previous is not None and self.previous.url != resource.url:
+            self.previous = None  # the list now names another URL: its history starts anew
+        result = await self.fetcher.fetch(resource.url, validators=self.conditional_for())
         extraction = self.read(result)
         metadata = extraction.metadata
         suggestion = suggest_move(result)
         if is_pdf_on_html(resource, result, metadata):
-            suggestion = await self.chase_pdf(result, extraction) or suggestion
+            suggestion = await self.find_pdf(result, extraction) or suggestion
         promises = await self.check_promises(resource, result, metadata)
         observation = self.observe(resource, result, metadata, promises, suggestion)
         return Checked(observation=observation, result=result, followed=self.followed)
+
+    def conditional_for(self, promise: str | None = None) -> dict[str, Validators]:
+        """Validators only where a 304 can be answered: what the previous run read there.
+
+        A 304 carries no body, so it is asked for only when the previous observation of this
+        resource (or of this promise's page) can stand in for the page.
+        """
+        previous = self.previous
+        if previous is None or previous.final_url is None:
+            return {}
+        if promise is not None:
+            if not any(check.text == promise for check in previous.promises):
+                return {}
+            return dict(self.validators)
+        found = self.validators.get(previous.final_url)
+        return {previous.final_url: found} if found else {}
 
     def read(self, result: FetchResult) -> Extraction:
         """The page's extraction; a 304 reuses what the previous run read from the same bytes."""
@@ -152,8 +171,10 @@ class ResourceCheck:
             }
         )
 
-    async def follow(self, url: str, found_on: str) -> Followed:
-        result = await self.fetcher.fetch(url, validators=self.validators)
+    async def follow(
+        self, url: str, found_on: str, validators: Mapping[str, Validators] | None = None
+    ) -> Followed:
+        result = await self.fetcher.fetch(url, validators=validators or {})
         metadata = (
             extract_page(result.body, result.final_url, result.content_type).metadata
             if result.status == 200
@@ -162,6 +183,12 @@ class ResourceCheck:
         followed = Followed(result=result, metadata=metadata, found_on=found_on)
         self.followed.append(followed)
         return followed
+
+    async def find_pdf(self, landing: FetchResult, extraction: Extraction) -> Suggestion | None:
+        """The PDF behind a landing page; an unchanged page (304) keeps last run's answer."""
+        if landing.not_modified and self.previous is not None:
+            return self.previous.suggestion
+        return await self.chase_pdf(landing, extraction)
 
     async def chase_pdf(self, landing: FetchResult, extraction: Extraction) -> Suggestion | None:
         """Find the real PDF behind an HTML landing page: a direct link, or OCW's resource page."""
@@ -195,7 +222,8 @@ class ResourceCheck:
                 continue
             url = urljoin(result.final_url, promise.page)
             if url not in pages:
-                pages[url] = await self.follow(url, result.final_url)
+                conditional = self.conditional_for(promise.text)
+                pages[url] = await self.follow(url, result.final_url, conditional)
             missing[promise.text] = self.missing_on(pages[url], promise.text, promise.phrases)
         return check_promises(resource.expected.promises, metadata.resource_types, missing)
 
@@ -216,7 +244,7 @@ class ResourceCheck:
 def is_pdf_on_html(resource: Resource, result: FetchResult, metadata: Metadata) -> bool:
     return (
         resource.kind is ResourceKind.PDF
-        and result.status == 200
+        and result.status in ANSWERED
         and metadata.page_kind is not PageKind.PDF
     )
 

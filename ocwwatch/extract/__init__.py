@@ -1,0 +1,107 @@
+"""The extract stage: bytes of one response in, an `Extraction` (metadata and links) out.
+
+It owns telling page shapes apart (PDF, course-v2 OCW, pre-2022 OCW, "not found", any HTML,
+anything else) and hands each to its extractor. Pure: no I/O, no fetching, no storing, and it
+never raises, whatever the bytes; what it cannot read goes into `Metadata.problems`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from ocwwatch.extract.dom import Page, decode_html, fold_text, load_page, parse_html, visible_text
+from ocwwatch.extract.html import extract_html
+from ocwwatch.extract.legacy import extract_legacy, is_legacy_course
+from ocwwatch.extract.ocw import extract_ocw, is_course_site
+from ocwwatch.extract.pdf import PDF_MAGIC, extract_pdf
+from ocwwatch.models import Extraction, Metadata, PageKind
+
+__all__ = ["extract_page", "find_missing_phrases"]
+
+log = logging.getLogger(__name__)
+
+PDF_TYPE = "application/pdf"
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# Types that say nothing reliable about the body, so the body is sniffed instead.
+_UNINFORMATIVE = frozenset({"", "application/octet-stream", "binary/octet-stream", PDF_TYPE})
+# The HTML standard's sniffing patterns (MIME Sniffing, "identifying a resource with an
+# unknown MIME type"): a known tag or a comment opening the body, after whitespace.
+_HTML_START = re.compile(
+    rb"^\s*<(?:!doctype\s+html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body"
+    rb"|br|p|!--)[\s>/]",
+    re.I,
+)
+
+
+def extract_page(body: bytes, url: str, content_type: str | None) -> Extraction:
+    """Extract what one response says about itself; never raises."""
+    media_type = _media_type(content_type)
+    try:
+        return _dispatch(body, url, media_type)
+    except Exception as exc:  # the stage's contract: one bad body never stops the run
+        log.debug("extraction failed for %s", url, exc_info=exc)
+        problem = f"extraction failed: {type(exc).__name__}: {exc}"[:200]
+        return _other(body, media_type, (problem,))
+
+
+def find_missing_phrases(body: bytes, phrases: Sequence[str]) -> tuple[str, ...]:
+    """The phrases that do not occur in the page's visible text (case- and space-insensitive).
+
+    Scripts, styles and templates are not visible text. An empty phrase is never missing.
+    """
+    try:
+        text = fold_text(visible_text(parse_html(decode_html(body)[0])[0]))
+    except Exception as exc:  # as above: a promise check must not crash the run
+        log.debug("could not read page text", exc_info=exc)
+        text = ""
+    return tuple(phrase for phrase in phrases if fold_text(phrase) not in text)
+
+
+def _dispatch(body: bytes, url: str, media_type: str | None) -> Extraction:
+    head = body[:1024]
+    sniffed_html = _HTML_START.match(head.lstrip(b"\xef\xbb\xbf")) is not None
+    if PDF_MAGIC in head or (media_type == PDF_TYPE and not sniffed_html):
+        return extract_pdf(body, _mismatch(media_type, PDF_TYPE))
+    if media_type in HTML_TYPES:
+        return _extract_html(load_page(body, url, media_type))
+    if (media_type is None or media_type in _UNINFORMATIVE) and sniffed_html:
+        page = load_page(body, url, "text/html")
+        return _extract_html(page, _mismatch(media_type, "text/html"))
+    return _other(body, media_type, ())
+
+
+def _extract_html(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
+    """Pick the HTML shape by the markup's structure, most specific first."""
+    if problems:
+        page = replace(page, problems=page.problems + problems)
+    if is_course_site(page.tree):
+        return extract_ocw(page)
+    if is_legacy_course(page.tree):
+        return extract_legacy(page)
+    return extract_html(page)
+
+
+def _other(body: bytes, media_type: str | None, problems: tuple[str, ...]) -> Extraction:
+    metadata = Metadata(
+        page_kind=PageKind.OTHER,
+        content_type=media_type or None,
+        size_bytes=len(body),
+        problems=problems,
+    )
+    return Extraction(metadata=metadata)
+
+
+def _media_type(content_type: str | None) -> str | None:
+    """`Text/HTML; charset=utf-8` -> `text/html`; None stays None."""
+    if content_type is None:
+        return None
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _mismatch(media_type: str | None, actual: str) -> tuple[str, ...]:
+    if not media_type or media_type == actual:
+        return ()
+    return (f"served as {media_type} but the body is {actual}",)

@@ -1,0 +1,239 @@
+"""HTML plumbing shared by the HTML extractors: decoding, parsing, text, URLs and links.
+
+It owns the one place where bytes become a selectolax tree and hrefs become absolute URLs.
+It knows nothing about OCW's page shapes and must not do I/O or raise on any input.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from ocwwatch.models import Link
+
+# The HTML standard only honours a charset declared in the first 1024 bytes.
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_SPACES = re.compile(r"\s+")
+# WHATWG URL parsing drops ASCII tab and newline anywhere inside an href.
+_URL_NOISE = re.compile(r"[\t\n\r]")
+# Typographic quotes and dashes would make "L'Hospital" miss "L’Hospital".
+_TYPOGRAPHY = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
+_VOID = ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr")
+_OPTIONAL_END = ("li", "p", "dt", "dd", "option", "optgroup", "tr", "td", "th", "rt", "rp")
+_IMPLIED = ("html", "head", "body", "thead", "tbody", "tfoot", "colgroup", "caption")
+_SELF_CLOSING = frozenset(_VOID + _OPTIONAL_END + _IMPLIED + ("param", "source", "track"))
+MAX_DEPTH = 5000
+WEB_SCHEMES = frozenset({"http", "https"})
+INVISIBLE_TAGS = ["script", "style", "noscript", "template"]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One parsed HTML body with what every extractor needs to know about it."""
+
+    tree: LexborHTMLParser
+    url: str  # where the body was fetched from
+    base: str  # what relative hrefs resolve against (<base href> or `url`)
+    content_type: str  # media type as served, or "text/html" when sniffed
+    size_bytes: int
+    problems: tuple[str, ...] = ()  # found while decoding, before any extractor ran
+
+
+def load_page(body: bytes, url: str, content_type: str) -> Page:
+    """Decode and parse a body believed to be HTML."""
+    text, problems = decode_html(body)
+    tree, depth_problems = parse_html(text)
+    problems += depth_problems
+    return Page(tree, url, base_url(tree, url), content_type, len(body), problems)
+
+
+def decode_html(body: bytes) -> tuple[str, tuple[str, ...]]:
+    """Decode an HTML body: BOM, then a declared charset, then UTF-8, then windows-1252."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return body.decode(codec, errors="replace"), ()
+    declared = _declared_charset(body[:1024])
+    if declared is not None:
+        text = body.decode(declared, errors="replace")
+        problems = () if "\ufffd" not in text else (f"bytes invalid in declared {declared}",)
+        return text, problems
+    try:
+        return body.decode("utf-8"), ()
+    except UnicodeDecodeError:
+        # What browsers fall back to for undeclared legacy pages.
+        return body.decode("cp1252", errors="replace"), ("not UTF-8; decoded as windows-1252",)
+
+
+def _declared_charset(head: bytes) -> str | None:
+    match = _META_CHARSET.search(head)
+    if match is None:
+        return None
+    try:
+        name = codecs.lookup(match.group(1).decode("ascii")).name
+    except (LookupError, UnicodeDecodeError):
+        return None
+    # Per the HTML standard a page cannot declare itself UTF-16 from inside an 8-bit stream.
+    return "utf-8" if name.startswith("utf-16") else name
+
+
+def parse_html(text: str) -> tuple[LexborHTMLParser, tuple[str, ...]]:
+    """Parse decoded HTML into a tree (lexbor never rejects input), bounded in depth."""
+    text, problems = _bound_depth(text)
+    return LexborHTMLParser(text.replace("\x00", "\ufffd")), problems
+
+
+def _bound_depth(text: str) -> tuple[str, tuple[str, ...]]:
+    """Cut the document where unclosed elements nest deeper than MAX_DEPTH.
+
+    lexbor's tree building is quadratic in nesting depth (50,000 open <div>s: six seconds), so a
+    hostile page could stall a run; real pages nest a few dozen deep. Elements that close
+    themselves (void elements, <li>, <p>, table parts) are not counted.
+    """
+    depth = 0
+    for match in _TAG.finditer(text):
+        name = match.group(2).lower()
+        if name in _SELF_CLOSING:
+            continue
+        depth += -1 if match.group(1) else 1
+        if depth > MAX_DEPTH:
+            cut = match.start()
+            return text[:cut], (f"HTML nests deeper than {MAX_DEPTH} elements; read to char {cut}",)
+    return text, ()
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse whitespace runs to one space and trim."""
+    return _SPACES.sub(" ", text or "").strip()
+
+
+def node_text(node: LexborNode | None) -> str:
+    """The whitespace-normalised text of a node ('' for a missing node)."""
+    if node is None:
+        return ""
+    return clean_text(node.text(separator=" "))
+
+
+def first_text(tree: LexborHTMLParser | LexborNode, *selectors: str) -> str | None:
+    """Text of the first non-empty match among the selectors, tried in order."""
+    for selector in selectors:
+        for node in tree.css(selector):
+            text = node_text(node)
+            if text:
+                return text
+    return None
+
+
+def attr(node: LexborNode | None, name: str) -> str | None:
+    """An attribute's value, None when missing or empty."""
+    if node is None:
+        return None
+    value = node.attributes.get(name)
+    return value if value else None
+
+
+def fold_text(text: str) -> str:
+    """Normal form for case- and typography-insensitive comparison of visible text."""
+    folded = unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY).casefold()
+    return clean_text(folded)
+
+
+def visible_text(tree: LexborHTMLParser) -> str:
+    """The page's text without scripts, styles and templates; strips those from `tree`."""
+    tree.strip_tags(INVISIBLE_TAGS, recursive=True)
+    root = tree.body or tree.root
+    return node_text(root)
+
+
+def unique(values: Iterable[str]) -> tuple[str, ...]:
+    """Non-empty values in first-seen order, without repeats."""
+    return tuple(dict.fromkeys(value for value in values if value))
+
+
+def base_url(tree: LexborHTMLParser, page_url: str) -> str:
+    """The URL hrefs resolve against: the first <base href>, itself resolved, else the page."""
+    href = attr(tree.css_first("base[href]"), "href")
+    if href is None:
+        return page_url
+    return resolve_url(page_url, href) or page_url
+
+
+def resolve_url(base: str, href: str | None) -> str | None:
+    """Absolute http(s) URL without fragment, or None for anything else or unparsable."""
+    if href is None:
+        return None
+    cleaned = _URL_NOISE.sub("", href).strip()
+    if not cleaned or cleaned.startswith("#"):
+        return None
+    try:
+        absolute = urldefrag(urljoin(base, cleaned)).url
+        parts = urlsplit(absolute)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return None
+    if parts.scheme not in WEB_SCHEMES or not parts.netloc:
+        return None
+    return absolute
+
+
+def canonical_url(tree: LexborHTMLParser, base: str) -> str | None:
+    """The page's own statement of its URL: <link rel=canonical>, else og:url."""
+    href = attr(tree.css_first('link[rel="canonical"]'), "href")
+    if href is None:
+        href = attr(tree.css_first('meta[property="og:url"]'), "content")
+    return resolve_url(base, href)
+
+
+def meta_content(tree: LexborHTMLParser, selector: str) -> str | None:
+    """Whitespace-normalised content of the first matching <meta>."""
+    return clean_text(attr(tree.css_first(selector), "content")) or None
+
+
+def anchor_text(node: LexborNode) -> str:
+    """What a reader sees for a link: its text, else its aria-label, else an image's alt."""
+    text = node_text(node)
+    if text:
+        return text
+    label = clean_text(attr(node, "aria-label") or attr(node, "title"))
+    if label:
+        return label
+    return clean_text(attr(node.css_first("img[alt]"), "alt"))
+
+
+def collect_links(nodes: Iterable[tuple[str | None, str]], base: str) -> tuple[Link, ...]:
+    """Resolve (href, text) pairs; keep http(s) only, first occurrence (and its text) wins."""
+    seen: dict[str, Link] = {}
+    for href, text in nodes:
+        url = resolve_url(base, href)
+        if url is not None and url not in seen:
+            seen[url] = Link(url=url, text=text)
+    return tuple(seen.values())
+
+
+def page_links(tree: LexborHTMLParser, base: str) -> tuple[Link, ...]:
+    """Every <a href> of the page, in page order."""
+    pairs = ((attr(node, "href"), anchor_text(node)) for node in tree.css("a[href]"))
+    return collect_links(pairs, base)
+
+
+def same_page(left: str | None, right: str | None) -> bool:
+    """Whether two absolute URLs name the same page (ignoring a trailing slash or index.htm)."""
+    if left is None or right is None:
+        return False
+    return _page_key(left) == _page_key(right)
+
+
+def _page_key(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    path = re.sub(r"/(index\.html?)?$", "", parts.path)
+    return parts.netloc.lower(), path
