@@ -1,0 +1,304 @@
+"""The command line end to end, on recorded scenarios: exit codes, reports, accept, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocwwatch.cli import build_parser, main
+
+REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = REPO / "tests" / "fixtures" / "scenarios"
+TODAY = SCENARIOS / "ocw-today"
+RENAMED = SCENARIOS / "ocw-unit-renamed"
+OCW = "https://ocw.mit.edu/courses/"
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """A private copy of the repository's config/, with data/ beside it."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    return tmp_path / "config" / "ocwwatch.toml"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    code = main(["-q", *map(str, argv)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def check_json(capsys: pytest.CaptureFixture[str], config: Path, scenario: Path) -> Any:
+    code, out, _ = run(
+        capsys, "check", "--config", config, "--replay", scenario, "--format", "json"
+    )
+    return code, json.loads(out)
+
+
+def by_id(report: Any) -> dict[str, Any]:
+    return {item["id"]: item for item in report["resources"]}
+
+
+def test_today_scenario_reports_every_move_and_the_pdf(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """The 2020 list against OCW today: five moves, the PDF dead with its new URL, exit 1."""
+    code, report = check_json(capsys, config, TODAY)
+    assert code == 1
+    resources = by_id(report)
+    outcomes = {key: item["outcome"] for key, item in resources.items()}
+    assert outcomes == {
+        "18.01sc": "moved",
+        "18.02sc": "moved",
+        "18.03sc": "moved",
+        "strang-calculus": "moved",
+        "strang-calculus-pdf": "dead",
+        "highlights": "moved",
+        "calculus-made-easy": "ok",
+    }
+    assert resources["18.01sc"]["suggestion"]["url"] == (
+        OCW + "18-01sc-single-variable-calculus-fall-2010/"
+    )
+    assert (
+        resources["strang-calculus"]["suggestion"]["url"] == OCW + "res-18-001-calculus-fall-2023/"
+    )
+    assert resources["highlights"]["redirects"] == [
+        {
+            "url": "https://ocw.mit.edu/resources/res-18-005-highlights-of-calculus-spring-2010/",
+            "status": 301,
+        }
+    ]
+    pdf = resources["strang-calculus-pdf"]
+    assert pdf["http_status"] == 200
+    assert pdf["metadata"]["content_type"] == "text/html"
+    assert pdf["suggestion"]["url"] == (
+        OCW + "res-18-001-calculus-fall-2023/mitres_18_001_f17_full_book.pdf"
+    )
+    assert report["run"]["counts"] == {
+        "resources": 7,
+        "links": 3,
+        "dead": 1,
+        "moved": 5,
+        "changed": 0,
+    }
+
+
+def test_today_scenario_reports_metadata_and_broken_promises(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """Each course's metadata is as its page shows it; the Java applets promise is broken."""
+    _, report = check_json(capsys, config, TODAY)
+    course = by_id(report)["18.03sc"]
+    metadata = course["metadata"]
+    assert (metadata["title"], metadata["course_number"], metadata["term"]) == (
+        "Differential Equations",
+        "18.03SC",
+        "Fall 2011",
+    )
+    assert metadata["units"][0] == "Syllabus"
+    assert "Simulations" in metadata["resource_types"]
+    broken = [p["text"] for p in course["promises"] if not p["holds"]]
+    assert broken == ['Interactive Java applets ("Mathlets") to reinforce key concepts']
+    assert {
+        "field": "promises",
+        "kind": "removed",
+        "before": broken[0],
+        "after": None,
+        "against": "baseline",
+    } in course["changes"]
+    chapters = by_id(report)["strang-calculus"]["promises"]
+    assert [(p["text"], p["holds"]) for p in chapters] == [
+        ("The 16 chapters of the textbook", True)
+    ]
+
+
+def test_accept_then_replay_is_clean_and_keeps_comments(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """After `baseline accept` the same scenario exits 0 and the list's comments survive."""
+    resources = config.parent / "resources.toml"
+    comments = [line for line in resources.read_text().splitlines() if line.startswith("#")]
+    assert run(capsys, "check", "--config", config, "--replay", TODAY)[0] == 1
+    code, out, _ = run(capsys, "baseline", "accept", "--config", config)
+    assert code == 0
+    assert "strang-calculus-pdf: url" in out
+    code, out, _ = run(capsys, "check", "--config", config, "--replay", TODAY)
+    assert code == 0, out
+    assert "all fine" in out
+    after = [line for line in resources.read_text().splitlines() if line.startswith("#")]
+    assert after == comments
+
+
+def test_second_run_is_answered_by_304s(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    """A second run sends conditional requests; unchanged pages answer 304 and nothing changes."""
+    check_json(capsys, config, TODAY)
+    code, report = check_json(capsys, config, TODAY)
+    assert code == 1  # the list still names the old URLs
+    statuses = {item["id"]: item["http_status"] for item in report["resources"]}
+    assert statuses["18.01sc"] == 304
+    assert statuses["calculus-made-easy"] == 304
+    assert all(c["against"] == "baseline" for item in report["resources"] for c in item["changes"])
+
+
+def write_course_baseline(config: Path, units: list[str], types: list[str]) -> None:
+    (config.parent / "resources.toml").write_text(
+        "# one course, with the units and types it had when accepted\n"
+        "[[resources]]\n"
+        'id = "18.03sc"\n'
+        f'url = "{OCW}18-03sc-differential-equations-fall-2011/"\n'
+        'kind = "ocw-course"\n\n'
+        "[resources.expected]\n"
+        f"units = {json.dumps(units)}\n"
+        f"resource_types = {json.dumps(types)}\n"
+    )
+
+
+def test_renamed_unit_and_dropped_type_are_exactly_the_changes(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """A course that renamed a unit and dropped a type reports exactly that, both ways."""
+    write_course_baseline(config, [], [])
+    _, first = check_json(capsys, config, TODAY)
+    metadata = by_id(first)["18.03sc"]["metadata"]
+    write_course_baseline(config, metadata["units"], metadata["resource_types"])
+    code, _ = check_json(capsys, config, TODAY)
+    assert code == 0
+    code, report = check_json(capsys, config, RENAMED)
+    assert code == 1
+    course = by_id(report)["18.03sc"]
+    assert course["outcome"] == "changed"
+    got = {
+        (c["field"], c["kind"], c["before"], c["after"], c["against"]) for c in course["changes"]
+    }
+    expected = set()
+    for against in ("baseline", "previous"):
+        expected |= {
+            ("units", "removed", "Unit III: Fourier Series and Laplace Transform", None, against),
+            ("units", "added", None, "Unit III: Fourier Series and the Laplace Transform", against),
+            ("resource_types", "removed", "Simulations", None, against),
+        }
+    assert got == expected
+
+
+def test_no_host_answering_is_offline_exit_4(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    """When nothing answers the run is offline: exit 4, nothing judged dead."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "scenario.json").write_text('{"name": "unplugged", "responses": []}')
+    code, out, _ = run(capsys, "check", "--config", config, "--replay", empty, "--format", "json")
+    assert code == 4
+    report = json.loads(out)
+    assert report["run"]["offline"] is True
+    assert {item["outcome"] for item in report["resources"]} == {"unknown"}
+
+
+def test_report_command_reproduces_the_stored_report(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """`ocwwatch report 1` prints run 1's report byte for byte as written at the time."""
+    run(capsys, "check", "--config", config, "--replay", TODAY)
+    written = (config.parent.parent / "data" / "reports" / "run-1.md").read_text()
+    code, out, _ = run(capsys, "report", "1", "--config", config)
+    assert code == 0
+    assert out == written
+    assert (config.parent.parent / "data" / "reports" / "latest.html").is_file()
+
+
+def test_history_shows_the_timeline(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    """`ocwwatch history ID` lists one line per run for that resource."""
+    run(capsys, "check", "--config", config, "--replay", TODAY)
+    run(capsys, "check", "--config", config, "--replay", TODAY)
+    code, out, _ = run(capsys, "history", "strang-calculus-pdf", "--config", config)
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert all("dead" in line for line in lines)
+
+
+BAD_CONFIGS = [
+    ("ocwwatch.toml", "colour = 1\n", "colour: unknown key"),
+    ("ocwwatch.toml", "[http]\nper_host_concurrency = -1\n", "http.per_host_concurrency"),
+    ("ocwwatch.toml", '[schedule]\ncron = "daily"\n', "schedule.cron"),
+    ("ocwwatch.toml", '[schedule]\ntimezone = "Nowhere/City"\n', "schedule.timezone"),
+    ("ocwwatch.toml", 'database = "x.db"\nresources = "m.toml"\n', "not valid TOML"),
+    ("ocwwatch.toml", "lock_timeout_seconds = -1\n", "lock_timeout_seconds"),
+    ("ocwwatch.toml", "[deep\n", "not valid TOML"),
+    ("resources.toml", '[[resources]]\nid = "a"\nkind = "page"\n', "url: Field required"),
+    ("resources.toml", '[[resources]]\nurl = "https://x.org/"\nkind = "page"\n', "id: Field"),
+    ("resources.toml", '[[resources]]\nid = "a"\nurl = "gopher://x/"\nkind = "page"\n', "url:"),
+    ("resources.toml", '[[resources]]\nid = "a"\nurl = "https://x.org/"\nkind = "book"\n', "kind"),
+    (
+        "resources.toml",
+        '[[resources]]\nid = "a"\nurl = "https://x.org/"\nkind = "page"\n' * 2,
+        "used twice",
+    ),
+    ("resources.toml", "\x00\x01", "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "named"), BAD_CONFIGS)
+def test_bad_config_exits_2_naming_the_problem_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], config: Path, name: str, text: str, named: str
+) -> None:
+    """A broken settings file or list exits 2 with a short message and no database."""
+    path = config.parent / name
+    settings = 'resources = "resources.toml"\n'
+    path.write_text(text if name == "resources.toml" else settings + text)
+    code, out, err = run(capsys, "check", "--config", config, "--replay", TODAY)
+    assert code == 2
+    assert out == ""
+    assert named in err
+    assert "Traceback" not in err
+    assert not (config.parent.parent / "data").exists()
+
+
+def test_unreadable_config_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A settings path that does not exist is named in the message."""
+    code, _, err = run(capsys, "check", "--config", tmp_path / "nope.toml")
+    assert code == 2
+    assert "nope.toml: file not found" in err
+
+
+def test_deep_is_refused_until_it_exists(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    """--deep says plainly that it is not available yet instead of pretending."""
+    code, _, err = run(capsys, "check", "--config", config, "--deep")
+    assert code == 2
+    assert "--deep" in err
+
+
+def test_every_command_has_help() -> None:
+    """Each command and sub-command explains itself in --help."""
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name, sub in commands.items():
+        assert sub.description, name
+        assert sub.format_help().strip(), name
+
+
+def test_installed_entry_point_runs_the_readme_command(tmp_path: Path) -> None:
+    """`ocwwatch check --replay …` from a folder without config/ uses the packaged list."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "ocwwatch", "check", "--replay", str(TODAY)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "## Dead (1)" in done.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]
+    with sqlite3.connect(tmp_path / "data" / "ocwwatch.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT count(*) FROM runs WHERE status = 'complete'").fetchone() == (1,)
