@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -278,8 +279,8 @@ def test_deep_is_refused_until_it_exists(capsys: pytest.CaptureFixture[str], con
 def test_every_command_has_help() -> None:
     """Each command and sub-command explains itself in --help."""
     parser = build_parser()
-    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    for name, sub in commands.items():
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in action.choices.items():
         assert sub.description, name
         assert sub.format_help().strip(), name
 
