@@ -53,6 +53,7 @@ examples:
                                                    the same, against recorded responses
   ocwwatch baseline accept                         write what was observed into the list
   ocwwatch daemon                                  check on the configured schedule
+  ocwwatch record URL --out DIR                    save what URL answers, for --replay DIR
 """
 
 
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_init(commands)
     add_report(commands)
     add_history(commands)
+    add_record(commands)
     return parser
 
 
@@ -169,8 +171,23 @@ def add_history(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     history.add_argument("id", metavar="ID", help="resource id from the curated list")
 
 
-def configure_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+def add_record(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    record = commands.add_parser(
+        "record",
+        help="save what URLs answer as a scenario folder for --replay",
+        description="Fetch each URL once, following redirects, and write every redirect hop "
+        "and final response (bodies as files) to DIR/scenario.json, for `check --replay DIR`.",
+    )
+    record.add_argument("urls", nargs="+", metavar="URL", help="absolute http(s) URLs")
+    record.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="scenario folder to create"
+    )
+
+
+def configure_logging(verbose: int, *, daemon: bool = False) -> None:
+    """Warnings only by default; a daemon, whose log is all it says, starts at info."""
+    quiet = logging.INFO if daemon else logging.WARNING
+    level = quiet if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="ocwwatch: %(levelname)s: %(message)s")
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler"):
@@ -218,6 +235,8 @@ def dispatch(args: argparse.Namespace) -> int:
             done = commands.show_report(args.config, args.db, args.run, args.format, cwd)
         case "history":
             done = commands.history(args.config, args.db, args.id, cwd)
+        case "record":
+            done = commands.record(args.urls, args.out)
         case _:  # argparse rejects unknown commands before this
             raise AssertionError(args.command)
     sys.stdout.write(clean_output(done.text))
@@ -232,7 +251,7 @@ def clean_output(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure_logging(args.verbose)
+    configure_logging(args.verbose, daemon=args.command == "daemon" and not args.quiet)
     try:
         return dispatch(args)
     except (ConfigError, ScenarioError) as exc:

@@ -19,6 +19,7 @@ from ocwwatch.fetch import Fetcher, FetchPolicy, Scenario, load_scenario, replay
 from ocwwatch.models import Observation, Run
 from ocwwatch.pipeline import Outcomes, run_check, utc_now
 from ocwwatch.publish import publish_run
+from ocwwatch.record import describe_recorded, record_scenario
 from ocwwatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,9 +75,12 @@ def check(
 
 
 def run_once(config_path: Path | None, database: Path | None, *, cwd: Path) -> Run:
-    """One scheduled run (the daemon's tick): files re-read, so edits apply at the next tick."""
+    """One scheduled run (the daemon's tick): files re-read, so edits apply at the next tick.
+
+    Per-resource progress is debug: the daemon logs one line per run (`scheduler`).
+    """
     config = load_config(config_path, cwd=cwd, database=database)
-    return publish_check(config, None, lambda line: log.info("%s", line)).report.run
+    return publish_check(config, None, lambda line: log.debug("%s", line)).report.run
 
 
 def publish_check(config: Config, scenario: Scenario | None, progress: Progress) -> Outcomes:
@@ -106,6 +110,15 @@ def verdict_of(outcomes: Outcomes) -> Verdict:
     if outcomes.report.run.offline:
         return Verdict.OFFLINE
     return Verdict.FINDINGS if outcomes.findings else Verdict.CLEAN
+
+
+def record(urls: Sequence[str], out: Path) -> Done:
+    """`ocwwatch record`: fetch URLs and save their answers as a scenario folder for --replay."""
+    recorded = record_scenario(urls, out, now=utc_now())
+    if len(recorded.unanswered) == len(urls):
+        return Done(describe_recorded(recorded), Verdict.OFFLINE)
+    verdict = Verdict.FINDINGS if recorded.unanswered else Verdict.CLEAN
+    return Done(describe_recorded(recorded), verdict)
 
 
 def accept(config_path: Path | None, database: Path | None, ids: Sequence[str], cwd: Path) -> Done:

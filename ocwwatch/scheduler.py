@@ -1,20 +1,22 @@
 """`ocwwatch daemon`: APScheduler 3 around one check, on the settings' cron schedule.
 
 Never two runs at once (max_instances=1, coalesced misfires); a failed run is logged and the
-daemon waits for the next tick; SIGTERM and SIGINT stop it after the run in progress ends.
-Owns apscheduler; knows nothing about how a check works beyond `commands.run_once`.
+daemon waits for the next tick. The first SIGTERM or SIGINT lets the run in progress finish, the
+second stops at once. Owns apscheduler; knows nothing of a check beyond `commands.run_once`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+import os
 import signal
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
 
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -24,21 +26,16 @@ from ocwwatch.errors import ConfigError, OcwwatchError
 
 log = logging.getLogger(__name__)
 
-WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-WEEKDAY_NUMBER = re.compile(r"(?<![/\d])([0-7])(?!\d)")  # a weekday, not a step like */2
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: 0 = Sunday
 MISFIRE_GRACE_SECONDS = 3600  # a tick missed by less than this (a suspended laptop) still runs
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def build_trigger(schedule: ScheduleSettings, source: Path) -> CronTrigger:
-    """A cron trigger from the settings: five crontab fields, or six with seconds first.
-
-    Weekday numbers follow crontab (0 and 7 = Sunday); APScheduler 3 counts 0 as Monday
-    (agronholm/apscheduler#286), so numbers are translated to names first.
-    """
+    """A cron trigger from the settings: five crontab fields, or six with seconds first."""
     fields = schedule.cron.split()
     second = fields.pop(0) if len(fields) == 6 else "0"
     minute, hour, day, month, weekday = fields
-    weekday = WEEKDAY_NUMBER.sub(lambda m: WEEKDAYS[int(m.group(1)) % 7], weekday)
     try:
         return CronTrigger(
             second=second,
@@ -46,7 +43,7 @@ def build_trigger(schedule: ScheduleSettings, source: Path) -> CronTrigger:
             hour=hour,
             day=day,
             month=month,
-            day_of_week=weekday,
+            day_of_week=crontab_weekdays(weekday),
             timezone=schedule.timezone,
             jitter=schedule.jitter_seconds or None,
         )
@@ -54,12 +51,47 @@ def build_trigger(schedule: ScheduleSettings, source: Path) -> CronTrigger:
         raise ConfigError(f"{source}: schedule.cron: {schedule.cron!r}: {exc}") from exc
 
 
+def crontab_weekdays(field: str) -> str:
+    """A crontab weekday field in APScheduler's terms: numbers become the days they name.
+
+    Crontab counts 0 and 7 as Sunday; APScheduler 3 counts 0 as Monday and reads `*/2` from
+    Monday (agronholm/apscheduler#286), so numeric items, ranges and steps are expanded to day
+    names ("1-5" -> mon..fri, "0-6" -> every day, "*/2" -> sun,tue,thu,sat). Names pass through.
+    """
+    if field == "*" or not any(char.isdigit() for char in field):
+        return field
+    days: set[int] = set()
+    kept: list[str] = []
+    for item in field.split(","):
+        numbers = _weekday_numbers(item)
+        if numbers is None:
+            kept.append(item)  # a name, or something for APScheduler to judge
+        else:
+            days |= numbers
+    return ",".join([WEEKDAYS[day] for day in sorted(days)] + kept)
+
+
+def _weekday_numbers(item: str) -> set[int] | None:
+    base, slash, step_text = item.partition("/")
+    first, dash, last = base.partition("-")
+    if base == "*":
+        first, last = "0", "6"
+    elif not dash:
+        last = "7" if slash else first
+    if not (first.isdigit() and last.isdigit() and (step_text.isdigit() or not slash)):
+        return None
+    start, end, step = int(first), int(last), int(step_text) if slash else 1
+    if not 0 <= start <= end <= 7 or step < 1:
+        raise ValueError(f"weekday {item!r}: use 0-7 (0 and 7 are Sunday) and low-high ranges")
+    return {number % 7 for number in range(start, end + 1, step)}
+
+
 def scheduled_check(config_path: Path | None, database: Path | None, cwd: Path) -> None:
     """One tick: run a check and log one line; failures are logged, never raised."""
     try:
         run = run_once(config_path, database, cwd=cwd)
     except OcwwatchError as exc:
-        log.error("check failed: %s; waiting for the next tick", exc)
+        log.error("check failed, waiting for the next tick: %s", exc)
         return
     except Exception:
         log.exception("check failed with an internal error; waiting for the next tick")
@@ -68,7 +100,7 @@ def scheduled_check(config_path: Path | None, database: Path | None, cwd: Path) 
     log.info(
         "run %d %s: %d resources, %d links, %d dead, %d moved, %d changed",
         run.id,
-        "offline" if run.offline else "done",
+        "offline" if run.offline else "complete",
         counts.resources,
         counts.links,
         counts.dead,
@@ -77,16 +109,43 @@ def scheduled_check(config_path: Path | None, database: Path | None, cwd: Path) 
     )
 
 
-def _stop(signum: int, _frame: FrameType | None) -> NoReturn:
-    raise SystemExit(f"signal {signal.Signals(signum).name}")
+class StopRequest:
+    """What the signal handler shares with the stopping thread: an Event, and nothing else.
+
+    A handler runs on the main thread between two bytecodes, maybe inside APScheduler while it
+    holds its locks; so it only sets an Event that no other main-thread code touches, and the
+    shutting down (locks, waiting for the run) happens on another thread.
+    """
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signals: list[int] = []
+
+    def handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self.signals:
+            os.write(2, b"ocwwatch: stopping now; the unfinished run will be marked failed\n")
+            os._exit(128 + signum)
+        self.signals.append(signum)
+        self.event.set()
 
 
-def run_daemon(config_path: Path | None, database: Path | None, *, cwd: Path) -> int:
-    """Run checks on schedule until SIGTERM or SIGINT; returns the exit code (0)."""
-    config = load_config(config_path, cwd=cwd, database=database)
-    schedule = config.settings.schedule
-    trigger = build_trigger(schedule, config.settings.source)
-    scheduler = BlockingScheduler(
+def stop_when_asked(stop: StopRequest, scheduler: BlockingScheduler) -> None:
+    """Wait for a signal, then start no new run and shut down once the current one ends."""
+    stop.event.wait()
+    name = signal.Signals(stop.signals[0]).name
+    log.info("stopping on %s: the run in progress ends first; send it again to stop now", name)
+    while True:
+        scheduler.remove_all_jobs()
+        try:
+            scheduler.shutdown(wait=True)
+        except SchedulerNotRunningError:  # the signal came before start(): wait for it
+            time.sleep(0.05)
+        else:
+            return
+
+
+def build_scheduler(schedule: ScheduleSettings) -> BlockingScheduler:
+    return BlockingScheduler(
         timezone=schedule.timezone,
         job_defaults={
             "coalesce": True,
@@ -94,19 +153,27 @@ def run_daemon(config_path: Path | None, database: Path | None, *, cwd: Path) ->
             "misfire_grace_time": MISFIRE_GRACE_SECONDS,
         },
     )
+
+
+def run_daemon(config_path: Path | None, database: Path | None, *, cwd: Path) -> int:
+    """Run checks on schedule until SIGTERM or SIGINT; returns the exit code (0)."""
+    config = load_config(config_path, cwd=cwd, database=database)
+    schedule = config.settings.schedule
+    trigger = build_trigger(schedule, config.settings.source)
+    scheduler = build_scheduler(schedule)
     first = {"next_run_time": datetime.now(UTC)} if schedule.run_on_start else {}
     scheduler.add_job(
         scheduled_check, trigger, args=(config_path, database, cwd), id="check", **first
     )
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = StopRequest()
+    stopper = threading.Thread(
+        target=stop_when_asked, args=(stop, scheduler), name="ocwwatch-stop", daemon=True
+    )
+    stopper.start()
+    for number in STOP_SIGNALS:
+        signal.signal(number, stop.handle)
     log.info("daemon started: schedule %r (%s)", schedule.cron, schedule.timezone)
-    try:
-        scheduler.start()
-    except SystemExit as stop:
-        log.info("stopping on %s; letting the run in progress finish", stop)
-    finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=True)
+    scheduler.start()  # returns once `stop_when_asked` has shut it down
+    stopper.join()
     log.info("daemon stopped")
     return 0
