@@ -30,6 +30,12 @@ TRANSIENT_FAILURES = frozenset(
     {FailureKind.TIMEOUT, FailureKind.CONNECT, FailureKind.RESET, FailureKind.NO_RECORDING}
 )
 UNREACHABLE_FAILURES = TRANSIENT_FAILURES | {FailureKind.DNS}
+ENDLESS_REDIRECTS = frozenset({FailureKind.REDIRECT_LOOP, FailureKind.TOO_MANY_REDIRECTS})
+# Failures after which the status on record is a redirect's, not the resource's answer.
+NOT_FETCHED = frozenset({FailureKind.BAD_REDIRECT})
+# What extract/pdf.py records when a PDF body cannot be what the list promises: not the
+# parser's many warnings about real-world PDFs, only a missing header, a cut file, a failed parse.
+DAMAGED_PDF = ("not a PDF", "PDF is truncated", "PDF is unreadable")
 # 304 means "what you read last time is still true": judged like the 200 it stands for.
 ANSWERED = frozenset({200, 304})
 
@@ -53,7 +59,7 @@ def is_dead(result: FetchResult, metadata: Metadata, kind: ResourceKind) -> str 
     """Why the resource is dead, or None. Takes the page's content into account."""
     if result.failure is FailureKind.DNS:
         return f"the host name does not resolve ({result.failure_detail or 'DNS failure'})"
-    if result.failure in {FailureKind.REDIRECT_LOOP, FailureKind.TOO_MANY_REDIRECTS}:
+    if result.failure in ENDLESS_REDIRECTS:
         return f"the redirects never end ({result.failure.value})"
     if result.status in DEAD_STATUSES:
         return f"the server answers {result.status} (not found)"
@@ -73,18 +79,38 @@ def judge_resource(
     dead = is_dead(result, metadata, kind)
     if dead:
         return Outcome.DEAD, dead
-    if result.failure is not None and result.status is None:
+    if result.failure is not None and (result.status is None or result.failure in NOT_FETCHED):
         detail = result.failure_detail or result.failure.value
         if result.failure in UNREACHABLE_FAILURES:
             return Outcome.UNKNOWN, f"no answer: {detail}"
         return Outcome.ERROR, f"{result.failure.value}: {detail}"
     if result.status is not None and result.status not in ANSWERED:
         return Outcome.UNKNOWN, f"the server answers {result.status}"
+    unread = unreadable_body(result, metadata, kind)
     if result.redirects and result.final_url != result.url:
-        return Outcome.MOVED, None
+        return Outcome.MOVED, unread
+    if unread:
+        # Changes measured on a body that was not read whole are not evidence of anything.
+        return Outcome.UNKNOWN, unread
     if changes:
         return Outcome.CHANGED, None
     return Outcome.OK, None
+
+
+def unreadable_body(result: FetchResult, metadata: Metadata, kind: ResourceKind) -> str | None:
+    """Why an answered resource's body cannot be judged (cut off, empty, a damaged PDF), or None."""
+    if result.failure is not None:
+        detail = result.failure_detail or result.failure.value
+        if result.failure is FailureKind.TOO_LARGE:
+            return f"the body is larger than the cap and was not read whole ({detail})"
+        return f"the answer broke off ({result.failure.value}: {detail})"
+    if result.status == 200 and metadata.size_bytes == 0:
+        return "the server answered 200 with an empty body"
+    if kind is ResourceKind.PDF and metadata.page_kind is PageKind.PDF:
+        damage = [p for p in metadata.problems if p.startswith(DAMAGED_PDF)]
+        if damage:
+            return f"the PDF cannot be read: {'; '.join(damage)}"
+    return None
 
 
 def suggest_move(result: FetchResult) -> Suggestion | None:
@@ -130,13 +156,17 @@ def judge_link(
 
 def link_state(result: FetchResult, metadata: Metadata) -> tuple[LinkState, str | None]:
     """DESIGN.md's link states, with the reason for anything but ok."""
-    if result.failure is FailureKind.DNS or result.status in DEAD_STATUSES:
+    if (
+        result.failure is FailureKind.DNS
+        or result.failure in ENDLESS_REDIRECTS
+        or result.status in DEAD_STATUSES
+    ):
         return LinkState.DEAD, result.failure_detail or f"status {result.status}"
     if result.status in ANSWERED and metadata.page_kind is PageKind.NOT_FOUND:
         return LinkState.SOFT404, "a 'not found' page served with status 200"
     if result.status in BLOCKED_STATUSES:
         return LinkState.BLOCKED, f"status {result.status}"
-    if result.failure is not None and result.status is None:
+    if result.failure is not None:  # no answer, or one that broke off or overflowed the cap
         return LinkState.UNKNOWN, result.failure_detail or result.failure.value
     if result.status is not None and result.status >= 500:
         return LinkState.UNKNOWN, f"status {result.status}"

@@ -22,7 +22,7 @@ from loopback import LoopbackServer
 
 from ocwwatch.fetch import DEFAULT_USER_AGENT, Fetcher, FetchPolicy, Recording
 from ocwwatch.fetch.replay import load_scenario, replay_transport
-from ocwwatch.fetch.urls import is_private_host
+from ocwwatch.fetch.urls import is_private_host, is_reserved_invalid
 from ocwwatch.models import FailureKind, Hop, Validators
 
 pytestmark = pytest.mark.anyio
@@ -484,8 +484,77 @@ async def test_dns_failure_is_dns(fake: FakeTime) -> None:
         raise httpx.ConnectError("cannot resolve", request=request) from cause
 
     async with make_fetcher(fake, handler) as fetcher:
-        result = await fetcher.fetch("https://ocw.invalid/")
+        result = await fetcher.fetch("https://ocw.example/")
     assert (result.failure, result.status, result.attempts) == (FailureKind.DNS, None, 1)
+
+
+async def test_invalid_name_fails_as_dns_without_any_lookup(
+    fake: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`.invalid` names are DNS failures at once: no resolver call, no request (RFC 6761 6.4)."""
+    looked_up: list[object] = []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **_: looked_up.append(args))
+    transport = httpx.AsyncHTTPTransport()
+    async with make_fetcher(fake, transport=transport, retries=2) as fetcher:
+        result = await fetcher.fetch("http://nothing.invalid/")
+    assert (result.failure, result.status, result.attempts) == (FailureKind.DNS, None, 1)
+    assert result.failure_detail is not None
+    assert "RFC 6761" in result.failure_detail
+    assert looked_up == []
+    assert fake.sleeps == []
+
+
+async def test_redirect_to_an_invalid_name_is_dns(fake: FakeTime) -> None:
+    """A redirect into `.invalid` stops there as DNS, with the hop recorded and no request."""
+    requested: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requested.append(str(request.url))
+        return httpx.Response(301, headers={"location": "https://gone.invalid./x"})
+
+    async with make_fetcher(fake, handler) as fetcher:
+        result = await fetcher.fetch("https://ocw.example/")
+    assert (result.failure, result.final_url) == (FailureKind.DNS, "https://gone.invalid./x")
+    assert result.redirects == (Hop(url="https://ocw.example/", status=301),)
+    assert requested == ["https://ocw.example/"]
+
+
+@pytest.mark.parametrize(
+    ("host", "reserved"),
+    [
+        ("invalid", True),
+        ("nothing.invalid", True),
+        ("A.B.INVALID.", True),
+        ("invalid.example", False),
+        ("notinvalid", False),
+        ("127.0.0.1", False),
+    ],
+)
+def test_reserved_invalid_names(host: str, reserved: bool) -> None:
+    """Only `invalid` and names under it are refused before any lookup."""
+    assert is_reserved_invalid(host) is reserved
+
+
+async def test_refused_connection_detail_names_the_socket_reason(fake: FakeTime) -> None:
+    """The detail of a refused connect says "Connection refused", not only anyio's summary."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    transport = httpx.AsyncHTTPTransport()
+    async with make_fetcher(fake, transport=transport, retries=0) as fetcher:
+        result = await fetcher.fetch(f"http://127.0.0.1:{port}/")
+    assert result.failure_detail is not None
+    assert result.failure_detail.endswith("(Connection refused)")
+
+
+async def test_failed_answer_offers_no_validators(fake: FakeTime) -> None:
+    """A body that broke off keeps its status but drops ETag/Last-Modified: nothing to 304."""
+    headers = {"etag": '"v2"', "last-modified": "Wed, 01 Jan 2025 00:00:00 GMT"}
+    handler = statuses(httpx.Response(200, headers=headers, stream=_BreakingStream()))
+    async with make_fetcher(fake, handler, retries=0) as fetcher:
+        result = await fetcher.fetch("https://example.org/")
+    assert (result.status, result.failure) == (200, FailureKind.RESET)
+    assert result.validators == Validators()
 
 
 async def test_refused_connection_on_loopback_is_connect(fake: FakeTime) -> None:
@@ -510,8 +579,8 @@ async def test_trickling_body_hits_the_total_deadline(fake: FakeTime) -> None:
             began = asyncio.get_running_loop().time()
             result = await fetcher.fetch(server.url("/slow"))
             took = asyncio.get_running_loop().time() - began
-    assert result.failure is FailureKind.TIMEOUT
-    assert result.failure_detail == "no complete answer within 0.3 s"
+    assert (result.status, result.failure) == (200, FailureKind.TIMEOUT)
+    assert result.failure_detail == "the body did not arrive within 0.3 s"
     assert took < 0.6  # each byte came within the read timeout; only the total deadline fires
 
 

@@ -35,6 +35,7 @@ Clock = Callable[[], float]
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _RETRYABLE_FAILURES = frozenset({FailureKind.TIMEOUT, FailureKind.CONNECT, FailureKind.RESET})
 _METHODS = frozenset({"GET", "HEAD"})
+_VALIDATOR_HEADERS = frozenset({"etag", "last-modified"})
 
 
 def utc_now() -> datetime:
@@ -231,20 +232,27 @@ class Fetcher:
             wait = gate.reserve(self._clock(), self.policy.per_host_interval_seconds)
             if wait > 0:
                 await self._sleep(wait)
+            head = _Answer()  # filled in once the status line arrives
             try:
                 async with asyncio.timeout(self.policy.timeout_seconds):
-                    return await self._exchange(method, url, headers)
+                    return await self._exchange(method, url, headers, head)
             except TimeoutError:
-                detail = f"no complete answer within {self.policy.timeout_seconds:g} s"
-                return _Answer(failure=FailureKind.TIMEOUT, detail=detail)
+                # A server that answered but trickled its body did answer: keep its status, so
+                # the run is not taken for offline and the verdict can say the body never came.
+                what = "no complete answer" if head.status is None else "the body did not arrive"
+                detail = f"{what} within {self.policy.timeout_seconds:g} s"
+                return replace(head, failure=FailureKind.TIMEOUT, detail=detail)
 
-    async def _exchange(self, method: str, url: str, headers: Mapping[str, str]) -> _Answer:
+    async def _exchange(
+        self, method: str, url: str, headers: Mapping[str, str], head: _Answer
+    ) -> _Answer:
         try:
             request = self._client.build_request(method, url, headers=headers)
             response = await self._client.send(request, stream=True)
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             kind, detail = classify_error(exc, mid_body=False)
             return _Answer(failure=kind, detail=detail)
+        head.status, head.headers = response.status_code, dict(response.headers.items())
         try:
             return await self._read(response, method)
         finally:
@@ -295,12 +303,17 @@ class Fetcher:
 
     def _result(self, chain: _Chain, answer: _Answer) -> FetchResult:
         not_modified = chain.conditional and answer.status == 304 and answer.failure is None
+        headers = answer.headers
+        if answer.failure is not None:
+            # A validator vouches for a body. One that was not read whole must not make the next
+            # request conditional: its 304 would stand in for bytes nobody has.
+            headers = {k: v for k, v in headers.items() if k not in _VALIDATOR_HEADERS}
         return FetchResult(
             url=chain.url,
             final_url=chain.current,
             status=answer.status,
             redirects=tuple(chain.redirects),
-            headers=answer.headers,
+            headers=headers,
             body=answer.body,
             content_type=media_type(answer.headers.get("content-type")),
             not_modified=not_modified,

@@ -6,6 +6,7 @@ the Fetcher does that from the kind it gets back.
 
 from __future__ import annotations
 
+import os
 import socket
 
 import httpx
@@ -30,7 +31,31 @@ _DNS_MESSAGES = (
 def classify_error(exc: BaseException, *, mid_body: bool) -> tuple[FailureKind, str]:
     """The failure kind and a one-line detail for an error raised while sending or reading."""
     detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    reason = _socket_reason(exc)
+    if reason and reason.lower() not in detail.lower():
+        # anyio reports a refused connect as "All connection attempts failed"; the socket's
+        # own reason ("Connection refused") is what a reader of the report needs.
+        detail = f"{detail} ({reason})"
     return _kind_of(exc, mid_body=mid_body), detail
+
+
+def _socket_reason(exc: BaseException) -> str | None:
+    """The OS's words for the deepest socket error among the causes ("Connection refused")."""
+    reason = None
+    for current in _causes(exc):
+        if isinstance(current, OSError) and current.errno is not None:
+            reason = os.strerror(current.errno)
+    return reason
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and its causes (or contexts), outermost first, each once."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def _kind_of(exc: BaseException, *, mid_body: bool) -> FailureKind:
@@ -59,13 +84,8 @@ def _remote_protocol_kind(exc: httpx.RemoteProtocolError, *, mid_body: bool) -> 
 
 def is_dns_failure(exc: BaseException) -> bool:
     """True when a socket.gaierror is somewhere in the chain of causes (or its message is)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, socket.gaierror):
-            return True
-        if any(text in str(current).lower() for text in _DNS_MESSAGES):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
+    return any(
+        isinstance(current, socket.gaierror)
+        or any(text in str(current).lower() for text in _DNS_MESSAGES)
+        for current in _causes(exc)
+    )

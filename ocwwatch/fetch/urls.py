@@ -1,7 +1,7 @@
 """URL rules of the fetch stage: the one normal form used to compare URLs, and the safety check.
 
-Owns what a URL may be fetched at all (http or https, no private address when the policy says so).
-Pure functions of the text; nothing here resolves names or opens sockets.
+Owns what a URL may be fetched at all (http or https, no private address when the policy says so,
+never a name that cannot resolve). Pure functions of the text; nothing here resolves or connects.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def check_target(url: str, *, allow_private_addresses: bool) -> tuple[FailureKin
     """Say why `url` must not be fetched (its failure kind and a detail), or None when it may.
 
     An unparsable URL or a scheme other than http(s) is PROTOCOL; the caller turns that into
-    BAD_REDIRECT when the URL came from a Location header.
+    BAD_REDIRECT when the URL came from a Location header. A name under `.invalid` is DNS.
     """
     try:
         parsed = _parse(url)
@@ -45,9 +45,21 @@ def check_target(url: str, *, allow_private_addresses: bool) -> tuple[FailureKin
         return FailureKind.PROTOCOL, f"not an http(s) URL: {url}"
     if not parsed.host:
         return FailureKind.PROTOCOL, f"URL has no host: {url}"
+    if is_reserved_invalid(parsed.host):
+        return FailureKind.DNS, f"{parsed.host}: names under .invalid never resolve (RFC 6761, 6.4)"
     if not allow_private_addresses and is_private_host(parsed.host):
         return FailureKind.BLOCKED_ADDRESS, f"private or loopback address refused: {parsed.host}"
     return None
+
+
+def is_reserved_invalid(host: str) -> bool:
+    """True for `invalid` and every name under it, which must fail without a lookup.
+
+    RFC 6761, section 6.4: applications "SHOULD recognize 'invalid' names as special and SHOULD
+    NOT attempt to look up" them; asking the resolver would send a query for nothing.
+    """
+    name = host.lower().rstrip(".")
+    return name == "invalid" or name.endswith(".invalid")
 
 
 def is_private_host(host: str) -> bool:
