@@ -203,8 +203,9 @@ def progress_printer(quiet: bool) -> Callable[[str], None]:
 
 
 def clean_terminal(text: str) -> str:
-    """Drop control characters (escape sequences included) before anything reaches a terminal."""
-    return CONTROL.sub("", text)
+    """Drop control characters (escape sequences included) and bidi overrides, which make text
+    read otherwise than it is, before anything reaches a terminal."""
+    return re.sub(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", "", CONTROL.sub("", text))
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -245,7 +246,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def clean_output(text: str) -> str:
     """Reports are already inert; this keeps terminal escapes out even if one slipped in."""
-    return CONTROL.sub("", text) if sys.stdout.isatty() else text
+    return clean_terminal(text) if sys.stdout.isatty() else text
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -99,17 +100,28 @@ def _bound_depth(text: str) -> tuple[str, tuple[str, ...]]:
 
     lexbor's tree building is quadratic in nesting depth (50,000 open <div>s: six seconds), so a
     hostile page could stall a run; real pages nest a few dozen deep. Elements that close
-    themselves (void elements, <li>, <p>, table parts) are not counted.
+    themselves (void elements, <li>, <p>, table parts) are not counted. An end tag closes only
+    an element that is open (and those inside it), as in the tree builder: a stray `</x>` after
+    each `<div>` must not hide the nesting.
     """
-    depth = 0
+    open_names: list[str] = []
+    open_count: Counter[str] = Counter()
     for match in _TAG.finditer(text):
         name = match.group(2).lower()
         if name in _SELF_CLOSING:
             continue
-        depth += -1 if match.group(1) else 1
-        if depth > MAX_DEPTH:
-            cut = match.start()
-            return text[:cut], (f"HTML nests deeper than {MAX_DEPTH} elements; read to char {cut}",)
+        if not match.group(1):
+            open_names.append(name)
+            open_count[name] += 1
+            if len(open_names) > MAX_DEPTH:
+                cut = match.start()
+                return text[:cut], (
+                    f"HTML nests deeper than {MAX_DEPTH} elements; read to char {cut}",
+                )
+        elif open_count[name]:
+            while (closed := open_names.pop()) != name:
+                open_count[closed] -= 1
+            open_count[name] -= 1
     return text, ()
 
 

@@ -7,6 +7,7 @@ not add, rename or drop contract keys, and it does no I/O: the caller writes the
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +43,11 @@ METADATA_FIELDS: tuple[str, ...] = (
 
 JsonObject = dict[str, Any]
 
+# json.dumps(ensure_ascii=False) escapes C0 controls only. DEL, C1 controls (0x9b is CSI on
+# many terminals), line separators and bidi overrides are written as \uXXXX too, so the report
+# is inert on a terminal and the data still round-trips unchanged.
+_INERT_ESCAPES = re.compile(r"[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
 
 def format_timestamp(moment: datetime | None) -> str | None:
     """ISO-8601 in UTC with a trailing "Z"; a naive datetime is taken to be UTC already."""
@@ -59,7 +65,13 @@ def render_json(report: Report) -> str:
         "resources": [_resource(observation) for observation in report.resources],
         "links": [_link(link) for link in report.links],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    return _INERT_ESCAPES.sub(_escape_character, text) + "\n"
+
+
+def _escape_character(match: re.Match[str]) -> str:
+    """A character as its JSON escape; these never occur outside strings in JSON text."""
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _run(run: Run) -> JsonObject:

@@ -24,9 +24,12 @@ from ocwwatch.models import (
 )
 from ocwwatch.report.json_report import format_timestamp
 
-# Terminal escape sequences (CSI, OSC, and two-byte ESC forms), removed whole so that no
-# "[31m" residue is left behind once the ESC byte itself is gone.
-_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])")
+# Terminal escape sequences (CSI, OSC, and two-byte ESC forms, and the one-byte C1 CSI and OSC
+# introducers), removed whole so that no "[31m" residue is left once the ESC byte is gone.
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])"
+    r"|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+)
 _LINE_BREAKS = re.compile(r"[\t\n\v\f\r\x85\u2028\u2029]")
 # C0/C1 controls, DEL, and the bidi overrides that can make text read differently than it is.
 _INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
