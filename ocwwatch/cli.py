@@ -189,6 +189,8 @@ def configure_logging(verbose: int, *, daemon: bool = False) -> None:
     quiet = logging.INFO if daemon else logging.WARNING
     level = quiet if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="ocwwatch: %(levelname)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(InertLogFilter())
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -200,6 +202,15 @@ def progress_printer(quiet: bool) -> Callable[[str], None]:
             print(clean_terminal(line), file=sys.stderr, flush=True)
 
     return show
+
+
+class InertLogFilter(logging.Filter):
+    """Logs quote URLs and titles taken from pages: keep their escape sequences off stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = clean_terminal(record.getMessage())
+        record.args = None
+        return True
 
 
 def clean_terminal(text: str) -> str:

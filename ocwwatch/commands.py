@@ -156,6 +156,11 @@ def show_report(
         run = store.load_run(run_id) if run_id is not None else store.latest_run()
         if run is None:
             raise ConfigError(f"{config.settings.database}: no complete run yet")
+        if run.finished_at is None:
+            raise ConfigError(
+                f"{config.settings.database}: run {run.id} did not complete; "
+                "its reports are partial or missing"
+            )
         text = store.load_report(run.id, fmt)
     if text is None:
         raise ConfigError(f"{config.settings.database}: run {run.id} has no {fmt} report")

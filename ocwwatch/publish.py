@@ -37,8 +37,26 @@ def publish_run(store: Store, report: Report, reports_dir: Path, reports_url: st
     store.save_report(run.id, SUMMARY, summarize_report(report))
     finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline)
     write_run_files(reports_dir, finished, texts)
+    restore_run_files(store, reports_dir)
     write_listings(store, reports_dir, reports_url)
     return finished
+
+
+def restore_run_files(store: Store, reports_dir: Path) -> None:
+    """Rewrite any complete run's missing report file from the database, drop stale temps.
+
+    A run killed after it was marked complete but before its files were written would
+    otherwise be linked from the index without a report behind the link.
+    """
+    for leftover in reports_dir.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+    for run in store.list_runs():
+        for name in RENDERERS:
+            path = reports_dir / report_filename(run, name)
+            text = None if path.exists() else store.load_report(run.id, name)
+            if text is not None:
+                log.info("restoring %s from the database", path.name)
+                write_text(path, text)
 
 
 def write_run_files(reports_dir: Path, run: Run, texts: dict[str, str]) -> None:

@@ -441,11 +441,6 @@ def test_next_run_reads_what_the_server_serves_now(trials: list[Trial]) -> None:
     assert failures(trials, "sees-current-content") == []
 
 
-@pytest.mark.xfail(
-    strict=False,  # only a kill between finish_run and the file writes shows it
-    reason="publish bug: a run killed after finish_run never gets its run-<id>.* files, yet "
-    "index.html links them (fix: publish_run restores missing files of complete runs)",
-)
 def test_complete_runs_keep_their_report_files(trials: list[Trial]) -> None:
     """Every complete run's run-<id>.* files exist and match the stored reports."""
     assert failures(trials, "report-files") == []
