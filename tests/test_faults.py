@@ -169,7 +169,7 @@ def test_refused_connection_is_unknown(env: Env) -> None:
     assert (bad["outcome"], bad["http_status"]) == ("unknown", None)
     assert "no answer" in bad["error"]
     assert bad["error"].endswith("(Connection refused)")
-    assert "- Error: no answer: ConnectError" in section(done.markdown, "Unknown")
+    assert "- Why: no answer: ConnectError" in section(done.markdown, "Unknown")
     assert done.code == 0
 
 
@@ -178,7 +178,7 @@ def test_invalid_name_is_dead_without_a_lookup(env: Env) -> None:
     done, bad = env.check_one(INVALID)
     assert bad["outcome"] == "dead"
     assert "RFC 6761" in bad["error"]
-    assert "- Error: the host name does not resolve" in section(done.markdown, "Dead")
+    assert "- Why: the host name does not resolve" in section(done.markdown, "Dead")
     assert done.code == 1
     assert done.report["run"]["counts"]["dead"] == 1
 
@@ -188,7 +188,7 @@ def test_connect_timeout_is_unknown(env: Env) -> None:
     with never_accepting() as url:
         done, bad = env.check_one(url)
     assert (bad["outcome"], bad["http_status"]) == ("unknown", None)
-    assert "- Error: no answer:" in section(done.markdown, "Unknown")
+    assert "- Why: no answer:" in section(done.markdown, "Unknown")
     assert done.code == 0
 
 
@@ -198,7 +198,7 @@ def test_read_timeout_before_headers_is_unknown(env: Env) -> None:
     done, bad = env.check_one(env.server.url("/hang"))
     assert (bad["outcome"], bad["http_status"]) == ("unknown", None)
     assert bad["error"] == "no answer: no complete answer within 0.5 s"
-    assert "- Error: no answer: no complete answer within 0.5 s" in done.markdown
+    assert "- Why: no answer: no complete answer within 0.5 s" in done.markdown
     assert env.server.requests["/hang"] == 2
     assert done.code == 0
 
@@ -212,7 +212,7 @@ def test_reset_mid_body_is_unknown_not_ok(env: Env) -> None:
     done, bad = env.check_one(env.server.url("/reset"))
     assert (bad["outcome"], bad["http_status"]) == ("unknown", 200)
     assert bad["error"].startswith("the answer broke off (reset:")
-    assert "- Error: the answer broke off (reset:" in section(done.markdown, "Unknown")
+    assert "- Why: the answer broke off (reset:" in section(done.markdown, "Unknown")
     assert bad["changes"] == []
     assert env.server.requests["/reset"] == 2
     assert done.code == 0
@@ -224,7 +224,7 @@ def test_trickling_body_hits_the_total_deadline(env: Env) -> None:
     done, bad = env.check_one(env.server.url("/slow"))
     assert (bad["outcome"], bad["http_status"]) == ("unknown", 200)
     assert bad["error"] == ("the answer broke off (timeout: the body did not arrive within 0.5 s)")
-    assert "- Error: the answer broke off (timeout:" in section(done.markdown, "Unknown")
+    assert "- Why: the answer broke off (timeout:" in section(done.markdown, "Unknown")
     assert done.code == 0
 
 
@@ -249,7 +249,7 @@ def test_429_with_retry_after_date_is_retried_then_unknown(env: Env) -> None:
     env.server.routes["/busy"] = [respond(429, {"retry-after": format_datetime(when, usegmt=True)})]
     done, bad = env.check_one(env.server.url("/busy"))
     assert (bad["outcome"], bad["http_status"]) == ("unknown", 429)
-    assert "- Error: the server answers 429" in section(done.markdown, "Unknown")
+    assert "- Why: the server answers 429" in section(done.markdown, "Unknown")
     assert env.server.requests["/busy"] == 2
     assert done.seconds >= 0.9  # the date is whole seconds, so the wait is between 1 and 2 s
     assert done.code == 0
@@ -260,7 +260,7 @@ def test_503_is_retried_then_unknown(env: Env) -> None:
     env.server.routes["/down"] = [respond(503, {"content-type": "text/plain"}, b"down")]
     done, bad = env.check_one(env.server.url("/down"))
     assert (bad["outcome"], bad["http_status"]) == ("unknown", 503)
-    assert "- Error: the server answers 503" in section(done.markdown, "Unknown")
+    assert "- Why: the server answers 503" in section(done.markdown, "Unknown")
     assert env.server.requests["/down"] == 2
     assert done.code == 0
 
@@ -276,7 +276,7 @@ def test_redirect_loop_is_dead(env: Env) -> None:
     assert bad["outcome"] == "dead"
     assert bad["error"] == "the redirects never end (redirect-loop)"
     assert [hop["status"] for hop in bad["redirects"]] == [302, 302]
-    assert "- Error: the redirects never end (redirect-loop)" in section(done.markdown, "Dead")
+    assert "- Why: the redirects never end (redirect-loop)" in section(done.markdown, "Dead")
     assert done.code == 1
 
 
@@ -299,7 +299,7 @@ def test_redirect_to_a_non_http_scheme_is_an_error(env: Env) -> None:
     done, bad = env.check_one(env.server.url("/ftp"))
     assert bad["outcome"] == "error"
     assert bad["error"] == "bad-redirect: redirect to a non-http(s) URL: ftp://127.0.0.1/book.pdf"
-    assert "- Error: bad-redirect: redirect to a non-http(s) URL" in section(done.markdown, "Error")
+    assert "- Why: bad-redirect: redirect to a non-http(s) URL" in section(done.markdown, "Error")
     assert done.code == 0
 
 
@@ -314,7 +314,7 @@ def test_oversized_body_stops_at_the_cap(env: Env) -> None:
     assert (bad["outcome"], bad["http_status"]) == ("unknown", 200)
     assert bad["metadata"]["size_bytes"] == 4096
     assert bad["metadata"]["title"] == "Healthy page"
-    assert "- Error: the body is larger than the cap" in section(done.markdown, "Unknown")
+    assert "- Why: the body is larger than the cap" in section(done.markdown, "Unknown")
     assert done.code == 0
 
 
@@ -326,7 +326,7 @@ def test_gzip_bomb_is_capped_on_decoded_size(env: Env) -> None:
     assert len(bomb) < 100_000
     assert (bad["outcome"], bad["metadata"]["size_bytes"]) == ("unknown", 65_536)
     assert bad["metadata"]["title"] == "Bomb"
-    assert "- Error: the body is larger than the cap" in section(done.markdown, "Unknown")
+    assert "- Why: the body is larger than the cap" in section(done.markdown, "Unknown")
     assert done.seconds < 2.0
     assert done.code == 0
 
@@ -375,7 +375,7 @@ def test_empty_200_is_unknown(env: Env) -> None:
     env.server.routes["/empty"] = [respond(200, HTML, b"")]
     done, bad = env.check_one(env.server.url("/empty"))
     assert (bad["outcome"], bad["http_status"]) == ("unknown", 200)
-    assert "- Error: the server answered 200 with an empty body" in done.markdown
+    assert "- Why: the server answered 200 with an empty body" in done.markdown
     assert done.code == 0
 
 
@@ -385,7 +385,7 @@ def test_html_where_a_pdf_is_expected_is_dead(env: Env) -> None:
     done, bad = env.check_one(env.server.url("/book.pdf"), "pdf")
     assert (bad["outcome"], bad["http_status"]) == ("dead", 200)
     assert bad["error"] == "the PDF link now lands on text/html, not a PDF"
-    assert "- Error: the PDF link now lands on text/html, not a PDF" in done.markdown
+    assert "- Why: the PDF link now lands on text/html, not a PDF" in done.markdown
     assert done.code == 1
 
 
@@ -406,7 +406,7 @@ def test_truncated_pdf_is_a_problem_not_a_crash(env: Env) -> None:
     cut = done.resource("cut")
     assert cut["outcome"] == "unknown"
     assert cut["error"].startswith("the PDF cannot be read: PDF is truncated")
-    assert "- Error: the PDF cannot be read: PDF is truncated" in section(done.markdown, "Unknown")
+    assert "- Why: the PDF cannot be read: PDF is truncated" in section(done.markdown, "Unknown")
     assert done.code == 0
 
 

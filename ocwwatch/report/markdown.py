@@ -123,7 +123,13 @@ def _summary_lines(report: Report) -> list[str]:
     counts = report.run.counts
     checked = f"{_plural(counts.resources, 'resource')} and {_plural(counts.links, 'link')}"
     found = [f"{counts.dead} dead", f"{counts.moved} moved", f"{counts.changed} changed"]
-    verdict = ", ".join(found) if counts.dead + counts.moved + counts.changed else "all fine"
+    unsure = sum(item.outcome in {Outcome.UNKNOWN, Outcome.ERROR} for item in report.resources)
+    if counts.dead + counts.moved + counts.changed:
+        verdict = ", ".join(found)
+    else:
+        verdict = "nothing to report" if unsure else "all fine"
+    if unsure:
+        verdict += f"; {unsure} could not be judged this time"
     return [f"**Summary:** {checked} checked: {verdict}.", ""]
 
 
@@ -186,7 +192,7 @@ def _location_lines(item: Observation) -> list[str]:
     lines.append(f"- Status: {_status(item.http_status)}")
     lines += _redirect_lines(item)
     if item.error:
-        lines.append(f"- Error: {escape_markdown(item.error)}")
+        lines.append(f"- Why: {escape_markdown(item.error)}")
     return lines
 
 
