@@ -30,7 +30,12 @@ class ExitCode(IntEnum):
     OFFLINE = 4  # no host answered, nothing was judged
 
 
-EXIT_CODES = {"clean": ExitCode.OK, "findings": ExitCode.FINDINGS, "offline": ExitCode.OFFLINE}
+EXIT_CODES = {
+    "clean": ExitCode.OK,
+    "findings": ExitCode.FINDINGS,
+    "offline": ExitCode.OFFLINE,
+    "broken": ExitCode.INTERNAL,
+}
 
 FORMATS = ("markdown", "json", "html")
 # C0 controls except tab and newline, DEL and C1 controls: what terminal escapes are made of.

@@ -33,6 +33,7 @@ class Verdict(StrEnum):
     CLEAN = "clean"
     FINDINGS = "findings"
     OFFLINE = "offline"
+    BROKEN = "broken"  # ocwwatch itself failed on some resource (a bug): worth a report
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,16 @@ async def check_once(
 def verdict_of(outcomes: Outcomes) -> Verdict:
     if outcomes.report.run.offline:
         return Verdict.OFFLINE
-    return Verdict.FINDINGS if outcomes.findings else Verdict.CLEAN
+    if outcomes.findings:
+        return Verdict.FINDINGS
+    if any(is_internal_error(item.error) for item in outcomes.report.resources):
+        return Verdict.BROKEN
+    return Verdict.CLEAN
+
+
+def is_internal_error(error: str | None) -> bool:
+    """The pipeline's marker for a resource whose check raised (see pipeline.failed_check)."""
+    return error is not None and error.startswith("internal error")
 
 
 def record(urls: Sequence[str], out: Path) -> Done:

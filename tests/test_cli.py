@@ -303,3 +303,27 @@ def test_installed_entry_point_runs_the_readme_command(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "data" / "ocwwatch.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("SELECT count(*) FROM runs WHERE status = 'complete'").fetchone() == (1,)
+
+
+def test_a_bug_in_one_resource_is_exit_3_and_the_run_goes_on(
+    capsys: pytest.CaptureFixture[str], config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An extractor crash on one page marks that resource `error`, finishes the run, exits 3."""
+    import ocwwatch.pipeline
+
+    real = ocwwatch.pipeline.extract_page
+
+    def flaky(body: bytes, url: str, content_type: str | None) -> Any:
+        if "gutenberg" in url:
+            raise RuntimeError("boom")
+        return real(body, url, content_type)
+
+    monkeypatch.setattr(ocwwatch.pipeline, "extract_page", flaky)
+    (config.parent / "resources.toml").write_text(
+        '[[resources]]\nid = "cme"\nurl = "https://www.gutenberg.org/ebooks/33283"\nkind = "page"\n'
+    )
+    code, out, _ = run(capsys, "check", "--config", config, "--replay", TODAY, "--format", "json")
+    assert code == 3
+    (item,) = json.loads(out)["resources"]
+    assert item["outcome"] == "error"
+    assert "RuntimeError: boom" in item["error"]
