@@ -309,16 +309,14 @@ def test_a_bug_in_one_resource_is_exit_3_and_the_run_goes_on(
     capsys: pytest.CaptureFixture[str], config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An extractor crash on one page marks that resource `error`, finishes the run, exits 3."""
-    import ocwwatch.pipeline
-
-    real = ocwwatch.pipeline.extract_page
+    from ocwwatch.extract import extract_page as real
 
     def flaky(body: bytes, url: str, content_type: str | None) -> Any:
         if "gutenberg" in url:
             raise RuntimeError("boom")
         return real(body, url, content_type)
 
-    monkeypatch.setattr(ocwwatch.pipeline, "extract_page", flaky)
+    monkeypatch.setattr("ocwwatch.pipeline.extract_page", flaky)
     (config.parent / "resources.toml").write_text(
         '[[resources]]\nid = "cme"\nurl = "https://www.gutenberg.org/ebooks/33283"\nkind = "page"\n'
     )
