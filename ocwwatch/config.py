@@ -64,8 +64,36 @@ class HttpSettings(Section):
     user_agent: str | None = None
 
 
+class DeepOverride(Section):
+    """`[deep.resources."<id>"]`: one course site's own deep-check settings."""
+
+    max_pages: PositiveInt | None = None  # None: the [deep] value
+    crawl: bool = True  # false: leave this course out of deep runs
+
+
 class DeepSettings(Section):
-    max_pages: PositiveInt = 2000
+    max_pages: PositiveInt = 2000  # per resource
+    workers: Annotated[int, Field(ge=1, le=256)] = 16  # links in flight across all hosts
+    # Processes that read crawled pages; 0 reads them in the crawling process. Worth it only
+    # when CPU, not politeness, bounds the crawl (a fast mirror, high per-host concurrency).
+    extract_workers: Annotated[int, Field(ge=0, le=32)] = 0
+    check_external: bool = True  # also check links that leave the crawled course sites
+    respect_robots: bool = True  # honour each host's robots.txt (RFC 9309)
+    robots_user_agent: str = Field(default="ocwwatch", min_length=1)  # token robots.txt names
+    # Discovered links never reach loopback or private addresses, except the hosts of configured
+    # resources and these (e.g. a mirror on the intranet).
+    allowed_private_hosts: tuple[str, ...] = ()
+    resources: dict[str, DeepOverride] = {}  # per-resource overrides, keyed by resource id
+
+    def max_pages_for(self, resource_id: str) -> int:
+        override = self.resources.get(resource_id)
+        if override is None or override.max_pages is None:
+            return self.max_pages
+        return override.max_pages
+
+    def crawls(self, resource_id: str) -> bool:
+        override = self.resources.get(resource_id)
+        return override is None or override.crawl
 
 
 class ScheduleSettings(Section):
@@ -240,7 +268,20 @@ def load_config(path: Path | None, *, cwd: Path, database: Path | None = None) -
         settings = load_settings(path if path is not None else cwd / DEFAULT_SETTINGS)
     if database is not None:
         settings = settings.model_copy(update={"database": database})
-    return Config(settings=settings, resources=load_resources(settings.resources))
+    resources = load_resources(settings.resources)
+    _check_deep_overrides(settings, resources)
+    return Config(settings=settings, resources=resources)
+
+
+def _check_deep_overrides(settings: Settings, resources: Sequence[Resource]) -> None:
+    """An override for an id the list does not have is a typo; say which one."""
+    known = {resource.id for resource in resources}
+    for resource_id in settings.deep.resources:
+        if resource_id not in known:
+            raise ConfigError(
+                f"{settings.source}: deep.resources.{resource_id}: no resource with this id in "
+                f"{settings.resources}"
+            )
 
 
 def _packaged_settings(cwd: Path) -> Settings:

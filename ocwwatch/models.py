@@ -55,6 +55,15 @@ class LinkState(StrEnum):
     SKIPPED = "skipped"
 
 
+class LinkKind(StrEnum):
+    """How the deep check treats a link it found (issue 4)."""
+
+    PAGE = "page"  # inside a crawled course site: read for more links
+    FILE = "file"  # a file (PDF, video, archive...): HEAD, then GET where HEAD fails
+    EXTERNAL = "external"  # anything outside the crawled sites: checked once, never crawled
+    EMBED = "embed"  # an embedded video player (YouTube)
+
+
 class ChangeKind(StrEnum):
     ADDED = "added"
     REMOVED = "removed"
@@ -279,6 +288,13 @@ class Observation(Record):
     observed_at: datetime
 
 
+class Anchor(Record):
+    """One place a link was found: the page, and the link's text there."""
+
+    page: str
+    text: str = ""
+
+
 class LinkCheck(Record):
     """One link as one run saw it: the JSON report's `links[]` entry."""
 
@@ -291,6 +307,62 @@ class LinkCheck(Record):
     failed_runs: int = 0
     suggestion: Suggestion | None = None
     detail: str | None = None
+    # Filled in by the deep check (issue 4); the plain check leaves them empty.
+    kind: LinkKind | None = None
+    redirects: tuple[Hop, ...] = ()
+    anchors: tuple[Anchor, ...] = ()  # every page it was found on, with its text there
+
+
+# --- the deep check's frontier (issue 4) ---------------------------------------------------
+
+
+class FrontierEntry(Record):
+    """A link waiting in the crawl frontier: where it is, how to check it, who found it first."""
+
+    url: str
+    key: str  # the normalised URL: one entry per key per run
+    kind: LinkKind
+    resource_id: str | None = None  # the course site whose crawl found it first
+    depth: int = 0  # clicks from the course home
+    seq: int = 0  # position in the frontier (set by the store)
+
+
+class LinkProbe(Record):
+    """What checking one frontier entry found, without the body: the frontier row's result."""
+
+    key: str
+    final_url: str | None = None
+    status: int | None = None
+    redirects: tuple[Hop, ...] = ()
+    content_type: str | None = None
+    page_kind: PageKind | None = None
+    failure: FailureKind | None = None
+    failure_detail: str | None = None
+    state: LinkState | None = None  # decided by the crawl itself (robots, a bot challenge...)
+    detail: str | None = None
+    method: str | None = None  # the request that decided: GET, HEAD
+    fetched_at: datetime | None = None
+
+
+class FoundLink(Record):
+    """A checked frontier entry that some page links to: what the crawl judges.
+
+    Where it was found stays in the store, which copies the pages and anchor texts into the
+    stored link check; a site's menu links are found on every page, thousands of times.
+    """
+
+    entry: FrontierEntry
+    probe: LinkProbe
+
+
+class CrawledPage(Record):
+    """A page's last crawl: its validators and the links read from it, for the next 304."""
+
+    url: str  # the normalised URL asked for
+    final_url: str
+    validators: Validators
+    page_kind: PageKind
+    links: tuple[Link, ...] = ()
 
 
 class Counts(Record):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 from ocwwatch.config import Config
+from ocwwatch.crawl import Seed, crawl_sites
 from ocwwatch.diff import check_promises, diff_baseline, diff_previous
 from ocwwatch.extract import extract_page, find_missing_phrases
 from ocwwatch.fetch import Fetcher
@@ -347,6 +348,22 @@ def settle_offline(observations: list[Observation]) -> list[Observation]:
     ]
 
 
+def deep_seeds(config: Config, checked: Sequence[Checked]) -> list[Seed]:
+    """What the resource checks fetched, for `--deep`: course homes and followed pages.
+
+    The crawl fetches none of them again; it stores every link it judges batch by batch
+    (anchors included), so the deep branch of `judge_run` saves no links itself.
+    """
+    kinds = {resource.id: resource.kind for resource in config.resources}
+    seeds = []
+    for item in checked:
+        observation = item.observation
+        if kinds[observation.id] is ResourceKind.OCW_COURSE:
+            seeds.append(Seed(item.result, observation.metadata, resource_id=observation.id))
+        seeds += [Seed(f.result, f.metadata, found_on=f.found_on) for f in item.followed]
+    return seeds
+
+
 async def run_check(
     config: Config,
     store: Store,
@@ -354,12 +371,18 @@ async def run_check(
     *,
     now: Clock = utc_now,
     progress: Progress = lambda _line: None,
+    deep: bool = False,
 ) -> Outcomes:
-    """One whole run, stored step by step; the returned report is what was stored."""
+    """One whole run, stored step by step; the returned report is what was stored.
+
+    With `deep`, the links inside every `ocw-course` site are crawled and checked too (issue 4).
+    """
     started = now()
     run_id = store.start_run(started)
     try:
-        return await judge_run(config, store, fetcher, run_id, started, now=now, progress=progress)
+        return await judge_run(
+            config, store, fetcher, run_id, started, now=now, progress=progress, deep=deep
+        )
     except BaseException as exc:
         # Interrupted or broken: keep the run, but never let it count as complete.
         store.fail_run(run_id, now(), f"{type(exc).__name__}: {exc}")
@@ -375,17 +398,30 @@ async def judge_run(
     *,
     now: Clock,
     progress: Progress,
+    deep: bool = False,
 ) -> Outcomes:
     checked = await check_all(config, fetcher, store, run_id, now=now, progress=progress)
     offline = is_offline(checked)
     observations = [c.observation for c in checked]
     if offline:
         observations = settle_offline(observations)
-    links = judge_links(checked, store, now())
     kinds = {resource.id: resource.kind for resource in config.resources}
     for observation in observations:
         store.save_observation(run_id, observation, kind=kinds[observation.id])
-    store.save_link_checks(run_id, links)
+    if deep and not offline:  # an offline run judges nothing, so it crawls nothing either
+        links = await crawl_sites(
+            store,
+            fetcher,
+            run_id,
+            deep_seeds(config, checked),
+            deep=config.settings.deep,
+            resources=config.resources,
+            now=now,
+            progress=progress,
+        )
+    else:
+        links = judge_links(checked, store, now())
+        store.save_link_checks(run_id, links)
     store.save_validators(collect_validators(checked), now())
     counts = count(observations, links, config.settings.failures_before_finding)
     run = Run(id=run_id, started_at=started, finished_at=now(), offline=offline, counts=counts)

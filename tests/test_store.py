@@ -15,11 +15,17 @@ import pytest
 from ocwwatch.errors import StoreBusyError, StoreError
 from ocwwatch.models import (
     Against,
+    Anchor,
     Change,
     ChangeKind,
     Counts,
+    CrawledPage,
+    FrontierEntry,
     Hop,
+    Link,
     LinkCheck,
+    LinkKind,
+    LinkProbe,
     LinkState,
     Metadata,
     NavItem,
@@ -31,7 +37,7 @@ from ocwwatch.models import (
     Suggestion,
     Validators,
 )
-from ocwwatch.store import Store
+from ocwwatch.store import MIGRATIONS, Store
 
 GOLDEN_SCHEMA = Path(__file__).parent / "fixtures" / "golden" / "schema.sql"
 T0 = datetime(2024, 5, 1, 6, 17, tzinfo=UTC)
@@ -126,6 +132,9 @@ def full_link_check() -> LinkCheck:
         failed_runs=2,
         suggestion=Suggestion(url="https://ocw.mit.edu/full_book.pdf", reason="the PDF moved"),
         detail="PDF link lands on HTML",
+        kind=LinkKind.FILE,
+        redirects=(Hop(url="https://ocw.mit.edu/ans7870/Calculus.pdf", status=301),),
+        anchors=(Anchor(page="https://example.org/list", text="Strang’s Calculus (PDF)"),),
     )
 
 
@@ -162,9 +171,10 @@ def test_migrations_are_idempotent(db_path: Path) -> None:
     Store.open(db_path).close()
     before = schema_sql(db_path)
     with Store.open(db_path) as store:
-        assert store.schema_version() == 1
+        assert store.schema_version() == len(MIGRATIONS)
     assert schema_sql(db_path) == before
-    assert query(db_path, "SELECT version FROM migrations") == [(1,)]
+    versions = [(n,) for n in range(1, len(MIGRATIONS) + 1)]
+    assert query(db_path, "SELECT version FROM migrations ORDER BY version") == versions
 
 
 def test_schema_matches_golden(db_path: Path) -> None:
@@ -182,7 +192,8 @@ def test_newer_schema_version_is_refused(db_path: Path) -> None:
     Store.open(db_path).close()
     with closing(sqlite3.connect(db_path)) as conn, conn:
         conn.execute("INSERT INTO migrations VALUES (99, '2030-01-01T00:00:00.000000Z')")
-    with pytest.raises(StoreError, match=r"schema version 99 is newer .*\(1\)") as caught:
+    newest = rf"schema version 99 is newer .*\({len(MIGRATIONS)}\)"
+    with pytest.raises(StoreError, match=newest) as caught:
         Store.open(db_path)
     assert str(db_path) in str(caught.value)
 
@@ -450,3 +461,148 @@ def test_lock_is_granted_once_the_holder_releases(db_path: Path) -> None:
         with second.lock(timeout_seconds=5):
             assert not holder.is_alive()
         holder.join()
+
+
+# --- the deep check's frontier (issue 4) ----------------------------------------------------
+
+SITE = "https://ocw.mit.edu/courses/c1/"
+
+
+def entry(path: str, kind: LinkKind = LinkKind.PAGE) -> FrontierEntry:
+    return FrontierEntry(url=SITE + path, key=SITE + path, kind=kind, resource_id="c1")
+
+
+def probe(path: str, status: int = 200) -> LinkProbe:
+    return LinkProbe(key=SITE + path, final_url=SITE + path, status=status, fetched_at=T0)
+
+
+def test_frontier_is_claimed_in_the_order_found_and_once(store: Store) -> None:
+    """Queued entries come back in order; a key queued twice is one entry; claimed ones stay out."""
+    run_id = store.start_run(T0)
+    store.save_crawl_step(run_id, T0, found=[entry("a/"), entry("b/"), entry("a/")])
+    assert [e.url for e in store.claim_frontier(run_id, 10)] == [SITE + "a/", SITE + "b/"]
+    assert store.claim_frontier(run_id, 10) == []
+    assert store.count_frontier(run_id) == {"queued": 0, "claimed": 2, "done": 0}
+
+
+def test_first_result_of_a_run_wins(store: Store) -> None:
+    """Settling an entry already done keeps the first probe (a redirect target recorded early)."""
+    run_id = store.start_run(T0)
+    store.save_crawl_step(run_id, T0, settled=[(entry("a/"), probe("a/", 200))])
+    store.save_crawl_step(run_id, T0, settled=[(entry("a/"), probe("a/", 500))])
+    store.save_crawl_step(run_id, T0, sources=[(SITE + "a/", Anchor(page=SITE))])
+    [found] = store.load_found_links(run_id, 0, 10)
+    assert found.probe.status == 200
+
+
+def test_sources_read_back_in_the_order_found(store: Store) -> None:
+    """Where a checked link was found reads back page by page, first found first, once each."""
+    run_id = store.start_run(T0)
+    sources = [
+        (SITE + "x.pdf", Anchor(page=SITE, text="Notes")),
+        (SITE + "y.pdf", Anchor(page=SITE, text="Other")),
+        (SITE + "x.pdf", Anchor(page=SITE + "a/", text="Lecture notes")),
+        (SITE + "x.pdf", Anchor(page=SITE, text="Notes again")),
+    ]
+    settled = [(entry("x.pdf", LinkKind.FILE), probe("x.pdf"))]
+    store.save_crawl_step(run_id, T0, sources=sources, settled=settled)
+    [found] = store.load_found_links(run_id, 0, 10)
+    assert found.entry.kind is LinkKind.FILE
+    assert list(store.iter_sources(run_id, [SITE + "x.pdf"])) == [
+        (SITE + "x.pdf", SITE),
+        (SITE + "x.pdf", SITE + "a/"),
+    ]
+
+
+def test_found_checks_are_stored_with_their_anchors(store: Store) -> None:
+    """A found link's stored check gets its pages and anchor texts from the sources."""
+    run_id = store.start_run(T0)
+    sources = [
+        (SITE + "x.pdf", Anchor(page=SITE, text="Notes")),
+        (SITE + "x.pdf", Anchor(page=SITE + "a/", text="Lecture notes — 微積分")),
+    ]
+    store.save_crawl_step(run_id, T0, sources=sources)
+    check = LinkCheck(url=SITE + "x.pdf", state=LinkState.OK)
+    store.save_found_checks(run_id, [(SITE + "x.pdf", check)])
+    [stored] = store.load_link_checks(run_id)
+    anchors = tuple(anchor for _key, anchor in sources)
+    pages = (SITE, SITE + "a/")
+    assert stored == check.model_copy(update={"found_on": pages, "anchors": anchors})
+
+
+def test_links_found_on_no_page_are_not_returned(store: Store) -> None:
+    """A checked entry nobody linked (a resource's own URL) is not a found link."""
+    run_id = store.start_run(T0)
+    store.save_crawl_step(run_id, T0, settled=[(entry("a/"), probe("a/"))])
+    assert store.load_found_links(run_id, 0, 10) == []
+
+
+def test_reset_frontier_drops_older_runs_working_rows(store: Store, db_path: Path) -> None:
+    """A new deep run starts with an empty frontier; older runs' rows are removed."""
+    old = complete_run(store, 0)
+    store.save_crawl_step(old, T0, found=[entry("a/")], sources=[(SITE + "a/", Anchor(page=SITE))])
+    new = store.start_run(at(24))
+    store.reset_frontier(new)
+    assert query(db_path, "SELECT count(*) FROM crawl_frontier") == [(0,)]
+    assert query(db_path, "SELECT count(*) FROM crawl_sources") == [(0,)]
+
+
+def test_crawled_page_round_trips(store: Store) -> None:
+    """A page's validators and links read back as saved, replaced by a newer read."""
+    page = CrawledPage(
+        url=SITE + "a/",
+        final_url=SITE + "a/",
+        validators=Validators(etag='"a1"'),
+        page_kind=PageKind.OCW_PAGE,
+        links=(Link(url=SITE + "b/", text="Unit B — 微積分"),),
+    )
+    run_id = store.start_run(T0)
+    store.save_crawl_step(run_id, T0, pages=[page])
+    assert store.load_crawled_page(SITE + "a/") == page
+    newer = page.model_copy(update={"validators": Validators(etag='"a2"'), "links": ()})
+    store.save_crawl_step(run_id, T0, pages=[newer])
+    assert store.load_crawled_page(SITE + "a/") == newer
+    assert store.load_crawled_page(SITE + "never/") is None
+
+
+def test_link_states_reads_many_latest_checks_at_once(store: Store) -> None:
+    """link_states gives each URL's latest complete check, like link_state, minus its pages."""
+    first = store.start_run(T0)
+    store.save_link_checks(first, [full_link_check()])
+    store.finish_run(first, at(1), Counts(), offline=False)
+    second = store.start_run(at(24))
+    newer = full_link_check().model_copy(update={"failed_runs": 3})
+    store.save_link_checks(second, [newer])
+    store.finish_run(second, at(25), Counts(), offline=False)
+    running = store.start_run(at(48))
+    store.save_link_checks(running, [newer.model_copy(update={"failed_runs": 9})])
+    states = store.link_states([full_link_check().url, "https://never.example/"])
+    assert states == {newer.url: newer.model_copy(update={"found_on": (), "anchors": ()})}
+
+
+def test_version_1_database_migrates_and_keeps_its_link_checks(db_path: Path) -> None:
+    """A database of schema 1 gains the deep-check tables; old link checks read back."""
+    from ocwwatch.store.schema import MIGRATIONS as STEPS
+
+    db_path.parent.mkdir(parents=True)
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        conn.execute("INSERT INTO migrations VALUES (1, '2025-01-01T00:00:00.000000Z')")
+    from sqlite_utils import Database
+
+    STEPS[0](Database(db_path))
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute("INSERT INTO runs (id, started_at) VALUES (1, '2025-01-01T00:00:00Z')")
+        conn.execute(
+            "INSERT INTO link_checks (run_id, url, found_on, state)"
+            " VALUES (1, 'https://a/', '[]', 'ok')"
+        )
+    with Store.open(db_path) as store:
+        assert store.schema_version() == len(MIGRATIONS)
+        [check] = store.load_link_checks(1)
+    assert (check.url, check.state, check.kind, check.anchors) == (
+        "https://a/",
+        LinkState.OK,
+        None,
+        (),
+    )

@@ -1,0 +1,77 @@
+"""The deep check (issue 4): crawl each watched course site within its URL prefix and check
+every link found, politely, remembering failures across runs.
+
+Like `pipeline`, it wires stages (fetch, extract, judge, store) for one purpose; it does not
+print, render or decide exit codes. `crawl_sites` is the one entry point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from ocwwatch.config import DeepSettings
+from ocwwatch.crawl.crawler import Clock, DeepCrawl, DeepOptions, Progress, Seed
+from ocwwatch.crawl.scope import Scope, Site, host_of, site_prefix
+from ocwwatch.fetch import Fetcher
+from ocwwatch.judge import ANSWERED
+from ocwwatch.models import LinkCheck, PageKind, Resource
+from ocwwatch.store import Store
+
+__all__ = ["DeepOptions", "Seed", "Site", "crawl_sites", "plan_sites"]
+
+# A home that is one of these is no course site to crawl (a dead course, a file).
+UNCRAWLABLE = frozenset({PageKind.NOT_FOUND, PageKind.PDF, PageKind.OTHER})
+
+
+def plan_sites(seeds: Sequence[Seed], deep: DeepSettings) -> list[Site]:
+    """The course sites to crawl: each course home that answered with a page."""
+    sites = []
+    for seed in seeds:
+        if seed.resource_id is None or not deep.crawls(seed.resource_id):
+            continue
+        result = seed.result
+        if result.status not in ANSWERED or seed.metadata.page_kind in UNCRAWLABLE:
+            continue
+        sites.append(
+            Site(
+                resource_id=seed.resource_id,
+                home=result.final_url,
+                prefix=site_prefix(result.final_url),
+                max_pages=deep.max_pages_for(seed.resource_id),
+            )
+        )
+    return sites
+
+
+def options_of(deep: DeepSettings) -> DeepOptions:
+    return DeepOptions(
+        workers=deep.workers,
+        extract_workers=deep.extract_workers,
+        check_external=deep.check_external,
+        respect_robots=deep.respect_robots,
+        robots_user_agent=deep.robots_user_agent,
+    )
+
+
+async def crawl_sites(
+    store: Store,
+    fetcher: Fetcher,
+    run_id: int,
+    seeds: Sequence[Seed],
+    *,
+    deep: DeepSettings,
+    resources: Iterable[Resource],
+    now: Clock,
+    progress: Progress,
+) -> list[LinkCheck]:
+    """Crawl the sites of the course homes among `seeds`; every link found, judged and stored.
+
+    `seeds` are what the resource checks fetched (course homes with `resource_id`, the pages
+    they followed with `found_on`): none is fetched again. Found links may reach a private
+    address only on the hosts of `resources` and of `deep.allowed_private_hosts`.
+    """
+    sites = plan_sites(seeds, deep)
+    trusted = {host_of(resource.url) for resource in resources}
+    scope = Scope(sites, trusted | set(deep.allowed_private_hosts))
+    crawl = DeepCrawl(store, fetcher, run_id, scope, options_of(deep), now=now, progress=progress)
+    return await crawl.run(seeds)

@@ -1,0 +1,341 @@
+"""The deep check's crawl loop: claim entries from the SQLite frontier, check them with a
+bounded number in flight, queue the links each page read adds, judge every link found.
+
+Memory holds one claimed batch, the checks in flight and one unsaved step; the frontier, where
+each link was found and every result live in the store. Politeness per host is the Fetcher's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ocwwatch.crawl.probe import (
+    Prober,
+    Visit,
+    landing_of,
+    page_metadata,
+    page_readers,
+    probe_of,
+    remembered,
+    shared_failure,
+    skipped,
+)
+from ocwwatch.crawl.robots import RobotsBook
+from ocwwatch.crawl.scope import Scope, url_key
+from ocwwatch.crawl.verdict import judge_found
+from ocwwatch.fetch import Fetcher
+from ocwwatch.judge import ANSWERED
+from ocwwatch.models import (
+    Anchor,
+    CrawledPage,
+    FetchResult,
+    FrontierEntry,
+    Link,
+    LinkCheck,
+    LinkKind,
+    LinkProbe,
+    LinkState,
+    Metadata,
+    PageKind,
+)
+from ocwwatch.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Progress = Callable[[str], None]
+PROGRESS_EVERY = 1000  # links checked between progress lines
+RECENT_KEYS = 4096  # keys queued lately, not offered to the store again (bounded memory)
+
+
+@dataclass(frozen=True)
+class DeepOptions:
+    """How hard the crawl works; per-host politeness is the Fetcher's policy, not this."""
+
+    workers: int = 16  # links in flight across every host
+    extract_workers: int = 0  # processes that read pages (0: this one)
+    check_external: bool = True
+    respect_robots: bool = True
+    robots_user_agent: str = "ocwwatch"
+    flush_every: int = 256  # settled links per store transaction
+    claim_batch: int = 64  # frontier entries claimed at once
+    judge_batch: int = 500  # found links judged per read
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A URL the resource checks already fetched: not fetched again, and read if a site's home."""
+
+    result: FetchResult
+    metadata: Metadata
+    found_on: str | None = None  # the page that linked it; None for a resource itself
+    resource_id: str | None = None  # set for a course home whose site is crawled
+
+
+@dataclass
+class Step:
+    """What the crawl learned since it last wrote to the store."""
+
+    found: list[FrontierEntry] = field(default_factory=list)
+    sources: list[tuple[str, Anchor]] = field(default_factory=list)
+    settled: list[tuple[FrontierEntry, LinkProbe]] = field(default_factory=list)
+    pages: list[CrawledPage] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.settled) + len(self.found) // 16
+
+
+class DeepCrawl:
+    """One run's crawl of every watched course site, with one shared frontier."""
+
+    def __init__(
+        self,
+        store: Store,
+        fetcher: Fetcher,
+        run_id: int,
+        scope: Scope,
+        options: DeepOptions,
+        *,
+        now: Clock,
+        progress: Progress,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.scope = scope
+        self.options = options
+        self.now = now
+        self.progress = progress
+        self.robots = RobotsBook(fetcher, options.robots_user_agent, enabled=options.respect_robots)
+        self.prober = Prober(fetcher, store, scope)
+        self.step = Step()
+        self.claimed: deque[tuple[FrontierEntry, bool]] = deque()
+        self.pages_read: Counter[str] = Counter()
+        # Redirect targets settled this run (few): a direct link to one is not fetched again.
+        self.landed: set[str] = set()
+        self.recent: OrderedDict[str, None] = OrderedDict()
+        self.checked = 0
+
+    async def run(self, seeds: Sequence[Seed]) -> list[LinkCheck]:
+        """Crawl from the seeds until the frontier is empty; return every found link judged."""
+        self.store.reset_frontier(self.run_id)
+        try:
+            for seed in seeds:
+                self.plant(seed)
+            with page_readers(self.options.extract_workers) as pool:
+                self.prober.pool = pool
+                await self.drain()
+        finally:
+            self.prober.pool = None
+            self.robots.close()
+        self.flush()
+        pages = sum(self.pages_read.values())
+        self.progress(f"deep: {self.checked} links checked, {pages} pages read")
+        return self.judge_all()
+
+    # --- the frontier ----------------------------------------------------------------------
+
+    def plant(self, seed: Seed) -> None:
+        """Record a URL the resource checks fetched; read its links if it is a site's page."""
+        result = seed.result
+        key = url_key(result.url)
+        kind, site_id = self.scope.classify(result.url, key)
+        entry = FrontierEntry(url=result.url, key=key, kind=kind, resource_id=site_id)
+        if seed.found_on is not None:
+            self.step.sources.append((key, Anchor(page=seed.found_on)))
+        landing = landing_of(entry, result, seed.metadata, self.scope, "GET")
+        target = landing[0] if landing is not None else entry
+        site = self.readable_site(target, result, seed.metadata)
+        links = self.seed_links(result, target) if site is not None else ()
+        if links is None:  # a 304 with nothing remembered: read it afresh, like any page
+            self.step.found.append(target)
+            if landing is None:
+                return
+        else:
+            self.step.settled.append((target, landing[1] if landing else self.probe(seed, entry)))
+        if landing is not None:
+            self.step.settled.append((entry, self.probe(seed, entry)))
+        if site is not None and links is not None:
+            self.landed.add(target.key)
+            self.pages_read[site] += 1
+            self.add_links(links, result.final_url, target)
+
+    def probe(self, seed: Seed, entry: FrontierEntry) -> LinkProbe:
+        return probe_of(entry, seed.result, seed.metadata, "GET")
+
+    def readable_site(
+        self, target: FrontierEntry, result: FetchResult, metadata: Metadata
+    ) -> str | None:
+        """The site whose page `target` is, when the seed's answer can be read for links."""
+        if target.kind is not LinkKind.PAGE or result.status not in ANSWERED:
+            return None
+        if metadata.page_kind is PageKind.NOT_FOUND:
+            return None
+        return target.resource_id
+
+    def seed_links(self, result: FetchResult, target: FrontierEntry) -> tuple[Link, ...] | None:
+        """A seed page's links from the body already read, or last run's read (on a 304)."""
+        if result.status == 200 and result.body:
+            extraction = page_metadata(result)
+            page = remembered(target, result, extraction)
+            if page is not None:
+                self.step.pages.append(page)
+            return extraction.links
+        cached = self.store.load_crawled_page(target.key)
+        return cached.links if cached is not None else None
+
+    def add_links(self, links: Sequence[Link], found_on: str, parent: FrontierEntry) -> None:
+        """Queue a page's links (the store ignores known ones) and record where each was."""
+        for link in links:
+            key = url_key(link.url)
+            self.step.sources.append((key, Anchor(page=found_on, text=link.text)))
+            if key in self.recent:
+                self.recent.move_to_end(key)
+                continue  # queued a moment ago: a site's menu and footer are on every page
+            self.recent[key] = None
+            if len(self.recent) > RECENT_KEYS:
+                self.recent.popitem(last=False)
+            kind, site_id = self.scope.classify(link.url, key)
+            self.step.found.append(
+                FrontierEntry(
+                    url=link.url,
+                    key=key,
+                    kind=kind,
+                    resource_id=site_id or parent.resource_id,
+                    depth=parent.depth + 1,
+                )
+            )
+
+    def flush(self) -> None:
+        step, self.step = self.step, Step()
+        if step.found or step.sources or step.settled or step.pages:
+            self.store.save_crawl_step(
+                self.run_id,
+                self.now(),
+                found=step.found,
+                sources=step.sources,
+                settled=step.settled,
+                pages=step.pages,
+            )
+
+    def next_entry(self) -> tuple[FrontierEntry, bool] | None:
+        """The next entry to check, and whether its links are to be read (the page budget)."""
+        if not self.claimed:
+            self.flush()  # links found so far must be claimable
+            for entry in self.store.claim_frontier(self.run_id, self.options.claim_batch):
+                self.claimed.append((entry, self.within_budget(entry)))
+        return self.claimed.popleft() if self.claimed else None
+
+    def within_budget(self, entry: FrontierEntry) -> bool:
+        site = self.scope.site_by_id(entry.resource_id)
+        if entry.kind is not LinkKind.PAGE or site is None:
+            return False
+        if self.pages_read[site.resource_id] >= site.max_pages:
+            return False
+        self.pages_read[site.resource_id] += 1
+        return True
+
+    # --- checking --------------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        pending: set[asyncio.Task[Visit | None]] = set()
+        while True:
+            while len(pending) < self.options.workers:
+                claimed = self.next_entry()
+                if claimed is None:
+                    break
+                pending.add(asyncio.create_task(self.visit(*claimed)))
+            if not pending:
+                return
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                visit = task.result()
+                if visit is not None:
+                    self.absorb(visit)
+            if self.step.size >= self.options.flush_every:
+                self.flush()
+
+    async def visit(self, entry: FrontierEntry, read_links: bool) -> Visit | None:
+        try:
+            return await self.check(entry, read_links)
+        except Exception as exc:  # one link's bug must not stop the crawl
+            log.exception("checking %s failed", entry.url)
+            detail = f"internal error while checking: {type(exc).__name__}: {exc}"
+            probe = LinkProbe(
+                key=entry.key, state=LinkState.UNKNOWN, detail=detail, fetched_at=self.now()
+            )
+            return Visit(entry=entry, probe=probe)
+
+    async def check(self, entry: FrontierEntry, read_links: bool) -> Visit | None:
+        if entry.key in self.landed:
+            return None  # a redirect already ended here this run: checked, links read
+        refusal = self.scope.refusal(entry.url)
+        if refusal is not None:
+            return skipped(entry, refusal, self.now())
+        outside = entry.kind in {LinkKind.EXTERNAL, LinkKind.EMBED}
+        if outside and not self.options.check_external:
+            reason = "links to other sites are not checked (deep.check_external = false)"
+            return skipped(entry, reason, self.now())
+        permit = await self.robots.permit(entry.url)
+        if permit.unreachable is not None:
+            return shared_failure(entry, permit.unreachable)
+        if not permit.allowed:
+            return skipped(entry, permit.reason or "disallowed by robots.txt", self.now())
+        if entry.kind is LinkKind.PAGE:
+            return await self.prober.check_page(entry, read_links=read_links)
+        if outside:
+            return await self.prober.check_external(entry)
+        return await self.prober.check_file(entry)
+
+    def absorb(self, visit: Visit) -> None:
+        self.step.settled.append((visit.entry, visit.probe))
+        if visit.final is not None:
+            self.step.settled.append(visit.final)
+            if visit.read or visit.final[0].kind is not LinkKind.PAGE:
+                self.landed.add(visit.final[0].key)
+        if visit.page is not None:
+            self.step.pages.append(visit.page)
+        if visit.links and visit.found_on is not None:
+            self.add_links(visit.links, visit.found_on, visit.entry)
+        self.checked += 1
+        if self.checked % PROGRESS_EVERY == 0:
+            pages = sum(self.pages_read.values())
+            self.progress(f"deep: {self.checked} links checked, {pages} pages read")
+
+    # --- judging ---------------------------------------------------------------------------
+
+    def judge_all(self) -> list[LinkCheck]:
+        """Judge every link found, in the order found, storing each batch as it is judged.
+
+        The store copies where each link was found (pages, anchors) into its stored check;
+        the returned checks, for the run's report, carry the pages without the anchors, each
+        page URL one string for the whole run.
+        """
+        checks: list[LinkCheck] = []
+        pages: dict[str, str] = {}
+        after = 0
+        while True:
+            batch = self.store.load_found_links(self.run_id, after, self.options.judge_batch)
+            if not batch:
+                return checks
+            previous = self.store.link_states(found.entry.url for found in batch)
+            now = self.now()
+            judged = [
+                (f.entry.key, judge_found(f, (), previous.get(f.entry.url), now)) for f in batch
+            ]
+            self.store.save_found_checks(self.run_id, judged)
+            found_on = self.pages_of([key for key, _check in judged], pages)
+            checks += [c.model_copy(update={"found_on": found_on[k]}) for k, c in judged]
+            after = batch[-1].entry.seq
+
+    def pages_of(self, keys: list[str], pages: dict[str, str]) -> dict[str, tuple[str, ...]]:
+        """The pages each key was found on, streamed from the store into shared strings."""
+        found: dict[str, list[str]] = {key: [] for key in keys}
+        for key, page in self.store.iter_sources(self.run_id, keys):
+            found[key].append(pages.setdefault(page, page))
+        return {key: tuple(on) for key, on in found.items()}

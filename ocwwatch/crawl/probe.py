@@ -1,0 +1,285 @@
+"""How the deep check checks one link: pages by (conditional) GET and read for links, files by
+HEAD with a GET where HEAD is refused or cannot be believed, other sites' pages by HEAD.
+
+Each check returns a `Visit` value; nothing here writes to the store or decides the crawl order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing import get_context
+
+from ocwwatch.crawl.oembed import oembed_state, oembed_url, video_id
+from ocwwatch.crawl.scope import Scope, url_key
+from ocwwatch.crawl.verdict import crawl_state
+from ocwwatch.extract import extract_page
+from ocwwatch.fetch import Fetcher
+from ocwwatch.judge import ANSWERED
+from ocwwatch.models import (
+    CrawledPage,
+    Extraction,
+    FetchResult,
+    FrontierEntry,
+    Link,
+    LinkKind,
+    LinkProbe,
+    LinkState,
+    Metadata,
+    PageKind,
+)
+from ocwwatch.store import Store
+
+log = logging.getLogger(__name__)
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+REFUSED_HEAD = frozenset({405, 501})
+
+
+@dataclass
+class Visit:
+    """What checking one frontier entry found: its probe, and the page's links if it was read."""
+
+    entry: FrontierEntry
+    probe: LinkProbe
+    final: tuple[FrontierEntry, LinkProbe] | None = None  # a redirect's target, checked too
+    links: tuple[Link, ...] = ()
+    found_on: str | None = None  # the page the links were read from
+    read: bool = False  # the (final) page's links were read, whether or not it had any
+    page: CrawledPage | None = None  # remembered for the next run's conditional request
+
+
+def skipped(entry: FrontierEntry, reason: str, now: datetime) -> Visit:
+    probe = LinkProbe(key=entry.key, state=LinkState.SKIPPED, detail=reason, fetched_at=now)
+    return Visit(entry=entry, probe=probe)
+
+
+def shared_failure(entry: FrontierEntry, robots: FetchResult) -> Visit:
+    """The host did not answer for its robots.txt: the link shares that failure, unfetched."""
+    detail = f"the host did not answer for robots.txt: {robots.failure_detail or robots.failure}"
+    probe = LinkProbe(
+        key=entry.key,
+        final_url=entry.url,
+        failure=robots.failure,
+        failure_detail=detail,
+        fetched_at=robots.fetched_at,
+    )
+    return Visit(entry=entry, probe=probe)
+
+
+def page_metadata(result: FetchResult) -> Extraction:
+    """Read a body only where it can say something: HTML (not found? links?) or by type."""
+    if result.status != 200 or not result.body:
+        return Extraction(metadata=Metadata(page_kind=PageKind.OTHER))
+    if result.content_type in HTML_TYPES or result.content_type is None:
+        return extract_page(result.body, result.final_url, result.content_type)
+    kind = PageKind.PDF if result.content_type == "application/pdf" else PageKind.OTHER
+    return Extraction(metadata=Metadata(page_kind=kind, content_type=result.content_type))
+
+
+def read_links(
+    body: bytes, url: str, content_type: str | None
+) -> tuple[str, list[tuple[str, str]]]:
+    """`extract_page` cut to what the crawl keeps, as plain values a worker can send back."""
+    extraction = extract_page(body, url, content_type)
+    return extraction.metadata.page_kind.value, [(ln.url, ln.text) for ln in extraction.links]
+
+
+@contextmanager
+def page_readers(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """A pool of `workers` processes that read pages, or None to read them here.
+
+    Spawned, never forked: the crawling process may hold threads (resolvers, SQLite).
+    """
+    if workers < 1:
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def probe_of(
+    entry: FrontierEntry, result: FetchResult, metadata: Metadata, method: str
+) -> LinkProbe:
+    """The stored form of a fetch, with the crawl's own verdict where it has one."""
+    decided = crawl_state(result, metadata, entry.kind)
+    return LinkProbe(
+        key=entry.key,
+        final_url=result.final_url,
+        status=result.status,
+        redirects=result.redirects,
+        content_type=result.content_type,
+        page_kind=metadata.page_kind,
+        failure=result.failure,
+        failure_detail=result.failure_detail,
+        state=decided[0] if decided else None,
+        detail=decided[1] if decided else None,
+        method=method,
+        fetched_at=result.fetched_at,
+    )
+
+
+def landing_of(
+    entry: FrontierEntry, result: FetchResult, metadata: Metadata, scope: Scope, method: str
+) -> tuple[FrontierEntry, LinkProbe] | None:
+    """Where a redirect ended, as its own checked entry, so that it is not fetched again."""
+    key = url_key(result.final_url)
+    if not result.redirects or key == entry.key or result.status is None or result.failure:
+        return None
+    kind, site = scope.classify(result.final_url, key)
+    landing = FrontierEntry(
+        url=result.final_url,
+        key=key,
+        kind=kind,
+        resource_id=site or entry.resource_id,
+        depth=entry.depth,
+    )
+    direct = result.model_copy(update={"url": result.final_url, "redirects": ()})
+    return landing, probe_of(landing, direct, metadata, method)
+
+
+def trusts_head(head: FetchResult, entry: FrontierEntry) -> bool:
+    """Whether a HEAD answer can stand for the link, or a GET must confirm it (issue 4)."""
+    if head.status is None or head.failure is not None:
+        return True  # no answer, or a broken redirect chain: a GET would meet the same
+    if head.status in REFUSED_HEAD:
+        return False
+    if head.status >= 400 and head.status != 429:
+        return False  # servers that mishandle HEAD answer 403, 404 or 500 to it
+    # A file that answers with a web page needs its body read: a soft 404 or a landing page.
+    return not (entry.kind is LinkKind.FILE and head.content_type in HTML_TYPES)
+
+
+class Prober:
+    """Checks frontier entries with one Fetcher; remembers nothing between entries."""
+
+    def __init__(self, fetcher: Fetcher, store: Store, scope: Scope) -> None:
+        self.fetcher = fetcher
+        self.store = store
+        self.scope = scope
+        self.pool: ProcessPoolExecutor | None = None  # set while a crawl has page readers
+
+    async def read_page(self, result: FetchResult) -> Extraction:
+        """`page_metadata`, in a page-reading process when the crawl has them."""
+        pool = self.pool
+        if pool is None or result.status != 200 or result.content_type not in HTML_TYPES:
+            return page_metadata(result)
+        loop = asyncio.get_running_loop()
+        try:
+            kind, links = await loop.run_in_executor(
+                pool, read_links, result.body, result.final_url, result.content_type
+            )
+        except BrokenProcessPool:
+            log.warning("the page-reading processes died; reading pages in this one")
+            self.pool = None
+            return page_metadata(result)
+        metadata = Metadata(page_kind=PageKind(kind), content_type=result.content_type)
+        found = tuple(Link(url=url, text=text) for url, text in links)
+        return Extraction(metadata=metadata, links=found)
+
+    async def check_page(self, entry: FrontierEntry, *, read_links: bool) -> Visit:
+        """GET, conditional when the page was read before; its links when `read_links`."""
+        cached = self.store.load_crawled_page(entry.key) if read_links else None
+        validators = {cached.final_url: cached.validators} if cached else {}
+        result = await self.fetcher.fetch(entry.url, validators=validators)
+        if result.not_modified and cached is not None:
+            extraction = Extraction(metadata=Metadata(page_kind=cached.page_kind))
+            extraction = extraction.model_copy(update={"links": cached.links})
+        else:
+            extraction = await self.read_page(result)
+        # A "not found" page's links are the site's chrome, not the course's: never followed.
+        readable = extraction.metadata.page_kind is not PageKind.NOT_FOUND
+        in_site = readable and self.scope.site_of(url_key(result.final_url)) is not None
+        visit = Visit(
+            entry=entry,
+            probe=probe_of(entry, result, extraction.metadata, "GET"),
+            final=landing_of(entry, result, extraction.metadata, self.scope, "GET"),
+            links=extraction.links if read_links and in_site else (),
+            found_on=result.final_url,
+            read=read_links and in_site,
+        )
+        if read_links and in_site and not result.not_modified:
+            visit.page = remembered(entry, result, extraction)
+        return visit
+
+    async def check_file(self, entry: FrontierEntry) -> Visit:
+        """HEAD; a GET where HEAD is refused (405, 501) or its answer cannot be believed."""
+        head = await self.fetcher.fetch(entry.url, method="HEAD")
+        if trusts_head(head, entry):
+            kind = PageKind.PDF if head.content_type == "application/pdf" else PageKind.OTHER
+            metadata = Metadata(page_kind=kind, content_type=head.content_type)
+            return self.visit_of(entry, head, metadata, "HEAD")
+        result = await self.fetch_start(entry.url)
+        return self.visit_of(entry, result, page_metadata(result).metadata, "GET")
+
+    async def check_external(self, entry: FrontierEntry) -> Visit:
+        """A watched host's page by GET (its 404 page comes with 200), a YouTube embed through
+        oEmbed, anything else by HEAD."""
+        video = video_id(entry.url) if entry.kind is LinkKind.EMBED else None
+        if video is not None:
+            return await self.check_video(entry, video)
+        if entry.kind is LinkKind.EXTERNAL and self.scope.is_watched_host(entry.url):
+            result = await self.fetcher.fetch(entry.url)
+            return self.visit_of(entry, result, page_metadata(result).metadata, "GET")
+        return await self.check_file(entry)
+
+    async def check_video(self, entry: FrontierEntry, video: str) -> Visit:
+        """Ask oEmbed about the video; the embed URL itself would answer 200 regardless."""
+        result = await self.fetcher.fetch(oembed_url(video))
+        decided = oembed_state(result.status)
+        probe = LinkProbe(
+            key=entry.key,
+            final_url=entry.url,
+            status=result.status,
+            content_type=result.content_type,
+            page_kind=PageKind.OTHER,
+            failure=result.failure,
+            failure_detail=result.failure_detail,
+            state=decided[0] if decided else None,
+            detail=decided[1] if decided else None,
+            method="GET oEmbed",
+            fetched_at=result.fetched_at,
+        )
+        return Visit(entry=entry, probe=probe)
+
+    async def fetch_start(self, url: str) -> FetchResult:
+        """The GET behind a doubtful HEAD.
+
+        Meant to be a ranged GET (`Range: bytes=0-0`) so that a large file is not downloaded;
+        the Fetcher cannot send extra headers yet, so this is a whole GET under its byte cap.
+        """
+        return await self.fetcher.fetch(url)
+
+    def visit_of(
+        self, entry: FrontierEntry, result: FetchResult, metadata: Metadata, method: str
+    ) -> Visit:
+        return Visit(
+            entry=entry,
+            probe=probe_of(entry, result, metadata, method),
+            final=landing_of(entry, result, metadata, self.scope, method),
+        )
+
+
+def remembered(
+    entry: FrontierEntry, result: FetchResult, extraction: Extraction
+) -> CrawledPage | None:
+    """What to keep of a page read now so that a 304 next run can stand for it."""
+    validators = result.validators
+    if result.status not in ANSWERED or not (validators.etag or validators.last_modified):
+        return None
+    return CrawledPage(
+        url=entry.key,
+        final_url=result.final_url,
+        validators=validators,
+        page_kind=extraction.metadata.page_kind,
+        links=extraction.links,
+    )

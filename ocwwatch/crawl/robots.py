@@ -1,0 +1,122 @@
+"""robots.txt for the deep check (RFC 9309), read with protego: one fetch per host per run.
+
+Owns protego and the reading of robots.txt answers. It says whether a URL may be fetched; it
+never fetches that URL itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from protego import Protego
+
+from ocwwatch.fetch import Fetcher
+from ocwwatch.models import FailureKind, FetchResult
+
+log = logging.getLogger(__name__)
+
+MAX_ROBOTS_BYTES = 500 * 1024  # RFC 9309, 2.5: crawlers must read at least 500 KiB
+# The host did not answer at all: its links would fail the same way, so they share the failure.
+NO_ANSWER = frozenset(
+    {
+        FailureKind.DNS,
+        FailureKind.CONNECT,
+        FailureKind.TIMEOUT,
+        FailureKind.RESET,
+        FailureKind.BLOCKED_ADDRESS,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Permit:
+    """May a URL be fetched; if not, why (skipped) or how its host failed (unreachable)."""
+
+    allowed: bool
+    reason: str | None = None
+    unreachable: FetchResult | None = None
+
+
+ALLOWED = Permit(allowed=True)
+
+
+@dataclass(frozen=True)
+class HostRules:
+    """What one host's robots.txt answer means for its URLs."""
+
+    parser: Protego | None = None  # None: no rules, everything allowed
+    refused: str | None = None  # every URL disallowed, and why
+    unreachable: FetchResult | None = None
+
+    def permit(self, url: str, user_agent: str) -> Permit:
+        if self.unreachable is not None:
+            return Permit(allowed=False, unreachable=self.unreachable)
+        if self.refused is not None:
+            return Permit(allowed=False, reason=self.refused)
+        if self.parser is None or self.parser.can_fetch(url, user_agent):
+            return ALLOWED
+        return Permit(allowed=False, reason=f"disallowed by robots.txt for {user_agent!r}")
+
+
+def read_robots(result: FetchResult) -> HostRules:
+    """The rules a robots.txt answer stands for (RFC 9309, 2.3.1)."""
+    if result.status is None:
+        # A replay without a recording for robots.txt means the scenario has none.
+        if result.failure in NO_ANSWER:
+            return HostRules(unreachable=result)
+        return HostRules()
+    if 200 <= result.status < 300:
+        text = result.body[:MAX_ROBOTS_BYTES].decode("utf-8", errors="replace")
+        return HostRules(parser=Protego.parse(text))
+    if result.status >= 500:
+        return HostRules(
+            refused=(
+                f"robots.txt answers {result.status}; RFC 9309 asks crawlers to assume"
+                " everything is disallowed until it can be read"
+            )
+        )
+    return HostRules()  # 4xx: "unavailable", no rules apply
+
+
+def origin_of(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.netloc:
+        return None
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+class RobotsBook:
+    """Each host's robots.txt, fetched once per run the first time one of its URLs comes up."""
+
+    def __init__(self, fetcher: Fetcher, user_agent: str, *, enabled: bool = True) -> None:
+        self.fetcher = fetcher
+        self.user_agent = user_agent
+        self.enabled = enabled
+        self._hosts: dict[str, asyncio.Task[HostRules]] = {}
+
+    async def permit(self, url: str) -> Permit:
+        origin = origin_of(url)
+        if not self.enabled or origin is None:
+            return ALLOWED  # with no origin, the fetch itself will say what is wrong
+        task = self._hosts.get(origin)
+        if task is None:
+            task = self._hosts[origin] = asyncio.create_task(self._load(origin))
+        rules = await asyncio.shield(task)
+        return rules.permit(url, self.user_agent)
+
+    async def _load(self, origin: str) -> HostRules:
+        result = await self.fetcher.fetch(f"{origin}/robots.txt")
+        rules = read_robots(result)
+        log.debug("robots.txt of %s: %s", origin, result.status or result.failure)
+        return rules
+
+    def close(self) -> None:
+        """Cancel robots.txt fetches nobody waits for any more."""
+        for task in self._hosts.values():
+            task.cancel()

@@ -1,0 +1,146 @@
+"""What the deep check may fetch and how: the course sites' prefixes, each link's kind, the one
+URL key that stops a URL being fetched twice in a run, and the safety rules for found links.
+
+Pure functions of URLs and settings; nothing here resolves names or opens sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from ocwwatch.fetch import normalise_url
+from ocwwatch.fetch.urls import is_private_host
+from ocwwatch.models import LinkKind
+
+# A last path segment with one of these suffixes is still a page; any other suffix is a file.
+PAGE_SUFFIXES = frozenset({"html", "htm", "shtml", "xhtml", "php", "asp", "aspx", "jsp"})
+# Embedded players that answer 200 whatever became of the video (issue 4, item 1).
+EMBED_PREFIXES = (
+    "https://www.youtube.com/embed/",
+    "https://www.youtube-nocookie.com/embed/",
+    "https://youtube.com/embed/",
+)
+HOME_PATHS = frozenset({"", "/", "/index.html", "/index.htm"})
+# A site's chrome links repeat on every page: parsing each spelling once saves most of the
+# crawl's URL work. Bounded, so memory does not grow with the number of links.
+CACHED_URLS = 8192
+
+
+@lru_cache(maxsize=CACHED_URLS)
+def url_key(url: str) -> str:
+    """The normal form runs compare URLs by (fetch's); an unparsable URL is its own key."""
+    try:
+        return normalise_url(url)
+    except ValueError:
+        return url
+
+
+def host_of(url: str) -> str:
+    """Lower-case host without port or brackets; '' when there is none."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def site_prefix(final_url: str) -> str:
+    """The URL prefix a course site lives under: its home's folder, without query."""
+    parts = urlsplit(url_key(final_url))
+    path = parts.path or "/"
+    last = path.rsplit("/", 1)[-1]
+    if "." in last:
+        path = path[: -len(last)]
+    elif not path.endswith("/"):
+        path += "/"
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+@lru_cache(maxsize=CACHED_URLS)
+def is_file_path(url: str) -> bool:
+    """True when the last path segment has a suffix that is not a web page's."""
+    try:
+        last = urlsplit(url).path.rsplit("/", 1)[-1]
+    except ValueError:
+        return False
+    if "." not in last:
+        return False
+    return last.rsplit(".", 1)[-1].lower() not in PAGE_SUFFIXES
+
+
+def is_home_redirect(url: str, final_url: str | None, redirected: bool) -> bool:
+    """A redirect from a deeper URL to a site's home page: how many sites say "not found"."""
+    if not redirected or final_url is None:
+        return False
+    try:
+        start, end = urlsplit(url), urlsplit(final_url)
+    except ValueError:
+        return False
+    return start.path not in HOME_PATHS and end.path in HOME_PATHS and not end.query
+
+
+@dataclass(frozen=True)
+class Site:
+    """One watched course site: where it lives and how many pages of it may be read."""
+
+    resource_id: str
+    home: str  # the course home's final URL
+    prefix: str  # every page whose key starts with this belongs to the site
+    max_pages: int
+
+    def contains(self, key: str) -> bool:
+        return key.startswith(self.prefix) or key == self.prefix.rstrip("/")
+
+
+class Scope:
+    """The sites of one deep run, and the rules every found link is held to."""
+
+    def __init__(self, sites: Iterable[Site], allowed_private_hosts: Iterable[str] = ()) -> None:
+        # Longest prefix first, so a site nested in another keeps its own pages.
+        self.sites = tuple(sorted(sites, key=lambda site: len(site.prefix), reverse=True))
+        self.watched_hosts = frozenset(host_of(site.home) for site in self.sites)
+        self.allowed_private_hosts = frozenset(h.lower() for h in allowed_private_hosts)
+
+    def site_of(self, key: str) -> Site | None:
+        return next((site for site in self.sites if site.contains(key)), None)
+
+    def site_by_id(self, resource_id: str | None) -> Site | None:
+        return next((site for site in self.sites if site.resource_id == resource_id), None)
+
+    def classify(self, url: str, key: str) -> tuple[LinkKind, str | None]:
+        """How to check a found link, and the site it belongs to (None outside every site)."""
+        site = self.site_of(key)
+        if url.startswith(EMBED_PREFIXES):
+            kind = LinkKind.EMBED
+        elif is_file_path(key):
+            kind = LinkKind.FILE
+        elif site is not None:
+            kind = LinkKind.PAGE
+        else:
+            kind = LinkKind.EXTERNAL
+        return kind, site.resource_id if site is not None else None
+
+    def is_watched_host(self, url: str) -> bool:
+        """A host that serves a watched site: its pages say "not found" in their body."""
+        return host_of(url) in self.watched_hosts
+
+    def refusal(self, url: str) -> str | None:
+        """Why a found link must not be fetched at all, or None (issue 4, item 6)."""
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            return f"not a usable URL ({exc})"
+        if parts.scheme.lower() not in {"http", "https"}:
+            return f"only http(s) links are fetched, not {parts.scheme or 'scheme-less'} ones"
+        host = (parts.hostname or "").lower()
+        if not host:
+            return "the URL has no host"
+        allowed = self.watched_hosts | self.allowed_private_hosts
+        if is_private_host(host) and host not in allowed:
+            return (
+                f"{host} is a loopback or private address and no configured resource lives"
+                " there; not fetched"
+            )
+        return None

@@ -1,0 +1,277 @@
+"""SQLite storage for ocwwatch (via sqlite-utils): schema migrations, one transaction per run step,
+history that is never overwritten, and the one-writer-at-a-time lock.
+
+It stores and returns the records of `ocwwatch.models`; it never fetches, judges or renders.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from ocwwatch.errors import StoreBusyError, StoreError
+from ocwwatch.models import Counts, LinkCheck, Observation, ResourceKind, Run, Validators
+from ocwwatch.store.base import BUSY_TIMEOUT_MS
+from ocwwatch.store.crawl import CrawlStore
+from ocwwatch.store.rows import (
+    format_time,
+    link_check_from_row,
+    link_check_row,
+    observation_from_row,
+    observation_row,
+    run_from_row,
+    validators_from_row,
+)
+from ocwwatch.store.schema import MIGRATIONS
+
+__all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Store"]
+
+_LOCK_POLL_SECONDS = 0.05
+_ABANDONED = "abandoned: the process stopped before the run finished"
+
+_UPSERT_RESOURCE = """
+INSERT INTO resources (id, url, kind, latest_observation_id) VALUES (?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET url = excluded.url,
+    kind = coalesce(excluded.kind, resources.kind),
+    latest_observation_id = excluded.latest_observation_id
+"""
+_COMPLETE_OBSERVATIONS = """
+SELECT o.* FROM observations AS o JOIN runs AS r ON r.id = o.run_id
+WHERE r.status = 'complete' AND o.resource_id = ?
+"""
+_LATEST_COMPLETE_CHECK = """
+SELECT c.* FROM link_checks AS c JOIN runs AS r ON r.id = c.run_id
+WHERE r.status = 'complete' AND c.url = ? ORDER BY c.run_id DESC LIMIT 1
+"""
+# Where a link was found is left out: it can be thousands of pages, and a streak needs none.
+_LATEST_COMPLETE_CHECKS = """
+SELECT c.url, c.state, c.http_status, c.final_url, c.first_failed_at, c.failed_runs, c.detail,
+    c.suggestion, c.kind, c.redirects, '[]' AS found_on, '[]' AS anchors
+FROM link_checks AS c
+WHERE c.url IN (SELECT value FROM json_each(?)) AND c.run_id = (
+    SELECT max(c2.run_id) FROM link_checks AS c2 JOIN runs AS r ON r.id = c2.run_id
+    WHERE r.status = 'complete' AND c2.url = c.url
+)
+"""
+
+
+class Store(CrawlStore):
+    """The ocwwatch database. Open with `Store.open`; use as a context manager or `close()`.
+
+    `resources` and `links` point at the latest row written, whatever became of its run; the
+    reads that judge (`previous_observation`, `link_state`, `latest_run`...) use complete runs only.
+    The deep check's frontier lives in `CrawlStore` (ocwwatch/store/crawl.py).
+    """
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def start_run(self, now: datetime) -> int:
+        """Record a new run as 'running' and return its id."""
+        row = {"started_at": format_time(now), "status": "running"}
+        with self._transaction("start a run") as db:
+            run_id = db.table("runs").insert(row).last_rowid
+        assert isinstance(run_id, int)
+        return run_id
+
+    def save_observation(
+        self, run_id: int, observation: Observation, *, kind: ResourceKind | None = None
+    ) -> None:
+        """Add one resource's observation to the history and point `resources` at it."""
+        row = observation_row(run_id, observation)
+        kind_value = kind.value if kind is not None else None
+        with self._transaction(f"save observation of {observation.id!r} in run {run_id}") as db:
+            self._require_run(db, run_id, running=True)
+            observation_id = db.table("observations").insert(row).last_rowid
+            db.execute(
+                _UPSERT_RESOURCE, [observation.id, observation.url, kind_value, observation_id]
+            )
+
+    def save_link_checks(self, run_id: int, checks: Sequence[LinkCheck]) -> None:
+        """Add link checks to the history (one per URL per run) and update `links`."""
+        rows = [link_check_row(run_id, check) for check in checks]
+        latest_keys = ("url", "state", "http_status", "final_url", "first_failed_at", "failed_runs")
+        latest = [{key: row[key] for key in latest_keys} | {"last_run_id": run_id} for row in rows]
+        with self._transaction(f"save link checks of run {run_id}") as db:
+            self._require_run(db, run_id, running=True)
+            db.table("link_checks").insert_all(rows)
+            db.table("links").upsert_all(latest, pk="url")
+
+    def save_validators(self, values: Mapping[str, Validators], now: datetime) -> None:
+        """Remember each URL's ETag and Last-Modified for the next conditional request."""
+        updated_at = format_time(now)
+        rows = [
+            {"url": url, "etag": v.etag, "last_modified": v.last_modified, "updated_at": updated_at}
+            for url, v in values.items()
+        ]
+        with self._transaction("save validators") as db:
+            db.table("validators").upsert_all(rows, pk="url")
+
+    def finish_run(self, run_id: int, now: datetime, counts: Counts, offline: bool) -> Run:
+        """Mark a running run complete with its counts; return it as stored."""
+        updates = {
+            "finished_at": format_time(now),
+            "status": "complete",
+            "offline": int(offline),
+            "counts": counts.model_dump_json(),
+        }
+        with self._transaction(f"finish run {run_id}") as db:
+            self._require_run(db, run_id, running=True)
+            db.table("runs").update(run_id, updates)
+        return self.load_run(run_id)
+
+    def fail_run(self, run_id: int, now: datetime, reason: str) -> None:
+        """Mark a running run failed, with why; it is never reported as complete."""
+        updates = {"status": "failed", "failed_at": format_time(now), "failure": reason}
+        with self._transaction(f"fail run {run_id}") as db:
+            self._require_run(db, run_id, running=True)
+            db.table("runs").update(run_id, updates)
+
+    def abandon_stale_runs(self, now: datetime) -> list[int]:
+        """Mark failed every run still 'running' (a crash); needs `lock()`. Returns their ids."""
+        if not self._locked:
+            raise StoreError(f"{self.path}: abandon_stale_runs() must be called inside lock()")
+        failed_at = format_time(now)
+        with self._transaction("abandon stale runs") as db:
+            rows = db.query("SELECT id FROM runs WHERE status = 'running' ORDER BY id")
+            run_ids = [int(row["id"]) for row in rows]
+            db.execute(
+                "UPDATE runs SET status = 'failed', failed_at = ?, failure = ?"
+                " WHERE status = 'running'",
+                [failed_at, _ABANDONED],
+            )
+        return run_ids
+
+    def save_report(self, run_id: int, format: str, body: str) -> None:
+        """Keep a rendered report exactly as given; saving the same format again replaces it."""
+        row = {"run_id": run_id, "format": format, "body": body}
+        with self._transaction(f"save the {format} report of run {run_id}") as db:
+            self._require_run(db, run_id, running=False)
+            db.table("reports").upsert(row, pk=("run_id", "format"))
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def previous_observation(self, resource_id: str, before_run_id: int) -> Observation | None:
+        """The latest observation of a resource from a complete run before `before_run_id`."""
+        sql = f"{_COMPLETE_OBSERVATIONS} AND o.run_id < ? ORDER BY o.run_id DESC LIMIT 1"
+        rows = self._select("read observations", sql, [resource_id, before_run_id])
+        return self._parse("observations", rows[0], observation_from_row) if rows else None
+
+    def resource_history(self, resource_id: str) -> list[Observation]:
+        """Every observation of a resource from complete runs, oldest run first."""
+        sql = f"{_COMPLETE_OBSERVATIONS} ORDER BY o.run_id"
+        rows = self._select("read observations", sql, [resource_id])
+        return [self._parse("observations", row, observation_from_row) for row in rows]
+
+    def load_observations(self, run_id: int) -> list[Observation]:
+        """The observations of one run, in the order they were saved."""
+        sql = "SELECT * FROM observations WHERE run_id = ? ORDER BY id"
+        rows = self._select("read observations", sql, [run_id])
+        return [self._parse("observations", row, observation_from_row) for row in rows]
+
+    def link_state(self, url: str) -> LinkCheck | None:
+        """The latest check of a URL from a complete run (carries failed_runs, first_failed_at)."""
+        rows = self._select("read link checks", _LATEST_COMPLETE_CHECK, [url])
+        return self._parse("link_checks", rows[0], link_check_from_row) if rows else None
+
+    def link_states(self, urls: Iterable[str]) -> dict[str, LinkCheck]:
+        """`link_state` of many URLs in one query, without `found_on` and `anchors` (a streak
+        needs neither); URLs never checked are absent."""
+        rows = self._select("read link checks", _LATEST_COMPLETE_CHECKS, [json.dumps(list(urls))])
+        return {row["url"]: self._parse("link_checks", row, link_check_from_row) for row in rows}
+
+    def load_link_checks(self, run_id: int) -> list[LinkCheck]:
+        """The link checks of one run, in the order they were saved."""
+        sql = "SELECT * FROM link_checks WHERE run_id = ? ORDER BY id"
+        rows = self._select("read link checks", sql, [run_id])
+        return [self._parse("link_checks", row, link_check_from_row) for row in rows]
+
+    def load_validators(self, urls: Iterable[str] | None = None) -> dict[str, Validators]:
+        """Stored validators of those URLs that have any (of every URL when `urls` is None)."""
+        if urls is None:
+            rows = self._select("read validators", "SELECT * FROM validators")
+        else:
+            sql = "SELECT * FROM validators WHERE url IN (SELECT value FROM json_each(?))"
+            rows = self._select("read validators", sql, [json.dumps(list(urls))])
+        return {row["url"]: self._parse("validators", row, validators_from_row) for row in rows}
+
+    def load_run(self, run_id: int) -> Run:
+        """One run, whatever its status (`finished_at` is None unless it completed)."""
+        rows = self._select("read runs", "SELECT * FROM runs WHERE id = ?", [run_id])
+        if not rows:
+            raise StoreError(f"{self.path}: run {run_id} does not exist")
+        return self._parse("runs", rows[0], run_from_row)
+
+    def list_runs(self, limit: int | None = None) -> list[Run]:
+        """Complete runs, newest first."""
+        sql = "SELECT * FROM runs WHERE status = 'complete' ORDER BY id DESC LIMIT ?"
+        rows = self._select("read runs", sql, [-1 if limit is None else limit])
+        return [self._parse("runs", row, run_from_row) for row in rows]
+
+    def latest_run(self) -> Run | None:
+        """The newest complete run, if any."""
+        runs = self.list_runs(limit=1)
+        return runs[0] if runs else None
+
+    def load_report(self, run_id: int, format: str) -> str | None:
+        """A stored report's body, byte for byte as saved."""
+        sql = "SELECT body FROM reports WHERE run_id = ? AND format = ?"
+        rows = self._select("read reports", sql, [run_id, format])
+        return str(rows[0]["body"]) if rows else None
+
+    # --- the writer lock -------------------------------------------------------------------
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    @contextmanager
+    def lock(self, timeout_seconds: float) -> Iterator[None]:
+        """Hold the exclusive writer lock, waiting up to `timeout_seconds` (StoreBusyError)."""
+        try:
+            handle = self.lock_path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise StoreError(f"{self.lock_path}: cannot open the lock file: {exc}") from exc
+        with handle:
+            self._acquire(handle, timeout_seconds)
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            self._locked = True
+            try:
+                yield
+            finally:
+                self._locked = False
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _acquire(self, handle: IO[str], timeout_seconds: float) -> None:
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise StoreBusyError(self._busy_message(timeout_seconds)) from None
+                time.sleep(min(_LOCK_POLL_SECONDS, remaining))
+            except OSError as exc:
+                raise StoreError(f"{self.lock_path}: cannot lock: {exc}") from exc
+            else:
+                return
+
+    def _busy_message(self, timeout_seconds: float) -> str:
+        try:
+            holder = self.lock_path.read_text(encoding="utf-8").strip()
+        except OSError:
+            holder = ""
+        pid = f" (pid {holder})" if holder.isdigit() else ""
+        return (
+            f"database {self.path} is busy: another ocwwatch check or daemon is running{pid};"
+            f" waited {timeout_seconds:g}s for {self.lock_path}. Try again when it has finished."
+        )

@@ -1,0 +1,147 @@
+"""The database connection under every Store: opening, configuring, migrating, transactions.
+
+It owns the one place sqlite3 errors become StoreError. It knows no records: the Store's
+methods (in `ocwwatch.store` and `ocwwatch.store.crawl`) read and write those.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self, TypeVar
+
+from sqlite_utils import Database
+
+from ocwwatch.errors import StoreBusyError, StoreError
+from ocwwatch.store.rows import Row, format_time
+from ocwwatch.store.schema import MIGRATIONS
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 5000
+
+
+@contextmanager
+def translated(path: Path, action: str) -> Iterator[None]:
+    """Turn sqlite3 errors into StoreError (StoreBusyError when SQLite gave up waiting)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        kind = (
+            StoreBusyError if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) else StoreError
+        )
+        raise kind(f"{path}: cannot {action}: {exc}") from exc
+
+
+class StoreBase:
+    """An open, migrated database and the plumbing its readers and writers share."""
+
+    def __init__(self, path: Path, db: Database) -> None:
+        self.path = path
+        self._db = db
+        self._locked = False
+
+    @classmethod
+    def open(cls, path: Path) -> Self:
+        """Open (creating it and its folder if needed) and migrate the database at `path`."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create its folder: {exc}") from exc
+        with translated(path, "open the database"):
+            db = Database(path, execute_plugins=False)
+        store = cls(path, db)
+        try:
+            store._configure()
+            store._migrate()
+        except BaseException:
+            db.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        with translated(self.path, "close the database"):
+            self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # --- setup -----------------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        with translated(self.path, "configure the database"):
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.enable_wal()
+
+    def _migrate(self) -> None:
+        with self._transaction("migrate the schema") as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            applied = {row["version"] for row in db.query("SELECT version FROM migrations")}
+            newest = max(applied, default=0)
+            if newest > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.path}: schema version {newest} is newer than this ocwwatch knows"
+                    f" ({len(MIGRATIONS)}); upgrade ocwwatch or use another database"
+                )
+            for version, migrate in enumerate(MIGRATIONS, start=1):
+                if version not in applied:
+                    migrate(db)
+                    db.table("migrations").insert(
+                        {"version": version, "applied_at": format_time(datetime.now(UTC))}
+                    )
+
+    def schema_version(self) -> int:
+        """The newest migration applied to this database."""
+        rows = self._select("read the schema version", "SELECT max(version) AS v FROM migrations")
+        return int(rows[0]["v"] or 0)
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[Database]:
+        """One write transaction; IMMEDIATE so that it waits for other writers up front."""
+        with translated(self.path, action):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.commit()
+            except BaseException:
+                self._db.rollback()
+                raise
+
+    def _select(self, action: str, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        with translated(self.path, action):
+            return list(self._db.query(sql, list(params)))
+
+    def _parse(self, table: str, row: Row, build: Callable[[Row], T]) -> T:
+        try:
+            return build(row)
+        except (ValueError, TypeError, KeyError) as exc:
+            row_id = row.get("id", row.get("url"))
+            raise StoreError(
+                f"{self.path}: {table} row {row_id} does not read back (edited by hand?): {exc}"
+            ) from exc
+
+    def _require_run(self, db: Database, run_id: int, *, running: bool) -> None:
+        row = next(db.query("SELECT status FROM runs WHERE id = ?", [run_id]), None)
+        if row is None:
+            raise StoreError(f"{self.path}: run {run_id} does not exist")
+        if running and row["status"] != "running":
+            raise StoreError(f"{self.path}: run {run_id} is {row['status']}, no longer running")

@@ -1,0 +1,258 @@
+"""The deep check's tables (issue 4): the crawl frontier, where each link was found, and the
+links read from each page last time. Streams them through SQLite so memory stays flat.
+
+It stores and returns records of `ocwwatch.models`; it never fetches, judges or decides scope.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from ocwwatch.models import (
+    Anchor,
+    CrawledPage,
+    FoundLink,
+    FrontierEntry,
+    Link,
+    LinkCheck,
+    LinkProbe,
+    Validators,
+)
+from ocwwatch.store.base import StoreBase, translated
+from ocwwatch.store.rows import (
+    Row,
+    dump_json,
+    format_time,
+    link_check_row,
+    load_json,
+    parse_time,
+)
+
+_QUEUE = """
+INSERT OR IGNORE INTO crawl_frontier (run_id, url_key, url, kind, resource_id, depth, state)
+VALUES (?, ?, ?, ?, ?, ?, 'queued')
+"""
+# A probe lands on its entry whatever became of it, except that the first result of a run wins
+# (a redirect target recorded as done is not overwritten by a later visit of the same URL).
+_SETTLE = """
+INSERT INTO crawl_frontier (
+    run_id, url_key, url, kind, resource_id, depth, state,
+    final_url, http_status, redirects, content_type, page_kind, failure, failure_detail,
+    verdict, verdict_detail, method, fetched_at
+) VALUES (?, ?, ?, ?, ?, ?, 'done', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, url_key) DO UPDATE SET
+    state = 'done', final_url = excluded.final_url, http_status = excluded.http_status,
+    redirects = excluded.redirects, content_type = excluded.content_type,
+    page_kind = excluded.page_kind, failure = excluded.failure,
+    failure_detail = excluded.failure_detail, verdict = excluded.verdict,
+    verdict_detail = excluded.verdict_detail, method = excluded.method,
+    fetched_at = excluded.fetched_at
+WHERE crawl_frontier.state != 'done'
+"""
+_SOURCE = (
+    "INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text)"
+    " VALUES (?, ?, ?, ?)"
+)
+_FOUND = """
+SELECT f.* FROM crawl_frontier AS f
+WHERE f.run_id = ? AND f.seq > ? AND f.state = 'done' AND EXISTS (
+    SELECT 1 FROM crawl_sources AS s WHERE s.run_id = f.run_id AND s.url_key = f.url_key
+)
+ORDER BY f.seq LIMIT ?
+"""
+_SOURCES = """
+SELECT url_key, found_on FROM crawl_sources
+WHERE run_id = ? AND url_key IN (SELECT value FROM json_each(?)) ORDER BY id
+"""
+# A found link's check, with where it was found (pages, and anchors) copied from the sources
+# in SQL: a link on every page of a site has thousands, which need never pass through Python.
+_SAVE_FOUND = """
+INSERT INTO link_checks (
+    run_id, url, found_on, state, http_status, final_url, first_failed_at, failed_runs, detail,
+    suggestion, kind, redirects, anchors
+) VALUES (
+    :run_id, :url, (
+        SELECT json_group_array(s.found_on) FROM (
+            SELECT found_on FROM crawl_sources AS s
+            WHERE s.run_id = :run_id AND s.url_key = :url_key ORDER BY s.id
+        ) AS s
+    ), :state, :http_status, :final_url, :first_failed_at, :failed_runs, :detail, :suggestion,
+    :kind, :redirects, (
+        SELECT json_group_array(json_object('page', s.found_on, 'text', s.anchor_text)) FROM (
+            SELECT found_on, anchor_text FROM crawl_sources AS s
+            WHERE s.run_id = :run_id AND s.url_key = :url_key ORDER BY s.id
+        ) AS s
+    )
+)
+"""
+_UPSERT_LINK = """
+INSERT INTO links (url, state, http_status, final_url, first_failed_at, failed_runs, last_run_id)
+VALUES (:url, :state, :http_status, :final_url, :first_failed_at, :failed_runs, :run_id)
+ON CONFLICT (url) DO UPDATE SET state = excluded.state, http_status = excluded.http_status,
+    final_url = excluded.final_url, first_failed_at = excluded.first_failed_at,
+    failed_runs = excluded.failed_runs, last_run_id = excluded.last_run_id
+"""
+
+
+def _entry_values(run_id: int, entry: FrontierEntry) -> list[object]:
+    return [run_id, entry.key, entry.url, entry.kind.value, entry.resource_id, entry.depth]
+
+
+def _probe_values(probe: LinkProbe) -> list[object]:
+    return [
+        probe.final_url,
+        probe.status,
+        dump_json(probe.redirects),
+        probe.content_type,
+        probe.page_kind and probe.page_kind.value,
+        probe.failure and probe.failure.value,
+        probe.failure_detail,
+        probe.state and probe.state.value,
+        probe.detail,
+        probe.method,
+        probe.fetched_at and format_time(probe.fetched_at),
+    ]
+
+
+def _entry_from_row(row: Row) -> FrontierEntry:
+    return FrontierEntry(
+        url=row["url"],
+        key=row["url_key"],
+        kind=row["kind"],
+        resource_id=row["resource_id"],
+        depth=row["depth"],
+        seq=row["seq"],
+    )
+
+
+def _found_from_row(row: Row) -> FoundLink:
+    probe = LinkProbe.model_validate(
+        {
+            "key": row["url_key"],
+            "final_url": row["final_url"],
+            "status": row["http_status"],
+            "redirects": load_json(row["redirects"]) or (),
+            "content_type": row["content_type"],
+            "page_kind": row["page_kind"],
+            "failure": row["failure"],
+            "failure_detail": row["failure_detail"],
+            "state": row["verdict"],
+            "detail": row["verdict_detail"],
+            "method": row["method"],
+            "fetched_at": parse_time(row["fetched_at"]),
+        }
+    )
+    return FoundLink(entry=_entry_from_row(row), probe=probe)
+
+
+def _page_from_row(row: Row) -> CrawledPage:
+    return CrawledPage(
+        url=row["url"],
+        final_url=row["final_url"],
+        validators=Validators(etag=row["etag"], last_modified=row["last_modified"]),
+        page_kind=row["page_kind"],
+        links=tuple(Link(url=url, text=text) for url, text in json.loads(row["links"])),
+    )
+
+
+def _page_values(page: CrawledPage, updated_at: str) -> list[object]:
+    links = json.dumps([[link.url, link.text] for link in page.links], ensure_ascii=False)
+    return [
+        page.url,
+        page.final_url,
+        page.validators.etag,
+        page.validators.last_modified,
+        page.page_kind.value,
+        links,
+        updated_at,
+    ]
+
+
+class CrawlStore(StoreBase):
+    """Reads and writes of the deep check's frontier, sources and page cache."""
+
+    def reset_frontier(self, run_id: int) -> None:
+        """Start this run's frontier empty; older runs' working rows go (their verdicts stay)."""
+        with self._transaction(f"reset the crawl frontier for run {run_id}") as db:
+            self._require_run(db, run_id, running=True)
+            db.execute("DELETE FROM crawl_sources WHERE run_id != ?", [run_id])
+            db.execute("DELETE FROM crawl_frontier WHERE run_id != ?", [run_id])
+
+    def save_crawl_step(
+        self,
+        run_id: int,
+        now: datetime,
+        *,
+        found: Sequence[FrontierEntry] = (),
+        sources: Sequence[tuple[str, Anchor]] = (),
+        settled: Sequence[tuple[FrontierEntry, LinkProbe]] = (),
+        pages: Sequence[CrawledPage] = (),
+    ) -> None:
+        """In one transaction: queue new links (a known key is ignored), record where links
+        were found, settle checked entries with their probes, and remember pages read."""
+        updated_at = format_time(now)
+        with self._transaction(f"save a crawl step of run {run_id}") as db:
+            conn = db.conn
+            conn.executemany(_QUEUE, [_entry_values(run_id, entry) for entry in found])
+            conn.executemany(
+                _SOURCE, [[run_id, key, anchor.page, anchor.text] for key, anchor in sources]
+            )
+            conn.executemany(
+                _SETTLE,
+                [_entry_values(run_id, e) + _probe_values(p) for e, p in settled],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO crawled_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [_page_values(page, updated_at) for page in pages],
+            )
+
+    def claim_frontier(self, run_id: int, limit: int) -> list[FrontierEntry]:
+        """The next queued entries in the order they were found, marked claimed."""
+        with self._transaction(f"claim frontier entries of run {run_id}") as db:
+            rows = list(
+                db.query(
+                    "SELECT * FROM crawl_frontier WHERE run_id = ? AND state = 'queued'"
+                    " ORDER BY seq LIMIT ?",
+                    [run_id, limit],
+                )
+            )
+            db.conn.executemany(
+                "UPDATE crawl_frontier SET state = 'claimed' WHERE seq = ?",
+                [[row["seq"]] for row in rows],
+            )
+        return [self._parse("crawl_frontier", row, _entry_from_row) for row in rows]
+
+    def count_frontier(self, run_id: int) -> dict[str, int]:
+        """How many entries of this run are queued, claimed and done."""
+        sql = "SELECT state, count(*) AS n FROM crawl_frontier WHERE run_id = ? GROUP BY state"
+        rows = self._select("count the crawl frontier", sql, [run_id])
+        counts = {"queued": 0, "claimed": 0, "done": 0}
+        counts.update({row["state"]: int(row["n"]) for row in rows})
+        return counts
+
+    def load_found_links(self, run_id: int, after_seq: int, limit: int) -> list[FoundLink]:
+        """Checked entries found on at least one page, in frontier order, after `after_seq`."""
+        rows = self._select("read found links", _FOUND, [run_id, after_seq, limit])
+        return [self._parse("crawl_frontier", row, _found_from_row) for row in rows]
+
+    def iter_sources(self, run_id: int, keys: Sequence[str]) -> Iterator[tuple[str, str]]:
+        """(key, page) for every page each of `keys` was found on, in the order found."""
+        with translated(self.path, "read where links were found"):
+            yield from self._db.execute(_SOURCES, [run_id, json.dumps(list(keys))])
+
+    def save_found_checks(self, run_id: int, checks: Sequence[tuple[str, LinkCheck]]) -> None:
+        """Store the checks of found links (key, check), their pages and anchors taken from
+        the sources, and point `links` at them, in one transaction."""
+        rows = [link_check_row(run_id, check) | {"url_key": key} for key, check in checks]
+        with self._transaction(f"save link checks of run {run_id}") as db:
+            self._require_run(db, run_id, running=True)
+            db.conn.executemany(_SAVE_FOUND, rows)
+            db.conn.executemany(_UPSERT_LINK, rows)
+
+    def load_crawled_page(self, url_key: str) -> CrawledPage | None:
+        """A page's last crawl (validators and links), if it was read before."""
+        sql = "SELECT * FROM crawled_pages WHERE url = ?"
+        rows = self._select("read crawled pages", sql, [url_key])
+        return self._parse("crawled_pages", rows[0], _page_from_row) if rows else None

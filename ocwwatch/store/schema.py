@@ -1,0 +1,149 @@
+"""The database schema as an append-only list of migrations; a migration's position is its version.
+
+It owns table definitions only: no reads, no writes of records (those are the Store's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+
+_SCHEMA_1 = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL DEFAULT 'running'
+        CHECK (status IN ('running', 'complete', 'failed')),
+    offline INTEGER NOT NULL DEFAULT 0 CHECK (offline IN (0, 1)),
+    counts TEXT,
+    failed_at TEXT,
+    failure TEXT
+);
+CREATE INDEX runs_by_status ON runs (status, id);
+CREATE TABLE observations (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    resource_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    final_url TEXT,
+    http_status INTEGER,
+    redirects TEXT NOT NULL,
+    redirect_kind TEXT,
+    outcome TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    promises TEXT NOT NULL,
+    changes TEXT NOT NULL,
+    suggestion TEXT,
+    error TEXT,
+    not_modified INTEGER NOT NULL CHECK (not_modified IN (0, 1)),
+    observed_at TEXT NOT NULL,
+    UNIQUE (resource_id, run_id)
+);
+CREATE INDEX observations_by_run ON observations (run_id);
+CREATE TABLE resources (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    kind TEXT,
+    latest_observation_id INTEGER NOT NULL REFERENCES observations (id)
+);
+CREATE TABLE link_checks (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    url TEXT NOT NULL,
+    found_on TEXT NOT NULL,
+    state TEXT NOT NULL,
+    http_status INTEGER,
+    final_url TEXT,
+    first_failed_at TEXT,
+    failed_runs INTEGER NOT NULL DEFAULT 0,
+    detail TEXT,
+    suggestion TEXT,
+    UNIQUE (url, run_id)
+);
+CREATE INDEX link_checks_by_run ON link_checks (run_id);
+CREATE TABLE links (
+    url TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    http_status INTEGER,
+    final_url TEXT,
+    first_failed_at TEXT,
+    failed_runs INTEGER NOT NULL DEFAULT 0,
+    last_run_id INTEGER NOT NULL REFERENCES runs (id)
+);
+CREATE TABLE validators (
+    url TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE reports (
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    format TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (run_id, format)
+);
+"""
+
+# Issue 4, the deep check. The frontier and the sources of one run are working state, streamed
+# so that memory does not grow with the number of links; each deep run clears older runs' rows.
+# `crawled_pages` keeps, per page, the validators and the links read from the body they
+# validate, so that a 304 can stand for the page in the next run.
+_SCHEMA_2 = """
+ALTER TABLE link_checks ADD COLUMN kind TEXT;
+ALTER TABLE link_checks ADD COLUMN redirects TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE link_checks ADD COLUMN anchors TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE crawl_frontier (
+    seq INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    url_key TEXT NOT NULL,
+    url TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    resource_id TEXT,
+    depth INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'claimed', 'done')),
+    final_url TEXT,
+    http_status INTEGER,
+    redirects TEXT,
+    content_type TEXT,
+    page_kind TEXT,
+    failure TEXT,
+    failure_detail TEXT,
+    verdict TEXT,
+    verdict_detail TEXT,
+    method TEXT,
+    fetched_at TEXT,
+    UNIQUE (run_id, url_key)
+);
+CREATE INDEX crawl_frontier_queue ON crawl_frontier (run_id, state, seq);
+CREATE TABLE crawl_sources (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs (id),
+    url_key TEXT NOT NULL,
+    found_on TEXT NOT NULL,
+    anchor_text TEXT NOT NULL DEFAULT '',
+    UNIQUE (run_id, url_key, found_on)
+);
+CREATE TABLE crawled_pages (
+    url TEXT PRIMARY KEY,
+    final_url TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    page_kind TEXT NOT NULL,
+    links TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+
+def _migrate_1_initial(db: Database) -> None:
+    db.executescript(_SCHEMA_1)
+
+
+def _migrate_2_deep_check(db: Database) -> None:
+    db.executescript(_SCHEMA_2)
+
+
+# Append only: a migration's position (from 1) is the schema version it brings the database to.
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migrate_1_initial, _migrate_2_deep_check)

@@ -1,0 +1,232 @@
+"""The deep check, one link state or crawl rule per test, on tiny course sites answered through
+an httpx.MockTransport (MockSite) or served on 127.0.0.1 (LoopbackServer)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_crawl_support import (
+    HOME,
+    OCW_404,
+    MockSite,
+    by_path,
+    config,
+    deep_run,
+    moved,
+    ok,
+    page,
+    pdf,
+    status,
+)
+
+from ocwwatch.models import LinkKind, LinkState
+from ocwwatch.store import Store
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "ocwwatch.db") as opened:
+        yield opened
+
+
+def site(*links: str | tuple[str, str], **routes: object) -> MockSite:
+    """A course home at HOME linking `links`; `routes` maps more paths (as keywords) later."""
+    return MockSite({HOME: ok(page(*links, title="Course home"))})
+
+
+async def states(mock: MockSite, store: Store, **deep: Any) -> dict[str, LinkState]:
+    outcomes = await deep_run(config(mock, **deep), store, transport=mock.transport())
+    return {path: link.state for path, link in by_path(outcomes, mock).items()}
+
+
+# --- crawling --------------------------------------------------------------------------------
+
+
+async def test_pages_inside_the_prefix_are_read_for_more_links(store: Store) -> None:
+    """A page under the course's prefix is read: the links on it are found and checked."""
+    mock = site("pages/unit-1/")
+    mock.routes[HOME + "pages/unit-1/"] = ok(page("session-1/"))
+    mock.routes[HOME + "pages/unit-1/session-1/"] = ok(page())
+    found = await states(mock, store)
+    assert found[HOME + "pages/unit-1/session-1/"] is LinkState.OK
+
+
+async def test_pages_outside_the_prefix_are_checked_but_not_read(store: Store) -> None:
+    """A page of the same host outside the course is checked, and its links are not followed."""
+    mock = site("/about/")
+    mock.routes["/about/"] = ok(page("/about/team/"))
+    found = await states(mock, store)
+    assert found["/about/"] is LinkState.OK
+    assert "/about/team/" not in found
+    assert mock.count("/about/team/") == 0
+
+
+async def test_each_url_is_fetched_once_per_run(store: Store) -> None:
+    """Links repeated across pages, in other spellings, are fetched once."""
+    upper = "HTTP://127.0.0.1:8000/courses/c1/pages/b/#top"
+    mock = site("pages/a/", "pages/b/", "notes.pdf")
+    mock.routes[HOME + "pages/a/"] = ok(page("../b/", "../../notes.pdf", HOME))
+    mock.routes[HOME + "pages/b/"] = ok(page(upper, "/courses/c1/pages/a/", "../../notes.pdf"))
+    mock.routes[HOME + "notes.pdf"] = pdf()
+    await states(mock, store)
+    counts = {path: mock.count(path) for _method, path in mock.requests}
+    assert counts == {
+        HOME: 1,
+        "/robots.txt": 1,
+        HOME + "pages/a/": 1,
+        HOME + "pages/b/": 1,
+        HOME + "notes.pdf": 1,
+    }
+
+
+async def test_found_on_lists_every_page_with_its_anchor_text(store: Store) -> None:
+    """A link on two pages records both pages, and its text on each (in the store)."""
+    mock = site(("pages/a/", "Unit A"), ("notes.pdf", "Lecture notes (PDF)"))
+    mock.routes[HOME + "pages/a/"] = ok(page(("../../notes.pdf", "Notes")))
+    mock.routes[HOME + "notes.pdf"] = pdf()
+    outcomes = await deep_run(config(mock), store, transport=mock.transport())
+    stored = store.load_link_checks(outcomes.report.run.id)
+    link = next(check for check in stored if check.url == mock.url(HOME + "notes.pdf"))
+    assert link.found_on == (mock.url(HOME), mock.url(HOME + "pages/a/"))
+    assert [(a.page, a.text) for a in link.anchors] == [
+        (mock.url(HOME), "Lecture notes (PDF)"),
+        (mock.url(HOME + "pages/a/"), "Notes"),
+    ]
+
+
+async def test_max_pages_bounds_the_pages_read(store: Store) -> None:
+    """With max_pages = 2, the home and one more page are read; the rest are only checked."""
+    mock = site("pages/a/", "pages/b/")
+    mock.routes[HOME + "pages/a/"] = ok(page("only-via-a/"))
+    mock.routes[HOME + "pages/b/"] = ok(page("only-via-b/"))
+    found = await states(mock, store, max_pages=2, workers=1)
+    assert found[HOME + "pages/a/"] is LinkState.OK
+    assert found[HOME + "pages/b/"] is LinkState.OK
+    assert HOME + "pages/b/only-via-b/" not in found
+
+
+async def test_per_resource_override_of_max_pages(store: Store) -> None:
+    """`[deep.resources.c1] max_pages = 1` reads the home only."""
+    mock = site("pages/a/")
+    mock.routes[HOME + "pages/a/"] = ok(page("deeper/"))
+    found = await states(mock, store, resources={"c1": {"max_pages": 1}})
+    assert HOME + "pages/a/deeper/" not in found
+
+
+async def test_a_course_left_out_of_deep_runs_is_not_crawled(store: Store) -> None:
+    """`[deep.resources.c1] crawl = false`: the course is checked, its site is not crawled."""
+    mock = site("pages/a/")
+    found = await states(mock, store, resources={"c1": {"crawl": False}})
+    assert found == {}
+    assert mock.requests == [("GET", HOME)]
+
+
+async def test_links_of_a_not_found_page_are_not_followed(store: Store) -> None:
+    """OCW's 404 page links to the site's chrome; those links are not checked."""
+    mock = site("pages/gone/")
+    mock.routes[HOME + "pages/gone/"] = ok(OCW_404)
+    found = await states(mock, store)
+    assert set(found) == {HOME + "pages/gone/"}
+
+
+async def test_redirect_target_linked_directly_is_not_fetched_again(store: Store) -> None:
+    """A page reached through a redirect is not fetched again for a direct link to it."""
+    mock = site("old/", "pages/new/")
+    mock.routes[HOME + "old/"] = moved(301, HOME + "pages/new/")
+    mock.routes[HOME + "pages/new/"] = ok(page())
+    found = await states(mock, store, workers=1)
+    assert found[HOME + "pages/new/"] is LinkState.OK
+    assert mock.count(HOME + "pages/new/") == 1
+
+
+async def test_frontier_and_sources_live_in_the_store(store: Store, tmp_path: Path) -> None:
+    """Every found URL has one frontier row, done, with one source row per page."""
+    mock = site("pages/a/", "notes.pdf")
+    mock.routes[HOME + "pages/a/"] = ok(page("../../notes.pdf"))
+    mock.routes[HOME + "notes.pdf"] = pdf()
+    outcomes = await deep_run(config(mock), store, transport=mock.transport())
+    run_id = outcomes.report.run.id
+    assert store.count_frontier(run_id) == {"queued": 0, "claimed": 0, "done": 3}
+    [notes] = [f for f in store.load_found_links(run_id, 0, 100) if f.entry.url.endswith(".pdf")]
+    assert len(list(store.iter_sources(run_id, [notes.entry.key]))) == 2
+
+
+async def test_link_kinds_are_recorded(store: Store) -> None:
+    """Pages, files, other sites' links and video embeds each get their kind."""
+    mock = site("pages/a/", "notes.pdf", "/about/", "https://www.youtube.com/embed/XXcL1p0001a")
+    mock.routes[HOME + "notes.pdf"] = pdf()
+    outcomes = await deep_run(config(mock), store, transport=mock.transport())
+    kinds = {path: link.kind for path, link in by_path(outcomes, mock).items()}
+    assert kinds == {
+        HOME + "pages/a/": LinkKind.PAGE,
+        HOME + "notes.pdf": LinkKind.FILE,
+        "/about/": LinkKind.EXTERNAL,
+        "https://www.youtube.com/embed/XXcL1p0001a": LinkKind.EMBED,
+    }
+
+
+# --- files: HEAD, and GET where HEAD fails ---------------------------------------------------
+
+
+async def test_a_file_is_checked_by_head_alone(store: Store) -> None:
+    """A PDF that answers HEAD with 200 is ok after one HEAD, its body never fetched."""
+    mock = site("notes.pdf")
+    mock.routes[HOME + "notes.pdf"] = pdf()
+    found = await states(mock, store)
+    assert found[HOME + "notes.pdf"] is LinkState.OK
+    assert ("GET", HOME + "notes.pdf") not in mock.requests
+    assert ("HEAD", HOME + "notes.pdf") in mock.requests
+
+
+@pytest.mark.parametrize("refusal", [405, 501])
+async def test_head_refused_falls_back_to_get(store: Store, refusal: int) -> None:
+    """HEAD answered 405 or 501: a GET decides, and the file is ok."""
+    mock = site("notes.pdf")
+    mock.routes[HOME + "notes.pdf"] = pdf()
+    mock.head[HOME + "notes.pdf"] = status(refusal)
+    found = await states(mock, store)
+    assert found[HOME + "notes.pdf"] is LinkState.OK
+    assert ("GET", HOME + "notes.pdf") in mock.requests
+
+
+async def test_head_that_lies_is_overruled_by_get(store: Store) -> None:
+    """A server that answers HEAD with 404 but GET with the file: ok, not dead."""
+    mock = site("notes.pdf")
+    mock.routes[HOME + "notes.pdf"] = pdf()
+    mock.head[HOME + "notes.pdf"] = status(404)
+    assert (await states(mock, store))[HOME + "notes.pdf"] is LinkState.OK
+
+
+async def test_pdf_link_landing_on_html_is_dead(store: Store) -> None:
+    """A .pdf link that now answers with a web page is dead (DESIGN.md), though it says 200."""
+    mock = site("book.pdf")
+    mock.routes[HOME + "book.pdf"] = moved(301, HOME + "pages/textbook/")
+    mock.routes[HOME + "pages/textbook/"] = ok(page(title="Textbook"))
+    outcomes = await deep_run(config(mock), store, transport=mock.transport())
+    link = by_path(outcomes, mock)[HOME + "book.pdf"]
+    assert (link.state, link.http_status) == (LinkState.DEAD, 200)
+    assert link.detail == "the PDF link now lands on text/html, not a PDF"
+
+
+async def test_pages_can_be_read_in_a_worker_process(store: Store) -> None:
+    """With deep.extract_workers = 1 a spawned process reads the pages: the same links found."""
+    mock = site("pages/a/", "notes.pdf")
+    mock.routes[HOME + "pages/a/"] = ok(page("session-1/"))
+    mock.routes[HOME + "pages/a/session-1/"] = ok(page())
+    mock.routes[HOME + "notes.pdf"] = pdf()
+    found = await states(mock, store, extract_workers=1)
+    assert found == {
+        HOME + "pages/a/": LinkState.OK,
+        HOME + "notes.pdf": LinkState.OK,
+        HOME + "pages/a/session-1/": LinkState.OK,
+    }

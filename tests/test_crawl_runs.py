@@ -1,0 +1,177 @@
+"""The deep check across runs and inside `run_check`: conditional requests, failure streaks,
+offline runs, and how deep links join the run's report. Served on 127.0.0.1 for real."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from loopback import LoopbackServer
+from test_crawl_support import (
+    HOME,
+    T0,
+    MockSite,
+    by_path,
+    config,
+    deep_run,
+    ok,
+    page,
+    pdf,
+    status,
+)
+
+from ocwwatch.fetch import Recording
+from ocwwatch.judge import is_link_finding
+from ocwwatch.models import Expected, LinkState, Promise, Resource, ResourceKind
+from ocwwatch.store import Store
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / "ocwwatch.db") as opened:
+        yield opened
+
+
+def course_routes() -> dict[str, Recording]:
+    return {
+        HOME: ok(page("pages/a/", "notes.pdf"), etag='"home-1"'),
+        HOME + "pages/a/": ok(page("../b/", "../../notes.pdf"), etag='"a-1"'),
+        HOME + "pages/b/": ok(page("../a/"), etag='"b-1"'),
+        HOME + "notes.pdf": pdf(etag='"n-1"'),
+    }
+
+
+async def test_second_run_asks_pages_conditionally_and_still_finds_their_links(
+    store: Store,
+) -> None:
+    """Run 2 sends each page's ETag, gets 304s, and reads the links from the store instead."""
+    with LoopbackServer(course_routes()) as server:
+        cfg = config(server)
+        first = await deep_run(cfg, store, at=T0)
+        server.reset_counts()
+        second = await deep_run(cfg, store, at=T0 + timedelta(days=1))
+        conditional = {
+            path: headers.get("if-none-match")
+            for method, path, headers in server.request_log
+            if method == "GET" and path.startswith(HOME + "pages/")
+        }
+        first_links, second_links = set(by_path(first, server)), set(by_path(second, server))
+    assert conditional == {HOME + "pages/a/": '"a-1"', HOME + "pages/b/": '"b-1"'}
+    assert second_links == first_links
+    assert {link.state for link in second.report.links} == {LinkState.OK}
+
+
+async def test_course_home_answered_304_is_read_from_the_store(store: Store) -> None:
+    """When the resource check gets a 304 for the course home, its links come from last run."""
+    with LoopbackServer(course_routes()) as server:
+        cfg = config(server)
+        await deep_run(cfg, store, at=T0)
+        server.reset_counts()
+        second = await deep_run(cfg, store, at=T0 + timedelta(days=1))
+        home_requests = [h for m, p, h in server.request_log if p == HOME]
+        found = by_path(second, server)
+    assert [h.get("if-none-match") for h in home_requests] == ['"home-1"']
+    assert HOME + "notes.pdf" in found
+
+
+async def test_a_link_failing_three_runs_then_recovering(store: Store) -> None:
+    """A 503 for three runs counts 1, 2, 3 failed runs from the first failure; a 200 resets it."""
+    routes = {HOME: ok(page("pages/flaky/")), HOME + "pages/flaky/": status(503)}
+    seen = []
+    with LoopbackServer(routes) as server:
+        cfg = config(server, failures_before_finding=3)
+        for n in range(4):
+            if n == 3:
+                server.routes[HOME + "pages/flaky/"] = ok(page())
+            outcomes = await deep_run(cfg, store, at=T0 + timedelta(days=n))
+            link = by_path(outcomes, server)[HOME + "pages/flaky/"]
+            seen.append((link.state, link.failed_runs, link.first_failed_at, outcomes.findings))
+    unknown = LinkState.UNKNOWN
+    assert seen == [
+        (unknown, 1, T0, False),
+        (unknown, 2, T0, False),
+        (unknown, 3, T0, True),
+        (LinkState.OK, 0, None, False),
+    ]
+
+
+async def test_blocked_link_becomes_a_finding_only_after_n_runs(store: Store) -> None:
+    """A 403 is not a finding on run 1 of 2, and is one on run 2."""
+    mock = MockSite({HOME: ok(page("pages/x/")), HOME + "pages/x/": status(403)})
+    cfg = config(mock, failures_before_finding=2)
+    first = await deep_run(cfg, store, at=T0, transport=mock.transport())
+    second = await deep_run(cfg, store, at=T0 + timedelta(days=1), transport=mock.transport())
+    link_1 = by_path(first, mock)[HOME + "pages/x/"]
+    link_2 = by_path(second, mock)[HOME + "pages/x/"]
+    assert (is_link_finding(link_1, 2), first.report.run.counts.dead) == (False, 0)
+    assert (is_link_finding(link_2, 2), second.report.run.counts.dead) == (True, 1)
+
+
+async def test_dead_link_is_a_finding_at_once(store: Store) -> None:
+    """A 404 inside the course counts as dead in the run's counts, and the run has findings."""
+    mock = MockSite({HOME: ok(page("gone.pdf"))})
+    outcomes = await deep_run(config(mock), store, transport=mock.transport())
+    assert outcomes.report.run.counts.dead == 1
+    assert outcomes.findings
+
+
+async def test_offline_run_crawls_nothing_and_judges_nothing(store: Store) -> None:
+    """No host answers: the run is offline, no link is judged, only the resource was tried."""
+    tried: list[str] = []
+
+    def unreachable(request: httpx.Request) -> httpx.Response:
+        tried.append(str(request.url))
+        raise httpx.ConnectError("network is unreachable", request=request)
+
+    mock = MockSite({})
+    outcomes = await deep_run(config(mock), store, transport=httpx.MockTransport(unreachable))
+    assert outcomes.report.run.offline
+    assert outcomes.report.links == ()
+    assert tried == [mock.url(HOME)]
+    assert not outcomes.findings
+
+
+async def test_without_deep_nothing_beyond_the_resources_is_fetched(store: Store) -> None:
+    """The plain check is unchanged: the course home only, no links judged."""
+    mock = MockSite(course_routes())
+    outcomes = await deep_run(config(mock), store, transport=mock.transport(), deep=False)
+    assert mock.requests == [("GET", HOME)]
+    assert outcomes.report.links == ()
+
+
+async def test_pages_the_check_followed_are_merged_not_fetched_again(store: Store) -> None:
+    """A promise page the resource check fetched is in `links`, once, and read for links."""
+    mock = MockSite(course_routes())
+    promise = Promise(text="Unit A", phrases=("nothing",), page="pages/a/")
+    resource = Resource(
+        id="c1",
+        url=mock.url(HOME),
+        kind=ResourceKind.OCW_COURSE,
+        expected=Expected(promises=(promise,)),
+    )
+    cfg = config(mock).model_copy(update={"resources": (resource,)})
+    outcomes = await deep_run(cfg, store, transport=mock.transport())
+    links = by_path(outcomes, mock)
+    assert mock.count(HOME + "pages/a/") == 1
+    assert links[HOME + "pages/a/"].found_on[0] == mock.url(HOME)
+    assert HOME + "pages/b/" in links  # found only on pages/a/
+
+
+async def test_deep_links_are_stored_with_their_anchors(store: Store) -> None:
+    """The stored link checks are the report's, plus every anchor (the report leaves them out)."""
+    mock = MockSite(course_routes())
+    outcomes = await deep_run(config(mock), store, transport=mock.transport())
+    stored = store.load_link_checks(outcomes.report.run.id)
+    assert [c.model_copy(update={"anchors": ()}) for c in stored] == list(outcomes.report.links)
+    notes = next(c for c in stored if c.url.endswith("notes.pdf"))
+    assert [a.page for a in notes.anchors] == list(notes.found_on)
