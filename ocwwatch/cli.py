@@ -230,8 +230,6 @@ def dispatch(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     match args.command:
         case "check":
-            if args.deep:
-                raise ConfigError("--deep: the deep link check is not available yet (issue #4)")
             done = commands.check(
                 args.config,
                 args.db,
@@ -239,6 +237,7 @@ def dispatch(args: argparse.Namespace) -> int:
                 replay=args.replay,
                 cwd=cwd,
                 progress=progress_printer(args.quiet),
+                deep=args.deep,
             )
         case "daemon":
             from ocwwatch import scheduler  # noqa: PLC0415 - apscheduler only for the daemon

@@ -12,10 +12,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ocwwatch.config import Config, HttpSettings, accept_baseline, load_config, write_default_config
 from ocwwatch.errors import ConfigError
-from ocwwatch.fetch import Fetcher, FetchPolicy, Scenario, load_scenario, replay_transport
+from ocwwatch.fetch import (
+    Fetcher,
+    FetchPolicy,
+    Scenario,
+    is_private_host,
+    load_scenario,
+    replay_transport,
+)
 from ocwwatch.models import Observation, Run
 from ocwwatch.pipeline import Outcomes, run_check, utc_now
 from ocwwatch.publish import publish_run
@@ -42,9 +50,12 @@ class Done:
     verdict: Verdict = Verdict.CLEAN
 
 
-def fetch_policy(http: HttpSettings, *, replay: bool) -> FetchPolicy:
+def fetch_policy(
+    http: HttpSettings, *, replay: bool, private_hosts_allowed: bool = True
+) -> FetchPolicy:
     """The fetcher's rules from the settings; a replay needs no politeness."""
     policy = FetchPolicy(
+        allow_private_addresses=private_hosts_allowed,
         timeout_seconds=http.timeout_seconds,
         per_host_concurrency=http.per_host_concurrency,
         per_host_interval_seconds=0.0 if replay else http.per_host_interval_seconds,
@@ -65,11 +76,12 @@ def check(
     replay: Path | None,
     cwd: Path,
     progress: Progress,
+    deep: bool = False,
 ) -> Done:
     """`ocwwatch check`: one run, stored and published; the chosen format is returned."""
     config = load_config(config_path, cwd=cwd, database=database)
     scenario = load_scenario(replay) if replay is not None else None
-    outcomes = publish_check(config, scenario, progress)
+    outcomes = publish_check(config, scenario, progress, deep=deep)
     with Store.open(config.settings.database) as store:
         text = store.load_report(outcomes.report.run.id, report_format) or ""
     return Done(text=text, verdict=verdict_of(outcomes))
@@ -84,14 +96,20 @@ def run_once(config_path: Path | None, database: Path | None, *, cwd: Path) -> R
     return publish_check(config, None, lambda line: log.debug("%s", line)).report.run
 
 
-def publish_check(config: Config, scenario: Scenario | None, progress: Progress) -> Outcomes:
+def publish_check(
+    config: Config, scenario: Scenario | None, progress: Progress, *, deep: bool = False
+) -> Outcomes:
     """Hold the writer lock, run the check, store and publish it."""
     transport = replay_transport(scenario, strict=False) if scenario is not None else None
-    policy = fetch_policy(config.settings.http, replay=scenario is not None)
+    policy = fetch_policy(
+        config.settings.http,
+        replay=scenario is not None,
+        private_hosts_allowed=not deep or lists_private_host(config),
+    )
     settings = config.settings
     with Store.open(settings.database) as store, store.lock(settings.lock_timeout_seconds):
         store.abandon_stale_runs(utc_now())
-        outcomes = asyncio.run(check_once(config, store, policy, transport, progress))
+        outcomes = asyncio.run(check_once(config, store, policy, transport, progress, deep=deep))
         publish_run(store, outcomes.report, settings.reports_dir, settings.reports_url)
     return outcomes
 
@@ -102,9 +120,22 @@ async def check_once(
     policy: FetchPolicy,
     transport: object | None,
     progress: Progress,
+    *,
+    deep: bool = False,
 ) -> Outcomes:
     async with Fetcher(policy, transport=transport) as fetcher:  # type: ignore[arg-type]
-        return await run_check(config, store, fetcher, progress=progress)
+        return await run_check(config, store, fetcher, progress=progress, deep=deep)
+
+
+def lists_private_host(config: Config) -> bool:
+    """Whether the list itself lives on loopback or a private network (a mirror, a test).
+
+    Only then may a deep crawl's redirects lead there; otherwise a page found on the web
+    could point the crawler at the machine's own network.
+    """
+    hosts = {urlsplit(resource.url).hostname or "" for resource in config.resources}
+    hosts |= set(config.settings.deep.allowed_private_hosts)
+    return any(is_private_host(host) for host in hosts)
 
 
 def verdict_of(outcomes: Outcomes) -> Verdict:

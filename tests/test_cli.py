@@ -269,11 +269,23 @@ def test_unreadable_config_exits_2(capsys: pytest.CaptureFixture[str], tmp_path:
     assert "nope.toml: file not found" in err
 
 
-def test_deep_is_refused_until_it_exists(capsys: pytest.CaptureFixture[str], config: Path) -> None:
-    """--deep says plainly that it is not available yet instead of pretending."""
-    code, _, err = run(capsys, "check", "--config", config, "--deep")
-    assert code == 2
-    assert "--deep" in err
+def test_deep_checks_the_links_inside_the_course_sites(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """--deep reports every link found on the crawled pages; unrecorded ones are not dead."""
+    code, out, _ = run(
+        capsys, "check", "--config", config, "--replay", TODAY, "--deep", "--format", "json"
+    )
+    assert code == 1
+    links = json.loads(out)["links"]
+    assert len(links) > 100
+    by_url = {link["url"]: link for link in links}
+    home = by_url[OCW + "18-03sc-differential-equations-fall-2011/"]
+    assert home["state"] == "ok"
+    unrecorded = [link for link in links if link["state"] == "unknown"]
+    assert unrecorded
+    assert all(link["failed_runs"] == 1 for link in unrecorded)
+    assert not [link for link in links if link["state"] in {"dead", "soft404"}]
 
 
 def test_every_command_has_help() -> None:
