@@ -110,7 +110,13 @@ def publish_check(
     with Store.open(settings.database) as store, store.lock(settings.lock_timeout_seconds):
         store.abandon_stale_runs(utc_now())
         outcomes = asyncio.run(check_once(config, store, policy, transport, progress, deep=deep))
-        publish_run(store, outcomes.report, settings.reports_dir, settings.reports_url)
+        publish_run(
+            store,
+            outcomes.report,
+            settings.reports_dir,
+            settings.reports_url,
+            outcomes.validators,
+        )
     return outcomes
 
 

@@ -82,6 +82,7 @@ class Outcomes:
 
     report: Report
     findings: bool
+    validators: dict[str, Validators] = field(default_factory=dict)  # saved when complete
 
 
 class ResourceCheck:
@@ -145,7 +146,9 @@ class ResourceCheck:
         promises: tuple[PromiseCheck, ...],
         suggestion: Suggestion | None,
     ) -> Observation:
-        readable = result.status == 200 or (result.not_modified and self.previous is not None)
+        readable = result.failure is None and (
+            result.status == 200 or (result.not_modified and self.previous is not None)
+        )
         observation = Observation(
             id=resource.id,
             url=resource.url,
@@ -229,7 +232,7 @@ class ResourceCheck:
         return check_promises(resource.expected.promises, metadata.resource_types, missing)
 
     def missing_on_resource(self, result: FetchResult, phrases: Sequence[str]) -> tuple[str, ...]:
-        if result.status != 200:
+        if result.status != 200 or result.failure is not None:
             return tuple(phrases)
         return find_missing_phrases(result.body, phrases)
 
@@ -322,7 +325,7 @@ def collect_validators(checked: Sequence[Checked]) -> dict[str, Validators]:
     results = [c.result for c in checked] + [f.result for c in checked for f in c.followed]
     for result in results:
         found = result.validators
-        if result.status == 200 and (found.etag or found.last_modified):
+        if result.status == 200 and result.failure is None and (found.etag or found.last_modified):
             values[result.final_url] = found
     return values
 
@@ -422,9 +425,8 @@ async def judge_run(
     else:
         links = judge_links(checked, store, now())
         store.save_link_checks(run_id, links)
-    store.save_validators(collect_validators(checked), now())
     counts = count(observations, links, config.settings.failures_before_finding)
     run = Run(id=run_id, started_at=started, finished_at=now(), offline=offline, counts=counts)
     report = Report(run=run, resources=tuple(observations), links=tuple(links))
     findings = not offline and (counts.dead + counts.moved + counts.changed) > 0
-    return Outcomes(report=report, findings=findings)
+    return Outcomes(report=report, findings=findings, validators=collect_validators(checked))

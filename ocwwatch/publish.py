@@ -8,9 +8,10 @@ Writes nothing outside the reports folder.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
-from ocwwatch.models import Report, Run
+from ocwwatch.models import Report, Run, Validators
 from ocwwatch.report import (
     FILE_SUFFIX,
     RENDERERS,
@@ -27,7 +28,13 @@ log = logging.getLogger(__name__)
 SUMMARY = "summary"  # the stored one-paragraph summary the feed shows for each run
 
 
-def publish_run(store: Store, report: Report, reports_dir: Path, reports_url: str | None) -> Run:
+def publish_run(
+    store: Store,
+    report: Report,
+    reports_dir: Path,
+    reports_url: str | None,
+    validators: Mapping[str, Validators] | None = None,
+) -> Run:
     """Store every rendering, mark the run complete, then write the files; returns the run."""
     run = report.run
     assert run.finished_at is not None, "only finished runs are published"
@@ -35,7 +42,7 @@ def publish_run(store: Store, report: Report, reports_dir: Path, reports_url: st
     for name, text in texts.items():
         store.save_report(run.id, name, text)
     store.save_report(run.id, SUMMARY, summarize_report(report))
-    finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline)
+    finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline, validators)
     write_run_files(reports_dir, finished, texts)
     restore_run_files(store, reports_dir)
     write_listings(store, reports_dir, reports_url)

@@ -430,12 +430,6 @@ def test_report_command_prints_the_next_run(trials: list[Trial]) -> None:
     assert failures(trials, "report-command") == []
 
 
-@pytest.mark.xfail(
-    strict=False,  # only a kill between save_validators and finish_run shows it
-    reason="store bug: validators of a run killed before finish_run are kept, so the next run "
-    "gets a 304 and reuses the last complete run's older read (fix: save them in finish_run's "
-    "transaction)",
-)
 def test_next_run_reads_what_the_server_serves_now(trials: list[Trial]) -> None:
     """A killed run's validators never make the next run reuse stale content via a 304."""
     assert failures(trials, "sees-current-content") == []

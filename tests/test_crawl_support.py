@@ -132,7 +132,9 @@ async def deep_run(
     async with fetcher:
         outcomes = await run_check(cfg, store, fetcher, now=lambda: at, deep=deep)
     run = outcomes.report.run
-    store.finish_run(run.id, at + timedelta(minutes=1), run.counts, run.offline)
+    store.finish_run(
+        run.id, at + timedelta(minutes=1), run.counts, run.offline, outcomes.validators
+    )
     return outcomes
 
 

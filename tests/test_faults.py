@@ -470,11 +470,6 @@ def test_healthy_run_after_a_faulty_one_keeps_everything(env: Env) -> None:
     assert "Version one" not in env.capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    reason="pipeline bug: the faulty run's empty observation becomes `previous` "
-    "(fix: Store.previous_observation skips unknown/error outcomes)",
-    strict=True,
-)
 def test_previous_run_comparison_skips_the_faulty_run(env: Env) -> None:
     """Good, faulty, good with a new title: the last run reports title changed from the first."""
     faulty_then_healthy(env.server)
@@ -491,11 +486,6 @@ def test_previous_run_comparison_skips_the_faulty_run(env: Env) -> None:
     ]
 
 
-@pytest.mark.xfail(
-    reason="pipeline bug: the faulty run's empty observation becomes `previous`, and a 304 "
-    "reuses its metadata (fix: Store.previous_observation skips unknown/error outcomes)",
-    strict=True,
-)
 def test_304_after_a_faulty_run_stands_for_the_last_good_read(env: Env) -> None:
     """Good, then reset mid-body, then 304: the page is still what the good run read."""
     page = b"<html><head><title>Version one</title></head><body>a</body></html>"

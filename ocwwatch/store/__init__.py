@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from sqlite_utils import Database
+
 from ocwwatch.errors import StoreBusyError, StoreError
 from ocwwatch.models import Counts, LinkCheck, Observation, ResourceKind, Run, Validators
 from ocwwatch.store.base import BUSY_TIMEOUT_MS
@@ -105,16 +107,22 @@ class Store(CrawlStore):
 
     def save_validators(self, values: Mapping[str, Validators], now: datetime) -> None:
         """Remember each URL's ETag and Last-Modified for the next conditional request."""
-        updated_at = format_time(now)
-        rows = [
-            {"url": url, "etag": v.etag, "last_modified": v.last_modified, "updated_at": updated_at}
-            for url, v in values.items()
-        ]
         with self._transaction("save validators") as db:
-            db.table("validators").upsert_all(rows, pk="url")
+            _upsert_validators(db, values, now)
 
-    def finish_run(self, run_id: int, now: datetime, counts: Counts, offline: bool) -> Run:
-        """Mark a running run complete with its counts; return it as stored."""
+    def finish_run(
+        self,
+        run_id: int,
+        now: datetime,
+        counts: Counts,
+        offline: bool,
+        validators: Mapping[str, Validators] | None = None,
+    ) -> Run:
+        """Mark a running run complete with its counts; return it as stored.
+
+        The run's validators are saved in the same transaction: saved earlier, a run killed
+        before completing would leave ETags whose 304s stand for bytes no complete run read.
+        """
         updates = {
             "finished_at": format_time(now),
             "status": "complete",
@@ -124,6 +132,7 @@ class Store(CrawlStore):
         with self._transaction(f"finish run {run_id}") as db:
             self._require_run(db, run_id, running=True)
             db.table("runs").update(run_id, updates)
+            _upsert_validators(db, validators or {}, now)
         return self.load_run(run_id)
 
     def fail_run(self, run_id: int, now: datetime, reason: str) -> None:
@@ -159,7 +168,11 @@ class Store(CrawlStore):
 
     def previous_observation(self, resource_id: str, before_run_id: int) -> Observation | None:
         """The latest observation of a resource from a complete run before `before_run_id`."""
-        sql = f"{_COMPLETE_OBSERVATIONS} AND o.run_id < ? ORDER BY o.run_id DESC LIMIT 1"
+        # A run that could not read the resource (unknown, error) has nothing to compare with.
+        sql = (
+            f"{_COMPLETE_OBSERVATIONS} AND o.run_id < ? AND o.outcome NOT IN ('unknown', 'error')"
+            " ORDER BY o.run_id DESC LIMIT 1"
+        )
         rows = self._select("read observations", sql, [resource_id, before_run_id])
         return self._parse("observations", rows[0], observation_from_row) if rows else None
 
@@ -275,3 +288,13 @@ class Store(CrawlStore):
             f"database {self.path} is busy: another ocwwatch check or daemon is running{pid};"
             f" waited {timeout_seconds:g}s for {self.lock_path}. Try again when it has finished."
         )
+
+
+def _upsert_validators(db: Database, values: Mapping[str, Validators], now: datetime) -> None:
+    updated_at = format_time(now)
+    rows = [
+        {"url": url, "etag": v.etag, "last_modified": v.last_modified, "updated_at": updated_at}
+        for url, v in values.items()
+    ]
+    if rows:
+        db.table("validators").upsert_all(rows, pk="url")
