@@ -262,6 +262,7 @@ class Fetcher:
         """Read the body under the byte cap (decoded size), unless there is none worth reading."""
         answer = _Answer(status=response.status_code, headers=dict(response.headers.items()))
         if method == "HEAD" or response.status_code in (*REDIRECT_STATUSES, 304):
+            await _drain(response)
             return answer
         try:
             decoder = await self._read_body(response, answer.headers.get("content-encoding"))
@@ -394,3 +395,22 @@ def _key(url: str) -> str:
         return normalise_url(url)
     except ValueError:
         return url
+
+
+DRAIN_LIMIT_BYTES = 64 * 1024
+
+
+async def _drain(response: httpx.Response) -> None:
+    """Read the little a bodiless answer carries, so its connection returns to the pool.
+
+    Closing an unread response makes httpcore drop the connection: without this, every
+    redirect, 304 and HEAD cost a new TCP (and TLS) handshake.
+    """
+    seen = 0
+    try:
+        async for chunk in response.aiter_raw():
+            seen += len(chunk)
+            if seen > DRAIN_LIMIT_BYTES:
+                return
+    except (httpx.HTTPError, httpx.StreamError, OSError):
+        return  # a broken bodiless answer changes nothing about the answer itself
