@@ -3,7 +3,6 @@ an httpx.MockTransport (MockSite) or served on 127.0.0.1 (LoopbackServer)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,17 +25,6 @@ from ocwwatch.models import LinkKind, LinkState
 from ocwwatch.store import Store
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "ocwwatch.db") as opened:
-        yield opened
 
 
 def site(*links: str | tuple[str, str], **routes: object) -> MockSite:

@@ -3,9 +3,7 @@ offline runs, and how deep links join the run's report. Served on 127.0.0.1 for 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -29,17 +27,6 @@ from ocwwatch.models import Expected, LinkState, Promise, Resource, ResourceKind
 from ocwwatch.store import Store
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "ocwwatch.db") as opened:
-        yield opened
 
 
 def course_routes() -> dict[str, Recording]:

@@ -3,7 +3,6 @@ safety rules that decide whether a link is fetched at all."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +29,6 @@ from ocwwatch.models import LinkCheck, LinkState, Resource, ResourceKind
 from ocwwatch.store import Store
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "ocwwatch.db") as opened:
-        yield opened
 
 
 async def check_one(

@@ -41,11 +41,6 @@ Handler = (
 )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class FakeTime:
     """Injected clock: sleeping records the delay and moves time on at once."""
 

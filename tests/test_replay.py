@@ -31,11 +31,6 @@ OLD_URL = "http://ocw.mit.edu/courses/mathematics/18-01sc-single-variable-calcul
 NEW_URL = "https://ocw.mit.edu/courses/18-01sc-single-variable-calculus-fall-2010/"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def write_scenario(folder: Path, responses: list[dict[str, Any]], **extra: Any) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     document = {"name": "tmp", "responses": responses, **extra}
