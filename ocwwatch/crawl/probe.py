@@ -19,7 +19,7 @@ from multiprocessing import get_context
 from ocwwatch.crawl.oembed import oembed_state, oembed_url, video_id
 from ocwwatch.crawl.scope import Scope, url_key
 from ocwwatch.crawl.verdict import crawl_state
-from ocwwatch.extract import extract_page
+from ocwwatch.extract import extract_links
 from ocwwatch.fetch import Fetcher
 from ocwwatch.judge import ANSWERED
 from ocwwatch.models import (
@@ -78,7 +78,7 @@ def page_metadata(result: FetchResult) -> Extraction:
     if result.status != 200 or not result.body:
         return Extraction(metadata=Metadata(page_kind=PageKind.OTHER))
     if result.content_type in HTML_TYPES or result.content_type is None:
-        return extract_page(result.body, result.final_url, result.content_type)
+        return extract_links(result.body, result.final_url, result.content_type)
     kind = PageKind.PDF if result.content_type == "application/pdf" else PageKind.OTHER
     return Extraction(metadata=Metadata(page_kind=kind, content_type=result.content_type))
 
@@ -86,8 +86,8 @@ def page_metadata(result: FetchResult) -> Extraction:
 def read_links(
     body: bytes, url: str, content_type: str | None
 ) -> tuple[str, list[tuple[str, str]]]:
-    """`extract_page` cut to what the crawl keeps, as plain values a worker can send back."""
-    extraction = extract_page(body, url, content_type)
+    """`extract_links` as plain values a worker can send back."""
+    extraction = extract_links(body, url, content_type)
     return extraction.metadata.page_kind.value, [(ln.url, ln.text) for ln in extraction.links]
 
 

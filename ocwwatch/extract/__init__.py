@@ -12,14 +12,22 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ocwwatch.extract.dom import Page, decode_html, fold_text, load_page, parse_html, visible_text
-from ocwwatch.extract.html import extract_html
+from ocwwatch.extract.dom import (
+    Page,
+    decode_html,
+    fold_text,
+    load_page,
+    page_links_fast,
+    parse_html,
+    visible_text,
+)
+from ocwwatch.extract.html import extract_html, is_not_found
 from ocwwatch.extract.legacy import extract_legacy, is_legacy_course
-from ocwwatch.extract.ocw import extract_ocw, is_course_site
+from ocwwatch.extract.ocw import course_links, course_page_kind, extract_ocw, is_course_site
 from ocwwatch.extract.pdf import PDF_MAGIC, extract_pdf
 from ocwwatch.models import Extraction, Metadata, PageKind
 
-__all__ = ["extract_page", "find_missing_phrases"]
+__all__ = ["extract_links", "extract_page", "find_missing_phrases"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,21 @@ def extract_page(body: bytes, url: str, content_type: str | None) -> Extraction:
         return _other(body, media_type, (problem,))
 
 
+def extract_links(body: bytes, url: str, content_type: str | None) -> Extraction:
+    """`extract_page` cut to what a crawl needs: the page kind and the links; never raises.
+
+    The links and the kind are those `extract_page` finds; the other metadata (title, menu,
+    instructors...) is not read, and a PDF is recognised but not parsed.
+    """
+    media_type = _media_type(content_type)
+    try:
+        return _dispatch(body, url, media_type, links_only=True)
+    except Exception as exc:  # as extract_page: one bad body never stops the run
+        log.debug("link extraction failed for %s", url, exc_info=exc)
+        problem = f"extraction failed: {type(exc).__name__}: {exc}"[:200]
+        return _other(body, media_type, (problem,))
+
+
 def find_missing_phrases(body: bytes, phrases: Sequence[str]) -> tuple[str, ...]:
     """The phrases that do not occur in the page's visible text (case- and space-insensitive).
 
@@ -60,16 +83,22 @@ def find_missing_phrases(body: bytes, phrases: Sequence[str]) -> tuple[str, ...]
     return tuple(phrase for phrase in phrases if fold_text(phrase) not in text)
 
 
-def _dispatch(body: bytes, url: str, media_type: str | None) -> Extraction:
+def _dispatch(
+    body: bytes, url: str, media_type: str | None, *, links_only: bool = False
+) -> Extraction:
     head = body[:1024]
     sniffed_html = _HTML_START.match(head.lstrip(b"\xef\xbb\xbf")) is not None
     if PDF_MAGIC in head or (media_type == PDF_TYPE and not sniffed_html):
+        if links_only:  # a PDF has no links: its kind is all a crawl needs
+            metadata = Metadata(page_kind=PageKind.PDF, content_type=PDF_TYPE, size_bytes=len(body))
+            return Extraction(metadata=metadata)
         return extract_pdf(body, _mismatch(media_type, PDF_TYPE))
+    read = _links_only if links_only else _extract_html
     if media_type in HTML_TYPES:
-        return _extract_html(load_page(body, url, media_type))
+        return read(load_page(body, url, media_type), ())
     if (media_type is None or media_type in _UNINFORMATIVE) and sniffed_html:
         page = load_page(body, url, "text/html")
-        return _extract_html(page, _mismatch(media_type, "text/html"))
+        return read(page, _mismatch(media_type, "text/html"))
     return _other(body, media_type, ())
 
 
@@ -82,6 +111,26 @@ def _extract_html(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
     if is_legacy_course(page.tree):
         return extract_legacy(page)
     return extract_html(page)
+
+
+def _links_only(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
+    """The page kind and links `_extract_html` would find, without the rest of the metadata."""
+    tree = page.tree
+    anchors = page_links_fast(tree, page.base)
+    if is_course_site(tree):
+        kind, links = course_page_kind(tree), course_links(page, anchors)
+    elif is_legacy_course(tree):
+        kind, links = PageKind.OCW_LEGACY, anchors
+    else:
+        kind = PageKind.NOT_FOUND if is_not_found(tree) else PageKind.HTML
+        links = anchors
+    metadata = Metadata(
+        page_kind=kind,
+        content_type=page.content_type,
+        size_bytes=page.size_bytes,
+        problems=page.problems + problems,
+    )
+    return Extraction(metadata=metadata, links=links)
 
 
 def _other(body: bytes, media_type: str | None, problems: tuple[str, ...]) -> Extraction:

@@ -10,8 +10,9 @@ import codecs
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -30,6 +31,9 @@ _SPACES = re.compile(r"\s+")
 _URL_NOISE = re.compile(r"[\t\n\r]")
 # Typographic quotes and dashes would make "L'Hospital" miss "L’Hospital".
 _TYPOGRAPHY = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+# Hrefs whose resolution depends on the base's scheme and host only, not its path: root-relative
+# paths and absolute http(s) URLs with a host (pages of one site share most of these).
+_ORIGIN_ONLY = re.compile(r"/(?!/)|https?://[^/?#]")
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
 _VOID = ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr")
 _OPTIONAL_END = ("li", "p", "dt", "dd", "option", "optgroup", "tr", "td", "th", "rt", "rp")
@@ -104,6 +108,8 @@ def _bound_depth(text: str) -> tuple[str, tuple[str, ...]]:
     an element that is open (and those inside it), as in the tree builder: a stray `</x>` after
     each `<div>` must not hide the nesting.
     """
+    if text.count("<") <= MAX_DEPTH:
+        return text, ()  # too few tags to nest that deep: no need to walk them
     open_names: list[str] = []
     open_count: Counter[str] = Counter()
     for match in _TAG.finditer(text):
@@ -236,6 +242,50 @@ def page_links(tree: LexborHTMLParser, base: str) -> tuple[Link, ...]:
     """Every <a href> of the page, in page order."""
     pairs = ((attr(node, "href"), anchor_text(node)) for node in tree.css("a[href]"))
     return collect_links(pairs, base)
+
+
+def page_links_fast(tree: LexborHTMLParser, base: str) -> tuple[Link, ...]:
+    """`page_links`, resolving each distinct href once and reading an anchor's text only
+    when its URL is new (the first occurrence's text wins either way)."""
+    resolve = _resolver(base)
+    resolved: dict[str, str | None] = {}
+    seen: dict[str, Link] = {}
+    for node in tree.css("a[href]"):
+        href = node.attributes.get("href")
+        if not href:
+            continue
+        if href in resolved:
+            url = resolved[href]
+        else:
+            url = resolved[href] = resolve(href)
+        if url is not None and url not in seen:
+            seen[url] = Link(url=url, text=anchor_text(node))
+    return tuple(seen.values())
+
+
+def _resolver(base: str) -> Callable[[str], str | None]:
+    """`resolve_url` against `base`, shared between pages of one site where the base's path
+    cannot matter (the answer is the same, only computed once)."""
+    try:
+        parts = urlsplit(base)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in WEB_SCHEMES or not parts.netloc:
+        return lambda href: resolve_url(base, href)
+    origin = f"{parts.scheme}://{parts.netloc}/"
+
+    def resolve(href: str) -> str | None:
+        cleaned = _URL_NOISE.sub("", href).strip()
+        if _ORIGIN_ONLY.match(cleaned):
+            return _resolve_shared(origin, cleaned)
+        return resolve_url(base, cleaned)
+
+    return resolve
+
+
+@lru_cache(maxsize=1 << 15)
+def _resolve_shared(origin: str, href: str) -> str | None:
+    return resolve_url(origin, href)
 
 
 def same_page(left: str | None, right: str | None) -> bool:
