@@ -25,7 +25,7 @@ from ocwwatch.fetch import (
     replay_transport,
 )
 from ocwwatch.models import Observation, Run
-from ocwwatch.pipeline import Outcomes, run_check, utc_now
+from ocwwatch.pipeline import INTERNAL_ERROR, Outcomes, run_check, utc_now
 from ocwwatch.publish import publish_run
 from ocwwatch.record import describe_recorded, record_scenario
 from ocwwatch.store import Store
@@ -156,7 +156,7 @@ def verdict_of(outcomes: Outcomes) -> Verdict:
 
 def is_internal_error(error: str | None) -> bool:
     """The pipeline's marker for a resource whose check raised (see pipeline.failed_check)."""
-    return error is not None and error.startswith("internal error")
+    return error is not None and error.startswith(INTERNAL_ERROR)
 
 
 def record(urls: Sequence[str], out: Path) -> Done:

@@ -52,6 +52,7 @@ Clock = Callable[[], datetime]
 Progress = Callable[[str], None]
 FINDINGS = frozenset({Outcome.DEAD, Outcome.MOVED, Outcome.CHANGED})
 MAX_PDF_CANDIDATES = 3  # resource pages tried when a PDF link lands on HTML
+INTERNAL_ERROR = "internal error while checking"  # marks a resource whose check raised
 
 
 def utc_now() -> datetime:
@@ -292,7 +293,7 @@ def failed_check(resource: Resource, exc: Exception, at: datetime) -> Checked:
         url=resource.url,
         outcome=Outcome.ERROR,
         metadata=Metadata(page_kind=PageKind.OTHER),
-        error=f"internal error while checking: {type(exc).__name__}: {exc}",
+        error=f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}",
         observed_at=at,
     )
     result = FetchResult(url=resource.url, final_url=resource.url, status=None, fetched_at=at)
