@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Progress = Callable[[str], None]
-FINDINGS = frozenset({Outcome.DEAD, Outcome.MOVED, Outcome.CHANGED})
 MAX_PDF_CANDIDATES = 3  # resource pages tried when a PDF link lands on HTML
 INTERNAL_ERROR = "internal error while checking"  # marks a resource whose check raised
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ocwwatch.cli import build_parser, main
+from ocwwatch.cli import InertLogFilter, build_parser, main
+from ocwwatch.commands import lists_private_host
+from ocwwatch.config import load_config
+from ocwwatch.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "tests" / "fixtures" / "scenarios"
@@ -144,6 +149,9 @@ def test_second_run_is_answered_by_304s(capsys: pytest.CaptureFixture[str], conf
     assert code == 1  # the list still names the old URLs
     statuses = {item["id"]: item["http_status"] for item in report["resources"]}
     assert statuses["18.01sc"] == 304
+    pdf = by_id(report)["strang-calculus-pdf"]  # its landing page answered 304 too
+    assert (pdf["http_status"], pdf["outcome"]) == (304, "dead")
+    assert pdf["suggestion"]["url"].endswith("mitres_18_001_f17_full_book.pdf")
     assert statuses["calculus-made-easy"] == 304
     assert all(c["against"] == "baseline" for item in report["resources"] for c in item["changes"])
 
@@ -337,3 +345,50 @@ def test_a_bug_in_one_resource_is_exit_3_and_the_run_goes_on(
     (item,) = json.loads(out)["resources"]
     assert item["outcome"] == "error"
     assert "RuntimeError: boom" in item["error"]
+
+
+def test_report_of_an_unfinished_run_is_refused(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """A run that never completed (killed, failed) is not printed as if it were a report."""
+    run(capsys, "check", "--config", config, "--replay", TODAY)
+    with Store.open(config.parent.parent / "data" / "ocwwatch.db") as store:
+        unfinished = store.start_run(datetime(2026, 11, 25, tzinfo=UTC))
+    code, out, err = run(capsys, "report", str(unfinished), "--config", config)
+    assert (code, out) == (2, "")
+    assert f"run {unfinished} did not complete" in err
+
+
+def test_publishing_restores_missing_report_files(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """A complete run's lost report file is rewritten from the database; stray temps go."""
+    reports = config.parent.parent / "data" / "reports"
+    run(capsys, "check", "--config", config, "--replay", TODAY)
+    written = (reports / "run-1.md").read_text()
+    (reports / "run-1.md").unlink()
+    (reports / ".latest.md.tmp").write_text("half a report")
+    run(capsys, "check", "--config", config, "--replay", TODAY)
+    assert (reports / "run-1.md").read_text() == written
+    assert not (reports / ".latest.md.tmp").exists()
+
+
+def test_log_lines_carry_no_terminal_escapes() -> None:
+    """A page title with escape sequences reaches the log without them."""
+    record = logging.LogRecord(
+        "ocwwatch", logging.INFO, __file__, 1, "title %s", ("\x1b[2Jx",), None
+    )
+    assert InertLogFilter().filter(record)
+    assert record.getMessage() == "title [2Jx"
+
+
+def test_deep_may_reach_private_addresses_only_where_the_list_lives(tmp_path: Path) -> None:
+    """A list on the web keeps a deep crawl off private networks; a list on loopback does not."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    settings = tmp_path / "config" / "ocwwatch.toml"
+    assert not lists_private_host(load_config(settings, cwd=tmp_path))
+    resources = tmp_path / "config" / "resources.toml"
+    resources.write_text(
+        resources.read_text().replace("https://www.gutenberg.org", "http://127.0.0.1:9")
+    )
+    assert lists_private_host(load_config(settings, cwd=tmp_path))

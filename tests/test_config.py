@@ -211,3 +211,18 @@ def test_accept_unknown_id_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no-such-id"):
         accept_baseline(path, {"18.01sc": observation()}, ids=["no-such-id"])
     assert path.read_text() == (CONFIG / "resources.toml").read_text()
+
+
+def test_accepted_promise_lands_in_its_own_table_not_below_the_next_comment(
+    tmp_path: Path,
+) -> None:
+    """`holds = false` is written after the promise's keys, above the comment that follows."""
+    path = tmp_path / "resources.toml"
+    shutil.copy(CONFIG / "resources.toml", path)
+    broken = observation(id="18.03sc")
+    accept_baseline(path, {"18.03sc": broken})
+    text = path.read_text()
+    section = text[text.index('id = "18.03sc"') : text.index('id = "strang-calculus"')]
+    before_comment, after_comment = section.split("# --- Gilbert Strang, Calculus")
+    assert "holds = false" in before_comment
+    assert "holds" not in after_comment

@@ -127,3 +127,17 @@ def test_previous_run_diff_covers_metadata_and_landing() -> None:
 def test_unchanged_observation_has_no_previous_changes() -> None:
     """The same observation twice differs in nothing."""
     assert diff_previous(observed(COURSE), observed(COURSE)) == []
+
+
+def test_html_size_is_noise_but_a_pdf_identity_is_a_change() -> None:
+    """A page's byte size changing is not reported; a PDF's new hash and size are."""
+    html = COURSE.model_copy(update={"page_kind": PageKind.HTML, "size_bytes": 100})
+    bigger = html.model_copy(update={"size_bytes": 120, "sha256": "b" * 64})
+    assert diff_previous(observed(html), observed(bigger)) == []
+    pdf = Metadata(page_kind=PageKind.PDF, size_bytes=100, sha256="a" * 64, pages=3)
+    new_pdf = pdf.model_copy(update={"size_bytes": 120, "sha256": "b" * 64})
+    changes = diff_previous(observed(pdf), observed(new_pdf))
+    assert {(c.field, c.before, c.after) for c in changes} == {
+        ("size_bytes", "100", "120"),
+        ("sha256", "a" * 64, "b" * 64),
+    }
