@@ -490,7 +490,7 @@ def test_first_result_of_a_run_wins(store: Store) -> None:
     run_id = store.start_run(T0)
     store.save_crawl_step(run_id, T0, settled=[(entry("a/"), probe("a/", 200))])
     store.save_crawl_step(run_id, T0, settled=[(entry("a/"), probe("a/", 500))])
-    store.save_crawl_step(run_id, T0, sources=[(SITE + "a/", Anchor(page=SITE))])
+    store.save_crawl_step(run_id, T0, sources=[(SITE + "a/", SITE, "")])
     [found] = store.load_found_links(run_id, 0, 10)
     assert found.probe.status == 200
 
@@ -499,10 +499,10 @@ def test_sources_read_back_in_the_order_found(store: Store) -> None:
     """Where a checked link was found reads back page by page, first found first, once each."""
     run_id = store.start_run(T0)
     sources = [
-        (SITE + "x.pdf", Anchor(page=SITE, text="Notes")),
-        (SITE + "y.pdf", Anchor(page=SITE, text="Other")),
-        (SITE + "x.pdf", Anchor(page=SITE + "a/", text="Lecture notes")),
-        (SITE + "x.pdf", Anchor(page=SITE, text="Notes again")),
+        (SITE + "x.pdf", SITE, "Notes"),
+        (SITE + "y.pdf", SITE, "Other"),
+        (SITE + "x.pdf", SITE + "a/", "Lecture notes"),
+        (SITE + "x.pdf", SITE, "Notes again"),
     ]
     settled = [(entry("x.pdf", LinkKind.FILE), probe("x.pdf"))]
     store.save_crawl_step(run_id, T0, sources=sources, settled=settled)
@@ -518,14 +518,14 @@ def test_found_checks_are_stored_with_their_anchors(store: Store) -> None:
     """A found link's stored check gets its pages and anchor texts from the sources."""
     run_id = store.start_run(T0)
     sources = [
-        (SITE + "x.pdf", Anchor(page=SITE, text="Notes")),
-        (SITE + "x.pdf", Anchor(page=SITE + "a/", text="Lecture notes — 微積分")),
+        (SITE + "x.pdf", SITE, "Notes"),
+        (SITE + "x.pdf", SITE + "a/", "Lecture notes — 微積分"),
     ]
     store.save_crawl_step(run_id, T0, sources=sources)
     check = LinkCheck(url=SITE + "x.pdf", state=LinkState.OK)
     store.save_found_checks(run_id, [(SITE + "x.pdf", check)])
     [stored] = store.load_link_checks(run_id)
-    anchors = tuple(anchor for _key, anchor in sources)
+    anchors = tuple(Anchor(page=page, text=text) for _key, page, text in sources)
     pages = (SITE, SITE + "a/")
     assert stored == check.model_copy(update={"found_on": pages, "anchors": anchors})
 
@@ -540,7 +540,7 @@ def test_links_found_on_no_page_are_not_returned(store: Store) -> None:
 def test_reset_frontier_drops_older_runs_working_rows(store: Store, db_path: Path) -> None:
     """A new deep run starts with an empty frontier; older runs' rows are removed."""
     old = complete_run(store, 0)
-    store.save_crawl_step(old, T0, found=[entry("a/")], sources=[(SITE + "a/", Anchor(page=SITE))])
+    store.save_crawl_step(old, T0, found=[entry("a/")], sources=[(SITE + "a/", SITE, "")])
     new = store.start_run(at(24))
     store.reset_frontier(new)
     assert query(db_path, "SELECT count(*) FROM crawl_frontier") == [(0,)]

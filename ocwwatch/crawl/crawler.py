@@ -13,6 +13,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ocwwatch.crawl.probe import (
     Prober,
@@ -28,10 +29,10 @@ from ocwwatch.crawl.probe import (
 from ocwwatch.crawl.robots import RobotsBook
 from ocwwatch.crawl.scope import Scope, url_key
 from ocwwatch.crawl.verdict import judge_found
+from ocwwatch.crawl.writer import StoreWriter
 from ocwwatch.fetch import Fetcher
 from ocwwatch.judge import ANSWERED
 from ocwwatch.models import (
-    Anchor,
     CrawledPage,
     FetchResult,
     FrontierEntry,
@@ -44,6 +45,7 @@ from ocwwatch.models import (
     PageKind,
 )
 from ocwwatch.store import Store
+from ocwwatch.store.crawl import Source
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,7 @@ class Step:
     """What the crawl learned since it last wrote to the store."""
 
     found: list[FrontierEntry] = field(default_factory=list)
-    sources: list[tuple[str, Anchor]] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
     settled: list[tuple[FrontierEntry, LinkProbe]] = field(default_factory=list)
     pages: list[CrawledPage] = field(default_factory=list)
 
@@ -120,6 +122,7 @@ class DeepCrawl:
         self.landed: set[str] = set()
         self.recent: OrderedDict[str, None] = OrderedDict()
         self.checked = 0
+        self.writer: StoreWriter  # set while the crawl runs
 
     async def run(self, seeds: Sequence[Seed]) -> list[LinkCheck]:
         """Crawl from the seeds until the frontier is empty; return every found link judged."""
@@ -127,13 +130,14 @@ class DeepCrawl:
         try:
             for seed in seeds:
                 self.plant(seed)
-            with page_readers(self.options.extract_workers) as pool:
-                self.prober.pool = pool
-                await self.drain()
+            async with StoreWriter(self.store.path) as self.writer:
+                with page_readers(self.options.extract_workers) as pool:
+                    self.prober.pool = pool
+                    await self.drain()
+                await self.flush()
         finally:
             self.prober.pool = None
             self.robots.close()
-        self.flush()
         pages = sum(self.pages_read.values())
         self.progress(f"deep: {self.checked} links checked, {pages} pages read")
         return self.judge_all()
@@ -147,7 +151,7 @@ class DeepCrawl:
         kind, site_id = self.scope.classify(result.url, key)
         entry = FrontierEntry(url=result.url, key=key, kind=kind, resource_id=site_id)
         if seed.found_on is not None:
-            self.step.sources.append((key, Anchor(page=seed.found_on)))
+            self.step.sources.append((key, seed.found_on, ""))
         landing = landing_of(entry, result, seed.metadata, self.scope, "GET")
         target = landing[0] if landing is not None else entry
         site = self.readable_site(target, result, seed.metadata)
@@ -193,7 +197,7 @@ class DeepCrawl:
         """Queue a page's links (the store ignores known ones) and record where each was."""
         for link in links:
             key = url_key(link.url)
-            self.step.sources.append((key, Anchor(page=found_on, text=link.text)))
+            self.step.sources.append((key, found_on, link.text))
             if key in self.recent:
                 self.recent.move_to_end(key)
                 continue  # queued a moment ago: a site's menu and footer are on every page
@@ -211,10 +215,12 @@ class DeepCrawl:
                 )
             )
 
-    def flush(self) -> None:
+    async def flush(self) -> None:
+        """Hand what the crawl learned to the store's thread (it is saved in order)."""
         step, self.step = self.step, Step()
         if step.found or step.sources or step.settled or step.pages:
-            self.store.save_crawl_step(
+            await self.writer.write(
+                Store.save_crawl_step,
                 self.run_id,
                 self.now(),
                 found=step.found,
@@ -223,13 +229,14 @@ class DeepCrawl:
                 pages=step.pages,
             )
 
-    def next_entry(self) -> tuple[FrontierEntry, bool] | None:
-        """The next entry to check, and whether its links are to be read (the page budget)."""
-        if not self.claimed:
-            self.flush()  # links found so far must be claimable
-            for entry in self.store.claim_frontier(self.run_id, self.options.claim_batch):
-                self.claimed.append((entry, self.within_budget(entry)))
-        return self.claimed.popleft() if self.claimed else None
+    async def claim(self) -> list[FrontierEntry]:
+        """Save the links found so far, then claim the next queued entries."""
+        await self.flush()
+        return await self.writer.call(Store.claim_frontier, self.run_id, self.options.claim_batch)
+
+    def accept(self, entries: Sequence[FrontierEntry]) -> None:
+        for entry in entries:
+            self.claimed.append((entry, self.within_budget(entry)))
 
     def within_budget(self, entry: FrontierEntry) -> bool:
         site = self.scope.site_by_id(entry.resource_id)
@@ -243,22 +250,38 @@ class DeepCrawl:
     # --- checking --------------------------------------------------------------------------
 
     async def drain(self) -> None:
+        """Keep `workers` checks in flight until the frontier is empty.
+
+        Entries are claimed ahead, in the background, when the claimed queue runs low, so that
+        the store's work never leaves a check slot idle.
+        """
         pending: set[asyncio.Task[Visit | None]] = set()
+        claiming: asyncio.Task[list[FrontierEntry]] | None = None
         while True:
-            while len(pending) < self.options.workers:
-                claimed = self.next_entry()
-                if claimed is None:
-                    break
-                pending.add(asyncio.create_task(self.visit(*claimed)))
-            if not pending:
-                return
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
+            if claiming is None and len(self.claimed) < self.options.claim_batch // 2:
+                claiming = asyncio.create_task(self.claim())
+            while len(pending) < self.options.workers and self.claimed:
+                pending.add(asyncio.create_task(self.visit(*self.claimed.popleft())))
+            if not pending and not self.claimed:
+                assert claiming is not None  # the queue is empty, so a claim was started
+                entries = await claiming
+                claiming = None
+                self.accept(entries)
+                if not entries and not self.step.found:
+                    return  # nothing queued in the store, nothing found since the claim began
+                continue
+            waiting: set[asyncio.Future[Any]] = {*pending, *([claiming] if claiming else [])}
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if claiming is not None and claiming in done:
+                self.accept(claiming.result())
+                claiming = None
+            for task in done & pending:
+                pending.discard(task)
                 visit = task.result()
                 if visit is not None:
                     self.absorb(visit)
             if self.step.size >= self.options.flush_every:
-                self.flush()
+                await self.flush()
 
     async def visit(self, entry: FrontierEntry, read_links: bool) -> Visit | None:
         try:

@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 from ocwwatch.models import (
-    Anchor,
     CrawledPage,
     FoundLink,
     FrontierEntry,
@@ -29,6 +28,10 @@ from ocwwatch.store.rows import (
     load_json,
     parse_time,
 )
+
+# Where a link was found: its URL key, the page, the anchor's text there. A plain tuple, not an
+# `Anchor`: a crawl records one per link per page (hundreds of thousands), kept cheap to make.
+Source = tuple[str, str, str]
 
 _QUEUE = """
 INSERT OR IGNORE INTO crawl_frontier (run_id, url_key, url, kind, resource_id, depth, state)
@@ -186,19 +189,18 @@ class CrawlStore(StoreBase):
         now: datetime,
         *,
         found: Sequence[FrontierEntry] = (),
-        sources: Sequence[tuple[str, Anchor]] = (),
+        sources: Sequence[Source] = (),
         settled: Sequence[tuple[FrontierEntry, LinkProbe]] = (),
         pages: Sequence[CrawledPage] = (),
     ) -> None:
         """In one transaction: queue new links (a known key is ignored), record where links
-        were found, settle checked entries with their probes, and remember pages read."""
+        were found (`Source`: the link's key, the page, the anchor text there), settle checked
+        entries with their probes, and remember pages read."""
         updated_at = format_time(now)
         with self._transaction(f"save a crawl step of run {run_id}") as db:
             conn = db.conn
             conn.executemany(_QUEUE, [_entry_values(run_id, entry) for entry in found])
-            conn.executemany(
-                _SOURCE, [[run_id, key, anchor.page, anchor.text] for key, anchor in sources]
-            )
+            conn.executemany(_SOURCE, [(run_id, *source) for source in sources])
             conn.executemany(
                 _SETTLE,
                 [_entry_values(run_id, e) + _probe_values(p) for e, p in settled],

@@ -260,6 +260,10 @@ class Mirror:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in two writes; with Nagle's algorithm on, the body would wait for
+    # the client's delayed ACK of the headers (about 40 ms on Linux) and every response with
+    # a body would take latency + 40 ms instead of the latency the benchmark sets.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:
