@@ -299,7 +299,7 @@ class LinkCheck(Record):
     """One link as one run saw it: the JSON report's `links[]` entry."""
 
     url: str
-    found_on: tuple[str, ...] = ()
+    found_on: tuple[str, ...] = ()  # the pages it was found on (the first ones: see below)
     http_status: int | None = None
     state: LinkState
     final_url: str | None = None
@@ -311,6 +311,13 @@ class LinkCheck(Record):
     kind: LinkKind | None = None
     redirects: tuple[Hop, ...] = ()
     anchors: tuple[Anchor, ...] = ()  # every page it was found on, with its text there
+    # How many pages it was found on, when `found_on` holds only the first of them (a deep
+    # run's report: a site's menu link is on every page); None when `found_on` is complete.
+    found_on_count: int | None = None
+
+    @property
+    def pages_found_on(self) -> int:
+        return len(self.found_on) if self.found_on_count is None else self.found_on_count
 
 
 # --- the deep check's frontier (issue 4) ---------------------------------------------------

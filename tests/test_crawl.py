@@ -21,6 +21,7 @@ from test_crawl_support import (
     status,
 )
 
+from ocwwatch.crawl.crawler import FOUND_ON_KEPT
 from ocwwatch.models import LinkKind, LinkState
 from ocwwatch.store import Store
 
@@ -146,7 +147,30 @@ async def test_frontier_and_sources_live_in_the_store(store: Store, tmp_path: Pa
     run_id = outcomes.report.run.id
     assert store.count_frontier(run_id) == {"queued": 0, "claimed": 0, "done": 3}
     [notes] = [f for f in store.load_found_links(run_id, 0, 100) if f.entry.url.endswith(".pdf")]
-    assert len(list(store.iter_sources(run_id, [notes.entry.key]))) == 2
+    assert len(list(store.first_sources(run_id, [notes.entry.key], None))) == 2
+
+
+async def test_reports_carry_every_page_of_a_broken_link_and_the_first_of_a_working_one(
+    store: Store,
+) -> None:
+    """A link on more pages than FOUND_ON_KEPT: the report lists them all when it is broken
+    (each is a place to fix), the first ones and the count when it works; the store has all."""
+    pages = [f"pages/p{n:02}/" for n in range(FOUND_ON_KEPT + 5)]
+    mock = site(*pages)
+    for path in pages:
+        mock.routes[HOME + path] = ok(page("../../notes.pdf", "../../gone.pdf"))
+    mock.routes[HOME + "notes.pdf"] = pdf()
+    # One link in flight: pages are read in page order, so found_on is in that order too.
+    outcomes = await deep_run(config(mock, workers=1), store, transport=mock.transport())
+    links = by_path(outcomes, mock)
+    notes, gone = links[HOME + "notes.pdf"], links[HOME + "gone.pdf"]
+    assert (notes.state, gone.state) == (LinkState.OK, LinkState.DEAD)
+    every_page = tuple(mock.url(HOME + path) for path in pages)
+    assert notes.found_on == every_page[:FOUND_ON_KEPT]
+    assert notes.found_on_count == len(pages)
+    assert (gone.found_on, gone.found_on_count) == (every_page, len(pages))
+    stored = {c.url: c for c in store.load_link_checks(outcomes.report.run.id)}
+    assert stored[notes.url].found_on == every_page
 
 
 async def test_link_kinds_are_recorded(store: Store) -> None:

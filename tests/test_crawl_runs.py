@@ -159,6 +159,9 @@ async def test_deep_links_are_stored_with_their_anchors(store: Store) -> None:
     mock = MockSite(course_routes())
     outcomes = await deep_run(config(mock), store, transport=mock.transport())
     stored = store.load_link_checks(outcomes.report.run.id)
-    assert [c.model_copy(update={"anchors": ()}) for c in stored] == list(outcomes.report.links)
+    without_anchors = [
+        c.model_copy(update={"anchors": (), "found_on_count": len(c.found_on)}) for c in stored
+    ]
+    assert without_anchors == list(outcomes.report.links)
     notes = next(c for c in stored if c.url.endswith("notes.pdf"))
     assert [a.page for a in notes.anchors] == list(notes.found_on)

@@ -393,6 +393,7 @@ METADATA_KEYS = {
 LINK_KEYS = [
     "url",
     "found_on",
+    "found_on_count",  # ours: found_on can be cut short (a deep run's working links)
     "http_status",
     "state",
     "final_url",

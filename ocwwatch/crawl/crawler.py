@@ -53,6 +53,9 @@ Clock = Callable[[], datetime]
 Progress = Callable[[str], None]
 PROGRESS_EVERY = 1000  # links checked between progress lines
 RECENT_KEYS = 4096  # keys queued lately, not offered to the store again (bounded memory)
+# Pages a working link's check carries into the run's reports; the store keeps every one.
+FOUND_ON_KEPT = 25
+WORKING = frozenset({LinkState.OK, LinkState.SKIPPED})
 
 
 @dataclass(frozen=True)
@@ -335,9 +338,10 @@ class DeepCrawl:
     def judge_all(self) -> list[LinkCheck]:
         """Judge every link found, in the order found, storing each batch as it is judged.
 
-        The store copies where each link was found (pages, anchors) into its stored check;
-        the returned checks, for the run's report, carry the pages without the anchors, each
-        page URL one string for the whole run.
+        The store copies every page and anchor each link was found on into its stored check.
+        The returned checks, for the run's reports, carry every page of a link to fix, but only
+        the first `FOUND_ON_KEPT` pages of a link that works (a site's menu links are on every
+        page), with the count; each page URL is one string shared by the whole run.
         """
         checks: list[LinkCheck] = []
         pages: dict[str, str] = {}
@@ -352,13 +356,23 @@ class DeepCrawl:
                 (f.entry.key, judge_found(f, (), previous.get(f.entry.url), now)) for f in batch
             ]
             self.store.save_found_checks(self.run_id, judged)
-            found_on = self.pages_of([key for key, _check in judged], pages)
-            checks += [c.model_copy(update={"found_on": found_on[k]}) for k, c in judged]
+            working = [key for key, check in judged if check.state in WORKING]
+            to_fix = [key for key, check in judged if check.state not in WORKING]
+            found_on = self.pages_of(working, FOUND_ON_KEPT, pages)
+            found_on |= self.pages_of(to_fix, None, pages)
+            checks += [c.model_copy(update=found_on[k]) for k, c in judged]
             after = batch[-1].entry.seq
 
-    def pages_of(self, keys: list[str], pages: dict[str, str]) -> dict[str, tuple[str, ...]]:
-        """The pages each key was found on, streamed from the store into shared strings."""
+    def pages_of(
+        self, keys: list[str], limit: int | None, pages: dict[str, str]
+    ) -> dict[str, dict[str, Any]]:
+        """The first `limit` (None: all) pages each key was found on, and their count, as
+        LinkCheck updates."""
         found: dict[str, list[str]] = {key: [] for key in keys}
-        for key, page in self.store.iter_sources(self.run_id, keys):
+        totals: dict[str, int] = dict.fromkeys(keys, 0)
+        for key, page, total in self.store.first_sources(self.run_id, keys, limit):
             found[key].append(pages.setdefault(page, page))
-        return {key: tuple(on) for key, on in found.items()}
+            totals[key] = total
+        return {
+            key: {"found_on": tuple(on), "found_on_count": totals[key]} for key, on in found.items()
+        }

@@ -105,6 +105,7 @@ def _link(link: LinkCheck) -> JsonObject:
     return {
         "url": link.url,
         "found_on": list(link.found_on),
+        "found_on_count": link.pages_found_on,
         "http_status": link.http_status,
         "state": link.state.value,
         "final_url": link.final_url,

@@ -278,7 +278,7 @@ def _link_lines(link: LinkCheck) -> list[str]:
         lines.append(f"  - Final URL: {format_url(link.final_url)}")
     if link.found_on:
         shown = ", ".join(format_url(page) for page in link.found_on[:_MAX_FOUND_ON])
-        more = len(link.found_on) - _MAX_FOUND_ON
+        more = link.pages_found_on - min(len(link.found_on), _MAX_FOUND_ON)
         lines.append(f"  - Found on: {shown}" + (f" and {more} more" if more > 0 else ""))
     if link.first_failed_at is not None:
         since = format_timestamp(link.first_failed_at)

@@ -65,9 +65,15 @@ WHERE f.run_id = ? AND f.seq > ? AND f.state = 'done' AND EXISTS (
 )
 ORDER BY f.seq LIMIT ?
 """
-_SOURCES = """
-SELECT url_key, found_on FROM crawl_sources
-WHERE run_id = ? AND url_key IN (SELECT value FROM json_each(?)) ORDER BY id
+# The first pages each key was found on (in the order found) and how many there are in all.
+_FIRST_SOURCES = """
+SELECT url_key, found_on, total FROM (
+    SELECT url_key, found_on, id,
+        row_number() OVER (PARTITION BY url_key ORDER BY id) AS n,
+        count(*) OVER (PARTITION BY url_key) AS total
+    FROM crawl_sources
+    WHERE run_id = ? AND url_key IN (SELECT value FROM json_each(?))
+) WHERE n <= ? OR ? < 0 ORDER BY id
 """
 # A found link's check, with where it was found (pages, and anchors) copied from the sources
 # in SQL: a link on every page of a site has thousands, which need never pass through Python.
@@ -239,10 +245,17 @@ class CrawlStore(StoreBase):
         rows = self._select("read found links", _FOUND, [run_id, after_seq, limit])
         return [self._parse("crawl_frontier", row, _found_from_row) for row in rows]
 
-    def iter_sources(self, run_id: int, keys: Sequence[str]) -> Iterator[tuple[str, str]]:
-        """(key, page) for every page each of `keys` was found on, in the order found."""
+    def first_sources(
+        self, run_id: int, keys: Sequence[str], limit: int | None
+    ) -> Iterator[tuple[str, str, int]]:
+        """(key, page, pages in all) for the first `limit` (None: every) page each of `keys`
+        was found on, in the order found."""
+        if not keys:
+            return
+        cap = -1 if limit is None else limit
+        params = [run_id, json.dumps(list(keys)), cap, cap]
         with translated(self.path, "read where links were found"):
-            yield from self._db.execute(_SOURCES, [run_id, json.dumps(list(keys))])
+            yield from self._db.execute(_FIRST_SOURCES, params)
 
     def save_found_checks(self, run_id: int, checks: Sequence[tuple[str, LinkCheck]]) -> None:
         """Store the checks of found links (key, check), their pages and anchors taken from
