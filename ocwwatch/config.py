@@ -84,6 +84,15 @@ class DeepSettings(Section):
     # resources and these (e.g. a mirror on the intranet).
     allowed_private_hosts: tuple[str, ...] = ()
     resources: dict[str, DeepOverride] = {}  # per-resource overrides, keyed by resource id
+    # Issue 4, item 5: a dead link with no redirect to suggest gets the Wayback Machine's
+    # snapshot closest to when it started failing, asked of archive.org's availability API.
+    wayback: bool = True
+    wayback_endpoint: str = Field(
+        default="https://archive.org/wayback/available", pattern=r"^https?://[^/?#]+"
+    )
+    wayback_timeout_seconds: PositiveFloat = 10.0  # per lookup, retries and waiting included
+    wayback_max_lookups: PositiveInt = 200  # per run; cached answers do not count
+    wayback_miss_retry_days: PositiveInt = 30  # a URL archive.org had no snapshot of
 
     def max_pages_for(self, resource_id: str) -> int:
         override = self.resources.get(resource_id)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from ocwwatch.config import DeepSettings
 from ocwwatch.crawl.crawler import Clock, DeepCrawl, DeepOptions, Progress, Seed
 from ocwwatch.crawl.scope import Scope, Site, host_of, site_prefix
+from ocwwatch.crawl.wayback import suggest_snapshots
 from ocwwatch.fetch import Fetcher
 from ocwwatch.judge import ANSWERED
 from ocwwatch.models import LinkCheck, PageKind, Resource
@@ -68,10 +69,16 @@ async def crawl_sites(
 
     `seeds` are what the resource checks fetched (course homes with `resource_id`, the pages
     they followed with `found_on`): none is fetched again. Found links may reach a private
-    address only on the hosts of `resources` and of `deep.allowed_private_hosts`.
+    address only on the hosts of `resources` and of `deep.allowed_private_hosts`. Dead links
+    that no redirect explains get a Wayback Machine snapshot as suggestion (`deep.wayback`).
     """
     sites = plan_sites(seeds, deep)
     trusted = {host_of(resource.url) for resource in resources}
     scope = Scope(sites, trusted | set(deep.allowed_private_hosts))
     crawl = DeepCrawl(store, fetcher, run_id, scope, options_of(deep), now=now, progress=progress)
-    return await crawl.run(seeds)
+    checks = await crawl.run(seeds)
+    if not deep.wayback:
+        return checks
+    return await suggest_snapshots(
+        store, fetcher, run_id, checks, deep=deep, now=now, progress=progress
+    )

@@ -32,6 +32,7 @@ from ocwwatch.store.rows import (
     validators_from_row,
 )
 from ocwwatch.store.schema import MIGRATIONS
+from ocwwatch.store.wayback import WaybackStore
 
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Store"]
 
@@ -64,7 +65,7 @@ WHERE c.url IN (SELECT value FROM json_each(?)) AND c.run_id = (
 """
 
 
-class Store(CrawlStore):
+class Store(CrawlStore, WaybackStore):
     """The ocwwatch database. Open with `Store.open`; use as a context manager or `close()`.
 
     `resources` and `links` point at the latest row written, whatever became of its run; the

@@ -136,6 +136,19 @@ CREATE TABLE crawled_pages (
 );
 """
 
+# Issue 4, item 5: what the Wayback Machine's availability API answered for a dead link, so that
+# a run asks again only for a miss older than `deep.wayback_miss_retry_days`. A hit keeps its
+# snapshot (archived copies stay); a miss has no snapshot. Failed lookups are not stored.
+_SCHEMA_3 = """
+CREATE TABLE wayback_lookups (
+    url TEXT PRIMARY KEY,
+    looked_up_at TEXT NOT NULL,
+    snapshot_url TEXT,
+    snapshot_time TEXT,
+    CHECK ((snapshot_url IS NULL) = (snapshot_time IS NULL))
+);
+"""
+
 
 def _migrate_1_initial(db: Database) -> None:
     db.executescript(_SCHEMA_1)
@@ -145,5 +158,13 @@ def _migrate_2_deep_check(db: Database) -> None:
     db.executescript(_SCHEMA_2)
 
 
+def _migrate_3_wayback_lookups(db: Database) -> None:
+    db.executescript(_SCHEMA_3)
+
+
 # Append only: a migration's position (from 1) is the schema version it brings the database to.
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_migrate_1_initial, _migrate_2_deep_check)
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (
+    _migrate_1_initial,
+    _migrate_2_deep_check,
+    _migrate_3_wayback_lookups,
+)

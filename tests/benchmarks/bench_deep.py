@@ -89,6 +89,8 @@ def ocwwatch_config(
             workers=max(16, 4 * concurrency),
             extract_workers=extract_workers,
             allowed_private_hosts=("127.0.0.2", "127.0.0.3", "127.0.0.4"),
+            # The peers ask archive.org nothing, and its cost is not what this compares.
+            wayback=False,
         ),
     )
     resources = tuple(
