@@ -38,6 +38,9 @@ NOT_FETCHED = frozenset({FailureKind.BAD_REDIRECT})
 DAMAGED_PDF = ("not a PDF", "PDF is truncated", "PDF is unreadable")
 # 304 means "what you read last time is still true": judged like the 200 it stands for.
 ANSWERED = frozenset({200, 304})
+# 206 is the start of a body, the answer to a ranged GET (the deep check's file checks): a link
+# that answers it is judged like one that answers 200, its "not found" page and all.
+ANSWERED_OR_PARTIAL = ANSWERED | {206}
 
 
 def redirect_kind(result: FetchResult) -> str | None:
@@ -162,8 +165,9 @@ def link_state(result: FetchResult, metadata: Metadata) -> tuple[LinkState, str 
         or result.status in DEAD_STATUSES
     ):
         return LinkState.DEAD, result.failure_detail or f"status {result.status}"
-    if result.status in ANSWERED and metadata.page_kind is PageKind.NOT_FOUND:
-        return LinkState.SOFT404, "a 'not found' page served with status 200"
+    if result.status in ANSWERED_OR_PARTIAL and metadata.page_kind is PageKind.NOT_FOUND:
+        served = 206 if result.status == 206 else 200  # a 304 stands for the 200 read before
+        return LinkState.SOFT404, f"a 'not found' page served with status {served}"
     if result.status in BLOCKED_STATUSES:
         return LinkState.BLOCKED, f"status {result.status}"
     if result.failure is not None:  # no answer, or one that broke off or overflowed the cap

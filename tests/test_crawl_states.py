@@ -152,6 +152,9 @@ async def test_retry_after_is_honoured_before_judging(store: Store) -> None:
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
+    def clock() -> float:
+        return sum(slept)  # time passes only in sleep, as the fetcher's waits assume
+
     mock = MockSite({})
     mock.routes[HOME] = ok(page("pages/x/"))
 
@@ -162,7 +165,12 @@ async def test_retry_after_is_honoured_before_judging(store: Store) -> None:
         return mock.answer(request)
 
     outcomes = await deep_run(
-        config(mock), store, transport=httpx.MockTransport(answer), sleep=sleep, retries=1
+        config(mock),
+        store,
+        transport=httpx.MockTransport(answer),
+        sleep=sleep,
+        clock=clock,
+        retries=1,
     )
     assert by_path(outcomes, mock)[HOME + "pages/x/"].state is LinkState.OK
     assert slept == [7.0]

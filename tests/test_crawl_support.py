@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import html
 import ipaddress
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -124,11 +125,20 @@ async def deep_run(
     transport: httpx.AsyncBaseTransport | None = None,
     deep: bool = True,
     sleep: Callable[[float], Awaitable[None]] | None = None,
+    clock: Callable[[], float] | None = None,
     **policy_overrides: Any,
 ) -> Outcomes:
-    """One `check --deep` run at time `at`, finished in the store as `publish_run` does."""
+    """One `check --deep` run at time `at`, finished in the store as `publish_run` does.
+
+    A fake `sleep` needs a `clock` that it moves: the fetcher times its waits with the clock.
+    """
     transport = transport or LoopbackOnly()
-    fetcher = Fetcher(policy(**policy_overrides), transport=transport, sleep=sleep or asyncio.sleep)
+    fetcher = Fetcher(
+        policy(**policy_overrides),
+        transport=transport,
+        sleep=sleep or asyncio.sleep,
+        clock=clock or time.monotonic,
+    )
     async with fetcher:
         outcomes = await run_check(cfg, store, fetcher, now=lambda: at, deep=deep)
     run = outcomes.report.run

@@ -1,5 +1,5 @@
 """How the deep check checks one link: pages by (conditional) GET and read for links, files by
-HEAD with a GET where HEAD is refused or cannot be believed, other sites' pages by HEAD.
+HEAD with a ranged GET where HEAD is refused or cannot be believed, other sites' pages by HEAD.
 
 Each check returns a `Visit` value; nothing here writes to the store or decides the crawl order.
 """
@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing import get_context
+from types import MappingProxyType
 
 from ocwwatch.crawl.oembed import oembed_state, oembed_url, video_id
 from ocwwatch.crawl.scope import Scope, url_key
@@ -40,6 +41,12 @@ log = logging.getLogger(__name__)
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 REFUSED_HEAD = frozenset({405, 501})
+# Statuses whose body is the link's own (206: the start of it, answering a ranged GET).
+READABLE = frozenset({200, 206})
+# How much of a file the GET behind a doubtful HEAD asks for and reads: enough for its type and
+# for a web page in its place (OCW's "not found" page is a few KiB), never a whole video.
+FILE_START_BYTES = 64 * 1024
+FILE_START_RANGE = MappingProxyType({"range": f"bytes=0-{FILE_START_BYTES - 1}"})
 
 
 @dataclass
@@ -75,7 +82,7 @@ def shared_failure(entry: FrontierEntry, robots: FetchResult) -> Visit:
 
 def page_metadata(result: FetchResult) -> Extraction:
     """Read a body only where it can say something: HTML (not found? links?) or by type."""
-    if result.status != 200 or not result.body:
+    if result.status not in READABLE or not result.body:
         return Extraction(metadata=Metadata(page_kind=PageKind.OTHER))
     if result.content_type in HTML_TYPES or result.content_type is None:
         return extract_links(result.body, result.final_url, result.content_type)
@@ -212,7 +219,7 @@ class Prober:
         return visit
 
     async def check_file(self, entry: FrontierEntry) -> Visit:
-        """HEAD; a GET where HEAD is refused (405, 501) or its answer cannot be believed."""
+        """HEAD; a ranged GET where HEAD is refused (405, 501) or cannot be believed."""
         head = await self.fetcher.fetch(entry.url, method="HEAD")
         if trusts_head(head, entry):
             kind = PageKind.PDF if head.content_type == "application/pdf" else PageKind.OTHER
@@ -252,12 +259,15 @@ class Prober:
         return Visit(entry=entry, probe=probe)
 
     async def fetch_start(self, url: str) -> FetchResult:
-        """The GET behind a doubtful HEAD.
+        """The GET behind a doubtful HEAD: the file's first 64 KiB, by a ranged GET.
 
-        Meant to be a ranged GET (`Range: bytes=0-0`) so that a large file is not downloaded;
-        the Fetcher cannot send extra headers yet, so this is a whole GET under its byte cap.
+        A server that honours the range answers 206 (416 for an empty file); one that ignores it
+        answers 200 with the whole file, of which no more than the range is read, so a large
+        video is not downloaded either way. 64 KiB rather than `bytes=0-0`: a file link that
+        now answers with a web page must be read far enough to tell OCW's "not found" page, and
+        a server that honours ranges would cut that page to one byte too.
         """
-        return await self.fetcher.fetch(url)
+        return await self.fetcher.fetch(url, headers=FILE_START_RANGE, first_bytes=FILE_START_BYTES)
 
     def visit_of(
         self, entry: FrontierEntry, result: FetchResult, metadata: Metadata, method: str

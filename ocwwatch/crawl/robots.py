@@ -1,7 +1,7 @@
 """robots.txt for the deep check (RFC 9309), read with protego: one fetch per host per run.
 
-Owns protego and the reading of robots.txt answers. It says whether a URL may be fetched; it
-never fetches that URL itself.
+Owns protego and the reading of robots.txt answers. It says whether a URL may be fetched and
+how far apart the host wants requests (Crawl-delay); it never fetches that URL itself.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from ocwwatch.models import FailureKind, FetchResult
 log = logging.getLogger(__name__)
 
 MAX_ROBOTS_BYTES = 500 * 1024  # RFC 9309, 2.5: crawlers must read at least 500 KiB
+# The longest Crawl-delay honoured: some sites ask for minutes, which would stretch a crawl of
+# a 2,000-page course site over days. Requests still start at least this far apart.
+MAX_CRAWL_DELAY_SECONDS = 30.0
 # The host did not answer at all: its links would fail the same way, so they share the failure.
 NO_ANSWER = frozenset(
     {
@@ -59,6 +62,20 @@ class HostRules:
         if self.parser is None or self.parser.can_fetch(url, user_agent):
             return ALLOWED
         return Permit(allowed=False, reason=f"disallowed by robots.txt for {user_agent!r}")
+
+    def delay_seconds(self, user_agent: str) -> float | None:
+        """The seconds robots.txt asks between requests (Crawl-delay or Request-rate), or None.
+
+        Neither is in RFC 9309; both are common, and asking for them is a host's way to say
+        what it can bear.
+        """
+        if self.parser is None:
+            return None
+        delays = [self.parser.crawl_delay(user_agent) or 0.0]
+        rate = self.parser.request_rate(user_agent)
+        if rate is not None and rate.requests > 0:
+            delays.append(rate.seconds / rate.requests)
+        return max(delays) or None
 
 
 def read_robots(result: FetchResult) -> HostRules:
@@ -114,7 +131,26 @@ class RobotsBook:
         result = await self.fetcher.fetch(f"{origin}/robots.txt")
         rules = read_robots(result)
         log.debug("robots.txt of %s: %s", origin, result.status or result.failure)
+        delay = rules.delay_seconds(self.user_agent)
+        if delay is not None:
+            self.keep_delay(origin, delay)
         return rules
+
+    def keep_delay(self, origin: str, delay_seconds: float) -> None:
+        """Space the host's request starts as its robots.txt asks, up to the cap, for the run."""
+        seconds = min(delay_seconds, MAX_CRAWL_DELAY_SECONDS)
+        host = urlsplit(origin).hostname
+        if host is None or seconds <= self.fetcher.policy.per_host_interval_seconds:
+            return  # the usual pace is slower already
+        log.info(
+            "robots.txt of %s asks for %g s between requests: starting them %g s apart"
+            " (Crawl-delay honoured up to %g s)",
+            origin,
+            delay_seconds,
+            seconds,
+            MAX_CRAWL_DELAY_SECONDS,
+        )
+        self.fetcher.slow_host(host, seconds)
 
     def close(self) -> None:
         """Cancel robots.txt fetches nobody waits for any more."""

@@ -10,7 +10,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from ocwwatch.crawl.scope import is_home_redirect
-from ocwwatch.judge import ANSWERED, judge_link
+from ocwwatch.judge import ANSWERED_OR_PARTIAL, judge_link
 from ocwwatch.models import (
     FailureKind,
     FetchResult,
@@ -35,7 +35,9 @@ CHALLENGE_MARKERS = (
 )
 CHALLENGE_STATUSES = frozenset({403, 429, 503})
 MAX_SNIFF_BYTES = 64 * 1024
-JUDGED_ELSEWHERE = frozenset({401, 403, 404, 410, 429})
+# judge.link_state decides these; among them 416, which answers the ranged GET of a file check
+# (probe.fetch_start) when the file is empty: it exists, so it is ok, not an unknown 4xx.
+JUDGED_ELSEWHERE = frozenset({401, 403, 404, 410, 416, 429})
 
 
 def bot_challenge(result: FetchResult) -> str | None:
@@ -64,7 +66,7 @@ def crawl_state(
         return LinkState.BLOCKED, challenge
     if result.failure is FailureKind.BLOCKED_ADDRESS:
         return LinkState.SKIPPED, result.failure_detail or "refused by the fetcher's safety rules"
-    redirected = bool(result.redirects) and result.status in ANSWERED
+    redirected = bool(result.redirects) and result.status in ANSWERED_OR_PARTIAL
     if is_home_redirect(result.url, result.final_url, redirected):
         return LinkState.SOFT404, f"redirects to the site's home page ({result.final_url})"
     if lands_off_pdf(result, metadata, kind):
@@ -80,7 +82,7 @@ def crawl_state(
 
 def lands_off_pdf(result: FetchResult, metadata: Metadata, kind: LinkKind) -> bool:
     """A .pdf link whose answer is a web page (DESIGN.md: dead, whatever its status)."""
-    if kind is not LinkKind.FILE or result.status not in {*ANSWERED, 206}:
+    if kind is not LinkKind.FILE or result.status not in ANSWERED_OR_PARTIAL:
         return False
     if not urlsplit(result.url).path.lower().endswith(".pdf"):
         return False

@@ -36,6 +36,12 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _RETRYABLE_FAILURES = frozenset({FailureKind.TIMEOUT, FailureKind.CONNECT, FailureKind.RESET})
 _METHODS = frozenset({"GET", "HEAD"})
 _VALIDATOR_HEADERS = frozenset({"etag", "last-modified"})
+# How a host that answers 429 or 503 is slowed down for every request, not just the one refused.
+# Constants, not settings: they protect the servers, whatever pace the user configured.
+SLOWDOWN_STATUSES = frozenset({429, 503})
+SLOW_INTERVAL_FLOOR_SECONDS = 0.25  # the first slowed interval when the configured one is shorter
+SLOW_INTERVAL_CAP_SECONDS = 10.0  # doubling stops here (a robots.txt Crawl-delay may ask more)
+SPEED_UP_AFTER_ANSWERS = 10  # answers in a row without 429/503 that halve a host's slow-down
 
 
 def utc_now() -> datetime:
@@ -71,20 +77,73 @@ class _Chain:
     seen: set[str] = field(default_factory=set)
     attempts: int = 1
     conditional: bool = False  # validators were sent for `current`
+    headers: Mapping[str, str] | None = None  # the caller's, sent on every hop
+    first_bytes: int | None = None  # read no more of the final body than this
 
 
 class _HostGate:
-    """Per-host politeness: a semaphore for concurrency, a reserved slot for the interval."""
+    """One host's politeness: a semaphore for concurrency, and when the next request may start.
 
-    def __init__(self, concurrency: int) -> None:
+    Starts are `interval_seconds` apart: the configured interval, or the host's robots.txt
+    Crawl-delay if longer. A 429 or 503 doubles it (up to a cap) and holds every start back for
+    the Retry-After time, so the whole host slows down, not only the request refused; each run
+    of answers without them halves it again, back to where it was.
+    """
+
+    def __init__(self, host: str, concurrency: int, interval_seconds: float) -> None:
+        self.host = host
         self.semaphore = asyncio.Semaphore(concurrency)
-        self._next_start = float("-inf")
+        self.base_seconds = interval_seconds
+        self.interval_seconds = interval_seconds
+        self._last_start = float("-inf")
+        self._paused_until = float("-inf")
+        self._calm_answers = 0
 
-    def reserve(self, now: float, interval_seconds: float) -> float:
-        """Book the next start time; return how long to wait for it (no await in between)."""
-        start = max(now, self._next_start)
-        self._next_start = start + interval_seconds
-        return start - now
+    @property
+    def slowed(self) -> bool:
+        return self.interval_seconds > self.base_seconds
+
+    def claim(self, now: float) -> float:
+        """Start now (0.0) if the host's turn has come, else the seconds to wait and ask again.
+
+        Asking again rather than booking a slot: a pause that a 429 imposes while a request
+        waits must hold that request back too.
+        """
+        ready = max(self._last_start + self.interval_seconds, self._paused_until)
+        if ready > now:
+            return ready - now
+        self._last_start = now
+        return 0.0
+
+    def keep_apart(self, interval_seconds: float) -> None:
+        """Never start requests less than `interval_seconds` apart from now on."""
+        self.base_seconds = max(self.base_seconds, interval_seconds)
+        self.interval_seconds = max(self.interval_seconds, self.base_seconds)
+
+    def slow_down(self, now: float, retry_after_seconds: float) -> float:
+        """After a 429 or 503: double the interval; start nothing before the Retry-After time
+        or one new interval from now, whichever is later. Returns that wait."""
+        doubled = max(SLOW_INTERVAL_FLOOR_SECONDS, 2 * self.interval_seconds)
+        self.interval_seconds = max(self.base_seconds, min(SLOW_INTERVAL_CAP_SECONDS, doubled))
+        wait = max(retry_after_seconds, self.interval_seconds)
+        self._paused_until = max(self._paused_until, now + wait)
+        self._calm_answers = 0
+        return wait
+
+    def speed_up(self) -> None:
+        """One more answer without 429/503: each run of them halves the slow-down."""
+        if not self.slowed:
+            return
+        self._calm_answers += 1
+        if self._calm_answers < SPEED_UP_AFTER_ANSWERS:
+            return
+        self._calm_answers = 0
+        halved = self.interval_seconds / 2
+        self.interval_seconds = max(
+            self.base_seconds, halved if halved >= SLOW_INTERVAL_FLOOR_SECONDS else 0.0
+        )
+        if not self.slowed:
+            logger.debug("back to the usual pace on %s", self.host)
 
 
 class Fetcher:
@@ -133,12 +192,26 @@ class Fetcher:
         *,
         method: str = "GET",
         validators: Mapping[str, Validators] | None = None,
+        headers: Mapping[str, str] | None = None,
+        first_bytes: int | None = None,
     ) -> FetchResult:
-        """Fetch `url`, following redirects; conditional for every hop found in `validators`."""
+        """Fetch `url`, following redirects; conditional for every hop found in `validators`.
+
+        `headers` (lower-case names) go with every hop. `first_bytes` is for callers that need
+        only the start of a body: reading stops there, and that is no failure (`truncated` says
+        it happened); the policy's `max_bytes` still caps it, as a failure.
+        """
         method = method.upper()
         if method not in _METHODS:
             raise ValueError(f"unsupported method {method!r}; use GET or HEAD")
-        chain = _Chain(url=url, current=url, started=self._clock(), fetched_at=self._now())
+        chain = _Chain(
+            url=url,
+            current=url,
+            started=self._clock(),
+            fetched_at=self._now(),
+            headers=headers,
+            first_bytes=first_bytes,
+        )
         chain.seen.add(_key(url))
         known = _index_validators(validators)
         while True:
@@ -175,6 +248,8 @@ class Fetcher:
             return _Answer(failure=kind, detail=detail)
         headers = _conditional_headers(known.get(_key(chain.current)))
         chain.conditional = bool(headers)
+        if chain.headers:
+            headers = {**chain.headers, **headers}
         answer = await self._send_with_retries(chain, method, headers)
         if answer.failure is None and answer.status in REDIRECT_STATUSES:
             return self._follow(chain, answer)
@@ -204,7 +279,7 @@ class Fetcher:
         """Send until an answer is final: success, a permanent failure, or retries used up."""
         attempt = 0
         while True:
-            answer = await self._send_once(method, chain.current, headers)
+            answer = await self._send_once(method, chain.current, headers, chain.first_bytes)
             delay = self._retry_delay(answer, attempt)
             if delay is None:
                 return answer
@@ -225,26 +300,59 @@ class Fetcher:
         step = self.policy.backoff_base_seconds * 2.0**attempt
         return step / 2 + self._rng.uniform(0, step / 2)  # "equal jitter"
 
-    async def _send_once(self, method: str, url: str, headers: Mapping[str, str]) -> _Answer:
+    def slow_host(self, host: str, min_interval_seconds: float) -> None:
+        """Start requests to `host` at least `min_interval_seconds` apart from now on (a
+        robots.txt Crawl-delay); the policy's interval still applies where it is longer."""
+        self._gate_of(host.lower()).keep_apart(min_interval_seconds)
+
+    async def _send_once(
+        self, method: str, url: str, headers: Mapping[str, str], first_bytes: int | None
+    ) -> _Answer:
         """One try, inside the host's politeness gate and the policy's total deadline."""
-        gate = self._gate(url)
+        gate = self._gate_of(httpx.URL(url).host.lower())
         async with gate.semaphore:
-            wait = gate.reserve(self._clock(), self.policy.per_host_interval_seconds)
-            if wait > 0:
+            while (wait := gate.claim(self._clock())) > 0:
                 await self._sleep(wait)
             head = _Answer()  # filled in once the status line arrives
             try:
                 async with asyncio.timeout(self.policy.timeout_seconds):
-                    return await self._exchange(method, url, headers, head)
+                    answer = await self._exchange(method, url, headers, head, first_bytes)
             except TimeoutError:
                 # A server that answered but trickled its body did answer: keep its status, so
                 # the run is not taken for offline and the verdict can say the body never came.
                 what = "no complete answer" if head.status is None else "the body did not arrive"
                 detail = f"{what} within {self.policy.timeout_seconds:g} s"
-                return replace(head, failure=FailureKind.TIMEOUT, detail=detail)
+                answer = replace(head, failure=FailureKind.TIMEOUT, detail=detail)
+        self._pace(gate, answer)
+        return answer
+
+    def _pace(self, gate: _HostGate, answer: _Answer) -> None:
+        """Let an answer set its host's pace: 429 and 503 slow it down, others speed it up."""
+        if answer.status not in SLOWDOWN_STATUSES:
+            if answer.status is not None:
+                gate.speed_up()
+            return
+        retry_after = parse_retry_after(answer.headers.get("retry-after"), self._now())
+        pause = min(retry_after or 0.0, self.policy.max_retry_after_seconds)
+        was_slowed = gate.slowed
+        wait = gate.slow_down(self._clock(), pause)
+        # Once per slow-down, not once per refused request: a busy host refuses many.
+        log = logger.debug if was_slowed else logger.info
+        log(
+            "slowing down on %s: %s, waiting %.1f s, then %.2f s between requests",
+            gate.host,
+            answer.status,
+            wait,
+            gate.interval_seconds,
+        )
 
     async def _exchange(
-        self, method: str, url: str, headers: Mapping[str, str], head: _Answer
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        head: _Answer,
+        first_bytes: int | None,
     ) -> _Answer:
         try:
             request = self._client.build_request(method, url, headers=headers)
@@ -254,38 +362,45 @@ class Fetcher:
             return _Answer(failure=kind, detail=detail)
         head.status, head.headers = response.status_code, dict(response.headers.items())
         try:
-            return await self._read(response, method)
+            return await self._read(response, method, first_bytes)
         finally:
             await response.aclose()
 
-    async def _read(self, response: httpx.Response, method: str) -> _Answer:
+    async def _read(
+        self, response: httpx.Response, method: str, first_bytes: int | None
+    ) -> _Answer:
         """Read the body under the byte cap (decoded size), unless there is none worth reading."""
         answer = _Answer(status=response.status_code, headers=dict(response.headers.items()))
         if method == "HEAD" or response.status_code in (*REDIRECT_STATUSES, 304):
             await _drain(response)
             return answer
+        cap = self.policy.max_bytes
+        if first_bytes is not None and first_bytes < cap:
+            cap = first_bytes
         try:
-            decoder = await self._read_body(response, answer.headers.get("content-encoding"))
+            decoder = await self._read_body(response, answer.headers.get("content-encoding"), cap)
         except BodyDecodeError as exc:
             return replace(answer, failure=FailureKind.PROTOCOL, detail=str(exc))
         except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
             kind, detail = classify_error(exc, mid_body=True)
             return replace(answer, failure=kind, detail=detail)
         answer.body = decoder.body
-        if decoder.truncated:
-            answer.truncated = True
+        answer.truncated = decoder.truncated
+        if decoder.truncated and cap == self.policy.max_bytes:
             answer.failure = FailureKind.TOO_LARGE
             answer.detail = f"body over {self.policy.max_bytes} bytes; kept the first ones"
         return answer
 
-    async def _read_body(self, response: httpx.Response, encoding: str | None) -> BodyDecoder:
+    async def _read_body(
+        self, response: httpx.Response, encoding: str | None, cap: int
+    ) -> BodyDecoder:
         if response.is_stream_consumed:
             # A transport that built its Response from `content=` hands it over already read
             # and decoded by httpx; only the cap is left to apply.
-            decoder = BodyDecoder(None, self.policy.max_bytes)
+            decoder = BodyDecoder(None, cap)
             decoder.feed(response.content)
             return decoder
-        decoder = BodyDecoder(encoding, self.policy.max_bytes)
+        decoder = BodyDecoder(encoding, cap)
         # aiter_raw is an async generator; close it at once when the cap stops the loop.
         raw = cast(AsyncGenerator[bytes, None], response.aiter_raw())
         async with contextlib.aclosing(raw) as chunks:
@@ -295,17 +410,18 @@ class Fetcher:
         decoder.finish()
         return decoder
 
-    def _gate(self, url: str) -> _HostGate:
-        host = httpx.URL(url).host.lower()
+    def _gate_of(self, host: str) -> _HostGate:
         gate = self._gates.get(host)
         if gate is None:
-            gate = self._gates[host] = _HostGate(self.policy.per_host_concurrency)
+            policy = self.policy
+            gate = _HostGate(host, policy.per_host_concurrency, policy.per_host_interval_seconds)
+            self._gates[host] = gate
         return gate
 
     def _result(self, chain: _Chain, answer: _Answer) -> FetchResult:
         not_modified = chain.conditional and answer.status == 304 and answer.failure is None
         headers = answer.headers
-        if answer.failure is not None:
+        if answer.failure is not None or answer.truncated:
             # A validator vouches for a body. One that was not read whole must not make the next
             # request conditional: its 304 would stand in for bytes nobody has.
             headers = {k: v for k, v in headers.items() if k not in _VALIDATOR_HEADERS}
