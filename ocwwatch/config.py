@@ -84,6 +84,9 @@ class DeepSettings(Section):
     # resources and these (e.g. a mirror on the intranet).
     allowed_private_hosts: tuple[str, ...] = ()
     resources: dict[str, DeepOverride] = {}  # per-resource overrides, keyed by resource id
+    # A link whose answer the crawl does not read (a file, another site's page) that a complete
+    # run found ok at most this long ago keeps that verdict without a request; 0 asks every run.
+    recheck_after_hours: NonNegativeFloat = 20.0
     # Issue 4, item 5: a dead link with no redirect to suggest gets the Wayback Machine's
     # snapshot closest to when it started failing, asked of archive.org's availability API.
     wayback: bool = True

@@ -165,3 +165,41 @@ async def test_deep_links_are_stored_with_their_anchors(store: Store) -> None:
     assert without_anchors == list(outcomes.report.links)
     notes = next(c for c in stored if c.url.endswith("notes.pdf"))
     assert [a.page for a in notes.anchors] == list(notes.found_on)
+
+
+async def test_links_found_ok_lately_are_not_asked_again_but_pages_are(store: Store) -> None:
+    """Within recheck_after_hours a file found ok keeps its verdict unasked, a failing one is
+    asked again, and pages are still read (conditionally); after the window all are asked."""
+    routes = {**course_routes(), HOME + "pages/b/": ok(page("../a/", "../../gone.pdf"))}
+    routes[HOME + "gone.pdf"] = status(404)
+    with LoopbackServer(routes) as server:
+        cfg = config(server, recheck_after_hours=20)
+        await deep_run(cfg, store, at=T0)
+        asked_per_run, notes_details = [], []
+        for hours in (2, 2 + 21):
+            server.reset_counts()
+            outcome = await deep_run(cfg, store, at=T0 + timedelta(hours=hours))
+            asked_per_run.append({path for _method, path, _headers in server.request_log})
+            found = by_path(outcome, server)
+            assert (found[HOME + "notes.pdf"].state, found[HOME + "gone.pdf"].state) == (
+                LinkState.OK,
+                LinkState.DEAD,
+            )
+            notes_details.append(found[HOME + "notes.pdf"].detail or "")
+    soon, later = asked_per_run
+    assert HOME + "notes.pdf" not in soon
+    assert {HOME + "gone.pdf", HOME + "pages/a/", HOME + "pages/b/"} <= soon
+    assert HOME + "notes.pdf" in later
+    assert "not asked again" in notes_details[0]
+    assert "not asked again" not in notes_details[1]
+
+
+async def test_recheck_after_zero_asks_every_link_every_run(store: Store) -> None:
+    """recheck_after_hours = 0 turns the window off: a run minutes later asks the file again."""
+    with LoopbackServer(course_routes()) as server:
+        cfg = config(server, recheck_after_hours=0)
+        await deep_run(cfg, store, at=T0)
+        server.reset_counts()
+        await deep_run(cfg, store, at=T0 + timedelta(minutes=5))
+        asked = {path for _method, path, _headers in server.request_log}
+    assert HOME + "notes.pdf" in asked

@@ -508,10 +508,11 @@ def test_sources_read_back_in_the_order_found(store: Store) -> None:
     store.save_crawl_step(run_id, T0, sources=sources, settled=settled)
     [found] = store.load_found_links(run_id, 0, 10)
     assert found.entry.kind is LinkKind.FILE
-    assert list(store.iter_sources(run_id, [SITE + "x.pdf"])) == [
-        (SITE + "x.pdf", SITE),
-        (SITE + "x.pdf", SITE + "a/"),
+    assert list(store.first_sources(run_id, [SITE + "x.pdf"], 10)) == [
+        (SITE + "x.pdf", SITE, 2),
+        (SITE + "x.pdf", SITE + "a/", 2),
     ]
+    assert list(store.first_sources(run_id, [SITE + "x.pdf"], 1)) == [(SITE + "x.pdf", SITE, 2)]
 
 
 def test_found_checks_are_stored_with_their_anchors(store: Store) -> None:

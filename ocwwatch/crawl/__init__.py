@@ -8,6 +8,7 @@ print, render or decide exit codes. `crawl_sites` is the one entry point.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 from ocwwatch.config import DeepSettings
 from ocwwatch.crawl.crawler import Clock, DeepCrawl, DeepOptions, Progress, Seed
@@ -51,6 +52,7 @@ def options_of(deep: DeepSettings) -> DeepOptions:
         check_external=deep.check_external,
         respect_robots=deep.respect_robots,
         robots_user_agent=deep.robots_user_agent,
+        recheck_after=timedelta(hours=hours) if (hours := deep.recheck_after_hours) else None,
     )
 
 

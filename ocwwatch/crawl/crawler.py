@@ -12,7 +12,7 @@ import logging
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ocwwatch.crawl.probe import (
@@ -67,6 +67,9 @@ class DeepOptions:
     check_external: bool = True
     respect_robots: bool = True
     robots_user_agent: str = "ocwwatch"
+    # A link whose answer is not read (a file, another site's page) and that a complete run
+    # found ok this long ago or less keeps that verdict unasked; None asks every link every run.
+    recheck_after: timedelta | None = None
     flush_every: int = 256  # settled links per store transaction
     claim_batch: int = 64  # frontier entries claimed at once
     judge_batch: int = 500  # found links judged per read
@@ -94,6 +97,22 @@ class Step:
     @property
     def size(self) -> int:
         return len(self.settled) + len(self.found) // 16
+
+
+def reused(entry: FrontierEntry, status: int | None, checked_at: datetime) -> Visit:
+    """A link that answered ok lately (`recheck_after`), judged by that answer unasked."""
+    when = checked_at.strftime("%Y-%m-%d %H:%M UTC")
+    detail = f"ok in the run of {when}; not asked again within deep.recheck_after_hours"
+    probe = LinkProbe(
+        key=entry.key,
+        final_url=entry.url,
+        status=status,
+        state=LinkState.OK,
+        detail=detail,
+        method="earlier run",
+        fetched_at=checked_at,
+    )
+    return Visit(entry=entry, probe=probe)
 
 
 class DeepCrawl:
@@ -125,6 +144,8 @@ class DeepCrawl:
         self.landed: set[str] = set()
         self.recent: OrderedDict[str, None] = OrderedDict()
         self.checked = 0
+        # Claimed entries found ok lately (status, when), by key: kept until checked.
+        self.fresh: dict[str, tuple[int | None, datetime]] = {}
         self.writer: StoreWriter  # set while the crawl runs
 
     async def run(self, seeds: Sequence[Seed]) -> list[LinkCheck]:
@@ -233,9 +254,18 @@ class DeepCrawl:
             )
 
     async def claim(self) -> list[FrontierEntry]:
-        """Save the links found so far, then claim the next queued entries."""
+        """Save the links found so far, then claim the next queued entries, noting those
+        checked recently enough not to be asked again."""
         await self.flush()
-        return await self.writer.call(Store.claim_frontier, self.run_id, self.options.claim_batch)
+        entries = await self.writer.call(
+            Store.claim_frontier, self.run_id, self.options.claim_batch
+        )
+        if self.options.recheck_after is not None and entries:
+            since = self.now() - self.options.recheck_after
+            urls = [entry.url for entry in entries]
+            fresh = await self.writer.call(Store.fresh_links, urls, since)
+            self.fresh.update({e.key: fresh[e.url] for e in entries if e.url in fresh})
+        return entries
 
     def accept(self, entries: Sequence[FrontierEntry]) -> None:
         for entry in entries:
@@ -300,6 +330,9 @@ class DeepCrawl:
     async def check(self, entry: FrontierEntry, read_links: bool) -> Visit | None:
         if entry.key in self.landed:
             return None  # a redirect already ended here this run: checked, links read
+        earlier = self.fresh.pop(entry.key, None)
+        if earlier is not None and not read_links:
+            return reused(entry, *earlier)
         refusal = self.scope.refusal(entry.url)
         if refusal is not None:
             return skipped(entry, refusal, self.now())

@@ -96,6 +96,12 @@ INSERT INTO link_checks (
     )
 )
 """
+# Links whose latest check said `ok`, made by a complete run that started at or after a time.
+_FRESH = """
+SELECT l.url, l.http_status, r.started_at FROM links AS l JOIN runs AS r ON r.id = l.last_run_id
+WHERE l.url IN (SELECT value FROM json_each(?)) AND l.state = 'ok'
+    AND r.status = 'complete' AND r.started_at >= ?
+"""
 _UPSERT_LINK = """
 INSERT INTO links (url, state, http_status, final_url, first_failed_at, failed_runs, last_run_id)
 VALUES (:url, :state, :http_status, :final_url, :first_failed_at, :failed_runs, :run_id)
@@ -265,6 +271,19 @@ class CrawlStore(StoreBase):
             self._require_run(db, run_id, running=True)
             db.conn.executemany(_SAVE_FOUND, rows)
             db.conn.executemany(_UPSERT_LINK, rows)
+
+    def fresh_links(
+        self, urls: Sequence[str], since: datetime
+    ) -> dict[str, tuple[int | None, datetime]]:
+        """Of `urls`, those found `ok` by a complete run started at `since` or later: their
+        status then and when that run started."""
+        params = [json.dumps(list(urls)), format_time(since)]
+        fresh = {}
+        for row in self._select("read recent link checks", _FRESH, params):
+            started = parse_time(row["started_at"])
+            if started is not None:
+                fresh[row["url"]] = (row["http_status"], started)
+        return fresh
 
     def load_crawled_page(self, url_key: str) -> CrawledPage | None:
         """A page's last crawl (validators and links), if it was read before."""
