@@ -1,7 +1,8 @@
 """The Fetcher: HTTP politeness, redirects hop by hop, retries, conditional requests, body cap.
 
-Owns the httpx client and every httpx exception: whatever goes wrong comes back as a FetchResult
-with `failure` set. It must not parse bodies or judge links; that is extract's and diff's work.
+Owns the httpx clients (one per origin: fetch/pools.py) and every httpx exception: whatever goes
+wrong comes back as a FetchResult with `failure` set. It must not parse bodies or judge links;
+that is extract's and diff's work.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import httpx
 from ocwwatch.fetch.decode import ACCEPT_ENCODING, BodyDecodeError, BodyDecoder
 from ocwwatch.fetch.failures import classify_error
 from ocwwatch.fetch.policy import FetchPolicy
-from ocwwatch.fetch.urls import check_target, normalise_url
+from ocwwatch.fetch.pools import OriginClients
+from ocwwatch.fetch.urls import check_target, normalise_url, request_host
 from ocwwatch.models import FailureKind, FetchResult, Hop, Validators
 
 logger = logging.getLogger(__name__)
@@ -147,7 +149,7 @@ class _HostGate:
 
 
 class Fetcher:
-    """Fetches URLs politely; an async context manager that owns one httpx.AsyncClient."""
+    """Fetches URLs politely; an async context manager that owns its httpx clients."""
 
     def __init__(
         self,
@@ -165,12 +167,22 @@ class Fetcher:
         self._clock = clock
         self._rng = rng or random.Random()
         self._gates: dict[str, _HostGate] = {}
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=False,
-            timeout=httpx.Timeout(self.policy.timeout_seconds),
-            headers={"user-agent": self.policy.user_agent, "accept-encoding": ACCEPT_ENCODING},
-        )
+        # One TLS context for every origin's client: loading the CA bundle costs milliseconds.
+        tls = httpx.create_ssl_context() if transport is None else None
+        concurrency = self.policy.per_host_concurrency
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+        def make_client() -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                transport=transport,
+                verify=tls or True,
+                limits=limits,
+                follow_redirects=False,
+                timeout=httpx.Timeout(self.policy.timeout_seconds),
+                headers={"user-agent": self.policy.user_agent, "accept-encoding": ACCEPT_ENCODING},
+            )
+
+        self._clients = OriginClients(make_client, per_origin=transport is None)
 
     async def __aenter__(self) -> Self:
         return self
@@ -184,7 +196,7 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._clients.aclose()
 
     async def fetch(
         self,
@@ -309,7 +321,7 @@ class Fetcher:
         self, method: str, url: str, headers: Mapping[str, str], first_bytes: int | None
     ) -> _Answer:
         """One try, inside the host's politeness gate and the policy's total deadline."""
-        gate = self._gate_of(httpx.URL(url).host.lower())
+        gate = self._gate_of(request_host(url))
         async with gate.semaphore:
             while (wait := gate.claim(self._clock())) > 0:
                 await self._sleep(wait)
@@ -354,17 +366,18 @@ class Fetcher:
         head: _Answer,
         first_bytes: int | None,
     ) -> _Answer:
-        try:
-            request = self._client.build_request(method, url, headers=headers)
-            response = await self._client.send(request, stream=True)
-        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
-            kind, detail = classify_error(exc, mid_body=False)
-            return _Answer(failure=kind, detail=detail)
-        head.status, head.headers = response.status_code, dict(response.headers.items())
-        try:
-            return await self._read(response, method, first_bytes)
-        finally:
-            await response.aclose()
+        async with self._clients.lease(url) as client:
+            try:
+                request = client.build_request(method, url, headers=headers)
+                response = await client.send(request, stream=True)
+            except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+                kind, detail = classify_error(exc, mid_body=False)
+                return _Answer(failure=kind, detail=detail)
+            head.status, head.headers = response.status_code, dict(response.headers.items())
+            try:
+                return await self._read(response, method, first_bytes)
+            finally:
+                await response.aclose()
 
     async def _read(
         self, response: httpx.Response, method: str, first_bytes: int | None

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from functools import lru_cache
 
 import httpx
 
 from ocwwatch.models import FailureKind
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+CACHED_URLS = 8192  # URLs whose normal form and host are remembered (about 2 MB)
 
 
+@lru_cache(maxsize=CACHED_URLS)
 def normalise_url(url: str) -> str:
     """Lower-case scheme and host, drop the default port, the user info and the fragment.
 
-    Raises ValueError when the text is not a URL httpx can parse.
+    Raises ValueError when the text is not a URL httpx can parse. Cached: a crawl asks about
+    the same URL several times (its frontier key, its redirect chain, its validators), and
+    httpx's parser checks every character in Python.
     """
     parsed = _parse(url)
     scheme = parsed.scheme.lower()
@@ -29,6 +34,15 @@ def normalise_url(url: str) -> str:
     port = parsed.port
     netloc = host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
     return f"{scheme}://{netloc}{parsed.raw_path.decode('ascii')}"
+
+
+@lru_cache(maxsize=CACHED_URLS)
+def request_host(url: str) -> str:
+    """The lower-case host httpx will connect to for `url` (politeness is per host).
+
+    Raises ValueError when the text is not a URL httpx can parse.
+    """
+    return _parse(url).host.lower()
 
 
 def check_target(url: str, *, allow_private_addresses: bool) -> tuple[FailureKind, str] | None:

@@ -1,0 +1,79 @@
+"""Connection pools for the Fetcher: one httpx client, and so one pool, per origin.
+
+httpx's pool scans every connection it holds each time it hands one out or takes one back
+(asking each idle socket whether the server closed it: a system call), and it counts all its
+connections, busy or not, against `max_keepalive_connections`, closing idle ones once more than
+that are open. A crawl keeps several hosts busy at once, so one shared pool made every request
+pay for every host's connections and reconnect often. A pool per origin holds only that
+origin's connections, at most the per-host concurrency: short scans, no early closing.
+
+Pools of origins not in use are closed, least recently used first, beyond `MAX_POOLS`, so that
+a crawl meeting hundreds of sites does not keep a socket open to each of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+MAX_POOLS = 32  # origins whose idle connections are kept open
+
+
+@dataclass
+class _Pool:
+    client: httpx.AsyncClient
+    in_flight: int = 0
+
+
+class OriginClients:
+    """Lends the client for a URL's origin; closes idle origins' clients beyond MAX_POOLS.
+
+    With `per_origin=False` every URL shares one client: for a transport given from outside
+    (a replay, a test's mock), which keeps no connections of its own.
+    """
+
+    def __init__(self, make: Callable[[], httpx.AsyncClient], *, per_origin: bool) -> None:
+        self._make = make
+        self._per_origin = per_origin
+        self._pools: OrderedDict[str, _Pool] = OrderedDict()
+
+    @asynccontextmanager
+    async def lease(self, url: str) -> AsyncIterator[httpx.AsyncClient]:
+        """The client for `url`'s origin, counted as busy until the block ends."""
+        origin = _origin(url) if self._per_origin else ""
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = self._pools[origin] = _Pool(self._make())
+        self._pools.move_to_end(origin)
+        pool.in_flight += 1
+        try:
+            yield pool.client
+        finally:
+            pool.in_flight -= 1
+        if len(self._pools) > MAX_POOLS:
+            await self._close_idle()
+
+    async def aclose(self) -> None:
+        pools = list(self._pools.values())
+        self._pools.clear()
+        await asyncio.gather(*(pool.client.aclose() for pool in pools))
+
+    async def _close_idle(self) -> None:
+        idle = [origin for origin, pool in self._pools.items() if pool.in_flight == 0]
+        surplus = idle[: len(self._pools) - MAX_POOLS]  # least recently used first
+        closing = [self._pools.pop(origin).client for origin in surplus]
+        await asyncio.gather(*(client.aclose() for client in closing))
+
+
+def _origin(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""  # httpx will refuse it; any pool can say so
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
