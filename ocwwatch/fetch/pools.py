@@ -1,4 +1,4 @@
-"""Connection pools for the Fetcher: one httpx client, and so one pool, per origin.
+"""Connection pools for the Fetcher: one httpx transport, and so one pool, per origin.
 
 httpx's pool scans every connection it holds each time it hands one out or takes one back
 (asking each idle socket whether the server closed it: a system call), and it counts all its
@@ -8,12 +8,15 @@ pay for every host's connections and reconnect often. A pool per origin holds on
 origin's connections, at most the per-host concurrency: short scans, no early closing.
 
 Pools of origins not in use are closed, least recently used first, beyond `MAX_POOLS`, so that
-a crawl meeting hundreds of sites does not keep a socket open to each of them.
+a crawl meeting hundreds of sites does not keep a socket open to each of them. Each transport
+goes through the proxy the environment names for its origin (HTTP_PROXY, HTTPS_PROXY,
+ALL_PROXY, NO_PROXY), as an httpx client would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import urllib.request
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -27,33 +30,35 @@ MAX_POOLS = 32  # origins whose idle connections are kept open
 
 @dataclass
 class _Pool:
-    client: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport
     in_flight: int = 0
 
 
-class OriginClients:
-    """Lends the client for a URL's origin; closes idle origins' clients beyond MAX_POOLS.
+class OriginTransports:
+    """Lends the transport for a URL's origin; closes idle origins' beyond MAX_POOLS.
 
-    With `per_origin=False` every URL shares one client: for a transport given from outside
+    With `per_origin=False` every URL shares one transport: for a transport given from outside
     (a replay, a test's mock), which keeps no connections of its own.
     """
 
-    def __init__(self, make: Callable[[], httpx.AsyncClient], *, per_origin: bool) -> None:
+    def __init__(
+        self, make: Callable[[str], httpx.AsyncBaseTransport], *, per_origin: bool
+    ) -> None:
         self._make = make
         self._per_origin = per_origin
         self._pools: OrderedDict[str, _Pool] = OrderedDict()
 
     @asynccontextmanager
-    async def lease(self, url: str) -> AsyncIterator[httpx.AsyncClient]:
-        """The client for `url`'s origin, counted as busy until the block ends."""
+    async def lease(self, url: str) -> AsyncIterator[httpx.AsyncBaseTransport]:
+        """The transport for `url`'s origin, counted as busy until the block ends."""
         origin = _origin(url) if self._per_origin else ""
         pool = self._pools.get(origin)
         if pool is None:
-            pool = self._pools[origin] = _Pool(self._make())
+            pool = self._pools[origin] = _Pool(self._make(url))
         self._pools.move_to_end(origin)
         pool.in_flight += 1
         try:
-            yield pool.client
+            yield pool.transport
         finally:
             pool.in_flight -= 1
         if len(self._pools) > MAX_POOLS:
@@ -62,13 +67,25 @@ class OriginClients:
     async def aclose(self) -> None:
         pools = list(self._pools.values())
         self._pools.clear()
-        await asyncio.gather(*(pool.client.aclose() for pool in pools))
+        await asyncio.gather(*(pool.transport.aclose() for pool in pools))
 
     async def _close_idle(self) -> None:
         idle = [origin for origin, pool in self._pools.items() if pool.in_flight == 0]
         surplus = idle[: len(self._pools) - MAX_POOLS]  # least recently used first
-        closing = [self._pools.pop(origin).client for origin in surplus]
-        await asyncio.gather(*(client.aclose() for client in closing))
+        closing = [self._pools.pop(origin).transport for origin in surplus]
+        await asyncio.gather(*(transport.aclose() for transport in closing))
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url`, or None (none set, or NO_PROXY says so)."""
+    proxies = urllib.request.getproxies_environment()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if not proxies or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxies.get(parts.scheme.lower()) or proxies.get("all")
 
 
 def _origin(url: str) -> str:
