@@ -21,6 +21,7 @@ from test_crawl_support import (
     status,
 )
 
+from ocwwatch.crawl import readers
 from ocwwatch.crawl.crawler import FOUND_ON_KEPT
 from ocwwatch.models import LinkKind, LinkState
 from ocwwatch.store import Store
@@ -230,15 +231,43 @@ async def test_pdf_link_landing_on_html_is_dead(store: Store) -> None:
     assert link.detail == "the PDF link now lands on text/html, not a PDF"
 
 
-async def test_pages_can_be_read_in_a_worker_process(store: Store) -> None:
-    """With deep.extract_workers = 1 a spawned process reads the pages: the same links found."""
+def reader_site() -> MockSite:
     mock = site("pages/a/", "notes.pdf")
     mock.routes[HOME + "pages/a/"] = ok(page("session-1/"))
     mock.routes[HOME + "pages/a/session-1/"] = ok(page())
     mock.routes[HOME + "notes.pdf"] = pdf()
-    found = await states(mock, store, extract_workers=1)
-    assert found == {
-        HOME + "pages/a/": LinkState.OK,
-        HOME + "notes.pdf": LinkState.OK,
-        HOME + "pages/a/session-1/": LinkState.OK,
-    }
+    return mock
+
+
+READER_FOUND = {
+    HOME + "pages/a/": LinkState.OK,
+    HOME + "notes.pdf": LinkState.OK,
+    HOME + "pages/a/session-1/": LinkState.OK,
+}
+
+
+async def test_pages_can_be_read_in_a_worker_process(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With deep.extract_workers = 1 a reader process reads the pages: the same links found."""
+    asked: list[str] = []
+    ask = readers.PageReaders._ask
+
+    async def counted(self: readers.PageReaders, process: Any, request: Any) -> Any:
+        asked.append(request[1])
+        return await ask(self, process, request)
+
+    monkeypatch.setattr(readers.PageReaders, "_ask", counted)
+    found = await states(reader_site(), store, extract_workers=1)
+    assert found == READER_FOUND
+    assert len(asked) == 2  # pages/a/ and session-1/ (the home was read by the check itself)
+
+
+async def test_a_reader_that_dies_leaves_the_pages_to_this_process(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reader process that exits at once: a warning, and every page still read here."""
+    monkeypatch.setattr(readers, "READER_MAIN", "raise SystemExit(0)")
+    found = await states(reader_site(), store, extract_workers=1)
+    assert found == READER_FOUND
+    assert "a page reader failed" in caplog.text

@@ -20,12 +20,12 @@ from ocwwatch.crawl.probe import (
     Visit,
     landing_of,
     page_metadata,
-    page_readers,
     probe_of,
     remembered,
     shared_failure,
     skipped,
 )
+from ocwwatch.crawl.readers import PageReaders
 from ocwwatch.crawl.robots import RobotsBook
 from ocwwatch.crawl.scope import Scope, url_key
 from ocwwatch.crawl.verdict import judge_found
@@ -155,16 +155,17 @@ class DeepCrawl:
             for seed in seeds:
                 self.plant(seed)
             async with StoreWriter(self.store.path) as self.writer:
-                with page_readers(self.options.extract_workers) as pool:
-                    self.prober.pool = pool
+                async with PageReaders(self.options.extract_workers) as readers:
+                    self.prober.readers = readers
                     await self.drain()
                 await self.flush()
+                await self.writer.settle()  # judging reads every step on the main connection
+                pages = sum(self.pages_read.values())
+                self.progress(f"deep: {self.checked} links checked, {pages} pages read")
+                return await self.judge_all()
         finally:
-            self.prober.pool = None
+            self.prober.readers = None
             self.robots.close()
-        pages = sum(self.pages_read.values())
-        self.progress(f"deep: {self.checked} links checked, {pages} pages read")
-        return self.judge_all()
 
     # --- the frontier ----------------------------------------------------------------------
 
@@ -368,7 +369,7 @@ class DeepCrawl:
 
     # --- judging ---------------------------------------------------------------------------
 
-    def judge_all(self) -> list[LinkCheck]:
+    async def judge_all(self) -> list[LinkCheck]:
         """Judge every link found, in the order found, storing each batch as it is judged.
 
         The store copies every page and anchor each link was found on into its stored check.
@@ -388,7 +389,8 @@ class DeepCrawl:
             judged = [
                 (f.entry.key, judge_found(f, (), previous.get(f.entry.url), now)) for f in batch
             ]
-            self.store.save_found_checks(self.run_id, judged)
+            # Saved on the store's thread while this one reads where the links were found.
+            await self.writer.write(Store.save_found_checks, self.run_id, judged)
             working = [key for key, check in judged if check.state in WORKING]
             to_fix = [key for key, check in judged if check.state not in WORKING]
             found_on = self.pages_of(working, FOUND_ON_KEPT, pages)

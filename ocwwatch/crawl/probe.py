@@ -6,18 +6,13 @@ Each check returns a `Visit` value; nothing here writes to the store or decides 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from multiprocessing import get_context
 from types import MappingProxyType
 
 from ocwwatch.crawl.oembed import oembed_state, oembed_url, video_id
+from ocwwatch.crawl.readers import PageReaders
 from ocwwatch.crawl.scope import Scope, url_key
 from ocwwatch.crawl.verdict import crawl_state
 from ocwwatch.extract import extract_links
@@ -90,30 +85,6 @@ def page_metadata(result: FetchResult) -> Extraction:
     return Extraction(metadata=Metadata(page_kind=kind, content_type=result.content_type))
 
 
-def read_links(
-    body: bytes, url: str, content_type: str | None
-) -> tuple[str, list[tuple[str, str]]]:
-    """`extract_links` as plain values a worker can send back."""
-    extraction = extract_links(body, url, content_type)
-    return extraction.metadata.page_kind.value, [(ln.url, ln.text) for ln in extraction.links]
-
-
-@contextmanager
-def page_readers(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """A pool of `workers` processes that read pages, or None to read them here.
-
-    Spawned, never forked: the crawling process may hold threads (resolvers, SQLite).
-    """
-    if workers < 1:
-        yield None
-        return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
 def probe_of(
     entry: FrontierEntry, result: FetchResult, metadata: Metadata, method: str
 ) -> LinkProbe:
@@ -173,25 +144,14 @@ class Prober:
         self.fetcher = fetcher
         self.store = store
         self.scope = scope
-        self.pool: ProcessPoolExecutor | None = None  # set while a crawl has page readers
+        self.readers: PageReaders | None = None  # set while a crawl has page readers
 
     async def read_page(self, result: FetchResult) -> Extraction:
-        """`page_metadata`, in a page-reading process when the crawl has them."""
-        pool = self.pool
-        if pool is None or result.status != 200 or result.content_type not in HTML_TYPES:
+        """`page_metadata`, by the crawl's page-reading processes when it has them."""
+        readers = self.readers
+        if readers is None or result.status != 200 or result.content_type not in HTML_TYPES:
             return page_metadata(result)
-        loop = asyncio.get_running_loop()
-        try:
-            kind, links = await loop.run_in_executor(
-                pool, read_links, result.body, result.final_url, result.content_type
-            )
-        except BrokenProcessPool:
-            log.warning("the page-reading processes died; reading pages in this one")
-            self.pool = None
-            return page_metadata(result)
-        metadata = Metadata(page_kind=PageKind(kind), content_type=result.content_type)
-        found = tuple(Link(url=url, text=text) for url, text in links)
-        return Extraction(metadata=metadata, links=found)
+        return await readers.read(result.body, result.final_url, result.content_type)
 
     async def check_page(self, entry: FrontierEntry, *, read_links: bool) -> Visit:
         """GET, conditional when the page was read before; its links when `read_links`."""

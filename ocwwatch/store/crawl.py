@@ -7,6 +7,7 @@ It stores and returns records of `ocwwatch.models`; it never fetches, judges or 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
@@ -65,15 +66,21 @@ WHERE f.run_id = ? AND f.seq > ? AND f.state = 'done' AND EXISTS (
 )
 ORDER BY f.seq LIMIT ?
 """
-# The first pages each key was found on (in the order found) and how many there are in all.
+# The first pages each key was found on (in the order found), and how many there are in all.
 _FIRST_SOURCES = """
-SELECT url_key, found_on, total FROM (
-    SELECT url_key, found_on, id,
-        row_number() OVER (PARTITION BY url_key ORDER BY id) AS n,
-        count(*) OVER (PARTITION BY url_key) AS total
-    FROM crawl_sources
-    WHERE run_id = ? AND url_key IN (SELECT value FROM json_each(?))
-) WHERE n <= ? OR ? < 0 ORDER BY id
+SELECT k.value AS url_key, s.found_on, (
+    SELECT count(*) FROM crawl_sources AS c WHERE c.run_id = ?1 AND c.url_key = k.value
+) AS total
+FROM json_each(?2) AS k JOIN crawl_sources AS s ON s.id IN (
+    SELECT f.id FROM crawl_sources AS f WHERE f.run_id = ?1 AND f.url_key = k.value
+    ORDER BY f.id LIMIT ?3
+)
+ORDER BY s.id
+"""
+# Every page each key was found on, in the order found.
+_ALL_SOURCES = """
+SELECT url_key, found_on FROM crawl_sources
+WHERE run_id = ? AND url_key IN (SELECT value FROM json_each(?)) ORDER BY id
 """
 # A found link's check, with where it was found (pages, and anchors) copied from the sources
 # in SQL: a link on every page of a site has thousands, which need never pass through Python.
@@ -258,10 +265,14 @@ class CrawlStore(StoreBase):
         was found on, in the order found."""
         if not keys:
             return
-        cap = -1 if limit is None else limit
-        params = [run_id, json.dumps(list(keys)), cap, cap]
         with translated(self.path, "read where links were found"):
-            yield from self._db.execute(_FIRST_SOURCES, params)
+            if limit is not None:
+                yield from self._db.execute(_FIRST_SOURCES, [run_id, json.dumps(list(keys)), limit])
+                return
+            rows = list(self._db.execute(_ALL_SOURCES, [run_id, json.dumps(list(keys))]))
+        totals = Counter(key for key, _page in rows)
+        for key, page in rows:
+            yield key, page, totals[key]
 
     def save_found_checks(self, run_id: int, checks: Sequence[tuple[str, LinkCheck]]) -> None:
         """Store the checks of found links (key, check), their pages and anchors taken from

@@ -269,6 +269,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """No per-request log line."""
 
+    def parse_request(self) -> bool:
+        # The request line has arrived: the fixed latency counts from here, so that the
+        # server's own work (parsing headers, rendering) is inside it, not added to it.
+        self.arrived = time.perf_counter()
+        return super().parse_request()
+
     def do_HEAD(self) -> None:
         self._answer("HEAD")
 
@@ -286,7 +292,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, method: str) -> None:
         server = self.server
-        time.sleep(server.latency)
         path = self.path.split("#", 1)[0].split("?", 1)[0]
         mirror, role = server.mirror, server.role
         answer = mirror.plan.get((role, path))
@@ -301,6 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = 304, b""
             headers = {"etag": etag}
         server.count(method, status, len(body))
+        time.sleep(max(0.0, self.arrived + server.latency - time.perf_counter()))
         self._send(status, headers, b"" if method == "HEAD" else body, len(body))
 
     def _send(

@@ -1,0 +1,144 @@
+"""Page readers: processes that read crawled pages for links, fed through pipes by the event loop.
+
+Reading a page (parsing it, resolving its links) is most of a fast crawl's CPU, and the event
+loop that keeps the requests going runs on one core. `deep.extract_workers` moves that work to
+child processes. They are driven through their stdin and stdout by the loop itself, with no
+threads in this process: a `ProcessPoolExecutor`'s feeder threads fought the loop for the GIL
+and cost as much as the reading they took away.
+
+A request is the URL, the content type and the body, each prefixed by its length; the answer
+is JSON, `[page kind, [[url, text], ...]]`, prefixed by its length; one page at a time per
+reader. Once a reader dies or misbehaves, its page and
+every later one are read in this process instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import struct
+import sys
+from types import TracebackType
+from typing import BinaryIO, Self
+
+from ocwwatch.extract import extract_links
+from ocwwatch.models import Extraction, Link, Metadata, PageKind
+
+log = logging.getLogger(__name__)
+
+_LENGTH = struct.Struct("!Q")
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a reader's answer longer than this is taken as garbage
+# What a reader process runs (not `-m`: the package imports this module before runpy would).
+READER_MAIN = (
+    "import sys; from ocwwatch.crawl.readers import serve; "
+    "serve(sys.stdin.buffer, sys.stdout.buffer)"
+)
+
+
+class PageReaders:
+    """An async context manager holding `count` reader processes (none when `count` is 0)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._processes: list[asyncio.subprocess.Process] = []
+        self._idle: asyncio.Queue[asyncio.subprocess.Process] = asyncio.Queue()
+        self._broken = False  # a reader failed: every page is read here from then on
+
+    async def __aenter__(self) -> Self:
+        for _ in range(self.count):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                READER_MAIN,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            self._processes.append(process)
+            self._idle.put_nowait(process)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for process in self._processes:
+            if self._broken:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+            elif process.stdin is not None:
+                process.stdin.close()  # end of input: the reader returns
+        for process in self._processes:
+            try:
+                await asyncio.wait_for(process.wait(), timeout=5)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+    async def read(self, body: bytes, url: str, content_type: str | None) -> Extraction:
+        """`extract_links` of the page, by a reader process while they work."""
+        if self._broken or not self._processes:
+            return extract_links(body, url, content_type)
+        process = await self._idle.get()
+        try:
+            if self._broken:
+                return extract_links(body, url, content_type)
+            kind, links = await self._ask(process, (body, url, content_type))
+        except (OSError, EOFError, ValueError, TypeError) as exc:
+            log.warning("a page reader failed (%s); reading pages in this process", exc)
+            self._broken = True
+            return extract_links(body, url, content_type)
+        except BaseException:  # cancelled mid-message: the pipe is out of step for good
+            self._broken = True
+            raise
+        finally:
+            self._idle.put_nowait(process)
+        metadata = Metadata(page_kind=PageKind(kind), content_type=content_type)
+        return Extraction(metadata=metadata, links=tuple(Link(url=u, text=t) for u, t in links))
+
+    async def _ask(
+        self, process: asyncio.subprocess.Process, request: tuple[bytes, str, str | None]
+    ) -> tuple[str, list[tuple[str, str]]]:
+        stdin, stdout = process.stdin, process.stdout
+        if stdin is None or stdout is None:
+            raise OSError("the reader has no pipes")
+        stdin.write(_frame(request))
+        await stdin.drain()
+        try:
+            (length,) = _LENGTH.unpack(await stdout.readexactly(_LENGTH.size))
+            if length > MAX_ANSWER_BYTES:
+                raise ValueError(f"answer of {length} bytes")
+            kind, links = json.loads(await stdout.readexactly(length))
+        except asyncio.IncompleteReadError as exc:
+            raise EOFError("the reader exited") from exc
+        return str(kind), [(str(url), str(text)) for url, text in links]
+
+
+def _frame(request: tuple[bytes, str, str | None]) -> bytes:
+    body, url, content_type = request
+    parts = (url.encode(), (content_type or "").encode(), body)
+    return b"".join(_LENGTH.pack(len(part)) + part for part in parts)
+
+
+def _read_part(source: BinaryIO) -> bytes | None:
+    header = source.read(_LENGTH.size)
+    if len(header) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack(header)
+    return source.read(length)
+
+
+def serve(source: BinaryIO, sink: BinaryIO) -> None:
+    """A reader's loop: a page in, its kind and links out, until its input ends."""
+    while (url := _read_part(source)) is not None:
+        content_type, body = _read_part(source), _read_part(source)
+        if content_type is None or body is None:
+            return
+        extraction = extract_links(body, url.decode(), content_type.decode() or None)
+        links = [[link.url, link.text] for link in extraction.links]
+        answer = json.dumps([extraction.metadata.page_kind.value, links]).encode()
+        sink.write(_LENGTH.pack(len(answer)) + answer)
+        sink.flush()
