@@ -25,7 +25,7 @@ from ocwwatch.fetch.decode import ACCEPT_ENCODING, BodyDecodeError, BodyDecoder
 from ocwwatch.fetch.failures import classify_error
 from ocwwatch.fetch.policy import FetchPolicy
 from ocwwatch.fetch.pools import OriginTransports, environment_proxy
-from ocwwatch.fetch.urls import check_target, normalise_url, request_host
+from ocwwatch.fetch.urls import check_target, normalise_url, parsed_url, request_host
 from ocwwatch.models import FailureKind, FetchResult, Hop, Validators
 
 logger = logging.getLogger(__name__)
@@ -371,10 +371,17 @@ class Fetcher:
         head: _Answer,
         first_bytes: int | None,
     ) -> _Answer:
+        try:
+            target = parsed_url(url)
+        except ValueError as exc:  # check_target lets no such URL through; kept as a failure
+            return _Answer(failure=FailureKind.PROTOCOL, detail=str(exc))
         async with self._transports.lease(url) as transport:
             try:
                 request = httpx.Request(
-                    method, url, headers={**self._headers, **headers}, extensions=self._extensions
+                    method,
+                    target,
+                    headers={**self._headers, **headers},
+                    extensions=self._extensions,
                 )
                 response = await transport.handle_async_request(request)
             except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:

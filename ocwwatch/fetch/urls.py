@@ -37,12 +37,18 @@ def normalise_url(url: str) -> str:
 
 
 @lru_cache(maxsize=CACHED_URLS)
+def parsed_url(url: str) -> httpx.URL:
+    """`url` parsed by httpx (immutable, so shared): a redirect, a retry or the next check of
+    the same URL does not parse it again. Raises ValueError when httpx cannot parse it."""
+    return _parse(url)
+
+
 def request_host(url: str) -> str:
     """The lower-case host httpx will connect to for `url` (politeness is per host).
 
     Raises ValueError when the text is not a URL httpx can parse.
     """
-    return _parse(url).host.lower()
+    return parsed_url(url).host.lower()
 
 
 def check_target(url: str, *, allow_private_addresses: bool) -> tuple[FailureKind, str] | None:
