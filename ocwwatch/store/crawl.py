@@ -55,10 +55,12 @@ ON CONFLICT (run_id, url_key) DO UPDATE SET
     fetched_at = excluded.fetched_at
 WHERE crawl_frontier.state != 'done'
 """
-_SOURCE = (
-    "INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text)"
-    " VALUES (?, ?, ?, ?)"
-)
+# A step's sources go in as one JSON array, unpacked by SQLite: binding a crawl's hundred
+# thousand rows one by one from Python held the GIL the event loop needs.
+_SOURCES = """
+INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text)
+SELECT ?, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) ORDER BY key
+"""
 _FOUND = """
 SELECT f.* FROM crawl_frontier AS f
 WHERE f.run_id = ? AND f.seq > ? AND f.state = 'done' AND EXISTS (
@@ -88,20 +90,15 @@ _SAVE_FOUND = """
 INSERT INTO link_checks (
     run_id, url, found_on, state, http_status, final_url, first_failed_at, failed_runs, detail,
     suggestion, kind, redirects, anchors
-) VALUES (
-    :run_id, :url, (
-        SELECT json_group_array(s.found_on) FROM (
-            SELECT found_on FROM crawl_sources AS s
-            WHERE s.run_id = :run_id AND s.url_key = :url_key ORDER BY s.id
-        ) AS s
-    ), :state, :http_status, :final_url, :first_failed_at, :failed_runs, :detail, :suggestion,
-    :kind, :redirects, (
-        SELECT json_group_array(json_object('page', s.found_on, 'text', s.anchor_text)) FROM (
-            SELECT found_on, anchor_text FROM crawl_sources AS s
-            WHERE s.run_id = :run_id AND s.url_key = :url_key ORDER BY s.id
-        ) AS s
-    )
 )
+SELECT
+    :run_id, :url, json_group_array(s.found_on), :state, :http_status, :final_url,
+    :first_failed_at, :failed_runs, :detail, :suggestion, :kind, :redirects,
+    json_group_array(json_object('page', s.found_on, 'text', s.anchor_text))
+FROM (
+    SELECT found_on, anchor_text FROM crawl_sources
+    WHERE run_id = :run_id AND url_key = :url_key ORDER BY id
+) AS s
 """
 # Links whose latest check said `ok`, made by a complete run that started at or after a time.
 _FRESH = """
@@ -219,7 +216,8 @@ class CrawlStore(StoreBase):
         with self._transaction(f"save a crawl step of run {run_id}") as db:
             conn = db.conn
             conn.executemany(_QUEUE, [_entry_values(run_id, entry) for entry in found])
-            conn.executemany(_SOURCE, [(run_id, *source) for source in sources])
+            if sources:
+                conn.execute(_SOURCES, [run_id, json.dumps(sources, ensure_ascii=False)])
             conn.executemany(
                 _SETTLE,
                 [_entry_values(run_id, e) + _probe_values(p) for e, p in settled],

@@ -86,7 +86,7 @@ def ocwwatch_config(
         http=HttpSettings(per_host_concurrency=concurrency, per_host_interval_seconds=0.0),
         deep=DeepSettings(
             max_pages=1_000_000,
-            workers=max(16, 4 * concurrency),
+            workers=max(16, 8 * concurrency),
             extract_workers=extract_workers,
             allowed_private_hosts=("127.0.0.2", "127.0.0.3", "127.0.0.4"),
             # The peers ask archive.org nothing, and its cost is not what this compares.
