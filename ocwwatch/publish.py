@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from ocwwatch.errors import StoreError
 from ocwwatch.models import Report, Run, Validators
 from ocwwatch.report import (
     FILE_SUFFIX,
@@ -35,15 +36,18 @@ def publish_run(
     reports_url: str | None,
     validators: Mapping[str, Validators] | None = None,
 ) -> Run:
-    """Store every rendering, mark the run complete, then write the files; returns the run."""
+    """Store every rendering, mark the run complete, then write the files; returns the run.
+
+    One rendering at a time, and the files are written from the store: a deep run's reports
+    run to megabytes each, and holding all of them at once was most of its peak memory.
+    """
     run = report.run
     assert run.finished_at is not None, "only finished runs are published"
-    texts = {name: render(report) for name, render in RENDERERS.items()}
-    for name, text in texts.items():
-        store.save_report(run.id, name, text)
+    for name, render in RENDERERS.items():
+        store.save_report(run.id, name, render(report))
     store.save_report(run.id, SUMMARY, summarize_report(report))
     finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline, validators)
-    write_run_files(reports_dir, finished, texts)
+    write_run_files(store, reports_dir, finished)
     restore_run_files(store, reports_dir)
     write_listings(store, reports_dir, reports_url)
     return finished
@@ -66,10 +70,14 @@ def restore_run_files(store: Store, reports_dir: Path) -> None:
                 write_text(path, text)
 
 
-def write_run_files(reports_dir: Path, run: Run, texts: dict[str, str]) -> None:
-    """`run-<id>.<suffix>` for every format, and `latest.<suffix>` pointing at the same text."""
+def write_run_files(store: Store, reports_dir: Path, run: Run) -> None:
+    """`run-<id>.<suffix>` for every format, and `latest.<suffix>` with the same text, as
+    stored."""
     reports_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in texts.items():
+    for name in RENDERERS:
+        text = store.load_report(run.id, name)
+        if text is None:
+            raise StoreError(f"{store.path}: run {run.id} has no stored {name} report")
         write_text(reports_dir / report_filename(run, name), text)
         write_text(reports_dir / f"latest.{FILE_SUFFIX[name]}", text)
 

@@ -45,6 +45,7 @@ from ocwwatch.report import (
     render_markdown,
     report_filename,
 )
+from ocwwatch.report import html as html_module
 from ocwwatch.report.html import template_environment
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "report"
@@ -643,3 +644,22 @@ def test_index_does_not_link_unsafe_hrefs() -> None:
     page = render_index(runs, report_href={7: "javascript:alert(1)"})
     assert "href=" not in page
     assert "Run 6" in page
+
+
+def test_html_lists_working_links_up_to_a_cap_and_says_where_the_rest_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A deep run's tens of thousands of ok links: the page lists the first few by URL, says
+    how many there are, and points at the JSON report, which lists them all."""
+    monkeypatch.setattr(html_module, "MAX_OTHER_LINKS", 2)
+    links = tuple(
+        LinkCheck(url=f"https://ocw.mit.edu/file-{n}.pdf", state=LinkState.OK) for n in range(5)
+    )
+    report = Report(run=sample_run(), links=links)
+    page = render_html(report)
+    assert "5 other links: ok or skipped" in page
+    assert "file-0.pdf" in page
+    assert "file-1.pdf" in page
+    assert "file-2.pdf" not in page
+    assert "The first 2 by URL; the JSON report lists all 5." in page
+    assert len(json.loads(render_json(report))["links"]) == 5

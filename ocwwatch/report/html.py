@@ -33,6 +33,9 @@ from ocwwatch.report.markdown import LINK_FINDINGS, clean_text, redirect_kind
 _WEB_URL = re.compile(r"https?://[^\x00-\x20\x7f-\x9f]+", re.IGNORECASE)
 _UNSAFE_IN_HREF = re.compile(r"[\x00-\x20\x7f-\x9f]")
 MAX_FOUND_ON = 5
+# Links that need nothing, listed in the page up to this many (a deep run finds tens of
+# thousands); the JSON report lists them all.
+MAX_OTHER_LINKS = 1000
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,8 @@ def render_html(report: Report) -> str:
         run=report.run,
         rows=rows,
         link_findings=findings,
-        other_links=others,
+        other_links=others[:MAX_OTHER_LINKS],
+        other_count=len(others),
         max_found_on=MAX_FOUND_ON,
     )
 
