@@ -663,3 +663,12 @@ def test_html_lists_working_links_up_to_a_cap_and_says_where_the_rest_are(
     assert "file-2.pdf" not in page
     assert "The first 2 by URL; the JSON report lists all 5." in page
     assert len(json.loads(render_json(report))["links"]) == 5
+
+
+@pytest.mark.parametrize("links", [(), sample_links()], ids=["no links", "links"])
+def test_json_links_spliced_in_read_as_one_document(links: tuple[LinkCheck, ...]) -> None:
+    """The links, encoded one by one, give the text one json.dumps of the document gives."""
+    report = Report(run=sample_run(), resources=sample_report().resources, links=links)
+    text = render_json(report)
+    assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+    assert len(json.loads(text)["links"]) == len(links)

@@ -49,6 +49,12 @@ JsonObject = dict[str, Any]
 _INERT_ESCAPES = re.compile(r"[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
+# How `json.dumps(..., indent=2)` ends a document whose last key is an empty "links" list, and
+# how deep it indents each entry of that list.
+EMPTY_LINKS_END = "[]\n}"
+LINK_INDENT = "    "
+
+
 def format_timestamp(moment: datetime | None) -> str | None:
     """ISO-8601 in UTC with a trailing "Z"; a naive datetime is taken to be UTC already."""
     if moment is None:
@@ -59,14 +65,27 @@ def format_timestamp(moment: datetime | None) -> str | None:
 
 
 def render_json(report: Report) -> str:
-    """The whole report as indented JSON with a stable key order and a trailing newline."""
+    """The whole report as indented JSON with a stable key order and a trailing newline.
+
+    The links are encoded one by one and spliced in, as `json.dumps` would have laid them out:
+    with `indent` it encodes in Python, and a deep run's twenty thousand links in one call
+    held millions of small strings at once.
+    """
     document: JsonObject = {
         "run": _run(report.run),
         "resources": [_resource(observation) for observation in report.resources],
-        "links": [_link(link) for link in report.links],
+        "links": [],
     }
     text = json.dumps(document, indent=2, ensure_ascii=False)
+    if report.links:
+        links = ",\n".join(_indented(_link(link), LINK_INDENT) for link in report.links)
+        text = text.removesuffix(EMPTY_LINKS_END) + f"[\n{links}\n  ]\n}}"
     return _INERT_ESCAPES.sub(_escape_character, text) + "\n"
+
+
+def _indented(value: JsonObject, prefix: str) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return prefix + text.replace("\n", "\n" + prefix)
 
 
 def _escape_character(match: re.Match[str]) -> str:
