@@ -36,7 +36,7 @@ def normalise_url(url: str) -> str:
     return f"{scheme}://{netloc}{parsed.raw_path.decode('ascii')}"
 
 
-@lru_cache(maxsize=CACHED_URLS)
+@lru_cache(maxsize=CACHED_URLS // 4)  # an httpx.URL weighs about 1 kB; recent ones suffice
 def parsed_url(url: str) -> httpx.URL:
     """`url` parsed by httpx (immutable, so shared): a redirect, a retry or the next check of
     the same URL does not parse it again. Raises ValueError when httpx cannot parse it."""

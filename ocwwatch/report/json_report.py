@@ -76,16 +76,19 @@ def render_json(report: Report) -> str:
         "resources": [_resource(observation) for observation in report.resources],
         "links": [],
     }
-    text = json.dumps(document, indent=2, ensure_ascii=False)
+    text = _encoded(document, "")
     if report.links:
-        links = ",\n".join(_indented(_link(link), LINK_INDENT) for link in report.links)
+        links = ",\n".join(_encoded(_link(link), LINK_INDENT) for link in report.links)
         text = text.removesuffix(EMPTY_LINKS_END) + f"[\n{links}\n  ]\n}}"
-    return _INERT_ESCAPES.sub(_escape_character, text) + "\n"
+    return text + "\n"
 
 
-def _indented(value: JsonObject, prefix: str) -> str:
+def _encoded(value: JsonObject, prefix: str) -> str:
+    """`value` as indented JSON, every line after `prefix`, inert characters escaped."""
     text = json.dumps(value, indent=2, ensure_ascii=False)
-    return prefix + text.replace("\n", "\n" + prefix)
+    if prefix:
+        text = prefix + text.replace("\n", "\n" + prefix)
+    return _INERT_ESCAPES.sub(_escape_character, text)
 
 
 def _escape_character(match: re.Match[str]) -> str:
