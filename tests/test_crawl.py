@@ -23,6 +23,7 @@ from test_crawl_support import (
 
 from ocwwatch.crawl import readers
 from ocwwatch.crawl.crawler import FOUND_ON_KEPT
+from ocwwatch.extract import extract_links
 from ocwwatch.models import LinkKind, LinkState
 from ocwwatch.store import Store
 
@@ -246,28 +247,42 @@ READER_FOUND = {
 }
 
 
-async def test_pages_can_be_read_in_a_worker_process(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With deep.extract_workers = 1 a reader process reads the pages: the same links found."""
-    asked: list[str] = []
-    ask = readers.PageReaders._ask
-
-    async def counted(self: readers.PageReaders, process: Any, request: Any) -> Any:
-        asked.append(request[1])
-        return await ask(self, process, request)
-
-    monkeypatch.setattr(readers.PageReaders, "_ask", counted)
-    found = await states(reader_site(), store, extract_workers=1)
-    assert found == READER_FOUND
-    assert len(asked) == 2  # pages/a/ and session-1/ (the home was read by the check itself)
+async def test_a_crawl_with_page_readers_finds_the_same_links(store: Store) -> None:
+    """With deep.extract_workers = 1 the crawl finds what it finds reading pages itself (pages
+    that come before the reader is ready are read here)."""
+    assert await states(reader_site(), store, extract_workers=1) == READER_FOUND
 
 
+async def test_a_reader_process_reads_pages_as_this_process_would() -> None:
+    """Once started, a reader answers with the kind and links extract_links finds."""
+    body = page("pages/a/", "notes.pdf", "https://www.youtube.com/embed/abc")
+    url = "http://127.0.0.1:8000" + HOME
+    async with readers.PageReaders(1) as pool:
+        await pool.started()
+        assert pool.ready
+        read = await pool.read(body, url, "text/html")
+    direct = extract_links(body, url, "text/html")
+    assert (read.metadata.page_kind, read.links) == (direct.metadata.page_kind, direct.links)
+    assert len(read.links) == 3
+
+
+@pytest.mark.parametrize(
+    ("main", "warning"),
+    [
+        ("raise SystemExit(0)", "a page reader did not start"),
+        ("import sys; sys.stdout.buffer.write(b'ready\\n'); sys.stdout.flush()", "failed"),
+    ],
+    ids=["exits at start", "exits after saying ready"],
+)
 async def test_a_reader_that_dies_leaves_the_pages_to_this_process(
-    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, main: str, warning: str
 ) -> None:
-    """A reader process that exits at once: a warning, and every page still read here."""
-    monkeypatch.setattr(readers, "READER_MAIN", "raise SystemExit(0)")
-    found = await states(reader_site(), store, extract_workers=1)
-    assert found == READER_FOUND
-    assert "a page reader failed" in caplog.text
+    """A reader process that exits: a warning, and the page still read here."""
+    monkeypatch.setattr(readers, "READER_MAIN", main)
+    body = page("pages/a/")
+    url = "http://127.0.0.1:8000" + HOME
+    async with readers.PageReaders(1) as pool:
+        await pool.started()
+        read = await pool.read(body, url, "text/html")
+    assert read == extract_links(body, url, "text/html")
+    assert warning in caplog.text

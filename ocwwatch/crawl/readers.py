@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct("!Q")
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a reader's answer longer than this is taken as garbage
+READY = b"ready\n"  # what a reader writes once its imports are done
 # What a reader process runs (not `-m`: the package imports this module before runpy would).
 READER_MAIN = (
     "import sys; from ocwwatch.crawl.readers import serve; "
@@ -45,6 +46,8 @@ class PageReaders:
         self._processes: list[asyncio.subprocess.Process] = []
         self._idle: asyncio.Queue[asyncio.subprocess.Process] = asyncio.Queue()
         self._broken = False  # a reader failed: every page is read here from then on
+        self._starting: set[asyncio.Task[None]] = set()
+        self._ready = 0
 
     async def __aenter__(self) -> Self:
         for _ in range(self.count):
@@ -56,8 +59,30 @@ class PageReaders:
                 stdout=asyncio.subprocess.PIPE,
             )
             self._processes.append(process)
-            self._idle.put_nowait(process)
+            self._starting.add(asyncio.create_task(self._await_ready(process)))
         return self
+
+    @property
+    def ready(self) -> bool:
+        """Whether pages go to reader processes now (some started, none failed)."""
+        return self._ready > 0 and not self._broken
+
+    async def started(self) -> None:
+        """Wait until every reader has said it is ready (or failed to start)."""
+        await asyncio.gather(*self._starting)
+
+    async def _await_ready(self, process: asyncio.subprocess.Process) -> None:
+        """Lend a reader once it says it is ready; pages read until then are read here (a
+        reader takes a few hundred milliseconds to import the extractors)."""
+        try:
+            if process.stdout is None or await process.stdout.readexactly(len(READY)) != READY:
+                raise EOFError("no ready signal")
+        except (EOFError, asyncio.IncompleteReadError, OSError) as exc:
+            log.warning("a page reader did not start (%s); reading pages in this process", exc)
+            self._broken = True
+            return
+        self._ready += 1
+        self._idle.put_nowait(process)
 
     async def __aexit__(
         self,
@@ -65,6 +90,9 @@ class PageReaders:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        for task in self._starting:
+            task.cancel()
+        await asyncio.gather(*self._starting, return_exceptions=True)
         for process in self._processes:
             if self._broken:
                 with contextlib.suppress(ProcessLookupError):
@@ -80,7 +108,7 @@ class PageReaders:
 
     async def read(self, body: bytes, url: str, content_type: str | None) -> Extraction:
         """`extract_links` of the page, by a reader process while they work."""
-        if self._broken or not self._processes:
+        if not self.ready:
             return extract_links(body, url, content_type)
         process = await self._idle.get()
         try:
@@ -133,6 +161,8 @@ def _read_part(source: BinaryIO) -> bytes | None:
 
 def serve(source: BinaryIO, sink: BinaryIO) -> None:
     """A reader's loop: a page in, its kind and links out, until its input ends."""
+    sink.write(READY)
+    sink.flush()
     while (url := _read_part(source)) is not None:
         content_type, body = _read_part(source), _read_part(source)
         if content_type is None or body is None:
