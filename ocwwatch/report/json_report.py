@@ -77,10 +77,14 @@ def render_json(report: Report) -> str:
         "links": [],
     }
     text = _encoded(document, "")
-    if report.links:
-        links = ",\n".join(_encoded(_link(link), LINK_INDENT) for link in report.links)
-        text = text.removesuffix(EMPTY_LINKS_END) + f"[\n{links}\n  ]\n}}"
-    return text + "\n"
+    if not report.links:
+        return text + "\n"
+    parts = [text.removesuffix(EMPTY_LINKS_END), "[\n"]
+    for number, link in enumerate(report.links):
+        parts += [",\n"] if number else []
+        parts.append(_encoded(_link(link), LINK_INDENT))
+    parts.append("\n  ]\n}\n")
+    return "".join(parts)  # one copy of the text, not one per concatenation
 
 
 def _encoded(value: JsonObject, prefix: str) -> str:
