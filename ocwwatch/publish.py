@@ -8,6 +8,7 @@ Writes nothing outside the reports folder.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from ocwwatch.errors import StoreError
 from ocwwatch.models import Report, Run, Validators
 from ocwwatch.report import (
     FILE_SUFFIX,
+    IN_PIECES,
     RENDERERS,
     FeedEntry,
     render_feed,
@@ -43,11 +45,22 @@ def publish_run(
     """
     run = report.run
     assert run.finished_at is not None, "only finished runs are published"
+    staged: dict[str, Path] = {}
     for name, render in RENDERERS.items():
-        store.save_report(run.id, name, render(report))
+        in_pieces = IN_PIECES.get(name)
+        if in_pieces is None:
+            store.save_report(run.id, name, render(report))
+            continue
+        # Written in pieces to a hidden file (a crash leaves it to the next publish to remove),
+        # copied into the store from there, and made the report file once the run is complete.
+        staged[name] = reports_dir / f".{report_filename(run, name)}.staged.tmp"
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        with staged[name].open("w", encoding="utf-8", newline="") as out:
+            out.writelines(in_pieces(report))
+        store.save_report_file(run.id, name, staged[name])
     store.save_report(run.id, SUMMARY, summarize_report(report))
     finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline, validators)
-    write_run_files(store, reports_dir, finished)
+    write_run_files(store, reports_dir, finished, staged)
     restore_run_files(store, reports_dir)
     write_listings(store, reports_dir, reports_url)
     return finished
@@ -64,22 +77,33 @@ def restore_run_files(store: Store, reports_dir: Path) -> None:
     for run in store.list_runs():
         for name in RENDERERS:
             path = reports_dir / report_filename(run, name)
-            text = None if path.exists() else store.load_report(run.id, name)
-            if text is not None:
+            data = None if path.exists() else store.load_report_bytes(run.id, name)
+            if data is not None:
                 log.info("restoring %s from the database", path.name)
-                write_text(path, text)
+                write_bytes(path, data)
 
 
-def write_run_files(store: Store, reports_dir: Path, run: Run) -> None:
+def write_run_files(
+    store: Store, reports_dir: Path, run: Run, staged: Mapping[str, Path] | None = None
+) -> None:
     """`run-<id>.<suffix>` for every format, and `latest.<suffix>` with the same text, as
-    stored."""
+    stored: moved from `staged` where the report was written there, else from the store (as
+    UTF-8 bytes, never decoded)."""
     reports_dir.mkdir(parents=True, exist_ok=True)
     for name in RENDERERS:
-        text = store.load_report(run.id, name)
-        if text is None:
+        path = reports_dir / report_filename(run, name)
+        latest = reports_dir / f"latest.{FILE_SUFFIX[name]}"
+        if staged and name in staged:
+            staged[name].replace(path)
+            copy = latest.with_name(f".{latest.name}.tmp")
+            shutil.copyfile(path, copy)
+            copy.replace(latest)
+            continue
+        data = store.load_report_bytes(run.id, name)
+        if data is None:
             raise StoreError(f"{store.path}: run {run.id} has no stored {name} report")
-        write_text(reports_dir / report_filename(run, name), text)
-        write_text(reports_dir / f"latest.{FILE_SUFFIX[name]}", text)
+        write_bytes(path, data)
+        write_bytes(latest, data)
 
 
 def write_listings(store: Store, reports_dir: Path, reports_url: str | None) -> None:
@@ -106,6 +130,11 @@ def write_listings(store: Store, reports_dir: Path, reports_url: str | None) -> 
 
 def write_text(path: Path, text: str) -> None:
     """Replace a file atomically, so a reader never sees half a report."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """`write_text` of text already encoded."""
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8", newline="")
+    temporary.write_bytes(data)
     temporary.replace(path)

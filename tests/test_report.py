@@ -35,6 +35,7 @@ from ocwwatch.models import (
 )
 from ocwwatch.report import (
     FILE_SUFFIX,
+    IN_PIECES,
     RENDERERS,
     FeedEntry,
     feed_entry,
@@ -672,3 +673,9 @@ def test_json_links_spliced_in_read_as_one_document(links: tuple[LinkCheck, ...]
     text = render_json(report)
     assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
     assert len(json.loads(text)["links"]) == len(links)
+
+
+def test_json_in_pieces_is_the_rendered_text() -> None:
+    """The pieces a big report is written out in join to exactly render_json's text."""
+    report = sample_report()
+    assert "".join(IN_PIECES["json"](report)) == render_json(report)

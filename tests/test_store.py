@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import ocwwatch.store as store_module
 from ocwwatch.errors import StoreBusyError, StoreError
 from ocwwatch.models import (
     Against,
@@ -270,6 +271,24 @@ def test_report_is_stored_byte_for_byte(store: Store) -> None:
     loaded = store.load_report(run_id, "markdown")
     assert loaded is not None
     assert loaded.encode("utf-8") == body.encode("utf-8")
+
+
+def test_report_saved_from_a_file_reads_back_identical(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report copied in from its file, in chunks, reads back byte for byte, as text and as
+    bytes, and replaces an earlier save of the same format."""
+    monkeypatch.setattr(store_module, "REPORT_CHUNK_BYTES", 7)  # many chunks, some mid-character
+    body = '{\n  "title": "Änderungen — 微積分"\r\n}\n' * 50
+    staged = tmp_path / "report.json"
+    staged.write_bytes(body.encode("utf-8"))
+    run_id = complete_run(store, 0)
+    store.save_report(run_id, "json", "an earlier rendering")
+    store.save_report_file(run_id, "json", staged)
+    assert store.load_report(run_id, "json") == body
+    assert store.load_report_bytes(run_id, "json") == body.encode("utf-8")
+    with closing(sqlite3.connect(store.path)) as db:
+        assert db.execute("SELECT typeof(body) FROM reports").fetchone() == ("text",)
 
 
 def test_missing_report_is_none(store: Store) -> None:

@@ -6,13 +6,13 @@ writes what these functions return.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from ocwwatch.models import Report, Run
 from ocwwatch.report.feed import FeedEntry, feed_entry, has_findings, render_feed, summarize_report
 from ocwwatch.report.html import render_html
 from ocwwatch.report.index import render_index
-from ocwwatch.report.json_report import format_timestamp, render_json
+from ocwwatch.report.json_report import format_timestamp, json_parts, render_json
 from ocwwatch.report.markdown import render_markdown
 
 RENDERERS: Mapping[str, Callable[[Report], str]] = {
@@ -20,6 +20,10 @@ RENDERERS: Mapping[str, Callable[[Report], str]] = {
     "json": render_json,
     "html": render_html,
 }
+
+# Formats that can also be rendered in pieces, to be written out without being held whole (a
+# deep run's JSON report is megabytes).
+IN_PIECES: Mapping[str, Callable[[Report], Iterable[str]]] = {"json": json_parts}
 
 FILE_SUFFIX: Mapping[str, str] = {"markdown": "md", "json": "json", "html": "html"}
 
@@ -31,6 +35,7 @@ def report_filename(run: Run, report_format: str) -> str:
 
 __all__ = [
     "FILE_SUFFIX",
+    "IN_PIECES",
     "RENDERERS",
     "FeedEntry",
     "feed_entry",

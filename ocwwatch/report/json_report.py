@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,7 +66,12 @@ def format_timestamp(moment: datetime | None) -> str | None:
 
 
 def render_json(report: Report) -> str:
-    """The whole report as indented JSON with a stable key order and a trailing newline.
+    """The whole report as indented JSON with a stable key order and a trailing newline."""
+    return "".join(json_parts(report))
+
+
+def json_parts(report: Report) -> Iterator[str]:
+    """`render_json`'s text in pieces, so that it can be written out without being held whole.
 
     The links are encoded one by one and spliced in, as `json.dumps` would have laid them out:
     with `indent` it encodes in Python, and a deep run's twenty thousand links in one call
@@ -78,13 +84,12 @@ def render_json(report: Report) -> str:
     }
     text = _encoded(document, "")
     if not report.links:
-        return text + "\n"
-    parts = [text.removesuffix(EMPTY_LINKS_END), "[\n"]
+        yield text + "\n"
+        return
+    yield text.removesuffix(EMPTY_LINKS_END) + "[\n"
     for number, link in enumerate(report.links):
-        parts += [",\n"] if number else []
-        parts.append(_encoded(_link(link), LINK_INDENT))
-    parts.append("\n  ]\n}\n")
-    return "".join(parts)  # one copy of the text, not one per concatenation
+        yield (",\n" if number else "") + _encoded(_link(link), LINK_INDENT)
+    yield "\n  ]\n}\n"
 
 
 def _encoded(value: JsonObject, prefix: str) -> str:

@@ -37,6 +37,7 @@ from ocwwatch.store.wayback import WaybackStore
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Store"]
 
 _LOCK_POLL_SECONDS = 0.05
+REPORT_CHUNK_BYTES = 1 << 20  # a report file is copied into the database this much at a time
 _ABANDONED = "abandoned: the process stopped before the run finished"
 
 _UPSERT_RESOURCE = """
@@ -160,10 +161,29 @@ class Store(CrawlStore, WaybackStore):
 
     def save_report(self, run_id: int, format: str, body: str) -> None:
         """Keep a rendered report exactly as given; saving the same format again replaces it."""
-        row = {"run_id": run_id, "format": format, "body": body}
         with self._transaction(f"save the {format} report of run {run_id}") as db:
             self._require_run(db, run_id, running=False)
-            db.table("reports").upsert(row, pk=("run_id", "format"))
+            db.execute(
+                "INSERT OR REPLACE INTO reports (run_id, format, body) VALUES (?, ?, ?)",
+                [run_id, format, body],
+            )
+
+    def save_report_file(self, run_id: int, format: str, path: Path) -> None:
+        """`save_report` of a report rendered into a UTF-8 file, copied in without being read
+        whole (SQLite's incremental blob writes)."""
+        size = path.stat().st_size
+        # A TEXT value of that many bytes, filled in place: the column stays text.
+        sql = (
+            "INSERT OR REPLACE INTO reports (run_id, format, body)"
+            " VALUES (?, ?, CAST(zeroblob(?) AS TEXT))"
+        )
+        with self._transaction(f"save the {format} report of run {run_id}") as db:
+            self._require_run(db, run_id, running=False)
+            row_id = db.conn.execute(sql, [run_id, format, size]).lastrowid
+            assert row_id is not None  # an INSERT sets it
+            with db.conn.blobopen("reports", "body", row_id) as blob, path.open("rb") as source:
+                while chunk := source.read(REPORT_CHUNK_BYTES):
+                    blob.write(chunk)
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -235,9 +255,14 @@ class Store(CrawlStore, WaybackStore):
 
     def load_report(self, run_id: int, format: str) -> str | None:
         """A stored report's body, byte for byte as saved."""
-        sql = "SELECT body FROM reports WHERE run_id = ? AND format = ?"
+        data = self.load_report_bytes(run_id, format)
+        return data.decode("utf-8") if data is not None else None
+
+    def load_report_bytes(self, run_id: int, format: str) -> bytes | None:
+        """A stored report's body as UTF-8, for writing it out without decoding it."""
+        sql = "SELECT CAST(body AS BLOB) AS body FROM reports WHERE run_id = ? AND format = ?"
         rows = self._select("read reports", sql, [run_id, format])
-        return str(rows[0]["body"]) if rows else None
+        return bytes(rows[0]["body"]) if rows else None
 
     # --- the writer lock -------------------------------------------------------------------
 
