@@ -203,3 +203,17 @@ async def test_recheck_after_zero_asks_every_link_every_run(store: Store) -> Non
         await deep_run(cfg, store, at=T0 + timedelta(minutes=5))
         asked = {path for _method, path, _headers in server.request_log}
     assert HOME + "notes.pdf" in asked
+
+
+async def test_the_recheck_window_counts_from_the_run_that_asked(store: Store) -> None:
+    """Runs every 12 hours: the second takes over the first's answer, the third (24 hours after
+    the answer, though 12 after the second run) asks again."""
+    with LoopbackServer(course_routes()) as server:
+        cfg = config(server, recheck_after_hours=20)
+        await deep_run(cfg, store, at=T0)
+        asked_per_run = []
+        for hours in (12, 24):
+            server.reset_counts()
+            await deep_run(cfg, store, at=T0 + timedelta(hours=hours))
+            asked_per_run.append({path for _method, path, _headers in server.request_log})
+    assert [HOME + "notes.pdf" in asked for asked in asked_per_run] == [False, True]

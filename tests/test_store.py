@@ -543,7 +543,7 @@ def test_found_checks_are_stored_with_their_anchors(store: Store) -> None:
     ]
     store.save_crawl_step(run_id, T0, sources=sources)
     check = LinkCheck(url=SITE + "x.pdf", state=LinkState.OK)
-    store.save_found_checks(run_id, [(SITE + "x.pdf", check)])
+    store.save_found_checks(run_id, [(SITE + "x.pdf", check, T0)])
     [stored] = store.load_link_checks(run_id)
     anchors = tuple(Anchor(page=page, text=text) for _key, page, text in sources)
     pages = (SITE, SITE + "a/")

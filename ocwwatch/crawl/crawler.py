@@ -56,6 +56,7 @@ RECENT_KEYS = 4096  # keys queued lately, not offered to the store again (bounde
 # Pages a working link's check carries into the run's reports; the store keeps every one.
 FOUND_ON_KEPT = 25
 WORKING = frozenset({LinkState.OK, LinkState.SKIPPED})
+REUSED = "earlier run"  # the probe method of a verdict taken over within recheck_after
 
 
 @dataclass(frozen=True)
@@ -102,17 +103,21 @@ class Step:
 def reused(entry: FrontierEntry, status: int | None, checked_at: datetime) -> Visit:
     """A link that answered ok lately (`recheck_after`), judged by that answer unasked."""
     when = checked_at.strftime("%Y-%m-%d %H:%M UTC")
-    detail = f"ok in the run of {when}; not asked again within deep.recheck_after_hours"
+    detail = f"ok when last asked ({when}); not asked again within deep.recheck_after_hours"
     probe = LinkProbe(
         key=entry.key,
         final_url=entry.url,
         status=status,
         state=LinkState.OK,
         detail=detail,
-        method="earlier run",
+        method=REUSED,
         fetched_at=checked_at,
     )
     return Visit(entry=entry, probe=probe)
+
+
+def reused_probe(probe: LinkProbe) -> bool:
+    return probe.method == REUSED
 
 
 class DeepCrawl:
@@ -144,6 +149,11 @@ class DeepCrawl:
         self.landed: set[str] = set()
         self.recent: OrderedDict[str, None] = OrderedDict()
         self.checked = 0
+        # Steps with found links handed to the store, and how many the last claim came after.
+        self.found_flushes = 0
+        self.claimed_after = 0
+        self.pending: set[asyncio.Task[Visit | None]] = set()
+        self.claiming: asyncio.Task[list[FrontierEntry]] | None = None
         # Claimed entries found ok lately (status, when), by key: kept until checked.
         self.fresh: dict[str, tuple[int | None, datetime]] = {}
         self.writer: StoreWriter  # set while the crawl runs
@@ -243,6 +253,8 @@ class DeepCrawl:
     async def flush(self) -> None:
         """Hand what the crawl learned to the store's thread (it is saved in order)."""
         step, self.step = self.step, Step()
+        if step.found:
+            self.found_flushes += 1
         if step.found or step.sources or step.settled or step.pages:
             await self.writer.write(
                 Store.save_crawl_step,
@@ -258,9 +270,11 @@ class DeepCrawl:
         """Save the links found so far, then claim the next queued entries, noting those
         checked recently enough not to be asked again."""
         await self.flush()
+        flushes = self.found_flushes
         entries = await self.writer.call(
             Store.claim_frontier, self.run_id, self.options.claim_batch
         )
+        self.claimed_after = flushes
         if self.options.recheck_after is not None and entries:
             since = self.now() - self.options.recheck_after
             urls = [entry.url for entry in entries]
@@ -268,9 +282,12 @@ class DeepCrawl:
             self.fresh.update({e.key: fresh[e.url] for e in entries if e.url in fresh})
         return entries
 
-    def accept(self, entries: Sequence[FrontierEntry]) -> None:
+    def accept(self, entries: Sequence[FrontierEntry]) -> int:
+        """Queue claimed entries (the claim is over); how many there were."""
+        self.claiming = None
         for entry in entries:
             self.claimed.append((entry, self.within_budget(entry)))
+        return len(entries)
 
     def within_budget(self, entry: FrontierEntry) -> bool:
         site = self.scope.site_by_id(entry.resource_id)
@@ -287,35 +304,61 @@ class DeepCrawl:
         """Keep `workers` checks in flight until the frontier is empty.
 
         Entries are claimed ahead, in the background, when the claimed queue runs low, so that
-        the store's work never leaves a check slot idle.
+        the store's work never leaves a check slot idle. After a claim that found nothing,
+        the next waits until a check has finished (it may have found links).
         """
-        pending: set[asyncio.Task[Visit | None]] = set()
-        claiming: asyncio.Task[list[FrontierEntry]] | None = None
+        try:
+            await self.keep_checking()
+        finally:  # failed or cancelled: nothing may go on fetching once the crawl has stopped
+            leftover = [*self.pending, *([self.claiming] if self.claiming else [])]
+            for task in leftover:
+                task.cancel()
+            await asyncio.gather(*leftover, return_exceptions=True)
+
+    async def keep_checking(self) -> None:
+        dry = False  # the last claim found nothing, and no check has finished since
         while True:
-            if claiming is None and len(self.claimed) < self.options.claim_batch // 2:
-                claiming = asyncio.create_task(self.claim())
-            while len(pending) < self.options.workers and self.claimed:
-                pending.add(asyncio.create_task(self.visit(*self.claimed.popleft())))
-            if not pending and not self.claimed:
-                assert claiming is not None  # the queue is empty, so a claim was started
-                entries = await claiming
-                claiming = None
-                self.accept(entries)
-                if not entries and not self.step.found:
-                    return  # nothing queued in the store, nothing found since the claim began
+            self.start_checks(claim=not dry)
+            if not self.pending and not self.claimed:
+                if self.claiming is None:
+                    if self.exhausted():
+                        return
+                    self.claiming = asyncio.create_task(self.claim())
+                dry = not self.accept(await self.claiming)
+                if dry and self.exhausted():
+                    return
                 continue
-            waiting: set[asyncio.Future[Any]] = {*pending, *([claiming] if claiming else [])}
+            claiming = [self.claiming] if self.claiming else []
+            waiting: set[asyncio.Future[Any]] = {*self.pending, *claiming}
             done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if claiming is not None and claiming in done:
-                self.accept(claiming.result())
-                claiming = None
-            for task in done & pending:
-                pending.discard(task)
-                visit = task.result()
-                if visit is not None:
-                    self.absorb(visit)
+            if self.claiming is not None and self.claiming in done:
+                dry = not self.accept(self.claiming.result())
+            if self.absorb_done(done):
+                dry = False
             if self.step.size >= self.options.flush_every:
                 await self.flush()
+
+    def start_checks(self, *, claim: bool) -> None:
+        """Fill the free check slots; claim ahead (if `claim`) when few entries are left."""
+        low = len(self.claimed) < self.options.claim_batch // 2
+        if self.claiming is None and low and claim:
+            self.claiming = asyncio.create_task(self.claim())
+        while len(self.pending) < self.options.workers and self.claimed:
+            self.pending.add(asyncio.create_task(self.visit(*self.claimed.popleft())))
+
+    def absorb_done(self, done: set[asyncio.Future[Any]]) -> bool:
+        """Learn from the finished checks among `done`; whether there were any."""
+        finished = done & self.pending
+        for task in finished:
+            self.pending.discard(task)
+            visit = task.result()
+            if visit is not None:
+                self.absorb(visit)
+        return bool(finished)
+
+    def exhausted(self) -> bool:
+        """Whether the last claim read the frontier after every link found had been saved."""
+        return not self.step.found and self.claimed_after == self.found_flushes
 
     async def visit(self, entry: FrontierEntry, read_links: bool) -> Visit | None:
         try:
@@ -332,8 +375,6 @@ class DeepCrawl:
         if entry.key in self.landed:
             return None  # a redirect already ended here this run: checked, links read
         earlier = self.fresh.pop(entry.key, None)
-        if earlier is not None and not read_links:
-            return reused(entry, *earlier)
         refusal = self.scope.refusal(entry.url)
         if refusal is not None:
             return skipped(entry, refusal, self.now())
@@ -341,6 +382,8 @@ class DeepCrawl:
         if outside and not self.options.check_external:
             reason = "links to other sites are not checked (deep.check_external = false)"
             return skipped(entry, reason, self.now())
+        if earlier is not None and not read_links:
+            return reused(entry, *earlier)
         permit = await self.robots.permit(entry.url)
         if permit.unreachable is not None:
             return shared_failure(entry, permit.unreachable)
@@ -389,8 +432,11 @@ class DeepCrawl:
             judged = [
                 (f.entry.key, judge_found(f, (), previous.get(f.entry.url), now)) for f in batch
             ]
+            # When a request decided each verdict: now, or for one taken over, when it was.
+            asked = [f.probe.fetched_at if reused_probe(f.probe) else now for f in batch]
+            rows = [(key, check, at) for (key, check), at in zip(judged, asked, strict=True)]
             # Saved on the store's thread while this one reads where the links were found.
-            await self.writer.write(Store.save_found_checks, self.run_id, judged)
+            await self.writer.write(Store.save_found_checks, self.run_id, rows)
             working = [key for key, check in judged if check.state in WORKING]
             to_fix = [key for key, check in judged if check.state not in WORKING]
             found_on = self.pages_of(working, FOUND_ON_KEPT, pages)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import struct
 import sys
 from types import TracebackType
@@ -160,7 +161,13 @@ def _read_part(source: BinaryIO) -> bytes | None:
 
 
 def serve(source: BinaryIO, sink: BinaryIO) -> None:
-    """A reader's loop: a page in, its kind and links out, until its input ends."""
+    """A reader's loop: a page in, its kind and links out, until its input ends.
+
+    Deaf to SIGINT and SIGTERM: they reach the whole process group, and the crawling process
+    decides when to stop (it closes the reader's input, or kills it).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     sink.write(READY)
     sink.flush()
     while (url := _read_part(source)) is not None:

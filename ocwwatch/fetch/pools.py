@@ -47,6 +47,7 @@ class OriginTransports:
         self._make = make
         self._per_origin = per_origin
         self._pools: OrderedDict[str, _Pool] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
 
     @asynccontextmanager
     async def lease(self, url: str) -> AsyncIterator[httpx.AsyncBaseTransport]:
@@ -61,19 +62,23 @@ class OriginTransports:
             yield pool.transport
         finally:
             pool.in_flight -= 1
-        if len(self._pools) > MAX_POOLS:
-            await self._close_idle()
+            if len(self._pools) > MAX_POOLS:
+                self._close_idle()
 
     async def aclose(self) -> None:
         pools = list(self._pools.values())
         self._pools.clear()
-        await asyncio.gather(*(pool.transport.aclose() for pool in pools))
+        await asyncio.gather(*self._closing, *(pool.transport.aclose() for pool in pools))
 
-    async def _close_idle(self) -> None:
+    def _close_idle(self) -> None:
+        """Close the least recently used idle origins beyond the bound, in the background:
+        never on the time of the request that happened to be last."""
         idle = [origin for origin, pool in self._pools.items() if pool.in_flight == 0]
         surplus = idle[: len(self._pools) - MAX_POOLS]  # least recently used first
-        closing = [self._pools.pop(origin).transport for origin in surplus]
-        await asyncio.gather(*(transport.aclose() for transport in closing))
+        for origin in surplus:
+            task = asyncio.create_task(self._pools.pop(origin).transport.aclose())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
 
 def environment_proxy(url: str) -> str | None:

@@ -102,16 +102,20 @@ FROM (
 """
 # Links whose latest check said `ok`, made by a complete run that started at or after a time.
 _FRESH = """
-SELECT l.url, l.http_status, r.started_at FROM links AS l JOIN runs AS r ON r.id = l.last_run_id
+SELECT l.url, l.http_status, l.asked_at FROM links AS l JOIN runs AS r ON r.id = l.last_run_id
 WHERE l.url IN (SELECT value FROM json_each(?)) AND l.state = 'ok'
-    AND r.status = 'complete' AND r.started_at >= ?
+    AND r.status = 'complete' AND l.asked_at >= ?
 """
 _UPSERT_LINK = """
-INSERT INTO links (url, state, http_status, final_url, first_failed_at, failed_runs, last_run_id)
-VALUES (:url, :state, :http_status, :final_url, :first_failed_at, :failed_runs, :run_id)
+INSERT INTO links (
+    url, state, http_status, final_url, first_failed_at, failed_runs, last_run_id, asked_at
+) VALUES (
+    :url, :state, :http_status, :final_url, :first_failed_at, :failed_runs, :run_id, :asked_at
+)
 ON CONFLICT (url) DO UPDATE SET state = excluded.state, http_status = excluded.http_status,
     final_url = excluded.final_url, first_failed_at = excluded.first_failed_at,
-    failed_runs = excluded.failed_runs, last_run_id = excluded.last_run_id
+    failed_runs = excluded.failed_runs, last_run_id = excluded.last_run_id,
+    asked_at = excluded.asked_at
 """
 
 
@@ -272,10 +276,17 @@ class CrawlStore(StoreBase):
         for key, page in rows:
             yield key, page, totals[key]
 
-    def save_found_checks(self, run_id: int, checks: Sequence[tuple[str, LinkCheck]]) -> None:
-        """Store the checks of found links (key, check), their pages and anchors taken from
-        the sources, and point `links` at them, in one transaction."""
-        rows = [link_check_row(run_id, check) | {"url_key": key} for key, check in checks]
+    def save_found_checks(
+        self, run_id: int, checks: Sequence[tuple[str, LinkCheck, datetime | None]]
+    ) -> None:
+        """Store the checks of found links (key, check, when a request last decided it),
+        their pages and anchors taken from the sources, and point `links` at them, in one
+        transaction."""
+        rows = [
+            link_check_row(run_id, check)
+            | {"url_key": key, "asked_at": asked and format_time(asked)}
+            for key, check, asked in checks
+        ]
         with self._transaction(f"save link checks of run {run_id}") as db:
             self._require_run(db, run_id, running=True)
             db.conn.executemany(_SAVE_FOUND, rows)
@@ -284,14 +295,14 @@ class CrawlStore(StoreBase):
     def fresh_links(
         self, urls: Sequence[str], since: datetime
     ) -> dict[str, tuple[int | None, datetime]]:
-        """Of `urls`, those found `ok` by a complete run started at `since` or later: their
-        status then and when that run started."""
+        """Of `urls`, those whose latest verdict, `ok` in a complete run, was decided by a
+        request at `since` or later: their status then and when it was asked."""
         params = [json.dumps(list(urls)), format_time(since)]
         fresh = {}
         for row in self._select("read recent link checks", _FRESH, params):
-            started = parse_time(row["started_at"])
-            if started is not None:
-                fresh[row["url"]] = (row["http_status"], started)
+            asked = parse_time(row["asked_at"])
+            if asked is not None:
+                fresh[row["url"]] = (row["http_status"], asked)
         return fresh
 
     def load_crawled_page(self, url_key: str) -> CrawledPage | None:

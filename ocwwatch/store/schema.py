@@ -149,6 +149,13 @@ CREATE TABLE wayback_lookups (
 );
 """
 
+# When a link's verdict was last decided by a request (not taken over from an earlier run by
+# `deep.recheck_after_hours`): the recheck window counts from there, never from a run that
+# only repeated it.
+_SCHEMA_4 = """
+ALTER TABLE links ADD COLUMN asked_at TEXT;
+"""
+
 
 def _migrate_1_initial(db: Database) -> None:
     db.executescript(_SCHEMA_1)
@@ -162,9 +169,14 @@ def _migrate_3_wayback_lookups(db: Database) -> None:
     db.executescript(_SCHEMA_3)
 
 
+def _migrate_4_links_asked_at(db: Database) -> None:
+    db.executescript(_SCHEMA_4)
+
+
 # Append only: a migration's position (from 1) is the schema version it brings the database to.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _migrate_1_initial,
     _migrate_2_deep_check,
     _migrate_3_wayback_lookups,
+    _migrate_4_links_asked_at,
 )
