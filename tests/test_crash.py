@@ -191,7 +191,9 @@ def kill_child(child: subprocess.Popen[bytes], kill: Kill, database: Path, run_i
     while child.poll() is None and time.monotonic() < deadline:
         if kill.state is not None and reached(database, run_id, kill.state):
             break
-        time.sleep(0.001 if kill.state is not None else min(0.005, deadline - time.monotonic()))
+        # The deadline can pass between the loop's test and here (a loaded machine): never < 0.
+        pause = 0.001 if kill.state is not None else min(0.005, deadline - time.monotonic())
+        time.sleep(max(0.0, pause))
     exited = child.poll() is not None
     if not exited:
         os.kill(child.pid, signal.SIGKILL)
