@@ -3,6 +3,8 @@ an httpx.MockTransport (MockSite) or served on 127.0.0.1 (LoopbackServer)."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +266,22 @@ async def test_a_reader_process_reads_pages_as_this_process_would() -> None:
     direct = extract_links(body, url, "text/html")
     assert (read.metadata.page_kind, read.links) == (direct.metadata.page_kind, direct.links)
     assert len(read.links) == 3
+
+
+async def test_a_reader_outlives_the_signals_sent_to_its_process_group() -> None:
+    """SIGINT and SIGTERM reach the readers with the crawl; the crawl decides when they stop,
+    so a reader goes on reading after either."""
+    body = page("pages/a/")
+    url = "http://127.0.0.1:8000" + HOME
+    async with readers.PageReaders(1) as pool:
+        await pool.started()
+        for reader in pool._processes:
+            reader.send_signal(signal.SIGTERM)
+            reader.send_signal(signal.SIGINT)
+        await asyncio.sleep(0.2)
+        read = await pool.read(body, url, "text/html")
+        assert pool.ready
+    assert read.links == extract_links(body, url, "text/html").links
 
 
 @pytest.mark.parametrize(

@@ -244,6 +244,15 @@ async def test_external_links_can_be_left_unchecked(store: Store) -> None:
     assert mock.count("/about/") == 0
 
 
+async def test_a_verdict_taken_over_does_not_outlive_check_external_false(store: Store) -> None:
+    """An external link found ok an hour ago is skipped, not ok, once check_external is off:
+    the settings of this run come before the recheck window."""
+    mock = MockSite({"/about/": ok(page())})
+    assert (await check_one(store, "/about/", mock)).state is LinkState.OK
+    link = await check_one(store, "/about/", mock, check_external=False)
+    assert link.state is LinkState.SKIPPED
+
+
 async def test_file_outside_the_site_is_checked_by_head(store: Store) -> None:
     """A file on another path of the host is checked (HEAD), not read."""
     mock = MockSite({"/files/book.pdf": pdf()})

@@ -1,0 +1,34 @@
+"""The deep check's store writer: writes on their own thread, in order, and never lost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from ocwwatch.crawl.writer import StoreWriter
+from ocwwatch.errors import StoreError
+from ocwwatch.models import FrontierEntry, LinkKind
+from ocwwatch.store import Store
+
+pytestmark = pytest.mark.anyio
+
+T0 = datetime(2026, 3, 1, 6, 17, tzinfo=UTC)
+
+
+async def test_a_failed_write_is_raised_not_lost(store: Store) -> None:
+    """A write that fails on the store's thread surfaces when the writer settles."""
+    with pytest.raises(StoreError, match="run 999 does not exist"):
+        async with StoreWriter(store.path) as writer:
+            await writer.write(Store.save_found_checks, 999, [])
+
+
+async def test_writes_and_calls_keep_their_order(store: Store) -> None:
+    """A call asked after a write sees it: a claim reads the step queued just before it."""
+    run_id = store.start_run(T0)
+    url = "http://127.0.0.1:8000/courses/c1/pages/a/"
+    entry = FrontierEntry(url=url, key=url, kind=LinkKind.PAGE, resource_id="c1")
+    async with StoreWriter(store.path) as writer:
+        await writer.write(Store.save_crawl_step, run_id, T0, found=[entry])
+        claimed = await writer.call(Store.claim_frontier, run_id, 10)
+    assert [e.url for e in claimed] == [url]
