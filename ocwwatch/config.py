@@ -423,8 +423,11 @@ def set_after_last_key(table: Table, key: str, value: bool) -> None:
     tomlkit appends at the very end of a table's body, which puts the key below a comment that
     introduces the next table (python-poetry/tomlkit, comments belong to the preceding table).
     """
-    keys = [k.key for k, _item in table.value.body if k is not None]
-    if not keys or key in table:
+    body = table.value.body
+    last = max((i for i, (k, _item) in enumerate(body) if k is not None), default=None)
+    if last is None or key in table:
         table[key] = value
         return
-    table.value._insert_after(keys[-1], key, value)  # tomlkit has no public insert-after
+    # tomlkit has no public insert-at; `_insert_at` is in every release from 0.7 to 0.15, while
+    # `_insert_after` went away in 0.15 (the range in pyproject.toml pins what was tested).
+    table.value._insert_at(last + 1, key, value)
