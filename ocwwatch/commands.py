@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ocwwatch.config import Config, HttpSettings, accept_baseline, load_config, write_default_config
 from ocwwatch.errors import ConfigError
@@ -20,7 +19,6 @@ from ocwwatch.fetch import (
     Fetcher,
     FetchPolicy,
     Scenario,
-    is_private_host,
     load_scenario,
     replay_transport,
 )
@@ -51,11 +49,11 @@ class Done:
 
 
 def fetch_policy(
-    http: HttpSettings, *, replay: bool, private_hosts_allowed: bool = True
+    http: HttpSettings, *, replay: bool, allowed_origins: Sequence[str] = ()
 ) -> FetchPolicy:
     """The fetcher's rules from the settings; a replay needs no politeness."""
     policy = FetchPolicy(
-        allow_private_addresses=private_hosts_allowed,
+        allowed_origins=tuple(allowed_origins),
         timeout_seconds=http.timeout_seconds,
         per_host_concurrency=http.per_host_concurrency,
         per_host_interval_seconds=0.0 if replay else http.per_host_interval_seconds,
@@ -102,9 +100,7 @@ def publish_check(
     """Hold the writer lock, run the check, store and publish it."""
     transport = replay_transport(scenario, strict=False) if scenario is not None else None
     policy = fetch_policy(
-        config.settings.http,
-        replay=scenario is not None,
-        private_hosts_allowed=not deep or lists_private_host(config),
+        config.settings.http, replay=scenario is not None, allowed_origins=config.trusted_origins()
     )
     settings = config.settings
     with Store.open(settings.database) as store, store.lock(settings.lock_timeout_seconds):
@@ -131,17 +127,6 @@ async def check_once(
 ) -> Outcomes:
     async with Fetcher(policy, transport=transport) as fetcher:  # type: ignore[arg-type]
         return await run_check(config, store, fetcher, progress=progress, deep=deep)
-
-
-def lists_private_host(config: Config) -> bool:
-    """Whether the list itself lives on loopback or a private network (a mirror, a test).
-
-    Only then may a deep crawl's redirects lead there; otherwise a page found on the web
-    could point the crawler at the machine's own network.
-    """
-    hosts = {urlsplit(resource.url).hostname or "" for resource in config.resources}
-    hosts |= set(config.settings.deep.allowed_private_hosts)
-    return any(is_private_host(host) for host in hosts)
 
 
 def verdict_of(outcomes: Outcomes) -> Verdict:

@@ -15,7 +15,6 @@ from collections.abc import Collection, Mapping, Sequence
 from importlib import resources as package_files
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import tomlkit
 from pydantic import (
@@ -32,6 +31,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from ocwwatch.errors import ConfigError
 from ocwwatch.models import Metadata, Observation, Outcome, Resource
+from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,24 @@ class HttpSettings(Section):
     max_bytes: PositiveInt = 100 * 1024 * 1024
     max_redirects: Annotated[int, Field(ge=1, le=50)] = 10
     user_agent: str | None = None
+    # Loopback, private and link-local addresses are refused to every request (issue 9) except
+    # at the origins of the list's own resources and these: `scheme://host:port` texts.
+    allowed_private_hosts: tuple[str, ...] = ()
+
+    @field_validator("allowed_private_hosts")
+    @classmethod
+    def _origins(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            try:
+                url = parse_url(value)
+            except InvalidURLError:
+                url = None
+            if url is None or not url.is_web or url.has_credentials or "://" not in value:
+                raise ValueError(
+                    f"{redact_url(value)!r} is not an origin: write scheme, host and port, "
+                    "e.g. 'http://10.0.0.5:8080' (a host name alone would allow every port)"
+                )
+        return values
 
 
 class DeepOverride(Section):
@@ -80,8 +98,7 @@ class DeepSettings(Section):
     check_external: bool = True  # also check links that leave the crawled course sites
     respect_robots: bool = True  # honour each host's robots.txt (RFC 9309)
     robots_user_agent: str = Field(default="ocwwatch", min_length=1)  # token robots.txt names
-    # Discovered links never reach loopback or private addresses, except the hosts of configured
-    # resources and these (e.g. a mirror on the intranet).
+    # Moved to [http], as origins: a value here is refused with a message that says so.
     allowed_private_hosts: tuple[str, ...] = ()
     resources: dict[str, DeepOverride] = {}  # per-resource overrides, keyed by resource id
     # A link whose answer the crawl does not read (a file, another site's page) that a complete
@@ -96,6 +113,16 @@ class DeepSettings(Section):
     wayback_timeout_seconds: PositiveFloat = 10.0  # per lookup, retries and waiting included
     wayback_max_lookups: PositiveInt = 200  # per run; cached answers do not count
     wayback_miss_retry_days: PositiveInt = 30  # a URL archive.org had no snapshot of
+
+    @field_validator("allowed_private_hosts")
+    @classmethod
+    def _moved(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if values:
+            raise ValueError(
+                "moved to [http] allowed_private_hosts, where it names origins "
+                "(e.g. 'http://10.0.0.5:8080') and applies to every request"
+            )
+        return values
 
     def max_pages_for(self, resource_id: str) -> int:
         override = self.resources.get(resource_id)
@@ -173,6 +200,16 @@ class Config(BaseModel):
     settings: Settings
     resources: tuple[Resource, ...]
 
+    def trusted_origins(self) -> tuple[str, ...]:
+        """Origins that may be private because the user named them: the list's resources, the
+        Wayback endpoint and [http] allowed_private_hosts. A redirect, a page or a found link
+        never adds to them (issue 9)."""
+        return (
+            *(resource.url for resource in self.resources),
+            self.settings.deep.wayback_endpoint,
+            *self.settings.http.allowed_private_hosts,
+        )
+
 
 # --- reading --------------------------------------------------------------------------------
 
@@ -233,9 +270,18 @@ def _check_resource(resource: Resource, index: int, path: Path) -> None:
             f"{where}: id: use letters, digits, '.', '_' or '-' (at most 64), "
             "starting with a letter or digit"
         )
-    parts = urlsplit(resource.url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigError(f"{where}: url: {resource.url!r} is not an absolute http(s) URL")
+    try:
+        url = parse_url(resource.url)
+    except InvalidURLError:
+        url = None
+    if url is None or not url.is_web:
+        shown = redact_url(resource.url)
+        raise ConfigError(f"{where}: url: {shown!r} is not an absolute http(s) URL")
+    if url.has_credentials:
+        raise ConfigError(
+            f"{where}: url: {url.href!r} holds credentials; ocwwatch never sends them and "
+            "would publish them in its reports: remove the user name and password"
+        )
 
 
 def load_resources(path: Path) -> tuple[Resource, ...]:

@@ -47,7 +47,10 @@ def record_scenario(
     """Fetch every URL once and write `out/scenario.json` with its bodies beside it."""
     if (out / SCENARIO_FILE).exists():
         raise ConfigError(f"{out / SCENARIO_FILE}: already exists; record into a new folder")
-    results = asyncio.run(fetch_all(urls, policy or FetchPolicy()))
+    # The URLs named on the command line may be private; nothing they redirect to may.
+    policy = policy or FetchPolicy()
+    allowed = (*policy.allowed_origins, *urls)
+    results = asyncio.run(fetch_all(urls, policy.model_copy(update={"allowed_origins": allowed})))
     source = f"recorded by ocwwatch record on {now.date().isoformat()}"
     recordings = unique_recordings(results, source)
     description = f"Recorded by `ocwwatch record` on {now.isoformat()}: {', '.join(urls)}"

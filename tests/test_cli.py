@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from ocwwatch.cli import InertLogFilter, build_parser, main
-from ocwwatch.commands import lists_private_host
-from ocwwatch.config import load_config
+from ocwwatch.config import HttpSettings, load_config
+from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -382,13 +382,21 @@ def test_log_lines_carry_no_terminal_escapes() -> None:
     assert record.getMessage() == "title [2Jx"
 
 
-def test_deep_may_reach_private_addresses_only_where_the_list_lives(tmp_path: Path) -> None:
-    """A list on the web keeps a deep crawl off private networks; a list on loopback does not."""
+def test_private_addresses_are_trusted_only_at_the_lists_own_origins(tmp_path: Path) -> None:
+    """Only the origins the list names (and the settings' Wayback endpoint) may be private."""
     shutil.copytree(REPO / "config", tmp_path / "config")
     settings = tmp_path / "config" / "ocwwatch.toml"
-    assert not lists_private_host(load_config(settings, cwd=tmp_path))
     resources = tmp_path / "config" / "resources.toml"
     resources.write_text(
         resources.read_text().replace("https://www.gutenberg.org", "http://127.0.0.1:9")
     )
-    assert lists_private_host(load_config(settings, cwd=tmp_path))
+    config = load_config(settings, cwd=tmp_path)
+    http = HttpSettings(allowed_private_hosts=("http://10.0.0.5:8080",))
+    config = config.model_copy(
+        update={"settings": config.settings.model_copy(update={"http": http})}
+    )
+    guard = AddressGuard(config.trusted_origins(), resolver=None)
+    assert guard.is_allowed("127.0.0.1", 9)
+    assert guard.is_allowed("10.0.0.5", 8080)
+    assert not guard.is_allowed("127.0.0.1", 10)
+    assert not guard.is_allowed("10.0.0.5", 80)

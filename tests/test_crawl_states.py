@@ -23,7 +23,7 @@ from test_crawl_support import (
     status,
 )
 
-from ocwwatch.config import Config, Settings
+from ocwwatch.config import Config, HttpSettings, Settings
 from ocwwatch.fetch import Recording, load_scenario, replay_transport
 from ocwwatch.models import LinkCheck, LinkState, Resource, ResourceKind
 from ocwwatch.store import Store
@@ -217,11 +217,11 @@ async def test_link_to_a_private_address_is_skipped(store: Store) -> None:
     """A found link to a loopback host no resource lives on is skipped, never fetched."""
     link = await check_one(store, "http://127.0.0.2:8080/admin/")
     assert link.state is LinkState.SKIPPED
-    assert "loopback or private" in (link.detail or "")
+    assert "127.0.0.2 is a loopback address; refused" in (link.detail or "")
 
 
 async def test_allowed_private_hosts_may_be_reached(store: Store) -> None:
-    """A private host named in deep.allowed_private_hosts is checked like any other."""
+    """A private origin named in [http] allowed_private_hosts is checked like any other."""
     mock = MockSite({})
     mock.routes[HOME] = ok(page("http://127.0.0.2/notes.pdf"))
 
@@ -230,7 +230,9 @@ async def test_allowed_private_hosts_may_be_reached(store: Store) -> None:
             return httpx.Response(200, headers={"content-type": "application/pdf"})
         return mock.answer(request)
 
-    cfg = config(mock, allowed_private_hosts=("127.0.0.2",))
+    cfg = config(mock)
+    http = HttpSettings(allowed_private_hosts=("http://127.0.0.2",))
+    cfg = cfg.model_copy(update={"settings": cfg.settings.model_copy(update={"http": http})})
     outcomes = await deep_run(cfg, store, transport=httpx.MockTransport(answer))
     link = by_path(outcomes, mock)["http://127.0.0.2/notes.pdf"]
     assert link.state is LinkState.OK

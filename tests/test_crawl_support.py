@@ -133,6 +133,7 @@ async def deep_run(
     A fake `sleep` needs a `clock` that it moves: the fetcher times its waits with the clock.
     """
     transport = transport or LoopbackOnly()
+    policy_overrides.setdefault("allowed_origins", cfg.trusted_origins())
     fetcher = Fetcher(
         policy(**policy_overrides),
         transport=transport,

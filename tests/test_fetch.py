@@ -22,7 +22,7 @@ from loopback import LoopbackServer
 
 from ocwwatch.fetch import DEFAULT_USER_AGENT, Fetcher, FetchPolicy, Recording
 from ocwwatch.fetch.replay import load_scenario, replay_transport
-from ocwwatch.fetch.urls import is_private_host, is_reserved_invalid
+from ocwwatch.fetch.urls import is_reserved_invalid
 from ocwwatch.models import FailureKind, Hop, Validators
 
 pytestmark = pytest.mark.anyio
@@ -65,6 +65,9 @@ def fake() -> FakeTime:
     return FakeTime()
 
 
+LISTED_ORIGINS = ("http://127.0.0.1", "http://127.0.0.2", "https://127.0.0.1")
+
+
 def make_fetcher(
     fake: FakeTime,
     handler: Handler | None = None,
@@ -74,6 +77,8 @@ def make_fetcher(
 ) -> Fetcher:
     """A Fetcher on fake time; politeness interval off unless a test sets it."""
     policy.setdefault("per_host_interval_seconds", 0.0)
+    # The mocked hosts stand for the list's own origins, which may be loopback.
+    policy.setdefault("allowed_origins", LISTED_ORIGINS)
     if transport is None:
         assert handler is not None
         transport = httpx.MockTransport(handler)
@@ -454,15 +459,15 @@ async def test_different_hosts_run_concurrently(fake: FakeTime) -> None:
     assert [(r.status, r.failure) for r in results] == [(200, None)] * 3
 
 
-async def test_private_address_refused_when_policy_says_so(fake: FakeTime) -> None:
-    """With allow_private_addresses=False a redirect to 127.0.0.1 is refused before connecting."""
+async def test_redirect_to_an_unlisted_loopback_origin_is_refused(fake: FakeTime) -> None:
+    """A redirect to a loopback origin the list does not name is refused before connecting."""
     requested: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         requested.append(str(request.url))
         return redirect(302, "http://127.0.0.1:8080/admin")
 
-    async with make_fetcher(fake, handler, allow_private_addresses=False) as fetcher:
+    async with make_fetcher(fake, handler) as fetcher:
         result = await fetcher.fetch("https://example.org/")
     assert result.failure is FailureKind.BLOCKED_ADDRESS
     assert requested == ["https://example.org/"]
@@ -536,7 +541,10 @@ async def test_refused_connection_detail_names_the_socket_reason(fake: FakeTime)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     transport = httpx.AsyncHTTPTransport()
-    async with make_fetcher(fake, transport=transport, retries=0) as fetcher:
+    origins = (f"http://127.0.0.1:{port}",)
+    async with make_fetcher(
+        fake, transport=transport, retries=0, allowed_origins=origins
+    ) as fetcher:
         result = await fetcher.fetch(f"http://127.0.0.1:{port}/")
     assert result.failure_detail is not None
     assert result.failure_detail.endswith("(Connection refused)")
@@ -558,7 +566,10 @@ async def test_refused_connection_on_loopback_is_connect(fake: FakeTime) -> None
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     transport = httpx.AsyncHTTPTransport()  # explicit: no proxy from the environment
-    async with make_fetcher(fake, transport=transport, retries=1) as fetcher:
+    origins = (f"http://127.0.0.1:{port}",)
+    async with make_fetcher(
+        fake, transport=transport, retries=1, allowed_origins=origins
+    ) as fetcher:
         result = await fetcher.fetch(f"http://127.0.0.1:{port}/")
     assert (result.failure, result.status, result.attempts) == (FailureKind.CONNECT, None, 2)
 
@@ -569,7 +580,11 @@ async def test_trickling_body_hits_the_total_deadline(fake: FakeTime) -> None:
     with LoopbackServer({"/slow": slow}, chunk_bytes=1, chunk_delay_seconds=0.02) as server:
         transport = httpx.AsyncHTTPTransport()
         async with make_fetcher(
-            fake, transport=transport, timeout_seconds=0.3, retries=0
+            fake,
+            transport=transport,
+            timeout_seconds=0.3,
+            retries=0,
+            allowed_origins=(server.base_url,),
         ) as fetcher:
             began = asyncio.get_running_loop().time()
             result = await fetcher.fetch(server.url("/slow"))
@@ -583,7 +598,9 @@ async def test_loopback_server_answers_conditional_requests(fake: FakeTime) -> N
     """Against the real loopback server a stored ETag gets a 304 and no body bytes."""
     page = Recording(url="/p", status=200, headers={"etag": '"v1"'}, body=b"<html></html>")
     with LoopbackServer({"/p": page}) as server:
-        async with make_fetcher(fake, transport=httpx.AsyncHTTPTransport()) as fetcher:
+        transport = httpx.AsyncHTTPTransport()
+        origins = (server.base_url,)
+        async with make_fetcher(fake, transport=transport, allowed_origins=origins) as fetcher:
             first = await fetcher.fetch(server.url("/p"))
             second = await fetcher.fetch(
                 server.url("/p"), validators={server.url("/p"): first.validators}
@@ -598,7 +615,9 @@ async def test_loopback_serves_a_scenario_with_rewritten_redirects(fake: FakeTim
     scenario = load_scenario(SCENARIOS / "unit-moved-course")
     with LoopbackServer() as server:
         urls = server.serve_scenario(scenario, "https://ocw.mit.edu")
-        async with make_fetcher(fake, transport=httpx.AsyncHTTPTransport()) as fetcher:
+        transport = httpx.AsyncHTTPTransport()
+        origins = (server.base_url,)
+        async with make_fetcher(fake, transport=transport, allowed_origins=origins) as fetcher:
             result = await fetcher.fetch(urls[HTTPS_OLD_URL])
     assert [hop.status for hop in result.redirects] == [307]
     assert (result.status, result.final_url) == (200, urls[NEW_URL])
@@ -614,21 +633,3 @@ async def test_raw_deflate_body_is_decoded(fake: FakeTime) -> None:
     async with make_fetcher(fake, handler) as fetcher:
         result = await fetcher.fetch("https://example.org/")
     assert (result.body, result.failure) == (b"plain words", None)
-
-
-@pytest.mark.parametrize(
-    ("host", "private"),
-    [
-        ("127.0.0.1", True),
-        ("127.1", True),  # legacy spelling that resolvers still accept
-        ("2130706433", True),
-        ("::ffff:127.0.0.1", True),
-        ("10.1.2.3", True),
-        ("localhost", True),
-        ("ocw.mit.edu", False),
-        ("18.9.22.169", False),
-    ],
-)
-def test_private_host_literals(host: str, private: bool) -> None:
-    """Loopback, private and mapped IP literals (and localhost) count as private; names do not."""
-    assert is_private_host(host) is private

@@ -12,7 +12,7 @@ import logging
 
 import httpx
 import pytest
-from test_fetch import FakeTime, make_fetcher
+from test_fetch import LISTED_ORIGINS, FakeTime, make_fetcher
 
 from ocwwatch.fetch import Fetcher, FetchPolicy
 from ocwwatch.fetch.client import SLOW_INTERVAL_CAP_SECONDS, SPEED_UP_AFTER_ANSWERS
@@ -79,7 +79,12 @@ async def test_a_request_already_waiting_is_held_back_too(fake: FakeTime) -> Non
         fake.t += seconds
         await answered.wait()
 
-    policy = FetchPolicy(per_host_interval_seconds=1.0, per_host_concurrency=2, retries=0)
+    policy = FetchPolicy(
+        per_host_interval_seconds=1.0,
+        per_host_concurrency=2,
+        retries=0,
+        allowed_origins=LISTED_ORIGINS,
+    )
     transport = httpx.MockTransport(handler)
     async with Fetcher(
         policy, transport=transport, sleep=sleep, clock=fake.clock, now=fake.now

@@ -70,9 +70,15 @@ class Archive:
         return [url for url, _timestamp in self.lookups]
 
 
+class PublicSite(MockSite):
+    """The course site under a public-looking name: only such links are named to archive.org."""
+
+    base_url = "http://ocw.example:8000"
+
+
 def course(*links: str) -> MockSite:
     """A course home linking `links`; every link not routed answers 404."""
-    return MockSite({HOME: ok(page(*links))})
+    return PublicSite({HOME: ok(page(*links))})
 
 
 def wayback_config(site: MockSite, **deep: Any) -> Config:
@@ -272,16 +278,18 @@ async def test_wayback_off_sends_no_lookup(store: Store) -> None:
 # --- which links are looked up -------------------------------------------------------------
 
 DEAD = LinkCheck(
-    url=MockSite.base_url + "/dead", state=LinkState.DEAD, first_failed_at=T0, failed_runs=1
+    url=PublicSite.base_url + "/dead", state=LinkState.DEAD, first_failed_at=T0, failed_runs=1
 )
-MOVED = Suggestion(url=MockSite.base_url + "/new", reason="permanent redirect (301; 1 hop)")
+MOVED = Suggestion(url=PublicSite.base_url + "/new", reason="permanent redirect (301; 1 hop)")
 
 
 async def suggest(store: Store, archive: Archive, check: LinkCheck) -> list[LinkCheck]:
     """`suggest_snapshots` alone, on one check of a run just started."""
     run_id = store.start_run(T0)
     deep = DeepSettings(wayback_endpoint=ENDPOINT)
-    async with Fetcher(policy(), transport=archive.transport()) as fetcher:
+    async with Fetcher(
+        policy(allowed_origins=(ENDPOINT,)), transport=archive.transport()
+    ) as fetcher:
         return await suggest_snapshots(
             store, fetcher, run_id, [check], deep=deep, now=lambda: T0, progress=lambda _line: None
         )

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from ocwwatch.config import DeepSettings
 from ocwwatch.crawl.crawler import Clock, DeepCrawl, DeepOptions, Progress, Seed
-from ocwwatch.crawl.scope import Scope, Site, host_of, site_prefix
+from ocwwatch.crawl.scope import Scope, Site, site_prefix
 from ocwwatch.crawl.wayback import suggest_snapshots
 from ocwwatch.fetch import Fetcher
 from ocwwatch.judge import ANSWERED
@@ -71,12 +71,11 @@ async def crawl_sites(
 
     `seeds` are what the resource checks fetched (course homes with `resource_id`, the pages
     they followed with `found_on`): none is fetched again. Found links may reach a private
-    address only on the hosts of `resources` and of `deep.allowed_private_hosts`. Dead links
+    address only at the origins the fetcher's guard allows (the list's own). Dead links
     that no redirect explains get a Wayback Machine snapshot as suggestion (`deep.wayback`).
     """
     sites = plan_sites(seeds, deep)
-    trusted = {host_of(resource.url) for resource in resources}
-    scope = Scope(sites, trusted | set(deep.allowed_private_hosts))
+    scope = Scope(sites)
     crawl = DeepCrawl(store, fetcher, run_id, scope, options_of(deep), now=now, progress=progress)
     checks = await crawl.run(seeds)
     if not deep.wayback:

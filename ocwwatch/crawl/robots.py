@@ -29,7 +29,6 @@ NO_ANSWER = frozenset(
         FailureKind.CONNECT,
         FailureKind.TIMEOUT,
         FailureKind.RESET,
-        FailureKind.BLOCKED_ADDRESS,
     }
 )
 
@@ -81,6 +80,9 @@ class HostRules:
 def read_robots(result: FetchResult) -> HostRules:
     """The rules a robots.txt answer stands for (RFC 9309, 2.3.1)."""
     if result.status is None:
+        if result.failure is FailureKind.BLOCKED_ADDRESS:
+            # The address guard refused the host: every link to it is skipped, with its reason.
+            return HostRules(refused=result.failure_detail or "refused by the address guard")
         # A replay without a recording for robots.txt means the scenario has none.
         if result.failure in NO_ANSWER:
             return HostRules(unreachable=result)

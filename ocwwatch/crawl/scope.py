@@ -12,8 +12,8 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from ocwwatch.fetch import normalise_url
-from ocwwatch.fetch.urls import is_private_host
 from ocwwatch.models import LinkKind
+from ocwwatch.urls import WEB_SCHEMES, InvalidURLError, parse_url
 
 # A last path segment with one of these suffixes is still a page; any other suffix is a file.
 PAGE_SUFFIXES = frozenset({"html", "htm", "shtml", "xhtml", "php", "asp", "aspx", "jsp"})
@@ -97,11 +97,10 @@ class Site:
 class Scope:
     """The sites of one deep run, and the rules every found link is held to."""
 
-    def __init__(self, sites: Iterable[Site], allowed_private_hosts: Iterable[str] = ()) -> None:
+    def __init__(self, sites: Iterable[Site]) -> None:
         # Longest prefix first, so a site nested in another keeps its own pages.
         self.sites = tuple(sorted(sites, key=lambda site: len(site.prefix), reverse=True))
         self.watched_hosts = frozenset(host_of(site.home) for site in self.sites)
-        self.allowed_private_hosts = frozenset(h.lower() for h in allowed_private_hosts)
 
     def site_of(self, key: str) -> Site | None:
         return next((site for site in self.sites if site.contains(key)), None)
@@ -127,20 +126,17 @@ class Scope:
         return host_of(url) in self.watched_hosts
 
     def refusal(self, url: str) -> str | None:
-        """Why a found link must not be fetched at all, or None (issue 4, item 6)."""
+        """Why a found link must not be fetched at all, or None (issue 4, item 6).
+
+        Which addresses may be reached is the fetcher's address guard's to say, for every
+        request alike (fetch/guard.py); its refusals come back as `skipped` with the reason.
+        """
         try:
-            parts = urlsplit(url)
-        except ValueError as exc:
-            return f"not a usable URL ({exc})"
-        if parts.scheme.lower() not in {"http", "https"}:
-            return f"only http(s) links are fetched, not {parts.scheme or 'scheme-less'} ones"
-        host = (parts.hostname or "").lower()
-        if not host:
+            parsed = parse_url(url)
+        except InvalidURLError as exc:
+            return str(exc)
+        if parsed.scheme not in WEB_SCHEMES:
+            return f"only http(s) links are fetched, not {parsed.scheme}: ones"
+        if not parsed.host:
             return "the URL has no host"
-        allowed = self.watched_hosts | self.allowed_private_hosts
-        if is_private_host(host) and host not in allowed:
-            return (
-                f"{host} is a loopback or private address and no configured resource lives"
-                " there; not fetched"
-            )
         return None

@@ -192,8 +192,16 @@ async def suggest_snapshots(
     progress: Progress,
 ) -> list[LinkCheck]:
     """`checks`, each dead link without a suggestion given its Wayback snapshot where there is
-    one; the suggestions are stored with this run's link checks as well."""
-    wanted = {check.url: check for check in checks if needs_snapshot(check)}
+    one; the suggestions are stored with this run's link checks as well.
+
+    Only links whose host is public are named to archive.org (issue 9, item 4): an intranet
+    list's URLs never leave the machine, and the lookup cache holds none of them.
+    """
+    wanted = {
+        check.url: check
+        for check in checks
+        if needs_snapshot(check) and await fetcher.guard.is_public(check.url)
+    }
     if not wanted:
         return list(checks)
     started = now()

@@ -16,7 +16,7 @@ from ocwwatch.fetch.replay import (
     replay_transport,
     save_scenario,
 )
-from ocwwatch.fetch.urls import is_private_host, normalise_url
+from ocwwatch.fetch.urls import normalise_url
 
 __all__ = [
     "DEFAULT_USER_AGENT",
@@ -26,7 +26,6 @@ __all__ = [
     "Recording",
     "Scenario",
     "UnexpectedRequestError",
-    "is_private_host",
     "load_scenario",
     "media_type",
     "normalise_url",

@@ -19,14 +19,23 @@ from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Self, cast
 
+import httpcore
 import httpx
 
 from ocwwatch.fetch.decode import ACCEPT_ENCODING, BodyDecodeError, BodyDecoder
 from ocwwatch.fetch.failures import classify_error
+from ocwwatch.fetch.guard import (
+    AddressGuard,
+    AddressRefusedError,
+    GuardedBackend,
+    Resolver,
+    system_resolver,
+)
 from ocwwatch.fetch.policy import FetchPolicy
 from ocwwatch.fetch.pools import OriginTransports, environment_proxy
-from ocwwatch.fetch.urls import check_target, normalise_url, parsed_url, request_host
+from ocwwatch.fetch.urls import is_reserved_invalid, normalise_url, parsed_url, request_host
 from ocwwatch.models import FailureKind, FetchResult, Hop, Validators
+from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +81,7 @@ class _Chain:
     """One fetch in progress: where it is, where it has been, how many tries it took."""
 
     url: str
-    current: str
+    current: str  # as recorded: credentials redacted
     started: float
     fetched_at: datetime
     redirects: list[Hop] = field(default_factory=list)
@@ -81,6 +90,7 @@ class _Chain:
     conditional: bool = False  # validators were sent for `current`
     headers: Mapping[str, str] | None = None  # the caller's, sent on every hop
     first_bytes: int | None = None  # read no more of the final body than this
+    request_url: str = ""  # `current` as asked for on the wire: no user info, no fragment
 
 
 class _HostGate:
@@ -149,7 +159,13 @@ class _HostGate:
 
 
 class Fetcher:
-    """Fetches URLs politely; an async context manager that owns its httpx transports."""
+    """Fetches URLs politely; an async context manager that owns its httpx transports.
+
+    Every request, first URL and every redirect hop, passes the address guard (fetch/guard.py).
+    `resolver` replaces the system's name resolution (tests); with a `transport` given from
+    outside (a replay, a mock) names are resolved only when a resolver is given.
+    `network_backend` is what the guard connects through (tests: a recording one).
+    """
 
     def __init__(
         self,
@@ -160,6 +176,8 @@ class Fetcher:
         now: Now = utc_now,
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
+        resolver: Resolver | None = None,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         self.policy = policy or FetchPolicy()
         self._sleep = sleep
@@ -181,11 +199,30 @@ class Fetcher:
         concurrency = self.policy.per_host_concurrency
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
+        live = transport is None
+        self.guard = AddressGuard(
+            self.policy.allowed_origins,
+            resolver=system_resolver if resolver is None and live else resolver,
+            proxied=(lambda url: environment_proxy(url) is not None) if live else _never,
+        )
+
         def make_transport(url: str) -> httpx.AsyncBaseTransport:
             if transport is not None:
                 return transport
             proxy = environment_proxy(url)
-            return httpx.AsyncHTTPTransport(verify=tls or True, limits=limits, proxy=proxy)
+            made = httpx.AsyncHTTPTransport(verify=tls or True, limits=limits, proxy=proxy)
+            if proxy is None:
+                # httpx takes no network backend, so the pool it made is replaced by one that
+                # connects only where the guard allows. Through a proxy the proxy resolves and
+                # connects; the guard then judges the URL before the request (`_vet`).
+                made._pool = httpcore.AsyncConnectionPool(
+                    ssl_context=tls,
+                    max_connections=limits.max_connections,
+                    max_keepalive_connections=limits.max_keepalive_connections,
+                    keepalive_expiry=limits.keepalive_expiry,
+                    network_backend=GuardedBackend(self.guard, network_backend),
+                )
+            return made
 
         self._transports = OriginTransports(make_transport, per_origin=transport is None)
 
@@ -255,14 +292,9 @@ class Fetcher:
         self, chain: _Chain, method: str, known: Mapping[str, Validators]
     ) -> _Answer | None:
         """Ask for `chain.current`; None when a redirect moved the chain on to its next hop."""
-        refused = check_target(
-            chain.current, allow_private_addresses=self.policy.allow_private_addresses
-        )
+        refused = await self._vet(chain)
         if refused is not None:
-            kind, detail = refused
-            if chain.redirects and kind is FailureKind.PROTOCOL:
-                kind = FailureKind.BAD_REDIRECT
-            return _Answer(failure=kind, detail=detail)
+            return refused
         headers = _conditional_headers(known.get(_key(chain.current)))
         chain.conditional = bool(headers)
         if chain.headers:
@@ -271,6 +303,25 @@ class Fetcher:
         if answer.failure is None and answer.status in REDIRECT_STATUSES:
             return self._follow(chain, answer)
         return answer
+
+    async def _vet(self, chain: _Chain) -> _Answer | None:
+        """Parse `chain.current` as a browser would and let the guard judge it; the answer
+        that ends the chain when it must not be fetched."""
+        kind = FailureKind.BAD_REDIRECT if chain.redirects else FailureKind.PROTOCOL
+        try:
+            url = parse_url(chain.current)
+        except InvalidURLError as exc:
+            return _Answer(failure=kind, detail=str(exc))
+        if not url.is_web:
+            return _Answer(failure=kind, detail=f"not an http(s) URL: {url.href}")
+        if is_reserved_invalid(url.host):
+            detail = f"{url.host}: names under .invalid never resolve (RFC 6761, 6.4)"
+            return _Answer(failure=FailureKind.DNS, detail=detail)
+        refusal = await self.guard.admit(url)
+        if refusal is not None:
+            return _Answer(failure=FailureKind.BLOCKED_ADDRESS, detail=refusal.reason)
+        chain.request_url = url.request_url
+        return None
 
     def _follow(self, chain: _Chain, answer: _Answer) -> _Answer | None:
         """Record the redirect and move to its target, or say why the chain stops here."""
@@ -287,7 +338,7 @@ class Fetcher:
             detail = f"more than {self.policy.max_redirects} redirects"
             return replace(answer, failure=FailureKind.TOO_MANY_REDIRECTS, detail=detail)
         chain.seen.add(key)
-        chain.current = target
+        chain.current = parse_url(target).href  # never keep a password from a Location
         return None
 
     async def _send_with_retries(
@@ -296,7 +347,7 @@ class Fetcher:
         """Send until an answer is final: success, a permanent failure, or retries used up."""
         attempt = 0
         while True:
-            answer = await self._send_once(method, chain.current, headers, chain.first_bytes)
+            answer = await self._send_once(method, chain.request_url, headers, chain.first_bytes)
             delay = self._retry_delay(answer, attempt)
             if delay is None:
                 return answer
@@ -373,7 +424,7 @@ class Fetcher:
     ) -> _Answer:
         try:
             target = parsed_url(url)
-        except ValueError as exc:  # check_target lets no such URL through; kept as a failure
+        except ValueError as exc:  # _vet lets no such URL through; kept as a failure
             return _Answer(failure=FailureKind.PROTOCOL, detail=str(exc))
         async with self._transports.lease(url) as transport:
             try:
@@ -384,6 +435,8 @@ class Fetcher:
                     extensions=self._extensions,
                 )
                 response = await transport.handle_async_request(request)
+            except AddressRefusedError as exc:
+                return _Answer(failure=FailureKind.BLOCKED_ADDRESS, detail=str(exc))
             except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
                 kind, detail = classify_error(exc, mid_body=False)
                 return _Answer(failure=kind, detail=detail)
@@ -470,6 +523,10 @@ class Fetcher:
         )
 
 
+def _never(_url: str) -> bool:
+    return False
+
+
 def media_type(content_type: str | None) -> str | None:
     """`text/html; charset=utf-8` -> `text/html`; None when absent or empty."""
     if not content_type:
@@ -500,18 +557,19 @@ def _is_transient(answer: _Answer) -> bool:
 
 
 def _resolve_location(current: str, location: str | None) -> str | _Answer:
-    """The absolute target of a Location header, or a BAD_REDIRECT answer explaining why not."""
+    """The absolute target of a Location header (resolved as a browser would), or a
+    BAD_REDIRECT answer explaining why not."""
     if not location or not location.strip():
         return _Answer(failure=FailureKind.BAD_REDIRECT, detail="redirect without Location")
     try:
-        target = httpx.URL(current).join(location.strip())
-    except (httpx.InvalidURL, ValueError) as exc:
-        detail = f"unusable Location {location!r}: {exc}"
+        target = parse_url(location.strip(), current)
+    except InvalidURLError as exc:
+        detail = f"unusable Location {redact_url(location)!r}: {exc}"
         return _Answer(failure=FailureKind.BAD_REDIRECT, detail=detail)
-    if target.scheme not in ("http", "https") or not target.host:
-        detail = f"redirect to a non-http(s) URL: {location}"
+    if not target.is_web:
+        detail = f"redirect to a non-http(s) URL: {redact_url(location)}"
         return _Answer(failure=FailureKind.BAD_REDIRECT, detail=detail)
-    return str(target.copy_with(fragment=None))
+    return target.href.split("#", 1)[0]
 
 
 def _conditional_headers(known: Validators | None) -> dict[str, str]:

@@ -31,4 +31,6 @@ class FetchPolicy(BaseModel):
     retries: int = Field(default=3, ge=0)  # tries after the first, transient failures only
     backoff_base_seconds: float = Field(default=0.5, ge=0)
     max_retry_after_seconds: float = Field(default=120.0, ge=0)
-    allow_private_addresses: bool = True  # False refuses loopback/private IP literals
+    # Origins (`scheme://host:port`) that may be loopback or private: the list's own and those
+    # the settings allow. Every other request is refused such addresses (fetch/guard.py).
+    allowed_origins: tuple[str, ...] = ()
