@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ocwwatch import __version__
 from ocwwatch.errors import ConfigError, OcwwatchError, ScenarioError, StoreBusyError
+from ocwwatch.urls import redact_url
 
 log = logging.getLogger("ocwwatch")
 
@@ -210,10 +211,11 @@ def progress_printer(quiet: bool) -> Callable[[str], None]:
 
 
 class InertLogFilter(logging.Filter):
-    """Logs quote URLs and titles taken from pages: keep their escape sequences off stderr."""
+    """Logs quote URLs and titles taken from pages: keep their escape sequences off stderr, and
+    the user info of any URL (httpcore's debug lines quote raw Location headers) out of sight."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = clean_terminal(record.getMessage())
+        record.msg = clean_terminal(redact_url(record.getMessage()))
         record.args = None
         return True
 

@@ -367,7 +367,9 @@ def test_the_pdf_chase_follows_no_private_link(hostile: Hostile, store: Store) -
         o.outcome is Outcome.DEAD and o.suggestion is None for o in outcomes.report.resources
     )
     followed = {link.url: link for link in outcomes.report.links}
-    assert len(followed) == len(hostile.targets)
+    # Each spelling was chased and refused; the report keys them as a browser does (one link
+    # for the spellings of one URL).
+    assert len(followed) == len({normalise_url(t + "/book.pdf") for t in hostile.targets})
     for link in followed.values():
         expected = "tripwire" if "rebind.example" in link.url else "refused"
         assert expected in (link.detail or ""), link

@@ -13,11 +13,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ocwwatch.models import Link
+from ocwwatch.urls import InvalidURLError, parse_url
 
 # The HTML standard only honours a charset declared in the first 1024 bytes.
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
@@ -188,20 +189,18 @@ def base_url(tree: LexborHTMLParser, page_url: str) -> str:
 
 
 def resolve_url(base: str, href: str | None) -> str | None:
-    """Absolute http(s) URL without fragment, or None for anything else or unparsable."""
+    """Absolute http(s) URL as a browser resolves it (WHATWG), without user info or fragment;
+    None for anything else or what a browser rejects."""
     if href is None:
         return None
     cleaned = _URL_NOISE.sub("", href).strip()
     if not cleaned or cleaned.startswith("#"):
         return None
     try:
-        absolute = urldefrag(urljoin(base, cleaned)).url
-        parts = urlsplit(absolute)
-    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        absolute = parse_url(cleaned, base)
+    except InvalidURLError:
         return None
-    if parts.scheme not in WEB_SCHEMES or not parts.netloc:
-        return None
-    return absolute
+    return absolute.request_url if absolute.is_web else None
 
 
 def canonical_url(tree: LexborHTMLParser, base: str) -> str | None:

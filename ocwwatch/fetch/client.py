@@ -338,7 +338,7 @@ class Fetcher:
             detail = f"more than {self.policy.max_redirects} redirects"
             return replace(answer, failure=FailureKind.TOO_MANY_REDIRECTS, detail=detail)
         chain.seen.add(key)
-        chain.current = parse_url(target).href  # never keep a password from a Location
+        chain.current = parse_url(target).request_url  # never keep user info from a Location
         return None
 
     async def _send_with_retries(
