@@ -22,11 +22,13 @@ from ocwwatch.fetch import (
     load_scenario,
     replay_transport,
 )
+from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.models import Observation, Run
 from ocwwatch.pipeline import INTERNAL_ERROR, Outcomes, run_check, utc_now
 from ocwwatch.publish import publish_run
 from ocwwatch.record import describe_recorded, record_scenario
 from ocwwatch.store import Store
+from ocwwatch.urls import InvalidURLError, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -163,12 +165,41 @@ def accept(config_path: Path | None, database: Path | None, ids: Sequence[str], 
                 f"{config.settings.database}: no complete run to accept; run `ocwwatch check`"
             )
         observations = {o.id: o for o in store.load_observations(run.id)}
+    observations, refused = safe_suggestions(config, observations)
     changed = accept_baseline(config.settings.resources, observations, ids)
+    lines = [f"  not applied: {line}" for line in refused]
     if not changed:
-        return Done(f"{config.settings.resources}: already matches run {run.id}; nothing to do\n")
-    lines = [f"{config.settings.resources}: accepted run {run.id}:"]
-    lines += [f"  {line}" for line in changed]
-    return Done("\n".join(lines) + "\n")
+        head = f"{config.settings.resources}: already matches run {run.id}; nothing to do"
+        return Done("\n".join([head, *lines]) + "\n")
+    lines = [f"  {line}" for line in changed] + lines
+    return Done("\n".join([f"{config.settings.resources}: accepted run {run.id}:", *lines]) + "\n")
+
+
+def safe_suggestions(
+    config: Config, observations: dict[str, Observation]
+) -> tuple[dict[str, Observation], list[str]]:
+    """The observations with every suggested URL the address guard would refuse taken out
+    (issue 9: `baseline accept` never writes one into the list), and a line for each."""
+    guard = AddressGuard(config.trusted_origins(), resolver=None)
+    kept: dict[str, Observation] = {}
+    refused: list[str] = []
+    for key, observation in observations.items():
+        suggestion = observation.suggestion
+        reason = suggested_url_problem(guard, suggestion.url) if suggestion else None
+        kept[key] = observation
+        if reason is not None:
+            refused.append(f"{key}: {reason}")
+            kept[key] = observation.model_copy(update={"suggestion": None})
+    return kept, refused
+
+
+def suggested_url_problem(guard: AddressGuard, url: str) -> str | None:
+    try:
+        parsed = parse_url(url)
+    except InvalidURLError as exc:
+        return str(exc)
+    refusal = guard.refusal(parsed)
+    return refusal.reason if refusal is not None else None
 
 
 def init(folder: Path) -> Done:

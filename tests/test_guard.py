@@ -24,10 +24,21 @@ import httpcore
 import pytest
 from loopback import LoopbackServer
 
+from ocwwatch.commands import safe_suggestions
 from ocwwatch.config import Config, Settings
 from ocwwatch.fetch import Fetcher, FetchPolicy, Recording, normalise_url
 from ocwwatch.fetch.guard import AddressGuard, address_problem
-from ocwwatch.models import FailureKind, LinkState, Outcome, Resource, ResourceKind
+from ocwwatch.models import (
+    FailureKind,
+    LinkState,
+    Metadata,
+    Observation,
+    Outcome,
+    PageKind,
+    Resource,
+    ResourceKind,
+    Suggestion,
+)
 from ocwwatch.pipeline import Outcomes, run_check
 from ocwwatch.store import Store
 from ocwwatch.urls import parse_url
@@ -402,3 +413,30 @@ async def test_a_rebinding_name_connects_only_to_the_address_judged() -> None:
     assert resolver.asked == ["rebind.example"]
     assert tripwire.attempts == [("93.184.216.34", 8080)]  # refused by the tripwire, not sent
     assert result.failure is FailureKind.CONNECT
+
+
+def test_accept_never_writes_a_url_the_guard_refuses() -> None:
+    """A stored suggestion of a private address is left out of `baseline accept`, with why."""
+    listed = Resource(id="a", url="https://ocw.example/old", kind=ResourceKind.PAGE)
+    config = Config(settings=Settings(), resources=(listed,))
+
+    def observed(url: str) -> Observation:
+        suggestion = Suggestion(url=url, reason="permanent redirect (301; 1 hop)")
+        return Observation(
+            id="a",
+            url=listed.url,
+            outcome=Outcome.MOVED,
+            metadata=Metadata(page_kind=PageKind.PAGE),
+            suggestion=suggestion,
+            observed_at=T0,
+        )
+
+    kept, refused = safe_suggestions(config, {"a": observed("http://0x7f.1:8080/admin")})
+    assert kept["a"].suggestion is None
+    assert refused == [
+        "a: 127.0.0.1 is a loopback address; refused (to check an internal site on purpose, "
+        "name its origin in [http] allowed_private_hosts)"
+    ]
+    kept, refused = safe_suggestions(config, {"a": observed("https://ocw.example/new")})
+    assert kept["a"].suggestion is not None
+    assert refused == []
