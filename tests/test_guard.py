@@ -426,7 +426,7 @@ def test_accept_never_writes_a_url_the_guard_refuses() -> None:
             id="a",
             url=listed.url,
             outcome=Outcome.MOVED,
-            metadata=Metadata(page_kind=PageKind.PAGE),
+            metadata=Metadata(page_kind=PageKind.OTHER),
             suggestion=suggestion,
             observed_at=T0,
         )
