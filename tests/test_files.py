@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,3 +193,39 @@ def test_check_never_follows_links_at_the_old_temporary_names(
     assert run(capsys, "check", "--config", config, "--replay", TODAY)[0] == 1
     assert (reports / "latest.md").read_text().startswith("# ocwwatch report: run 1")
     assert victim.read_text() == VICTIM_TEXT
+
+
+def read_only(folder: Path) -> list[str]:
+    """A command prefix that runs with `folder` bind-mounted read-only, in a private user and
+    mount namespace (so root is refused too, and nothing outside the command sees the mount)."""
+    script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+    prefix = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"]
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1) to make a folder read-only for root")
+    probe = subprocess.run([*prefix, str(folder), "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"no user namespaces here: {probe.stderr.decode().strip()}")
+    return [*prefix, str(folder)]
+
+
+def test_accept_on_a_read_only_folder_exits_2_in_one_line(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """`baseline accept` with the list on a read-only mount exits 2 naming it; nothing changes."""
+    assert run(capsys, "check", "--config", config, "--replay", TODAY)[0] == 1
+    resources = config.parent / "resources.toml"
+    before = resources.read_text()
+    command = [sys.executable, "-m", "ocwwatch", "-q", "baseline", "accept", "--config", config]
+    done = subprocess.run(
+        [*read_only(config.parent), *map(str, command)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        f"ocwwatch: {resources.resolve()}: cannot write the list: folder is read-only (Errno 30)"
+    ]
+    assert resources.read_text() == before
