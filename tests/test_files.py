@@ -18,6 +18,7 @@ import pytest
 from test_cli import REPO, TODAY, run
 
 from ocwwatch.errors import FileWriteError
+from ocwwatch.fetch import Recording, save_scenario
 from ocwwatch.files import open_lock_file, rewrite_file, write_file
 from ocwwatch.store import Store
 
@@ -229,3 +230,16 @@ def test_accept_on_a_read_only_folder_exits_2_in_one_line(
         f"ocwwatch: {resources.resolve()}: cannot write the list: folder is read-only (Errno 30)"
     ]
     assert resources.read_text() == before
+
+
+def test_saving_a_scenario_refuses_a_symlinked_body(tmp_path: Path, victim: Path) -> None:
+    """`record` writes bodies with the same rule: a link planted at a body's path is refused."""
+    folder = tmp_path / "recorded"
+    (folder / "bodies").mkdir(parents=True)
+    (folder / "bodies" / "000.html").symlink_to(victim)
+    page = Recording(
+        url="https://a.example/", status=200, headers={"content-type": "text/html"}, body=b"<p>"
+    )
+    with pytest.raises(FileWriteError, match=r"000\.html: cannot write the recorded body"):
+        save_scenario(folder, name="recorded", recordings=[page])
+    assert victim.read_text() == VICTIM_TEXT
