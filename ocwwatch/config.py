@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import tomllib
 import zoneinfo
 from collections.abc import Collection, Mapping, Sequence
@@ -29,7 +28,8 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 from tomlkit.toml_document import TOMLDocument
 
-from ocwwatch.errors import ConfigError
+from ocwwatch.errors import ConfigError, FileWriteError
+from ocwwatch.files import rewrite_file, write_file
 from ocwwatch.models import Metadata, Observation, Outcome, Resource
 from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 
@@ -359,11 +359,13 @@ def write_default_config(folder: Path) -> list[Path]:
     written = []
     for name in CONFIG_FILES:
         destination = target / name
-        if destination.exists():
+        if destination.exists() or destination.is_symlink():
             raise ConfigError(f"{destination}: already exists; not overwriting it")
         target.mkdir(parents=True, exist_ok=True)
-        with package_files.as_file(source / name) as packaged:
-            shutil.copyfile(packaged, destination)
+        try:
+            write_file(destination, (source / name).read_bytes(), what="the configuration")
+        except FileWriteError as exc:
+            raise ConfigError(str(exc)) from exc
         written.append(destination)
     return written
 
@@ -390,7 +392,8 @@ def accept_baseline(
 
     Only keys the list already has are updated, so the baseline never grows promises nobody
     made. A dead resource takes only its suggested URL: its metadata is of the wrong page.
-    Comments, order and formatting survive (tomlkit); the file is replaced atomically.
+    Comments, order and formatting survive (tomlkit); the file is replaced atomically, keeping
+    its mode, owner and, if the list is a symlink, the link (the file it points to is rewritten).
     """
     try:
         document = tomlkit.parse(path.read_text(encoding="utf-8"))
@@ -406,9 +409,10 @@ def accept_baseline(
             changed += [f"{observation.id}: {line}" for line in _accept_one(table, observation)]
     text = tomlkit.dumps(document)
     parse_resources(text, source=str(path))
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    try:
+        rewrite_file(path, text.encode("utf-8"), what="the list")
+    except FileWriteError as exc:  # the list is configuration: unwritable, like unreadable, is 2
+        raise ConfigError(str(exc)) from exc
     return changed
 
 

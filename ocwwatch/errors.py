@@ -26,3 +26,8 @@ class StoreBusyError(StoreError):
 
 class ScenarioError(OcwwatchError):
     """A recorded scenario folder (for `--replay` or the tests) is missing or malformed."""
+
+
+class FileWriteError(OcwwatchError):
+    """A file ocwwatch writes (a report, the lock, the curated list, a scenario) cannot be written
+    safely: the folder is read-only or full, or a symlink stands where the file goes."""

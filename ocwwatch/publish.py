@@ -8,11 +8,11 @@ Writes nothing outside the reports folder.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 from ocwwatch.errors import StoreError
+from ocwwatch.files import copy_file, install_file, stage_file, write_file
 from ocwwatch.models import Report, Run, Validators
 from ocwwatch.report import (
     FILE_SUFFIX,
@@ -53,10 +53,11 @@ def publish_run(
             continue
         # Written in pieces to a hidden file (a crash leaves it to the next publish to remove),
         # copied into the store from there, and made the report file once the run is complete.
-        staged[name] = reports_dir / f".{report_filename(run, name)}.staged.tmp"
         reports_dir.mkdir(parents=True, exist_ok=True)
-        with staged[name].open("w", encoding="utf-8", newline="") as out:
-            out.writelines(in_pieces(report))
+        target = reports_dir / report_filename(run, name)
+        with stage_file(target, what="the report") as (temporary, out):
+            out.writelines(piece.encode("utf-8") for piece in in_pieces(report))
+        staged[name] = temporary
         store.save_report_file(run.id, name, staged[name])
     store.save_report(run.id, SUMMARY, summarize_report(report))
     finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline, validators)
@@ -94,10 +95,8 @@ def write_run_files(
         path = reports_dir / report_filename(run, name)
         latest = reports_dir / f"latest.{FILE_SUFFIX[name]}"
         if staged and name in staged:
-            staged[name].replace(path)
-            copy = latest.with_name(f".{latest.name}.tmp")
-            shutil.copyfile(path, copy)
-            copy.replace(latest)
+            install_file(staged[name], path, what="the report")
+            copy_file(path, latest, what="the report")
             continue
         data = store.load_report_bytes(run.id, name)
         if data is None:
@@ -129,12 +128,10 @@ def write_listings(store: Store, reports_dir: Path, reports_url: str | None) -> 
 
 
 def write_text(path: Path, text: str) -> None:
-    """Replace a file atomically, so a reader never sees half a report."""
+    """Replace a report file atomically, so a reader never sees half a report."""
     write_bytes(path, text.encode("utf-8"))
 
 
 def write_bytes(path: Path, data: bytes) -> None:
     """`write_text` of text already encoded."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    temporary.replace(path)
+    write_file(path, data, what="the report")

@@ -24,6 +24,7 @@ from ocwwatch.fetch import (
     save_scenario,
 )
 from ocwwatch.fetch.replay import SCENARIO_FILE
+from ocwwatch.files import write_file
 from ocwwatch.models import FetchResult
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def mark_not_synthetic(path: Path) -> None:
     document = json.loads(path.read_text(encoding="utf-8"))
     for entry in document["responses"]:
         entry["synthetic"] = False
-    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    write_file(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"), what="the scenario")
 
 
 def describe_recorded(recorded: Recorded) -> str:

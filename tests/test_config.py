@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,3 +227,33 @@ def test_accepted_promise_lands_in_its_own_table_not_below_the_next_comment(
     before_comment, after_comment = section.split("# --- Gilbert Strang, Calculus")
     assert "holds = false" in before_comment
     assert "holds" not in after_comment
+
+
+def test_accept_keeps_the_lists_mode_and_owner(tmp_path: Path) -> None:
+    """The rewritten list keeps its mode (0o640 here) and, when run as root, its owner."""
+    path = tmp_path / "resources.toml"
+    shutil.copy(CONFIG / "resources.toml", path)
+    path.chmod(0o640)
+    if os.geteuid() == 0:
+        os.chown(path, 1234, 5678)
+    before = path.stat()
+    accept_baseline(path, {"18.01sc": observation()})
+    after = path.stat()
+    assert path.read_text() != (CONFIG / "resources.toml").read_text()
+    assert oct(after.st_mode & 0o7777) == oct(0o640)
+    assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
+
+
+def test_accept_writes_through_a_symlinked_list_keeping_the_link(tmp_path: Path) -> None:
+    """A list that is a symlink stays one; the file it points to is the one rewritten."""
+    real = tmp_path / "shared" / "resources.toml"
+    real.parent.mkdir()
+    shutil.copy(CONFIG / "resources.toml", real)
+    link = tmp_path / "config" / "resources.toml"
+    link.parent.mkdir()
+    link.symlink_to(Path("..") / "shared" / "resources.toml")
+    accept_baseline(link, {"18.01sc": observation()})
+    assert link.is_symlink()
+    assert os.readlink(link) == str(Path("..") / "shared" / "resources.toml")
+    assert load_resources(real)[0].url.startswith("https://ocw.mit.edu/courses/18-01sc-")
+    assert sorted(p.name for p in tmp_path.rglob("*.tmp")) == []

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ocwwatch.errors import ScenarioError
 from ocwwatch.fetch.failures import NoRecordingError
 from ocwwatch.fetch.urls import normalise_url
+from ocwwatch.files import write_file
 from ocwwatch.models import FetchResult
 
 SCENARIO_FILE = "scenario.json"
@@ -223,13 +224,13 @@ def save_scenario(
         if recording.body:
             bodies.mkdir(parents=True, exist_ok=True)
             body_path = f"bodies/{index:03d}{_suffix(recording.headers)}"
-            (folder / body_path).write_bytes(recording.body)
+            write_file(folder / body_path, recording.body, what="the recorded body")
         entries.append(_entry_for(recording, body_path))
     document = ScenarioFile(name=name, description=description, responses=entries)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / SCENARIO_FILE
     text = json.dumps(document.model_dump(mode="json", exclude_defaults=True), indent=2)
-    target.write_text(text + "\n", encoding="utf-8")
+    write_file(target, (text + "\n").encode("utf-8"), what="the scenario")
     return target
 
 

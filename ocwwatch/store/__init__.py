@@ -19,6 +19,7 @@ from typing import IO
 from sqlite_utils import Database
 
 from ocwwatch.errors import StoreBusyError, StoreError
+from ocwwatch.files import open_lock_file
 from ocwwatch.models import Counts, LinkCheck, Observation, ResourceKind, Run, Validators
 from ocwwatch.store.base import BUSY_TIMEOUT_MS
 from ocwwatch.store.crawl import CrawlStore
@@ -273,11 +274,7 @@ class Store(CrawlStore, WaybackStore):
     @contextmanager
     def lock(self, timeout_seconds: float) -> Iterator[None]:
         """Hold the exclusive writer lock, waiting up to `timeout_seconds` (StoreBusyError)."""
-        try:
-            handle = self.lock_path.open("a+", encoding="utf-8")
-        except OSError as exc:
-            raise StoreError(f"{self.lock_path}: cannot open the lock file: {exc}") from exc
-        with handle:
+        with open_lock_file(self.lock_path) as handle:
             self._acquire(handle, timeout_seconds)
             handle.truncate(0)
             handle.write(f"{os.getpid()}\n")
@@ -297,17 +294,19 @@ class Store(CrawlStore, WaybackStore):
             except BlockingIOError:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise StoreBusyError(self._busy_message(timeout_seconds)) from None
+                    raise StoreBusyError(self._busy_message(handle, timeout_seconds)) from None
                 time.sleep(min(_LOCK_POLL_SECONDS, remaining))
             except OSError as exc:
                 raise StoreError(f"{self.lock_path}: cannot lock: {exc}") from exc
             else:
                 return
 
-    def _busy_message(self, timeout_seconds: float) -> str:
+    def _busy_message(self, handle: IO[str], timeout_seconds: float) -> str:
+        # Read through the handle already open: the path could name another file by now.
         try:
-            holder = self.lock_path.read_text(encoding="utf-8").strip()
-        except OSError:
+            handle.seek(0)
+            holder = handle.read(32).strip()
+        except (OSError, UnicodeDecodeError):
             holder = ""
         pid = f" (pid {holder})" if holder.isdigit() else ""
         return (
