@@ -78,17 +78,25 @@ def requests_by_host(stats: Counter[str]) -> Counter[str]:
 
 
 def ocwwatch_config(
-    homes: Sequence[str], folder: Path, concurrency: int, extract_workers: int = 0
+    homes: Sequence[str],
+    folder: Path,
+    concurrency: int,
+    extract_workers: int = 0,
+    origins: Sequence[str] = (),
 ) -> Config:
     settings = Settings(
         database=folder / "ocwwatch.db",
         reports_dir=folder / "reports",
-        http=HttpSettings(per_host_concurrency=concurrency, per_host_interval_seconds=0.0),
+        http=HttpSettings(
+            per_host_concurrency=concurrency,
+            per_host_interval_seconds=0.0,
+            # The mirror's other hosts stand for other sites: loopback, so allowed by name.
+            allowed_private_hosts=tuple(origins),
+        ),
         deep=DeepSettings(
             max_pages=1_000_000,
             workers=max(16, 8 * concurrency),
             extract_workers=extract_workers,
-            allowed_private_hosts=("127.0.0.2", "127.0.0.3", "127.0.0.4"),
             # The peers ask archive.org nothing, and its cost is not what this compares.
             wayback=False,
         ),
@@ -101,7 +109,9 @@ def ocwwatch_config(
 
 
 async def deep_check(config: Config) -> dict[str, Any]:
-    policy = fetch_policy(config.settings.http, replay=False)
+    policy = fetch_policy(
+        config.settings.http, replay=False, allowed_origins=config.trusted_origins()
+    )
     started = time.perf_counter()
     with Store.open(config.settings.database) as store:
         async with Fetcher(policy) as fetcher:
@@ -128,16 +138,16 @@ def peak_rss_mb() -> float:
 
 
 def child_ocwwatch(argv: Sequence[str]) -> None:
-    """`bench_deep.py --child HOMES_JSON FOLDER CONCURRENCY EXTRACT_WORKERS`: one deep check,
-    its result as JSON on stdout."""
+    """`bench_deep.py --child HOMES_JSON FOLDER CONCURRENCY EXTRACT_WORKERS ORIGINS_JSON`: one
+    deep check, its result as JSON on stdout."""
     homes, folder = json.loads(argv[0]), Path(argv[1])
-    config = ocwwatch_config(homes, folder, int(argv[2]), int(argv[3]))
+    config = ocwwatch_config(homes, folder, int(argv[2]), int(argv[3]), json.loads(argv[4]))
     print(json.dumps(asyncio.run(deep_check(config))))
 
 
 def run_ocwwatch(key: Key, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", json.dumps(key.homes), str(folder)]
-    command += [str(args.concurrency), str(args.extract_workers)]
+    command += [str(args.concurrency), str(args.extract_workers), json.dumps(args.origins)]
     output = subprocess.run(command, capture_output=True, text=True, check=True)
     result: dict[str, Any] = json.loads(output.stdout)
     return result
@@ -293,6 +303,7 @@ def main(argv: Sequence[str]) -> int:
     size = Size(args.courses, args.units, args.sessions, args.resources)
     with serve_mirror(size, args.latency) as origins, tempfile.TemporaryDirectory() as tmp:
         key = Mirror(size, origins).key
+        args.origins = list(origins.values())
         print(f"mirror: {size}, {len(key.pages)} pages, latency {args.latency * 1000:.0f} ms,")
         print(f"  concurrency {args.concurrency} per host; key: {len(key.broken)} broken,")
         print(f"  {len(key.redirects)} redirects, {len(key.blocked)} blocked")
