@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from ocwwatch.clock import utc_now
 from ocwwatch.config import Config, HttpSettings, accept_baseline, load_config, write_default_config
 from ocwwatch.errors import ConfigError
 from ocwwatch.fetch import (
@@ -24,7 +25,7 @@ from ocwwatch.fetch import (
 )
 from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.models import Observation, Run
-from ocwwatch.pipeline import INTERNAL_ERROR, Outcomes, run_check, utc_now
+from ocwwatch.pipeline import INTERNAL_ERROR, Outcomes, run_check
 from ocwwatch.publish import publish_run
 from ocwwatch.record import describe_recorded, record_scenario
 from ocwwatch.store import Store
@@ -148,7 +149,8 @@ def is_internal_error(error: str | None) -> bool:
 
 def record(urls: Sequence[str], out: Path) -> Done:
     """`ocwwatch record`: fetch URLs and save their answers as a scenario folder for --replay."""
-    recorded = record_scenario(urls, out, now=utc_now())
+    policy = fetch_policy(HttpSettings(), replay=False)  # as `check` with default settings
+    recorded = record_scenario(urls, out, now=utc_now(), policy=policy)
     if len(recorded.unanswered) == len(urls):
         return Done(describe_recorded(recorded), Verdict.OFFLINE)
     verdict = Verdict.FINDINGS if recorded.unanswered else Verdict.CLEAN

@@ -10,9 +10,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
+from ocwwatch.clock import Clock, utc_now
 from ocwwatch.config import Config
 from ocwwatch.crawl import Seed, crawl_sites
 from ocwwatch.diff import check_promises, diff_baseline, diff_previous
@@ -48,14 +49,9 @@ from ocwwatch.store import Store
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Progress = Callable[[str], None]
 MAX_PDF_CANDIDATES = 3  # resource pages tried when a PDF link lands on HTML
 INTERNAL_ERROR = "internal error while checking"  # marks a resource whose check raised
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -71,7 +71,7 @@ def unique_recordings(results: Sequence[FetchResult], source: str) -> list[Recor
     seen: set[tuple[str, str]] = set()
     recordings = []
     for result in results:
-        for recording in recordings_of(result):
+        for recording in recordings_from_result(result):
             key = (recording.method, normalise_url(recording.url))
             if key in seen:
                 continue
@@ -79,25 +79,6 @@ def unique_recordings(results: Sequence[FetchResult], source: str) -> list[Recor
             headers = {k: v for k, v in recording.headers.items() if k not in PRIVATE_HEADERS}
             recordings.append(replace(recording, headers=headers, synthetic=False, source=source))
     return recordings
-
-
-def recordings_of(result: FetchResult) -> list[Recording]:
-    """recordings_from_result, also for a fetch without redirects.
-
-    Workaround: recordings_from_result zips hops with their targets (`strict=True`) and raises
-    when there is no hop at all; until fetch/replay.py handles it, the final response alone is
-    rebuilt here the same way.
-    """
-    if result.redirects:
-        return recordings_from_result(result)
-    if result.status is None or result.failure is not None:
-        return []
-    dropped = {"content-length", "transfer-encoding", "connection", "keep-alive"}
-    dropped.add("content-encoding")  # the body is stored decoded
-    headers = {k: v for k, v in result.headers.items() if k not in dropped}
-    return [
-        Recording(url=result.final_url, status=result.status, headers=headers, body=result.body)
-    ]
 
 
 def mark_not_synthetic(path: Path) -> None:

@@ -633,3 +633,13 @@ async def test_raw_deflate_body_is_decoded(fake: FakeTime) -> None:
     async with make_fetcher(fake, handler) as fetcher:
         result = await fetcher.fetch("https://example.org/")
     assert (result.body, result.failure) == (b"plain words", None)
+
+
+def test_the_fetch_policy_has_one_set_of_defaults() -> None:
+    """The settings' [http] defaults and FetchPolicy's are the same: `record` caps bodies as
+    `check` does."""
+    from ocwwatch.commands import fetch_policy
+    from ocwwatch.config import HttpSettings
+
+    built = fetch_policy(HttpSettings(), replay=False)
+    assert built == FetchPolicy()

@@ -15,7 +15,7 @@ import pytest
 from test_fetch import LISTED_ORIGINS, FakeTime, make_fetcher
 
 from ocwwatch.fetch import Fetcher, FetchPolicy
-from ocwwatch.fetch.client import SLOW_INTERVAL_CAP_SECONDS, SPEED_UP_AFTER_ANSWERS
+from ocwwatch.fetch.politeness import SLOW_INTERVAL_CAP_SECONDS, SPEED_UP_AFTER_ANSWERS
 
 pytestmark = pytest.mark.anyio
 

@@ -226,3 +226,23 @@ async def test_recordings_from_result_replay_the_same_chain(tmp_path: Path) -> N
         original.final_url,
         original.body,
     )
+
+
+def test_a_fetch_without_redirects_records_its_one_response() -> None:
+    """recordings_from_result also holds a fetch that was answered at once (no hop)."""
+    from datetime import UTC, datetime
+
+    from ocwwatch.fetch import recordings_from_result
+    from ocwwatch.models import FetchResult
+
+    result = FetchResult(
+        url="https://ocw.example/",
+        final_url="https://ocw.example/",
+        status=200,
+        headers={"content-type": "text/html", "content-length": "2"},
+        body=b"hi",
+        fetched_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    [recording] = recordings_from_result(result)
+    assert (recording.url, recording.status, recording.body) == ("https://ocw.example/", 200, b"hi")
+    assert recording.headers == {"content-type": "text/html"}

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 
+from ocwwatch.clock import Clock
 from ocwwatch.config import DeepSettings
-from ocwwatch.crawl.crawler import Clock, DeepCrawl, DeepOptions, Progress, Seed
+from ocwwatch.crawl.crawler import DeepCrawl, DeepOptions, Progress, Seed
 from ocwwatch.crawl.scope import Scope, Site, site_prefix
 from ocwwatch.crawl.wayback import suggest_snapshots
 from ocwwatch.fetch import Fetcher

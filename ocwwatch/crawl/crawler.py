@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ocwwatch.clock import Clock
 from ocwwatch.crawl.probe import (
     Prober,
     Visit,
@@ -49,7 +50,6 @@ from ocwwatch.store.crawl import Source
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Progress = Callable[[str], None]
 PROGRESS_EVERY = 1000  # links checked between progress lines
 RECENT_KEYS = 4096  # keys queued lately, not offered to the store again (bounded memory)

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field, ValidationError
 
+from ocwwatch.clock import Clock
 from ocwwatch.config import DeepSettings
 from ocwwatch.fetch import Fetcher
 from ocwwatch.models import LinkCheck, LinkKind, LinkState, Suggestion
@@ -25,7 +26,6 @@ from ocwwatch.store.wayback import Snapshot, WaybackLookup
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Progress = Callable[[str], None]
 
 SUGGESTED_STATES = frozenset({LinkState.DEAD, LinkState.SOFT404})

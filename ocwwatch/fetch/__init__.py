@@ -4,7 +4,7 @@ Owns httpx (no other package imports it) and turns every transport problem into 
 It must not parse what it fetched: bodies go to extract untouched.
 """
 
-from ocwwatch.fetch.client import Fetcher, media_type, parse_retry_after
+from ocwwatch.fetch.client import Fetcher, media_type
 from ocwwatch.fetch.failures import NoRecordingError
 from ocwwatch.fetch.policy import DEFAULT_USER_AGENT, FetchPolicy
 from ocwwatch.fetch.replay import (
@@ -16,6 +16,7 @@ from ocwwatch.fetch.replay import (
     replay_transport,
     save_scenario,
 )
+from ocwwatch.fetch.retry import parse_retry_after
 from ocwwatch.fetch.urls import normalise_url
 
 __all__ = [

@@ -12,16 +12,16 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Self, cast
 
 import httpcore
 import httpx
 
+from ocwwatch.clock import Clock, Monotonic, Sleep, utc_now
 from ocwwatch.fetch.decode import ACCEPT_ENCODING, BodyDecodeError, BodyDecoder
 from ocwwatch.fetch.failures import classify_error
 from ocwwatch.fetch.guard import (
@@ -32,36 +32,19 @@ from ocwwatch.fetch.guard import (
     system_resolver,
 )
 from ocwwatch.fetch.policy import FetchPolicy
+from ocwwatch.fetch.politeness import SLOWDOWN_STATUSES, HostGate
 from ocwwatch.fetch.pools import OriginTransports, environment_proxy
+from ocwwatch.fetch.retry import backoff_seconds, is_transient, parse_retry_after
 from ocwwatch.fetch.urls import is_reserved_invalid, normalise_url, parsed_url, request_host
 from ocwwatch.models import FailureKind, FetchResult, Hop, Validators
 from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 
 logger = logging.getLogger(__name__)
 
-Sleep = Callable[[float], Awaitable[None]]
-Now = Callable[[], datetime]
-Clock = Callable[[], float]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_RETRYABLE_FAILURES = frozenset({FailureKind.TIMEOUT, FailureKind.CONNECT, FailureKind.RESET})
 _METHODS = frozenset({"GET", "HEAD"})
 _VALIDATOR_HEADERS = frozenset({"etag", "last-modified"})
-# How a host that answers 429 or 503 is slowed down for every request, not just the one refused.
-# Constants, not settings: they protect the servers, whatever pace the user configured.
-SLOWDOWN_STATUSES = frozenset({429, 503})
-SLOW_INTERVAL_FLOOR_SECONDS = 0.25  # the first slowed interval when the configured one is shorter
-SLOW_INTERVAL_CAP_SECONDS = 10.0  # doubling stops here (a robots.txt Crawl-delay may ask more)
-SPEED_UP_AFTER_ANSWERS = 10  # answers in a row without 429/503 that halve a host's slow-down
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def is_transient_status(status: int) -> bool:
-    """408, 429 and 5xx are worth another try; 501 (method not implemented) never changes."""
-    return status in (408, 429) or (500 <= status <= 599 and status != 501)
 
 
 @dataclass
@@ -93,71 +76,6 @@ class _Chain:
     request_url: str = ""  # `current` as asked for on the wire: no user info, no fragment
 
 
-class _HostGate:
-    """One host's politeness: a semaphore for concurrency, and when the next request may start.
-
-    Starts are `interval_seconds` apart: the configured interval, or the host's robots.txt
-    Crawl-delay if longer. A 429 or 503 doubles it (up to a cap) and holds every start back for
-    the Retry-After time, so the whole host slows down, not only the request refused; each run
-    of answers without them halves it again, back to where it was.
-    """
-
-    def __init__(self, host: str, concurrency: int, interval_seconds: float) -> None:
-        self.host = host
-        self.semaphore = asyncio.Semaphore(concurrency)
-        self.base_seconds = interval_seconds
-        self.interval_seconds = interval_seconds
-        self._last_start = float("-inf")
-        self._paused_until = float("-inf")
-        self._calm_answers = 0
-
-    @property
-    def slowed(self) -> bool:
-        return self.interval_seconds > self.base_seconds
-
-    def claim(self, now: float) -> float:
-        """Start now (0.0) if the host's turn has come, else the seconds to wait and ask again.
-
-        Asking again rather than booking a slot: a pause that a 429 imposes while a request
-        waits must hold that request back too.
-        """
-        ready = max(self._last_start + self.interval_seconds, self._paused_until)
-        if ready > now:
-            return ready - now
-        self._last_start = now
-        return 0.0
-
-    def keep_apart(self, interval_seconds: float) -> None:
-        """Never start requests less than `interval_seconds` apart from now on."""
-        self.base_seconds = max(self.base_seconds, interval_seconds)
-        self.interval_seconds = max(self.interval_seconds, self.base_seconds)
-
-    def slow_down(self, now: float, retry_after_seconds: float) -> float:
-        """After a 429 or 503: double the interval; start nothing before the Retry-After time
-        or one new interval from now, whichever is later. Returns that wait."""
-        doubled = max(SLOW_INTERVAL_FLOOR_SECONDS, 2 * self.interval_seconds)
-        self.interval_seconds = max(self.base_seconds, min(SLOW_INTERVAL_CAP_SECONDS, doubled))
-        wait = max(retry_after_seconds, self.interval_seconds)
-        self._paused_until = max(self._paused_until, now + wait)
-        self._calm_answers = 0
-        return wait
-
-    def speed_up(self) -> None:
-        """One more answer without 429/503: each run of them halves the slow-down."""
-        if not self.slowed:
-            return
-        self._calm_answers += 1
-        if self._calm_answers < SPEED_UP_AFTER_ANSWERS:
-            return
-        self._calm_answers = 0
-        halved = self.interval_seconds / 2
-        self.interval_seconds = max(
-            self.base_seconds, halved if halved >= SLOW_INTERVAL_FLOOR_SECONDS else 0.0
-        )
-        if not self.slowed:
-            logger.debug("back to the usual pace on %s", self.host)
-
-
 class Fetcher:
     """Fetches URLs politely; an async context manager that owns its httpx transports.
 
@@ -173,8 +91,8 @@ class Fetcher:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
-        now: Now = utc_now,
-        clock: Clock = time.monotonic,
+        now: Clock = utc_now,
+        clock: Monotonic = time.monotonic,
         rng: random.Random | None = None,
         resolver: Resolver | None = None,
         network_backend: httpcore.AsyncNetworkBackend | None = None,
@@ -184,7 +102,7 @@ class Fetcher:
         self._now = now
         self._clock = clock
         self._rng = rng or random.Random()
-        self._gates: dict[str, _HostGate] = {}
+        self._gates: dict[str, HostGate] = {}
         # The request is handed to the transport directly, not through an httpx.AsyncClient:
         # the client's cookie jar, auth and hooks are not used (a link checker keeps no
         # cookies) and cost a fifth of each request's CPU in a crawl.
@@ -360,13 +278,12 @@ class Fetcher:
 
     def _retry_delay(self, answer: _Answer, attempt: int) -> float | None:
         """Seconds to wait before the next try, or None when this answer is final."""
-        if attempt >= self.policy.retries or not _is_transient(answer):
+        if attempt >= self.policy.retries or not is_transient(answer.status, answer.failure):
             return None
         retry_after = parse_retry_after(answer.headers.get("retry-after"), self._now())
         if retry_after is not None:
             return min(retry_after, self.policy.max_retry_after_seconds)
-        step = self.policy.backoff_base_seconds * 2.0**attempt
-        return step / 2 + self._rng.uniform(0, step / 2)  # "equal jitter"
+        return backoff_seconds(self.policy.backoff_base_seconds, attempt, self._rng)
 
     def slow_host(self, host: str, min_interval_seconds: float) -> None:
         """Start requests to `host` at least `min_interval_seconds` apart from now on (a
@@ -394,7 +311,7 @@ class Fetcher:
         self._pace(gate, answer)
         return answer
 
-    def _pace(self, gate: _HostGate, answer: _Answer) -> None:
+    def _pace(self, gate: HostGate, answer: _Answer) -> None:
         """Let an answer set its host's pace: 429 and 503 slow it down, others speed it up."""
         if answer.status not in SLOWDOWN_STATUSES:
             if answer.status is not None:
@@ -490,11 +407,11 @@ class Fetcher:
         decoder.finish()
         return decoder
 
-    def _gate_of(self, host: str) -> _HostGate:
+    def _gate_of(self, host: str) -> HostGate:
         gate = self._gates.get(host)
         if gate is None:
             policy = self.policy
-            gate = _HostGate(host, policy.per_host_concurrency, policy.per_host_interval_seconds)
+            gate = HostGate(host, policy.per_host_concurrency, policy.per_host_interval_seconds)
             self._gates[host] = gate
         return gate
 
@@ -532,28 +449,6 @@ def media_type(content_type: str | None) -> str | None:
     if not content_type:
         return None
     return content_type.split(";", 1)[0].strip().lower() or None
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Retry-After as seconds from `now` (delta-seconds or HTTP-date); None when unusable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
-
-
-def _is_transient(answer: _Answer) -> bool:
-    if answer.failure is not None:
-        return answer.failure in _RETRYABLE_FAILURES
-    return answer.status is not None and is_transient_status(answer.status)
 
 
 def _resolve_location(current: str, location: str | None) -> str | _Answer:

@@ -27,7 +27,7 @@ class FetchPolicy(BaseModel):
     per_host_concurrency: int = Field(default=2, ge=1)
     per_host_interval_seconds: float = Field(default=0.5, ge=0)  # between request starts
     max_redirects: int = Field(default=10, ge=0)
-    max_bytes: int = Field(default=50 * MIB, ge=1)  # decoded body cap
+    max_bytes: int = Field(default=100 * MIB, ge=1)  # decoded body cap (the Strang PDF: 30 MB)
     retries: int = Field(default=3, ge=0)  # tries after the first, transient failures only
     backoff_base_seconds: float = Field(default=0.5, ge=0)
     max_retry_after_seconds: float = Field(default=120.0, ge=0)

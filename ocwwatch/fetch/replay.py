@@ -240,7 +240,10 @@ def recordings_from_result(result: FetchResult) -> list[Recording]:
     Hops only keep their status, so their Location is rebuilt from the next hop's URL; the final
     body is stored decoded, so content-encoding is dropped with the framing headers.
     """
-    targets = [hop.url for hop in result.redirects[1:]] + [result.final_url]
+    # Each hop redirected to the next one's URL, the last to the final URL (none: no hop).
+    targets = [hop.url for hop in result.redirects[1:]] + [result.final_url][
+        : len(result.redirects)
+    ]
     recordings = [
         Recording(url=hop.url, status=hop.status, headers={"location": target}, source="recorded")
         for hop, target in zip(result.redirects, targets, strict=True)
