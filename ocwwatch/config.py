@@ -32,6 +32,7 @@ from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.files import rewrite_file, write_file
 from ocwwatch.models import Metadata, Observation, Outcome, Resource
 from ocwwatch.urls import InvalidURLError, parse_url, redact_url
+from ocwwatch.validation import describe_validation
 
 log = logging.getLogger(__name__)
 
@@ -233,34 +234,7 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def describe_errors(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:
     """Rewrite pydantic's errors as `file: entry: field: problem` lines."""
-    lines = []
-    for error in exc.errors():
-        where = _describe_location(error["loc"], data)
-        message = error["msg"].removeprefix("Value error, ").replace("valid tuple", "TOML array")
-        if error["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling; see the README's config reference)"
-        lines.append(f"{path}: {where}: {message}" if where else f"{path}: {message}")
-    return "\n".join(lines)
-
-
-def _describe_location(loc: tuple[int | str, ...], data: dict[str, Any]) -> str:
-    """`resources[2] (id '18.01sc'): expected.title` from pydantic's location tuple."""
-    where = ""
-    node: Any = data
-    for key in loc:
-        if isinstance(key, int):
-            entry_id = node[key].get("id") if _indexable(node, key) else None
-            where += f"[{key}]" + (f" (id {entry_id!r}):" if isinstance(entry_id, str) else ":")
-        else:
-            where += ("" if not where or where.endswith(":") else ".") + str(key)
-        node = node[key] if _indexable(node, key) else None
-    return where.replace(":", ": ").strip().removesuffix(":")
-
-
-def _indexable(node: Any, key: int | str) -> bool:
-    if isinstance(key, int):
-        return isinstance(node, list) and 0 <= key < len(node) and isinstance(node[key], dict)
-    return isinstance(node, dict) and key in node
+    return "\n".join(describe_validation(str(path), exc, data))
 
 
 def _check_resource(resource: Resource, index: int, path: Path) -> None:

@@ -23,6 +23,7 @@ from ocwwatch.fetch import Fetcher
 from ocwwatch.models import LinkCheck, LinkKind, LinkState, Suggestion
 from ocwwatch.store import Store
 from ocwwatch.store.wayback import Snapshot, WaybackLookup
+from ocwwatch.validation import describe_validation
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,8 @@ def read_availability(body: bytes) -> Snapshot | None:
     try:
         closest = _Availability.model_validate_json(body).archived_snapshots.closest
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the answer"
-        raise ValueError(f"not an availability answer: {where}: {first['msg']}") from None
+        first = describe_validation("not an availability answer", exc)[0]
+        raise ValueError(first) from None
     if closest is None or not closest.available or not is_success(closest.status):
         return None
     try:

@@ -23,6 +23,7 @@ from ocwwatch.fetch.failures import NoRecordingError
 from ocwwatch.fetch.urls import normalise_url
 from ocwwatch.files import write_file
 from ocwwatch.models import FetchResult
+from ocwwatch.validation import describe_validation
 
 SCENARIO_FILE = "scenario.json"
 
@@ -121,7 +122,7 @@ def load_scenario(path: Path) -> Scenario:
     try:
         parsed = ScenarioFile.model_validate(raw)
     except ValidationError as exc:
-        raise ScenarioError("\n".join(_describe(file, exc))) from exc
+        raise ScenarioError("\n".join(describe_validation(str(file), exc, raw))) from exc
     recordings = tuple(
         _load_entry(file, index, entry) for index, entry in enumerate(parsed.responses)
     )
@@ -293,16 +294,6 @@ def _check_unique(file: Path, recordings: Iterable[Recording]) -> None:
                 f"responses[{first[key]}]; a URL is listed once per method"
             )
         first[key] = index
-
-
-def _describe(file: Path, exc: ValidationError) -> list[str]:
-    lines = []
-    for error in exc.errors():
-        where = ""
-        for part in error["loc"]:
-            where += f"[{part}]" if isinstance(part, int) else f".{part}"
-        lines.append(f"{file}: {where.lstrip('.') or '(top level)'}: {error['msg']}")
-    return lines
 
 
 def _entry_for(recording: Recording, body_path: str | None) -> RecordedEntry:
