@@ -25,7 +25,7 @@ from ocwwatch.fetch import (
 )
 from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.models import Observation, Run
-from ocwwatch.pipeline import INTERNAL_ERROR, Outcomes, run_check
+from ocwwatch.pipeline import Outcomes, run_check
 from ocwwatch.publish import publish_run
 from ocwwatch.record import describe_recorded, record_scenario
 from ocwwatch.store import Store
@@ -137,14 +137,9 @@ def verdict_of(outcomes: Outcomes) -> Verdict:
         return Verdict.OFFLINE
     if outcomes.findings:
         return Verdict.FINDINGS
-    if any(is_internal_error(item.error) for item in outcomes.report.resources):
+    if outcomes.broken:
         return Verdict.BROKEN
     return Verdict.CLEAN
-
-
-def is_internal_error(error: str | None) -> bool:
-    """The pipeline's marker for a resource whose check raised (see pipeline.failed_check)."""
-    return error is not None and error.startswith(INTERNAL_ERROR)
 
 
 def record(urls: Sequence[str], out: Path) -> Done:

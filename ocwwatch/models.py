@@ -6,6 +6,7 @@ report's keys (DESIGN.md, "Contracts"), so renderers can dump them without renam
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 
@@ -107,6 +108,17 @@ class FailureKind(StrEnum):
 
 
 # --- fetch ---------------------------------------------------------------------------------
+
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})  # media types read as web pages
+PERMANENT_REDIRECTS = frozenset({301, 308})
+
+
+def redirect_kind_of(hops: Sequence[Hop]) -> str | None:
+    """ "permanent" when every hop was 301/308, "temporary" when any hop was not, else None."""
+    if not hops:
+        return None
+    return "permanent" if all(h.status in PERMANENT_REDIRECTS for h in hops) else "temporary"
 
 
 class Hop(Record):
@@ -379,6 +391,11 @@ class Counts(Record):
     moved: int = 0
     changed: int = 0
 
+    @property
+    def findings(self) -> int:
+        """What the maintainer has to act on: dead, moved and changed, resources and links."""
+        return self.dead + self.moved + self.changed
+
 
 class Run(Record):
     """One check: when it ran and what it counted."""
@@ -388,6 +405,11 @@ class Run(Record):
     finished_at: datetime | None = None
     offline: bool = False
     counts: Counts = Counts()
+
+    @property
+    def has_findings(self) -> bool:
+        """Whether the run found something to act on (an offline run proves nothing)."""
+        return not self.offline and self.counts.findings > 0
 
 
 class Report(Record):

@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 MAX_PDF_CANDIDATES = 3  # resource pages tried when a PDF link lands on HTML
-INTERNAL_ERROR = "internal error while checking"  # marks a resource whose check raised
 
 
 @dataclass
@@ -70,6 +69,7 @@ class Checked:
     observation: Observation
     result: FetchResult
     followed: list[Followed] = field(default_factory=list)
+    internal_error: bool = False  # the check raised: a bug in ocwwatch, not the resource
 
 
 @dataclass
@@ -77,8 +77,12 @@ class Outcomes:
     """What a whole run found, before it is stored."""
 
     report: Report
-    findings: bool
     validators: dict[str, Validators] = field(default_factory=dict)  # saved when complete
+    broken: tuple[str, ...] = ()  # ids of resources whose check raised (internal errors)
+
+    @property
+    def findings(self) -> bool:
+        return self.report.run.has_findings
 
 
 class ResourceCheck:
@@ -288,11 +292,11 @@ def failed_check(resource: Resource, exc: Exception, at: datetime) -> Checked:
         url=resource.url,
         outcome=Outcome.ERROR,
         metadata=Metadata(page_kind=PageKind.OTHER),
-        error=f"{INTERNAL_ERROR}: {type(exc).__name__}: {exc}",
+        error=f"internal error while checking: {type(exc).__name__}: {exc}",
         observed_at=at,
     )
     result = FetchResult(url=resource.url, final_url=resource.url, status=None, fetched_at=at)
-    return Checked(observation=observation, result=result)
+    return Checked(observation=observation, result=result, internal_error=True)
 
 
 def is_offline(checked: Sequence[Checked]) -> bool:
@@ -424,5 +428,5 @@ async def judge_run(
     counts = count(observations, links, config.settings.failures_before_finding)
     run = Run(id=run_id, started_at=started, finished_at=now(), offline=offline, counts=counts)
     report = Report(run=run, resources=tuple(observations), links=tuple(links))
-    findings = not offline and (counts.dead + counts.moved + counts.changed) > 0
-    return Outcomes(report=report, findings=findings, validators=collect_validators(checked))
+    broken = tuple(c.observation.id for c in checked if c.internal_error)
+    return Outcomes(report=report, validators=collect_validators(checked), broken=broken)

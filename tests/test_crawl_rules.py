@@ -9,8 +9,8 @@ import pytest
 
 from ocwwatch.crawl.oembed import oembed_url, video_id
 from ocwwatch.crawl.robots import read_robots
-from ocwwatch.crawl.scope import Scope, Site, is_file_path, is_home_redirect, site_prefix, url_key
-from ocwwatch.crawl.verdict import bot_challenge, crawl_state, restate
+from ocwwatch.crawl.scope import Scope, Site, is_file_path, site_prefix, url_key
+from ocwwatch.judge import bot_challenge, crawl_state, is_home_redirect, restate
 from ocwwatch.models import (
     FailureKind,
     FetchResult,

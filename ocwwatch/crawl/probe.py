@@ -14,11 +14,11 @@ from types import MappingProxyType
 from ocwwatch.crawl.oembed import oembed_state, oembed_url, video_id
 from ocwwatch.crawl.readers import PageReaders
 from ocwwatch.crawl.scope import Scope, url_key
-from ocwwatch.crawl.verdict import crawl_state
 from ocwwatch.extract import extract_links
 from ocwwatch.fetch import Fetcher
-from ocwwatch.judge import ANSWERED
+from ocwwatch.judge import ANSWERED, crawl_state
 from ocwwatch.models import (
+    HTML_TYPES,
     CrawledPage,
     Extraction,
     FetchResult,
@@ -34,7 +34,6 @@ from ocwwatch.store import Store
 
 log = logging.getLogger(__name__)
 
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 REFUSED_HEAD = frozenset({405, 501})
 # Statuses whose body is the link's own (206: the start of it, answering a ranged GET).
 READABLE = frozenset({200, 206})

@@ -23,7 +23,6 @@ EMBED_PREFIXES = (
     "https://www.youtube-nocookie.com/embed/",
     "https://youtube.com/embed/",
 )
-HOME_PATHS = frozenset({"", "/", "/index.html", "/index.htm"})
 # A site's chrome links repeat on every page: parsing each spelling once saves most of the
 # crawl's URL work. Bounded, so memory does not grow with the number of links.
 CACHED_URLS = 8192
@@ -68,17 +67,6 @@ def is_file_path(url: str) -> bool:
     if "." not in last:
         return False
     return last.rsplit(".", 1)[-1].lower() not in PAGE_SUFFIXES
-
-
-def is_home_redirect(url: str, final_url: str | None, redirected: bool) -> bool:
-    """A redirect from a deeper URL to a site's home page: how many sites say "not found"."""
-    if not redirected or final_url is None:
-        return False
-    try:
-        start, end = urlsplit(url), urlsplit(final_url)
-    except ValueError:
-        return False
-    return start.path not in HOME_PATHS and end.path in HOME_PATHS and not end.query
 
 
 @dataclass(frozen=True)

@@ -25,14 +25,13 @@ from ocwwatch.extract.html import extract_html, is_not_found
 from ocwwatch.extract.legacy import extract_legacy, is_legacy_course
 from ocwwatch.extract.ocw import course_links, course_page_kind, extract_ocw, is_course_site
 from ocwwatch.extract.pdf import PDF_MAGIC, extract_pdf
-from ocwwatch.models import Extraction, Metadata, PageKind
+from ocwwatch.models import HTML_TYPES, Extraction, Metadata, PageKind
 
 __all__ = ["extract_links", "extract_page", "find_missing_phrases"]
 
 log = logging.getLogger(__name__)
 
 PDF_TYPE = "application/pdf"
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Types that say nothing reliable about the body, so the body is sniffed instead.
 _UNINFORMATIVE = frozenset({"", "application/octet-stream", "binary/octet-stream", PDF_TYPE})
 # The HTML standard's sniffing patterns (MIME Sniffing, "identifying a resource with an

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from ocwwatch.models import Report, Run
-from ocwwatch.report.feed import FeedEntry, feed_entry, has_findings, render_feed, summarize_report
+from ocwwatch.report.feed import FeedEntry, feed_entry, render_feed, summarize_report
 from ocwwatch.report.html import render_html
 from ocwwatch.report.index import render_index
 from ocwwatch.report.json_report import format_timestamp, json_parts, render_json
@@ -40,7 +40,6 @@ __all__ = [
     "FeedEntry",
     "feed_entry",
     "format_timestamp",
-    "has_findings",
     "render_feed",
     "render_html",
     "render_index",

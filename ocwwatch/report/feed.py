@@ -31,12 +31,6 @@ class FeedEntry:
     report_href: str  # relative to the feed's reports_base_url, or absolute
 
 
-def has_findings(run: Run) -> bool:
-    """Whether a run found something worth a feed entry (an offline run proves nothing)."""
-    counts = run.counts
-    return not run.offline and counts.dead + counts.moved + counts.changed > 0
-
-
 def summarize_report(report: Report) -> str:
     """One plain-text paragraph naming the resources of each finding, most severe first."""
     parts: list[str] = []
@@ -72,7 +66,7 @@ def render_feed(
     author = ElementTree.SubElement(feed, "author")
     _text(author, "name", "ocwwatch")
     _text(feed, "generator", "ocwwatch")
-    chosen = [entry for entry in entries if has_findings(entry.run)]
+    chosen = [entry for entry in entries if entry.run.has_findings]
     chosen.sort(key=lambda entry: (entry.run.started_at, entry.run.id), reverse=True)
     for entry in chosen:
         _entry(feed, entry, feed_url=feed_url, reports_base_url=reports_base_url)

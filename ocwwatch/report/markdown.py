@@ -21,6 +21,7 @@ from ocwwatch.models import (
     Outcome,
     Report,
     Run,
+    redirect_kind_of,
 )
 from ocwwatch.report.json_report import format_timestamp
 
@@ -94,10 +95,7 @@ def format_url(url: str | None) -> str:
 
 def redirect_kind(item: Observation) -> str | None:
     """The chain's kind, "permanent" or "temporary": as recorded, else as the statuses say."""
-    if item.redirect_kind or not item.redirects:
-        return item.redirect_kind
-    permanent = all(hop.status in (301, 308) for hop in item.redirects)
-    return "permanent" if permanent else "temporary"
+    return item.redirect_kind or redirect_kind_of(item.redirects)
 
 
 def render_markdown(report: Report) -> str:

@@ -1,0 +1,48 @@
+"""Verdicts: a resource's outcome, a link's state and streak, what counts as a finding.
+
+The one judge of every kind of run (issue 10): the plain check and the deep crawl ask it alike.
+Pure functions; the vocabulary is DESIGN.md's ("Link states", the JSON `outcome`).
+"""
+
+from ocwwatch.judge.link import (
+    bot_challenge,
+    crawl_state,
+    failure_streak,
+    is_home_redirect,
+    is_link_finding,
+    judge_link,
+    lands_off_pdf,
+    link_state,
+    restate,
+)
+from ocwwatch.judge.resource import (
+    describe_move,
+    is_dead,
+    judge_resource,
+    redirect_kind,
+    suggest_move,
+    unreadable_body,
+)
+from ocwwatch.judge.states import ANSWERED, ANSWERED_OR_PARTIAL, FAILING, UNREACHABLE_FAILURES
+
+__all__ = [
+    "ANSWERED",
+    "ANSWERED_OR_PARTIAL",
+    "FAILING",
+    "UNREACHABLE_FAILURES",
+    "bot_challenge",
+    "crawl_state",
+    "describe_move",
+    "failure_streak",
+    "is_dead",
+    "is_home_redirect",
+    "is_link_finding",
+    "judge_link",
+    "judge_resource",
+    "lands_off_pdf",
+    "link_state",
+    "redirect_kind",
+    "restate",
+    "suggest_move",
+    "unreadable_body",
+]
