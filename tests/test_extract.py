@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
+from typing import Any
 
 import pytest
 from extract_support import (
+    FIXTURES,
     OCW,
     FixturePage,
     absolutise_hrefs,
@@ -501,3 +504,71 @@ def test_deeply_nested_html_is_cut_with_a_problem() -> None:
     assert time.perf_counter() - started < 2
     assert metadata.title == "Deep"
     assert any("nests deeper" in problem for problem in metadata.problems)
+
+
+# --- pages rendered from further course exports (tests/fixtures/pages/README.md) -------------
+
+EXPORT_EXPECTED = FIXTURES / "expected" / "export-metadata.json"
+# The theme sorts these; the export lists them in its own order.
+UNORDERED_FIELDS = ("topics",)
+HOME_FIELDS_UNORDERED = ("resource_types",)
+
+
+def export_expected() -> dict[str, dict[str, Any]]:
+    loaded: dict[str, dict[str, Any]] = json.loads(EXPORT_EXPECTED.read_text(encoding="utf-8"))
+    return loaded
+
+
+@pytest.mark.parametrize("name", sorted(export_expected()))
+def test_rendered_page_matches_export(name: str) -> None:
+    """Every field extracted from a rendered page equals the value read from the course export."""
+    expected = export_expected()[name]
+    fixture = next(candidate for candidate in fixture_pages() if candidate.name == name)
+    actual = extract(fixture).metadata.model_dump(mode="json")
+    unordered = UNORDERED_FIELDS + (
+        HOME_FIELDS_UNORDERED if expected["page_kind"] == "ocw-course" else ()
+    )
+    for field, value in expected.items():
+        got, want = actual[field], value
+        if field in unordered:
+            got, want = sorted(got), sorted(want)
+        assert got == want, f"{name}: {field}"
+
+
+def test_content_page_with_course_description_heading_is_a_page() -> None:
+    """A syllabus whose Markdown has a "Course Description" heading is a content page."""
+    metadata = extract(page("15.071/syllabus.html")).metadata
+    assert metadata.page_kind is PageKind.OCW_PAGE
+    assert metadata.title == "Syllabus"
+    assert metadata.parent_url == f"{OCW}/courses/15-071-the-analytics-edge-spring-2017/"
+
+
+def test_resource_type_icon_ligature_in_span_is_not_in_the_name() -> None:
+    """The `co_present` ligature wrapped in a span inside the icon is not part of the type name."""
+    types = extract(page("21m.380/home.html")).metadata.resource_types
+    assert "Instructor Insights" in types
+    assert not any("co_present" in name for name in types)
+
+
+def test_video_resource_file_is_its_download_link() -> None:
+    """A video resource page's file URL is the player's download link."""
+    metadata = extract(page("15.071/resource-video-1-introduction-to-netflix-0.html")).metadata
+    assert metadata.file_url == (
+        "https://archive.org/download/MIT15.071S17/MIT15_071S17_Session_6.2.01_300k.mp4"
+    )
+    assert metadata.problems == ()
+
+
+def test_resource_parent_found_by_menu_label_shorter_than_title() -> None:
+    """A parent titled "Core C: Control Structures, …" is found under its menu label "Core C"."""
+    metadata = extract(page("6.s096/resource-mit6_s096_iap13_lec2.html")).metadata
+    assert metadata.parent_url == (
+        f"{OCW}/courses/6-s096-introduction-to-c-and-c-january-iap-2013/pages/"
+        "lectures-and-assignments/core-c-control-structures-variables-scope-and-uninitialized-memory/"
+    )
+
+
+def test_resource_with_two_types_lists_both() -> None:
+    """A resource with two learning resource types yields two names, not one joined string."""
+    metadata = extract(page("synthetic/6.042j-resource-two-lrts.html")).metadata
+    assert metadata.resource_types == ("Online Textbook", "Lecture Notes")

@@ -19,6 +19,7 @@ from ocwwatch.extract.dom import (
     clean_text,
     collect_links,
     first_text,
+    fold_text,
     node_text,
     page_links,
     resolve_url,
@@ -35,6 +36,16 @@ _BANNER_LINK = "#course-banner h1 a"
 _PAGE_HEADING = "#course-title h2"
 _PARENT_TITLE = "#course-title .course-content-parent-title"
 _RESOURCE = ".resource-page-container"
+# The home's description block (course_detail.html > course_description.html). A content page's
+# Markdown heading "Course Description" also gets id="course-description", but never sits in a
+# .course-detail-section.
+_HOME_DESCRIPTION = ".course-detail-section #course-description"
+# resource_body_v2.html joins a resource's learning resource types with this delimiter.
+_TYPE_DELIMITER = ", "
+# A video resource has no download button; its player carries the link (youtube_player.html),
+# as does the fallback warning's "download the video" anchor.
+_VIDEO_DOWNLOAD = "video[data-downloadlink]"
+_VIDEO_FALLBACK_LINK = ".video-fallback-warning a[href]"
 # Older theme versions mark levels with a class, newer ones only by the search link's `l=`.
 _LEVEL_LINKS = ('.course-info a.course-info-level, .course-info a[href*="?l="]',)
 _EMBEDS = "#course-content-section iframe[src], .resource-page-container iframe[src]"
@@ -61,8 +72,8 @@ def course_page_kind(tree: LexborHTMLParser) -> PageKind:
     if tree.css_first(_RESOURCE) is not None:
         return PageKind.OCW_RESOURCE
     # Only content and resource pages carry the page header (#course-title); the home has
-    # the course description instead.
-    if tree.css_first("#course-title") is None or tree.css_first("#course-description") is not None:
+    # the course detail card with the description instead.
+    if tree.css_first("#course-title") is None or tree.css_first(_HOME_DESCRIPTION) is not None:
         return PageKind.OCW_COURSE
     return PageKind.OCW_PAGE
 
@@ -132,7 +143,7 @@ def _content_fields(
     }
     if kind is PageKind.OCW_RESOURCE:
         fields["file_url"] = _file_url(page)
-        fields["resource_types"] = _texts(tree, f"{_RESOURCE} .resource-type .content")
+        fields["resource_types"] = _resource_page_types(tree)
         if fields["file_url"] is None:
             problems.append("resource page without a download link")
     return fields
@@ -166,15 +177,32 @@ def _resource_types(tree: LexborHTMLParser) -> tuple[str, ...]:
     return unique(_type_name(item) for item in tree.css(".learning-resource-type-item"))
 
 
+def _resource_page_types(tree: LexborHTMLParser) -> tuple[str, ...]:
+    """A resource page's types: one element holding them all, joined by the template."""
+    texts = _texts(tree, f"{_RESOURCE} .resource-type .content")
+    return unique(clean_text(name) for text in texts for name in text.split(_TYPE_DELIMITER))
+
+
 def _type_name(item: LexborNode) -> str:
-    # The name is in a <span>; the <i> beside it holds a Material Icons ligature ("grading").
-    spans = item.css("span")
+    # The name is in a <span>; the <i> beside it holds a Material Icons ligature ("grading"),
+    # itself sometimes wrapped in a <span> of its own ("co_present"): skip spans inside <i>.
+    spans = [span for span in item.css("span") if not _inside(span, "i", item)]
     if spans:
         return clean_text(" ".join(node_text(span) for span in spans))
     text = node_text(item)
     for icon in item.css("i"):
         text = text.replace(node_text(icon), "", 1)
     return clean_text(text)
+
+
+def _inside(node: LexborNode, tag: str, root: LexborNode) -> bool:
+    """Whether an ancestor of `node` below `root` is a `tag` element."""
+    parent = node.parent
+    while parent is not None and parent != root:
+        if parent.tag == tag:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _title_from_head(tree: LexborHTMLParser) -> str | None:
@@ -225,10 +253,26 @@ def _parent_url(page: Page, nav: tuple[NavItem, ...]) -> str | None:
         return parent
     parent_title = first_text(page.tree, _PARENT_TITLE)
     if parent_title is not None:
-        for item in _walk(nav):
-            if item.title == parent_title and item.url is not None:
-                return item.url
+        return _menu_url_for_title(nav, parent_title) or home
     return home
+
+
+def _menu_url_for_title(nav: tuple[NavItem, ...], title: str) -> str | None:
+    """The menu entry a page header's parent title names: the entry of that exact title, else
+    the longest entry label that the title starts with, up to a word boundary (menu labels are
+    often short forms of the page title: "Core C" for "Core C: Control Structures, ...")."""
+    wanted = fold_text(title)
+    best: NavItem | None = None
+    for item in _walk(nav):
+        label = fold_text(item.title)
+        if item.url is None or not label or not wanted.startswith(label):
+            continue
+        if label == wanted:
+            return item.url
+        boundary = wanted[len(label)]
+        if not boundary.isalnum() and (best is None or len(label) > len(fold_text(best.title))):
+            best = item
+    return best.url if best is not None else None
 
 
 def _locate(items: tuple[NavItem, ...], url: str, parent: str | None) -> tuple[bool, str | None]:
@@ -249,10 +293,16 @@ def _walk(items: tuple[NavItem, ...]) -> list[NavItem]:
 
 def _file_url(page: Page) -> str | None:
     """A resource page's download link (get_resource_download_link.html), absolute."""
-    selectors = ("a.download-file[href]", "a.resource-thumbnail[href]", "a[download][href]")
-    for selector in selectors:
+    selectors = (
+        ("a.download-file[href]", "href"),
+        ("a.resource-thumbnail[href]", "href"),
+        ("a[download][href]", "href"),
+        (_VIDEO_DOWNLOAD, "data-downloadlink"),
+        (_VIDEO_FALLBACK_LINK, "href"),
+    )
+    for selector, name in selectors:
         for node in page.tree.css(f"{_RESOURCE} {selector}"):
-            url = resolve_url(page.base, attr(node, "href"))
+            url = resolve_url(page.base, attr(node, name))
             if url is not None:
                 return url
     return None
