@@ -92,6 +92,11 @@ class DeepOverride(Section):
 
 class DeepSettings(Section):
     max_pages: PositiveInt = 2000  # per resource
+    # Issue "Safe by default", item 6: one hostile page or site cannot make a run take
+    # unbounded memory or requests. Links past these caps are not checked; the run's reports
+    # say where the crawl was cut. Each is a count of distinct URLs.
+    max_links_per_page: PositiveInt = 10_000  # read from one page, the first in page order
+    max_links_per_run: PositiveInt = 200_000  # queued by one deep run, across every site
     workers: Annotated[int, Field(ge=1, le=256)] = 16  # links in flight across all hosts
     # Processes that read crawled pages; 0 reads them in the crawling process. Worth it only
     # when CPU, not politeness, bounds the crawl (a fast mirror, high per-host concurrency).

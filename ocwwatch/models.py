@@ -405,6 +405,9 @@ class Run(Record):
     finished_at: datetime | None = None
     offline: bool = False
     counts: Counts = Counts()
+    # What cut the run short of checking everything (a deep crawl's link caps). In the run's
+    # reports only: the store keeps the rendered reports, not the notes.
+    notes: tuple[str, ...] = ()
 
     @property
     def has_findings(self) -> bool:

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 from ocwwatch.clock import Clock, utc_now
 from ocwwatch.config import Config
-from ocwwatch.crawl import Seed, crawl_sites
+from ocwwatch.crawl import Crawled, Seed, crawl_sites
 from ocwwatch.diff import check_promises, diff_baseline, diff_previous
 from ocwwatch.extract import extract_page, find_missing_phrases
 from ocwwatch.fetch import Fetcher
@@ -411,8 +411,48 @@ async def judge_run(
     kinds = {resource.id: resource.kind for resource in config.resources}
     for observation in observations:
         store.save_observation(run_id, observation, kind=kinds[observation.id])
-    if deep and not offline:  # an offline run judges nothing, so it crawls nothing either
-        links = await crawl_sites(
+    # An offline run judges nothing, so it crawls nothing either.
+    found = await find_links(
+        config,
+        store,
+        fetcher,
+        run_id,
+        checked,
+        now=now,
+        progress=progress,
+        crawl=deep and not offline,
+    )
+    links = found.links
+    counts = count(observations, links, config.settings.failures_before_finding)
+    finished = now()
+    run = Run(
+        id=run_id,
+        started_at=started,
+        finished_at=finished,
+        offline=offline,
+        counts=counts,
+        notes=found.notes,
+    )
+    report = Report(run=run, resources=tuple(observations), links=tuple(links))
+    broken = tuple(c.observation.id for c in checked if c.internal_error)
+    return Outcomes(report=report, validators=collect_validators(checked), broken=broken)
+
+
+async def find_links(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    run_id: int,
+    checked: Sequence[Checked],
+    *,
+    now: Clock,
+    progress: Progress,
+    crawl: bool,
+) -> Crawled:
+    """The run's links, judged and stored: every link of the course sites when `crawl`
+    (the deep check), else those the resource checks followed."""
+    if crawl:
+        return await crawl_sites(
             store,
             fetcher,
             run_id,
@@ -422,11 +462,6 @@ async def judge_run(
             now=now,
             progress=progress,
         )
-    else:
-        links = judge_links(checked, store, now())
-        store.save_link_checks(run_id, links)
-    counts = count(observations, links, config.settings.failures_before_finding)
-    run = Run(id=run_id, started_at=started, finished_at=now(), offline=offline, counts=counts)
-    report = Report(run=run, resources=tuple(observations), links=tuple(links))
-    broken = tuple(c.observation.id for c in checked if c.internal_error)
-    return Outcomes(report=report, validators=collect_validators(checked), broken=broken)
+    links = judge_links(checked, store, now())
+    store.save_link_checks(run_id, links)
+    return Crawled(links)

@@ -320,6 +320,32 @@ async def test_gzip_bomb_is_capped_after_decoding(fake: FakeTime) -> None:
     assert result.body == bytes(2 * 1024 * 1024)
 
 
+async def test_deflate_bomb_is_capped_after_decoding(fake: FakeTime) -> None:
+    """A small deflate body that inflates past the cap stops at the cap, decoded."""
+    squeezer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS)
+    block = bytes(1024 * 1024)
+    bomb = b"".join(squeezer.compress(block) for _ in range(64)) + squeezer.flush()
+    headers = {"content-encoding": "deflate"}
+    handler = statuses(httpx.Response(200, headers=headers, stream=httpx.ByteStream(bomb)))
+    async with make_fetcher(fake, handler, max_bytes=1024 * 1024) as fetcher:
+        result = await fetcher.fetch("https://example.org/bomb")
+    assert (len(result.body), result.truncated, result.failure) == (
+        1024 * 1024,
+        True,
+        FailureKind.TOO_LARGE,
+    )
+
+
+async def test_brotli_body_is_refused_not_decoded(fake: FakeTime) -> None:
+    """`br` is never asked for (it cannot be inflated under the cap here): a server that sends
+    it anyway gets a PROTOCOL failure and an empty body, however large it would inflate."""
+    stream = httpx.ByteStream(b"\x1b\xff\xff" * 1000)
+    handler = statuses(httpx.Response(200, headers={"content-encoding": "br"}, stream=stream))
+    async with make_fetcher(fake, handler) as fetcher:
+        result = await fetcher.fetch("https://example.org/")
+    assert (result.failure, result.body) == (FailureKind.PROTOCOL, b"")
+
+
 async def test_gzip_body_is_decoded(fake: FakeTime) -> None:
     """A gzip-encoded body under the cap arrives decoded."""
     handler = statuses(

@@ -360,7 +360,8 @@ def test_report_filename_names_run_and_suffix() -> None:
 
 # --- JSON contract ---------------------------------------------------------------------------
 
-RUN_KEYS = ["id", "started_at", "finished_at", "offline", "counts"]
+# "notes" is added to the contract's keys (item 6 of "Safe by default"), after them.
+RUN_KEYS = ["id", "started_at", "finished_at", "offline", "counts", "notes"]
 COUNT_KEYS = ["resources", "links", "dead", "moved", "changed"]
 RESOURCE_KEYS = {
     "id",

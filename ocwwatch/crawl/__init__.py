@@ -8,6 +8,7 @@ print, render or decide exit codes. `crawl_sites` is the one entry point.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from ocwwatch.clock import Clock
@@ -20,10 +21,18 @@ from ocwwatch.judge import ANSWERED
 from ocwwatch.models import LinkCheck, PageKind, Resource
 from ocwwatch.store import Store
 
-__all__ = ["DeepOptions", "Seed", "Site", "crawl_sites", "plan_sites"]
+__all__ = ["Crawled", "DeepOptions", "Seed", "Site", "crawl_sites", "plan_sites"]
 
 # A home that is one of these is no course site to crawl (a dead course, a file).
 UNCRAWLABLE = frozenset({PageKind.NOT_FOUND, PageKind.PDF, PageKind.OTHER})
+
+
+@dataclass(frozen=True)
+class Crawled:
+    """What a deep run found: every link judged, and what cut the crawl short (run notes)."""
+
+    links: list[LinkCheck]
+    notes: tuple[str, ...] = ()
 
 
 def plan_sites(seeds: Sequence[Seed], deep: DeepSettings) -> list[Site]:
@@ -54,6 +63,8 @@ def options_of(deep: DeepSettings) -> DeepOptions:
         respect_robots=deep.respect_robots,
         robots_user_agent=deep.robots_user_agent,
         recheck_after=timedelta(hours=hours) if (hours := deep.recheck_after_hours) else None,
+        max_links_per_page=deep.max_links_per_page,
+        max_links_per_run=deep.max_links_per_run,
     )
 
 
@@ -67,20 +78,24 @@ async def crawl_sites(
     resources: Iterable[Resource],
     now: Clock,
     progress: Progress,
-) -> list[LinkCheck]:
+) -> Crawled:
     """Crawl the sites of the course homes among `seeds`; every link found, judged and stored.
 
     `seeds` are what the resource checks fetched (course homes with `resource_id`, the pages
     they followed with `found_on`): none is fetched again. Found links may reach a private
     address only at the origins the fetcher's guard allows (the list's own). Dead links
     that no redirect explains get a Wayback Machine snapshot as suggestion (`deep.wayback`).
+    The notes say where `deep.max_links_per_page` or `deep.max_links_per_run` cut the crawl.
     """
     sites = plan_sites(seeds, deep)
     scope = Scope(sites)
-    crawl = DeepCrawl(store, fetcher, run_id, scope, options_of(deep), now=now, progress=progress)
+    options = options_of(deep)
+    crawl = DeepCrawl(store, fetcher, run_id, scope, options, now=now, progress=progress)
     checks = await crawl.run(seeds)
+    notes = crawl.cuts.notes(options)
     if not deep.wayback:
-        return checks
-    return await suggest_snapshots(
+        return Crawled(checks, notes)
+    checks = await suggest_snapshots(
         store, fetcher, run_id, checks, deep=deep, now=now, progress=progress
     )
+    return Crawled(checks, notes)

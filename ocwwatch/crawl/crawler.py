@@ -31,6 +31,7 @@ from ocwwatch.crawl.robots import RobotsBook
 from ocwwatch.crawl.scope import Scope, url_key
 from ocwwatch.crawl.verdict import judge_found
 from ocwwatch.crawl.writer import StoreWriter
+from ocwwatch.extract import MAX_LINKS_PER_PAGE, links_were_cut
 from ocwwatch.fetch import Fetcher
 from ocwwatch.judge import ANSWERED
 from ocwwatch.models import (
@@ -74,6 +75,34 @@ class DeepOptions:
     flush_every: int = 256  # settled links per store transaction
     claim_batch: int = 64  # frontier entries claimed at once
     judge_batch: int = 500  # found links judged per read
+    max_links_per_page: int = MAX_LINKS_PER_PAGE  # links read from one page, in page order
+    max_links_per_run: int = 200_000  # distinct links the crawl queues; later ones are dropped
+
+
+@dataclass
+class Cuts:
+    """Where the link caps cut this run's crawl short, for the run's notes."""
+
+    pages: int = 0  # pages whose links were cut at max_links_per_page
+    first_page: str | None = None
+    run_full_on: str | None = None  # the page on which max_links_per_run was reached
+    dropped: int = 0  # links not queued since (a link found on several pages counts on each)
+
+    def notes(self, options: DeepOptions) -> tuple[str, ...]:
+        notes = []
+        if self.pages:
+            notes.append(
+                f"deep.max_links_per_page ({options.max_links_per_page}) cut the links of "
+                f"{self.pages} page(s), first {self.first_page}: the links after the first "
+                f"{options.max_links_per_page} on a page were not checked"
+            )
+        if self.run_full_on is not None:
+            notes.append(
+                f"deep.max_links_per_run ({options.max_links_per_run}) was reached on "
+                f"{self.run_full_on}: {self.dropped} link(s) found after that were not "
+                "checked (a link on several pages counts once for each)"
+            )
+        return tuple(notes)
 
 
 @dataclass(frozen=True)
@@ -141,13 +170,18 @@ class DeepCrawl:
         self.now = now
         self.progress = progress
         self.robots = RobotsBook(fetcher, options.robots_user_agent, enabled=options.respect_robots)
-        self.prober = Prober(fetcher, store, scope)
+        self.prober = Prober(fetcher, store, scope, options.max_links_per_page)
         self.step = Step()
         self.claimed: deque[tuple[FrontierEntry, bool]] = deque()
         self.pages_read: Counter[str] = Counter()
         # Redirect targets settled this run (few): a direct link to one is not fetched again.
         self.landed: set[str] = set()
         self.recent: OrderedDict[str, None] = OrderedDict()
+        # Hashes of the keys add_links queued, to count them against max_links_per_run: ints,
+        # not the URLs, so the count costs a few dozen bytes a link (a collision only means
+        # one link goes uncounted).
+        self.queued: set[int] = set()
+        self.cuts = Cuts()
         self.checked = 0
         # Steps with found links handed to the store, and how many the last claim came after.
         self.found_flushes = 0
@@ -165,7 +199,8 @@ class DeepCrawl:
             for seed in seeds:
                 self.plant(seed)
             async with StoreWriter(self.store.path) as self.writer:
-                async with PageReaders(self.options.extract_workers) as readers:
+                readers = PageReaders(self.options.extract_workers, self.options.max_links_per_page)
+                async with readers:
                     self.prober.readers = readers
                     await self.drain()
                 await self.flush()
@@ -220,7 +255,9 @@ class DeepCrawl:
     def seed_links(self, result: FetchResult, target: FrontierEntry) -> tuple[Link, ...] | None:
         """A seed page's links from the body already read, or last run's read (on a 304)."""
         if result.status == 200 and result.body:
-            extraction = page_metadata(result)
+            extraction = page_metadata(result, self.options.max_links_per_page)
+            if links_were_cut(extraction.metadata):
+                self.cut_page(result.final_url)
             page = remembered(target, result, extraction)
             if page is not None:
                 self.step.pages.append(page)
@@ -232,6 +269,8 @@ class DeepCrawl:
         """Queue a page's links (the store ignores known ones) and record where each was."""
         for link in links:
             key = url_key(link.url)
+            if not self.within_run_cap(key, found_on):
+                continue
             self.step.sources.append((key, found_on, link.text))
             if key in self.recent:
                 self.recent.move_to_end(key)
@@ -249,6 +288,35 @@ class DeepCrawl:
                     depth=parent.depth + 1,
                 )
             )
+
+    def within_run_cap(self, key: str, found_on: str) -> bool:
+        """Whether `key` was queued already this run, or still fits under max_links_per_run."""
+        digest = hash(key)
+        if digest in self.queued:
+            return True
+        if len(self.queued) < self.options.max_links_per_run:
+            self.queued.add(digest)
+            return True
+        if self.cuts.run_full_on is None:
+            self.cuts.run_full_on = found_on
+            log.warning(
+                "deep.max_links_per_run (%d) reached on %s: links found after it are not checked",
+                self.options.max_links_per_run,
+                found_on,
+            )
+        self.cuts.dropped += 1
+        return False
+
+    def cut_page(self, url: str) -> None:
+        """Note a page whose links max_links_per_page cut (logged for the first one only)."""
+        if self.cuts.first_page is None:
+            self.cuts.first_page = url
+            log.warning(
+                "deep.max_links_per_page (%d) cut the links of %s (later pages are only counted)",
+                self.options.max_links_per_page,
+                url,
+            )
+        self.cuts.pages += 1
 
     async def flush(self) -> None:
         """Hand what the crawl learned to the store's thread (it is saved in order)."""
@@ -404,6 +472,8 @@ class DeepCrawl:
         if visit.page is not None:
             self.step.pages.append(visit.page)
         if visit.links and visit.found_on is not None:
+            if visit.links_cut:
+                self.cut_page(visit.found_on)
             self.add_links(visit.links, visit.found_on, visit.entry)
         self.checked += 1
         if self.checked % PROGRESS_EVERY == 0:

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from ocwwatch.crawl.oembed import oembed_state, oembed_url, video_id
 from ocwwatch.crawl.readers import PageReaders
 from ocwwatch.crawl.scope import Scope, url_key
-from ocwwatch.extract import extract_links
+from ocwwatch.extract import MAX_LINKS_PER_PAGE, extract_links, links_were_cut
 from ocwwatch.fetch import Fetcher
 from ocwwatch.judge import ANSWERED, crawl_state
 from ocwwatch.models import (
@@ -53,6 +53,7 @@ class Visit:
     links: tuple[Link, ...] = ()
     found_on: str | None = None  # the page the links were read from
     read: bool = False  # the (final) page's links were read, whether or not it had any
+    links_cut: bool = False  # the page had more links than the crawl's max_links_per_page
     page: CrawledPage | None = None  # remembered for the next run's conditional request
 
 
@@ -74,12 +75,14 @@ def shared_failure(entry: FrontierEntry, robots: FetchResult) -> Visit:
     return Visit(entry=entry, probe=probe)
 
 
-def page_metadata(result: FetchResult) -> Extraction:
+def page_metadata(result: FetchResult, max_links: int = MAX_LINKS_PER_PAGE) -> Extraction:
     """Read a body only where it can say something: HTML (not found? links?) or by type."""
     if result.status not in READABLE or not result.body:
         return Extraction(metadata=Metadata(page_kind=PageKind.OTHER))
     if result.content_type in HTML_TYPES or result.content_type is None:
-        return extract_links(result.body, result.final_url, result.content_type)
+        return extract_links(
+            result.body, result.final_url, result.content_type, max_links=max_links
+        )
     kind = PageKind.PDF if result.content_type == "application/pdf" else PageKind.OTHER
     return Extraction(metadata=Metadata(page_kind=kind, content_type=result.content_type))
 
@@ -139,17 +142,20 @@ def trusts_head(head: FetchResult, entry: FrontierEntry) -> bool:
 class Prober:
     """Checks frontier entries with one Fetcher; remembers nothing between entries."""
 
-    def __init__(self, fetcher: Fetcher, store: Store, scope: Scope) -> None:
+    def __init__(
+        self, fetcher: Fetcher, store: Store, scope: Scope, max_links: int = MAX_LINKS_PER_PAGE
+    ) -> None:
         self.fetcher = fetcher
         self.store = store
         self.scope = scope
+        self.max_links = max_links  # links read from one page
         self.readers: PageReaders | None = None  # set while a crawl has page readers
 
     async def read_page(self, result: FetchResult) -> Extraction:
         """`page_metadata`, by the crawl's page-reading processes when it has them."""
         readers = self.readers
         if readers is None or result.status != 200 or result.content_type not in HTML_TYPES:
-            return page_metadata(result)
+            return page_metadata(result, self.max_links)
         return await readers.read(result.body, result.final_url, result.content_type)
 
     async def check_page(self, entry: FrontierEntry, *, read_links: bool) -> Visit:
@@ -165,15 +171,17 @@ class Prober:
         # A "not found" page's links are the site's chrome, not the course's: never followed.
         readable = extraction.metadata.page_kind is not PageKind.NOT_FOUND
         in_site = readable and self.scope.site_of(url_key(result.final_url)) is not None
+        read = read_links and in_site
         visit = Visit(
             entry=entry,
             probe=probe_of(entry, result, extraction.metadata, "GET"),
             final=landing_of(entry, result, extraction.metadata, self.scope, "GET"),
-            links=extraction.links if read_links and in_site else (),
+            links=extraction.links if read else (),
             found_on=result.final_url,
-            read=read_links and in_site,
+            read=read,
+            links_cut=read and links_were_cut(extraction.metadata),
         )
-        if read_links and in_site and not result.not_modified:
+        if read and not result.not_modified:
             visit.page = remembered(entry, result, extraction)
         return visit
 

@@ -7,9 +7,10 @@ threads in this process: a `ProcessPoolExecutor`'s feeder threads fought the loo
 and cost as much as the reading they took away.
 
 A request is the URL, the content type and the body, each prefixed by its length; the answer
-is JSON, `[page kind, [[url, text], ...]]`, prefixed by its length; one page at a time per
-reader. Once a reader dies or misbehaves, its page and
-every later one are read in this process instead.
+is JSON, `[page kind, [[url, text], ...], [problem, ...]]`, prefixed by its length; one page at
+a time per reader, which keeps at most `max_links` of a page's links (its command line says
+how many). Once a reader dies or misbehaves, its page and every later one are read in this
+process instead.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sys
 from types import TracebackType
 from typing import BinaryIO, Self
 
-from ocwwatch.extract import extract_links
+from ocwwatch.extract import MAX_LINKS_PER_PAGE, extract_links
 from ocwwatch.models import Extraction, Link, Metadata, PageKind
 
 log = logging.getLogger(__name__)
@@ -35,15 +36,16 @@ READY = b"ready\n"  # what a reader writes once its imports are done
 # What a reader process runs (not `-m`: the package imports this module before runpy would).
 READER_MAIN = (
     "import sys; from ocwwatch.crawl.readers import serve; "
-    "serve(sys.stdin.buffer, sys.stdout.buffer)"
+    "serve(sys.stdin.buffer, sys.stdout.buffer, int(sys.argv[1]))"
 )
 
 
 class PageReaders:
     """An async context manager holding `count` reader processes (none when `count` is 0)."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int, max_links: int = MAX_LINKS_PER_PAGE) -> None:
         self.count = count
+        self.max_links = max_links
         self._processes: list[asyncio.subprocess.Process] = []
         self._idle: asyncio.Queue[asyncio.subprocess.Process] = asyncio.Queue()
         self._broken = False  # a reader failed: every page is read here from then on
@@ -56,6 +58,7 @@ class PageReaders:
                 sys.executable,
                 "-c",
                 READER_MAIN,
+                str(self.max_links),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
             )
@@ -110,27 +113,27 @@ class PageReaders:
     async def read(self, body: bytes, url: str, content_type: str | None) -> Extraction:
         """`extract_links` of the page, by a reader process while they work."""
         if not self.ready:
-            return extract_links(body, url, content_type)
+            return extract_links(body, url, content_type, max_links=self.max_links)
         process = await self._idle.get()
         try:
             if self._broken:
-                return extract_links(body, url, content_type)
-            kind, links = await self._ask(process, (body, url, content_type))
+                return extract_links(body, url, content_type, max_links=self.max_links)
+            kind, links, problems = await self._ask(process, (body, url, content_type))
         except (OSError, EOFError, ValueError, TypeError) as exc:
             log.warning("a page reader failed (%s); reading pages in this process", exc)
             self._broken = True
-            return extract_links(body, url, content_type)
+            return extract_links(body, url, content_type, max_links=self.max_links)
         except BaseException:  # cancelled mid-message: the pipe is out of step for good
             self._broken = True
             raise
         finally:
             self._idle.put_nowait(process)
-        metadata = Metadata(page_kind=PageKind(kind), content_type=content_type)
+        metadata = Metadata(page_kind=PageKind(kind), content_type=content_type, problems=problems)
         return Extraction(metadata=metadata, links=tuple(Link(url=u, text=t) for u, t in links))
 
     async def _ask(
         self, process: asyncio.subprocess.Process, request: tuple[bytes, str, str | None]
-    ) -> tuple[str, list[tuple[str, str]]]:
+    ) -> tuple[str, list[tuple[str, str]], tuple[str, ...]]:
         stdin, stdout = process.stdin, process.stdout
         if stdin is None or stdout is None:
             raise OSError("the reader has no pipes")
@@ -140,10 +143,11 @@ class PageReaders:
             (length,) = _LENGTH.unpack(await stdout.readexactly(_LENGTH.size))
             if length > MAX_ANSWER_BYTES:
                 raise ValueError(f"answer of {length} bytes")
-            kind, links = json.loads(await stdout.readexactly(length))
+            kind, links, problems = json.loads(await stdout.readexactly(length))
         except asyncio.IncompleteReadError as exc:
             raise EOFError("the reader exited") from exc
-        return str(kind), [(str(url), str(text)) for url, text in links]
+        pairs = [(str(url), str(text)) for url, text in links]
+        return str(kind), pairs, tuple(str(problem) for problem in problems)
 
 
 def _frame(request: tuple[bytes, str, str | None]) -> bytes:
@@ -160,7 +164,7 @@ def _read_part(source: BinaryIO) -> bytes | None:
     return source.read(length)
 
 
-def serve(source: BinaryIO, sink: BinaryIO) -> None:
+def serve(source: BinaryIO, sink: BinaryIO, max_links: int = MAX_LINKS_PER_PAGE) -> None:
     """A reader's loop: a page in, its kind and links out, until its input ends.
 
     Deaf to SIGINT and SIGTERM: they reach the whole process group, and the crawling process
@@ -174,8 +178,11 @@ def serve(source: BinaryIO, sink: BinaryIO) -> None:
         content_type, body = _read_part(source), _read_part(source)
         if content_type is None or body is None:
             return
-        extraction = extract_links(body, url.decode(), content_type.decode() or None)
+        extraction = extract_links(
+            body, url.decode(), content_type.decode() or None, max_links=max_links
+        )
         links = [[link.url, link.text] for link in extraction.links]
-        answer = json.dumps([extraction.metadata.page_kind.value, links]).encode()
+        metadata = extraction.metadata
+        answer = json.dumps([metadata.page_kind.value, links, metadata.problems]).encode()
         sink.write(_LENGTH.pack(len(answer)) + answer)
         sink.flush()

@@ -27,7 +27,14 @@ from ocwwatch.extract.ocw import course_links, course_page_kind, extract_ocw, is
 from ocwwatch.extract.pdf import PDF_MAGIC, extract_pdf
 from ocwwatch.models import HTML_TYPES, Extraction, Metadata, PageKind
 
-__all__ = ["extract_links", "extract_page", "find_missing_phrases"]
+__all__ = [
+    "LINKS_CUT",
+    "MAX_LINKS_PER_PAGE",
+    "extract_links",
+    "extract_page",
+    "find_missing_phrases",
+    "links_were_cut",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,28 +48,42 @@ _HTML_START = re.compile(
     rb"|br|p|!--)[\s>/]",
     re.I,
 )
+# A page's links are collected up to this many (the `[deep] max_links_per_page` default): a
+# hostile page's million links would otherwise become a million records. The problem that
+# says so starts with LINKS_CUT.
+MAX_LINKS_PER_PAGE = 10_000
+LINKS_CUT = "links cut at"
 
 
-def extract_page(body: bytes, url: str, content_type: str | None) -> Extraction:
-    """Extract what one response says about itself; never raises."""
+def extract_page(
+    body: bytes, url: str, content_type: str | None, *, max_links: int = MAX_LINKS_PER_PAGE
+) -> Extraction:
+    """Extract what one response says about itself; never raises.
+
+    At most `max_links` links are kept, the first in page order; a problem starting with
+    LINKS_CUT says when the page had more.
+    """
     media_type = _media_type(content_type)
     try:
-        return _dispatch(body, url, media_type)
+        return _dispatch(body, url, media_type, max_links)
     except Exception as exc:  # the stage's contract: one bad body never stops the run
         log.debug("extraction failed for %s", url, exc_info=exc)
         problem = f"extraction failed: {type(exc).__name__}: {exc}"[:200]
         return _other(body, media_type, (problem,))
 
 
-def extract_links(body: bytes, url: str, content_type: str | None) -> Extraction:
+def extract_links(
+    body: bytes, url: str, content_type: str | None, *, max_links: int = MAX_LINKS_PER_PAGE
+) -> Extraction:
     """`extract_page` cut to what a crawl needs: the page kind and the links; never raises.
 
-    The links and the kind are those `extract_page` finds; the other metadata (title, menu,
-    instructors...) is not read, and a PDF is recognised but not parsed.
+    The links and the kind are those `extract_page` finds (within `max_links` likewise); the
+    other metadata (title, menu, instructors...) is not read, and a PDF is recognised but not
+    parsed.
     """
     media_type = _media_type(content_type)
     try:
-        return _dispatch(body, url, media_type, links_only=True)
+        return _dispatch(body, url, media_type, max_links, links_only=True)
     except Exception as exc:  # as extract_page: one bad body never stops the run
         log.debug("link extraction failed for %s", url, exc_info=exc)
         problem = f"extraction failed: {type(exc).__name__}: {exc}"[:200]
@@ -82,8 +103,13 @@ def find_missing_phrases(body: bytes, phrases: Sequence[str]) -> tuple[str, ...]
     return tuple(phrase for phrase in phrases if fold_text(phrase) not in text)
 
 
+def links_were_cut(metadata: Metadata) -> bool:
+    """Whether the extraction kept only the first `max_links` of the page's links."""
+    return any(problem.startswith(LINKS_CUT) for problem in metadata.problems)
+
+
 def _dispatch(
-    body: bytes, url: str, media_type: str | None, *, links_only: bool = False
+    body: bytes, url: str, media_type: str | None, max_links: int, *, links_only: bool = False
 ) -> Extraction:
     head = body[:1024]
     sniffed_html = _HTML_START.match(head.lstrip(b"\xef\xbb\xbf")) is not None
@@ -94,11 +120,21 @@ def _dispatch(
         return extract_pdf(body, _mismatch(media_type, PDF_TYPE))
     read = _links_only if links_only else _extract_html
     if media_type in HTML_TYPES:
-        return read(load_page(body, url, media_type), ())
+        return _cap_links(read(load_page(body, url, media_type, max_links), ()), max_links)
     if (media_type is None or media_type in _UNINFORMATIVE) and sniffed_html:
-        page = load_page(body, url, "text/html")
-        return read(page, _mismatch(media_type, "text/html"))
+        page = load_page(body, url, "text/html", max_links)
+        return _cap_links(read(page, _mismatch(media_type, "text/html")), max_links)
     return _other(body, media_type, ())
+
+
+def _cap_links(extraction: Extraction, max_links: int) -> Extraction:
+    """Keep the first `max_links` links; the extractors stop one past it, so more says cut."""
+    if len(extraction.links) <= max_links:
+        return extraction
+    problem = f"{LINKS_CUT} {max_links}: the page has more (deep.max_links_per_page)"
+    metadata = extraction.metadata
+    metadata = metadata.model_copy(update={"problems": (*metadata.problems, problem)})
+    return Extraction(metadata=metadata, links=extraction.links[:max_links])
 
 
 def _extract_html(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
@@ -115,7 +151,7 @@ def _extract_html(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
 def _links_only(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
     """The page kind and links `_extract_html` would find, without the rest of the metadata."""
     tree = page.tree
-    anchors = page_links_fast(tree, page.base)
+    anchors = page_links_fast(tree, page.base, page.max_links)
     if is_course_site(tree):
         kind, links = course_page_kind(tree), course_links(page, anchors)
     elif is_legacy_course(tree):

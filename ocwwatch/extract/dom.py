@@ -10,7 +10,7 @@ import codecs
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -55,14 +55,16 @@ class Page:
     content_type: str  # media type as served, or "text/html" when sniffed
     size_bytes: int
     problems: tuple[str, ...] = ()  # found while decoding, before any extractor ran
+    # Link collection stops once it has more than this many (None: no limit): see page_links.
+    max_links: int | None = None
 
 
-def load_page(body: bytes, url: str, content_type: str) -> Page:
+def load_page(body: bytes, url: str, content_type: str, max_links: int | None = None) -> Page:
     """Decode and parse a body believed to be HTML."""
     text, problems = decode_html(body)
     tree, depth_problems = parse_html(text)
     problems += depth_problems
-    return Page(tree, url, base_url(tree, url), content_type, len(body), problems)
+    return Page(tree, url, base_url(tree, url), content_type, len(body), problems, max_links)
 
 
 def decode_html(body: bytes) -> tuple[str, tuple[str, ...]]:
@@ -227,29 +229,53 @@ def anchor_text(node: LexborNode) -> str:
     return clean_text(attr(node.css_first("img[alt]"), "alt"))
 
 
-def collect_links(nodes: Iterable[tuple[str | None, str]], base: str) -> tuple[Link, ...]:
-    """Resolve (href, text) pairs; keep http(s) only, first occurrence (and its text) wins."""
+def collect_links(
+    nodes: Iterable[tuple[str | None, str]], base: str, limit: int | None = None
+) -> tuple[Link, ...]:
+    """Resolve (href, text) pairs; keep http(s) only, first occurrence (and its text) wins.
+
+    With `limit`, stops at `limit + 1` links: one more than the cap tells the caller the page
+    had more, without resolving (or building records for) the rest.
+    """
     seen: dict[str, Link] = {}
     for href, text in nodes:
         url = resolve_url(base, href)
         if url is not None and url not in seen:
             seen[url] = Link(url=url, text=text)
+            if limit is not None and len(seen) > limit:
+                break
     return tuple(seen.values())
 
 
-def page_links(tree: LexborHTMLParser, base: str) -> tuple[Link, ...]:
-    """Every <a href> of the page, in page order."""
-    pairs = ((attr(node, "href"), anchor_text(node)) for node in tree.css("a[href]"))
-    return collect_links(pairs, base)
+def anchor_nodes(tree: LexborHTMLParser) -> Iterator[LexborNode]:
+    """Every <a> in page order, one node at a time (callers skip those without an href).
+
+    A walk, not `tree.css("a[href]")`: that builds every match at once, a million node objects
+    for a hostile page whose links are cut at the first few thousand anyway.
+    """
+    root = tree.root
+    if root is None:
+        return
+    for node in root.traverse():
+        if node.tag == "a":
+            yield node
 
 
-def page_links_fast(tree: LexborHTMLParser, base: str) -> tuple[Link, ...]:
+def page_links(tree: LexborHTMLParser, base: str, limit: int | None = None) -> tuple[Link, ...]:
+    """Every <a href> of the page, in page order (at most `limit + 1`: see collect_links)."""
+    pairs = ((attr(node, "href"), anchor_text(node)) for node in anchor_nodes(tree))
+    return collect_links(pairs, base, limit)
+
+
+def page_links_fast(
+    tree: LexborHTMLParser, base: str, limit: int | None = None
+) -> tuple[Link, ...]:
     """`page_links`, resolving each distinct href once and reading an anchor's text only
     when its URL is new (the first occurrence's text wins either way)."""
     resolve = _resolver(base)
     resolved: dict[str, str | None] = {}
     seen: dict[str, Link] = {}
-    for node in tree.css("a[href]"):
+    for node in anchor_nodes(tree):
         href = node.attributes.get("href")
         if not href:
             continue
@@ -259,6 +285,8 @@ def page_links_fast(tree: LexborHTMLParser, base: str) -> tuple[Link, ...]:
             url = resolved[href] = resolve(href)
         if url is not None and url not in seen:
             seen[url] = Link(url=url, text=anchor_text(node))
+            if limit is not None and len(seen) > limit:
+                break
     return tuple(seen.values())
 
 

@@ -64,4 +64,4 @@ def extract_html(page: Page) -> Extraction:
         size_bytes=page.size_bytes,
         problems=page.problems,
     )
-    return Extraction(metadata=metadata, links=page_links(tree, page.base))
+    return Extraction(metadata=metadata, links=page_links(tree, page.base, page.max_links))

@@ -63,7 +63,7 @@ def extract_legacy(page: Page) -> Extraction:
         size_bytes=page.size_bytes,
         problems=page.problems + (() if title else ("no course title (#course_title h1)",)),
     )
-    return Extraction(metadata=metadata, links=page_links(tree, page.base))
+    return Extraction(metadata=metadata, links=page_links(tree, page.base, page.max_links))
 
 
 def _texts(tree: LexborHTMLParser, *selectors: str) -> tuple[str, ...]:

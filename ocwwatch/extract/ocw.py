@@ -310,14 +310,14 @@ def _file_url(page: Page) -> str | None:
 
 def _links(page: Page) -> tuple[Link, ...]:
     """Every <a href>, then embedded players (videos are links the list promises too)."""
-    return course_links(page, page_links(page.tree, page.base))
+    return course_links(page, page_links(page.tree, page.base, page.max_links))
 
 
 def course_links(page: Page, anchors: tuple[Link, ...]) -> tuple[Link, ...]:
     """The page's anchors, then its embedded players not already among them."""
-    embeds = tuple(
+    embeds = (
         (attr(node, "src"), clean_text(attr(node, "title"))) for node in page.tree.css(_EMBEDS)
     )
-    extra = collect_links(embeds, page.base)
+    extra = collect_links(embeds, page.base, page.max_links)
     known = {link.url for link in anchors}
     return anchors + tuple(link for link in extra if link.url not in known)

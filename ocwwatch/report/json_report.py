@@ -112,6 +112,7 @@ def _run(run: Run) -> JsonObject:
         "finished_at": format_timestamp(run.finished_at),
         "offline": run.offline,
         "counts": run.counts.model_dump(mode="json"),
+        "notes": list(run.notes),  # what cut the run short (a deep crawl's link caps)
     }
 
 

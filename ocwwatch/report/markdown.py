@@ -114,7 +114,10 @@ def render_markdown(report: Report) -> str:
 def _run_lines(run: Run) -> list[str]:
     started = format_timestamp(run.started_at)
     finished = format_timestamp(run.finished_at) or "not finished"
-    return [f"Started {started}, finished {finished}."]
+    lines = [f"Started {started}, finished {finished}."]
+    if run.notes:  # the maintainer must see that the run did not check everything
+        lines += ["", "Notes:", *(f"- {escape_markdown(note)}" for note in run.notes)]
+    return lines
 
 
 def _summary_lines(report: Report) -> list[str]:
