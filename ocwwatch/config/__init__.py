@@ -1,0 +1,43 @@
+"""Settings and the curated list: read and validate them (load.py, settings.py), and write what
+a run observed back into the list (`baseline accept`, baseline.py).
+
+Owns every TOML file ocwwatch reads or writes; errors name the file, the entry and the field.
+"""
+
+from ocwwatch.config.baseline import accept_baseline
+from ocwwatch.config.load import (
+    CONFIG_FILES,
+    DEFAULT_SETTINGS,
+    load_config,
+    load_resources,
+    load_settings,
+    parse_resources,
+    read_toml,
+    write_default_config,
+)
+from ocwwatch.config.settings import (
+    Config,
+    DeepOverride,
+    DeepSettings,
+    HttpSettings,
+    ScheduleSettings,
+    Settings,
+)
+
+__all__ = [
+    "CONFIG_FILES",
+    "DEFAULT_SETTINGS",
+    "Config",
+    "DeepOverride",
+    "DeepSettings",
+    "HttpSettings",
+    "ScheduleSettings",
+    "Settings",
+    "accept_baseline",
+    "load_config",
+    "load_resources",
+    "load_settings",
+    "parse_resources",
+    "read_toml",
+    "write_default_config",
+]

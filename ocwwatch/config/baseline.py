@@ -1,0 +1,123 @@
+"""`baseline accept`: what a run observed, written back into the curated list in place.
+
+Owns tomlkit: the list keeps its comments, order and layout; only the accepted keys change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+from tomlkit.items import AoT, Table
+from tomlkit.toml_document import TOMLDocument
+
+from ocwwatch.config.load import parse_resources
+from ocwwatch.errors import ConfigError, FileWriteError
+from ocwwatch.files import rewrite_file
+from ocwwatch.models import Metadata, Observation, Outcome
+
+log = logging.getLogger(__name__)
+
+SCALAR_FIELDS = ("title", "course_number", "term", "content_type", "sha256", "pages")
+LIST_FIELDS = ("instructors", "units", "resource_types")
+
+
+def accept_baseline(
+    path: Path, observations: Mapping[str, Observation], ids: Collection[str] = ()
+) -> list[str]:
+    """Rewrite the curated list so that it says what was observed; return what changed.
+
+    Only keys the list already has are updated, so the baseline never grows promises nobody
+    made. A dead resource takes only its suggested URL: its metadata is of the wrong page.
+    Comments, order and formatting survive (tomlkit); the file is replaced atomically, keeping
+    its mode, owner and, if the list is a symlink, the link (the file it points to is rewritten).
+    """
+    try:
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, TOMLKitError) as exc:
+        raise ConfigError(f"{path}: cannot be read for rewriting: {exc}") from exc
+    unknown = set(ids) - set(observations)
+    if unknown:
+        raise ConfigError(f"{path}: no observation for id(s) {', '.join(sorted(unknown))}")
+    changed: list[str] = []
+    for table in _resource_tables(document):
+        observation = observations.get(str(table.get("id")))
+        if observation is not None and (not ids or observation.id in ids):
+            changed += [f"{observation.id}: {line}" for line in _accept_one(table, observation)]
+    text = tomlkit.dumps(document)
+    parse_resources(text, source=str(path))
+    try:
+        rewrite_file(path, text.encode("utf-8"), what="the list")
+    except FileWriteError as exc:  # the list is configuration: unwritable, like unreadable, is 2
+        raise ConfigError(str(exc)) from exc
+    return changed
+
+
+def _resource_tables(document: TOMLDocument) -> list[Table]:
+    entries = document.get("resources")
+    if not isinstance(entries, AoT):
+        return []
+    return [table for table in entries.body if isinstance(table, Table)]
+
+
+def _accept_one(table: Table, observation: Observation) -> list[str]:
+    changed = []
+    if observation.suggestion and table.get("url") != observation.suggestion.url:
+        changed.append(f"url {table.get('url')} -> {observation.suggestion.url}")
+        table["url"] = observation.suggestion.url
+    expected = table.get("expected")
+    if observation.outcome is Outcome.DEAD or not isinstance(expected, Table):
+        return changed
+    changed += _accept_fields(expected, observation.metadata)
+    promises = expected.get("promises")
+    if isinstance(promises, AoT):
+        changed += _accept_promises(promises, observation)
+    return changed
+
+
+def _accept_fields(expected: Table, metadata: Metadata) -> list[str]:
+    changed = []
+    for name in SCALAR_FIELDS + LIST_FIELDS:
+        if name not in expected:
+            continue
+        value = getattr(metadata, name)
+        new = list(value) if isinstance(value, tuple) else value
+        if new is None or new == expected[name]:
+            continue
+        changed.append(f"expected.{name} {expected[name]!r} -> {new!r}")
+        expected[name] = new
+    return changed
+
+
+def _accept_promises(promises: AoT, observation: Observation) -> list[str]:
+    holds = {check.text: check.holds for check in observation.promises}
+    changed = []
+    for promise in promises.body:
+        text = str(promise.get("text"))
+        if text not in holds or bool(promise.get("holds", True)) == holds[text]:
+            continue
+        changed.append(f"promise {text!r} holds = {str(holds[text]).lower()}")
+        if holds[text]:
+            del promise["holds"]
+        else:
+            set_after_last_key(promise, "holds", False)
+    return changed
+
+
+def set_after_last_key(table: Table, key: str, value: bool) -> None:
+    """Add a key after the table's last key, not after the comments that trail it.
+
+    tomlkit appends at the very end of a table's body, which puts the key below a comment that
+    introduces the next table (python-poetry/tomlkit, comments belong to the preceding table).
+    """
+    body = table.value.body
+    last = max((i for i, (k, _item) in enumerate(body) if k is not None), default=None)
+    if last is None or key in table:
+        table[key] = value
+        return
+    # tomlkit has no public insert-at; `_insert_at` is in every release from 0.7 to 0.15, while
+    # `_insert_after` went away in 0.15 (the range in pyproject.toml pins what was tested).
+    table.value._insert_at(last + 1, key, value)

@@ -1,0 +1,166 @@
+"""Reading the settings and the curated list: TOML in, validated records out.
+
+Errors name the file, the entry and the field; pydantic's ValidationError and tomllib's errors
+never leave this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from collections.abc import Sequence
+from importlib import resources as package_files
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ocwwatch.config.settings import ID_PATTERN, Config, CuratedList, Settings
+from ocwwatch.errors import ConfigError, FileWriteError
+from ocwwatch.files import write_file
+from ocwwatch.models import Resource
+from ocwwatch.urls import InvalidURLError, parse_url, redact_url
+from ocwwatch.validation import describe_validation
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SETTINGS = Path("config") / "ocwwatch.toml"
+CONFIG_FILES = ("ocwwatch.toml", "resources.toml")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse one TOML file, turning every failure into a ConfigError that names the file."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{path}: is a folder, expected a TOML file") from exc
+    except PermissionError as exc:
+        raise ConfigError(f"{path}: cannot be read (permission denied)") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: is not UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def describe_errors(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:
+    """Rewrite pydantic's errors as `file: entry: field: problem` lines."""
+    return "\n".join(describe_validation(str(path), exc, data))
+
+
+def _check_resource(resource: Resource, index: int, path: Path) -> None:
+    where = f"{path}: resources[{index}] (id {resource.id!r})"
+    if not ID_PATTERN.match(resource.id):
+        raise ConfigError(
+            f"{where}: id: use letters, digits, '.', '_' or '-' (at most 64), "
+            "starting with a letter or digit"
+        )
+    try:
+        url = parse_url(resource.url)
+    except InvalidURLError:
+        url = None
+    if url is None or not url.is_web:
+        shown = redact_url(resource.url)
+        raise ConfigError(f"{where}: url: {shown!r} is not an absolute http(s) URL")
+    if url.has_credentials:
+        raise ConfigError(
+            f"{where}: url: {url.href!r} holds credentials; ocwwatch never sends them and "
+            "would publish them in its reports: remove the user name and password"
+        )
+
+
+def load_resources(path: Path) -> tuple[Resource, ...]:
+    """Read and validate the curated list."""
+    data = read_toml(path)
+    try:
+        curated = CuratedList.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(path, exc, data)) from None
+    for index, resource in enumerate(curated.resources):
+        _check_resource(resource, index, path)
+    return curated.resources
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the settings file; relative paths become relative to it."""
+    data = read_toml(path)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(path, exc, data)) from None
+    folder = path.parent
+    return settings.model_copy(
+        update={
+            "resources": folder / settings.resources,
+            "database": folder / settings.database,
+            "reports_dir": folder / settings.reports_dir,
+            "source": path,
+        }
+    )
+
+
+def load_config(path: Path | None, *, cwd: Path, database: Path | None = None) -> Config:
+    """Settings and curated list for one run.
+
+    Without `path`, uses `config/ocwwatch.toml` under `cwd` if present, else the list shipped
+    in the package with the database and reports under `cwd/data` (never inside the package).
+    """
+    if path is None and not (cwd / DEFAULT_SETTINGS).is_file():
+        settings = _packaged_settings(cwd)
+    else:
+        settings = load_settings(path if path is not None else cwd / DEFAULT_SETTINGS)
+    if database is not None:
+        settings = settings.model_copy(update={"database": database})
+    resources = load_resources(settings.resources)
+    _check_deep_overrides(settings, resources)
+    return Config(settings=settings, resources=resources)
+
+
+def _check_deep_overrides(settings: Settings, resources: Sequence[Resource]) -> None:
+    """An override for an id the list does not have is a typo; say which one."""
+    known = {resource.id for resource in resources}
+    for resource_id in settings.deep.resources:
+        if resource_id not in known:
+            raise ConfigError(
+                f"{settings.source}: deep.resources.{resource_id}: no resource with this id in "
+                f"{settings.resources}"
+            )
+
+
+def _packaged_settings(cwd: Path) -> Settings:
+    folder = package_files.files("ocwwatch") / "defaults"
+    settings_path = Path(str(folder / "ocwwatch.toml"))
+    log.info("no %s here: using the curated list shipped with ocwwatch", DEFAULT_SETTINGS)
+    settings = load_settings(settings_path)
+    return settings.model_copy(
+        update={"database": cwd / "data" / "ocwwatch.db", "reports_dir": cwd / "data" / "reports"}
+    )
+
+
+def write_default_config(folder: Path) -> list[Path]:
+    """Copy the packaged settings and curated list into `folder/config` (never overwriting)."""
+    source = package_files.files("ocwwatch") / "defaults"
+    target = folder / "config"
+    written = []
+    for name in CONFIG_FILES:
+        destination = target / name
+        if destination.exists() or destination.is_symlink():
+            raise ConfigError(f"{destination}: already exists; not overwriting it")
+        target.mkdir(parents=True, exist_ok=True)
+        try:
+            write_file(destination, (source / name).read_bytes(), what="the configuration")
+        except FileWriteError as exc:
+            raise ConfigError(str(exc)) from exc
+        written.append(destination)
+    return written
+
+
+def parse_resources(text: str, *, source: str) -> Sequence[Resource]:
+    """Validate curated-list text (used by `baseline accept` to check its own output)."""
+    try:
+        data = tomllib.loads(text)
+        return CuratedList.model_validate(data).resources
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise ConfigError(f"{source}: the rewritten list would be invalid: {exc}") from None

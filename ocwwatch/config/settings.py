@@ -1,0 +1,193 @@
+"""The settings and the curated list as validated records: every key, its default and its rule.
+
+Pydantic models that forbid unknown keys; nothing here reads or writes a file (load.py does).
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ocwwatch.models import Resource
+from ocwwatch.urls import InvalidURLError, parse_url, redact_url
+
+# Resource ids name report anchors and history queries; keeping them to a safe alphabet means
+# no id can ever become a path outside the reports folder.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CRON_FIELD = re.compile(r"^[A-Za-z0-9*/,\-?LW#]+$")
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+
+class Section(BaseModel):
+    """Base of every settings table: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HttpSettings(Section):
+    per_host_concurrency: PositiveInt = 2
+    per_host_interval_seconds: NonNegativeFloat = 0.5
+    timeout_seconds: PositiveFloat = 30.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    max_bytes: PositiveInt = 100 * 1024 * 1024
+    max_redirects: Annotated[int, Field(ge=1, le=50)] = 10
+    user_agent: str | None = None
+    # Loopback, private and link-local addresses are refused to every request (issue 9) except
+    # at the origins of the list's own resources and these: `scheme://host:port` texts.
+    allowed_private_hosts: tuple[str, ...] = ()
+
+    @field_validator("allowed_private_hosts")
+    @classmethod
+    def _origins(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            try:
+                url = parse_url(value)
+            except InvalidURLError:
+                url = None
+            if url is None or not url.is_web or url.has_credentials or "://" not in value:
+                raise ValueError(
+                    f"{redact_url(value)!r} is not an origin: write scheme, host and port, "
+                    "e.g. 'http://10.0.0.5:8080' (a host name alone would allow every port)"
+                )
+        return values
+
+
+class DeepOverride(Section):
+    """`[deep.resources."<id>"]`: one course site's own deep-check settings."""
+
+    max_pages: PositiveInt | None = None  # None: the [deep] value
+    crawl: bool = True  # false: leave this course out of deep runs
+
+
+class DeepSettings(Section):
+    max_pages: PositiveInt = 2000  # per resource
+    # Issue "Safe by default", item 6: one hostile page or site cannot make a run take
+    # unbounded memory or requests. Links past these caps are not checked; the run's reports
+    # say where the crawl was cut. Each is a count of distinct URLs.
+    max_links_per_page: PositiveInt = 10_000  # read from one page, the first in page order
+    max_links_per_run: PositiveInt = 200_000  # queued by one deep run, across every site
+    workers: Annotated[int, Field(ge=1, le=256)] = 16  # links in flight across all hosts
+    # Processes that read crawled pages; 0 reads them in the crawling process. Worth it only
+    # when CPU, not politeness, bounds the crawl (a fast mirror, high per-host concurrency).
+    extract_workers: Annotated[int, Field(ge=0, le=32)] = 0
+    check_external: bool = True  # also check links that leave the crawled course sites
+    respect_robots: bool = True  # honour each host's robots.txt (RFC 9309)
+    robots_user_agent: str = Field(default="ocwwatch", min_length=1)  # token robots.txt names
+    # Moved to [http], as origins: a value here is refused with a message that says so.
+    allowed_private_hosts: tuple[str, ...] = ()
+    resources: dict[str, DeepOverride] = {}  # per-resource overrides, keyed by resource id
+    # A link whose answer the crawl does not read (a file, another site's page) that a complete
+    # run found ok at most this long ago keeps that verdict without a request; 0 asks every run.
+    recheck_after_hours: NonNegativeFloat = 20.0
+    # Issue 4, item 5: a dead link with no redirect to suggest gets the Wayback Machine's
+    # snapshot closest to when it started failing, asked of archive.org's availability API.
+    wayback: bool = True
+    wayback_endpoint: str = Field(
+        default="https://archive.org/wayback/available", pattern=r"^https?://[^/?#]+"
+    )
+    wayback_timeout_seconds: PositiveFloat = 10.0  # per lookup, retries and waiting included
+    wayback_max_lookups: PositiveInt = 200  # per run; cached answers do not count
+    wayback_miss_retry_days: PositiveInt = 30  # a URL archive.org had no snapshot of
+
+    @field_validator("allowed_private_hosts")
+    @classmethod
+    def _moved(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if values:
+            raise ValueError(
+                "moved to [http] allowed_private_hosts, where it names origins "
+                "(e.g. 'http://10.0.0.5:8080') and applies to every request"
+            )
+        return values
+
+    def max_pages_for(self, resource_id: str) -> int:
+        override = self.resources.get(resource_id)
+        if override is None or override.max_pages is None:
+            return self.max_pages
+        return override.max_pages
+
+    def crawls(self, resource_id: str) -> bool:
+        override = self.resources.get(resource_id)
+        return override is None or override.crawl
+
+
+class ScheduleSettings(Section):
+    cron: str = "17 6 * * *"
+    timezone: str = "UTC"
+    jitter_seconds: Annotated[int, Field(ge=0)] = 300
+    run_on_start: bool = False
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) not in {5, 6} or not all(CRON_FIELD.match(f) for f in fields):
+            raise ValueError(
+                f"{value!r} is not a cron expression: expected five fields "
+                "(minute hour day month weekday), e.g. '17 6 * * *', or six with seconds first"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like 'UTC'") from exc
+        return value
+
+
+class Settings(Section):
+    """The settings file, with its paths resolved against the file's own folder."""
+
+    resources: Path = Path("resources.toml")
+    database: Path = Path("../data/ocwwatch.db")
+    reports_dir: Path = Path("../data/reports")
+    reports_url: str | None = None  # where reports_dir is served; the feed links from there
+    failures_before_finding: PositiveInt = 3
+    lock_timeout_seconds: NonNegativeFloat = 600.0
+    http: HttpSettings = HttpSettings()
+    deep: DeepSettings = DeepSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    source: Path = Path()  # the settings file itself (not a TOML key)
+
+
+class CuratedList(Section):
+    resources: tuple[Resource, ...]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> CuratedList:
+        if not self.resources:
+            raise ValueError("the list is empty: add at least one [[resources]] entry")
+        seen: set[str] = set()
+        for index, resource in enumerate(self.resources):
+            if resource.id in seen:
+                raise ValueError(f"resources[{index}]: id {resource.id!r} is used twice")
+            seen.add(resource.id)
+        return self
+
+
+class Config(BaseModel):
+    """Everything one run needs from the files on disk."""
+
+    model_config = ConfigDict(frozen=True)
+
+    settings: Settings
+    resources: tuple[Resource, ...]
+
+    def trusted_origins(self) -> tuple[str, ...]:
+        """Origins that may be private because the user named them: the list's resources, the
+        Wayback endpoint and [http] allowed_private_hosts. A redirect, a page or a found link
+        never adds to them (issue 9)."""
+        return (
+            *(resource.url for resource in self.resources),
+            self.settings.deep.wayback_endpoint,
+            *self.settings.http.allowed_private_hosts,
+        )
