@@ -242,9 +242,7 @@ def dispatch(args: argparse.Namespace) -> int:
                 deep=args.deep,
             )
         case "daemon":
-            from ocwwatch import scheduler  # noqa: PLC0415 - apscheduler only for the daemon
-
-            return scheduler.run_daemon(args.config, args.db, cwd=cwd)
+            return commands.daemon(args.config, args.db, cwd=cwd)
         case "baseline":
             done = commands.accept(args.config, args.db, args.ids, cwd)
         case "init":

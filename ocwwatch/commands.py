@@ -1,12 +1,12 @@
 """What each command does, as functions that return text and a verdict; `cli` prints them.
 
-Builds the objects a command needs (config, store, fetcher) in the order that keeps bad input
-harmless: every file is read and validated before the database is opened.
+Reads the files a command needs first (a bad one is a clear error before anything is opened),
+then hands over to the pipeline, the store or the scheduler. No fetcher, transport or event loop
+lives here: a check's whole life is the pipeline's (pipeline/run.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,22 +14,12 @@ from enum import StrEnum
 from pathlib import Path
 
 from ocwwatch.clock import utc_now
-from ocwwatch.config import Config, HttpSettings, accept_baseline, load_config, write_default_config
+from ocwwatch.config import load_config, write_default_config
 from ocwwatch.errors import ConfigError
-from ocwwatch.fetch import (
-    Fetcher,
-    FetchPolicy,
-    Scenario,
-    load_scenario,
-    replay_transport,
-)
-from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.models import Observation, Run
-from ocwwatch.pipeline import Outcomes, run_check
-from ocwwatch.publish import publish_run
+from ocwwatch.pipeline import Outcomes, accept_latest, check_and_publish
 from ocwwatch.record import describe_recorded, record_scenario
 from ocwwatch.store import Store
-from ocwwatch.urls import InvalidURLError, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -51,24 +41,6 @@ class Done:
     verdict: Verdict = Verdict.CLEAN
 
 
-def fetch_policy(
-    http: HttpSettings, *, replay: bool, allowed_origins: Sequence[str] = ()
-) -> FetchPolicy:
-    """The fetcher's rules from the settings; a replay needs no politeness."""
-    policy = FetchPolicy(
-        allowed_origins=tuple(allowed_origins),
-        timeout_seconds=http.timeout_seconds,
-        per_host_concurrency=http.per_host_concurrency,
-        per_host_interval_seconds=0.0 if replay else http.per_host_interval_seconds,
-        max_redirects=http.max_redirects,
-        max_bytes=http.max_bytes,
-        retries=http.retries,
-    )
-    if http.user_agent:
-        policy = policy.model_copy(update={"user_agent": http.user_agent})
-    return policy
-
-
 def check(
     config_path: Path | None,
     database: Path | None,
@@ -81,8 +53,7 @@ def check(
 ) -> Done:
     """`ocwwatch check`: one run, stored and published; the chosen format is returned."""
     config = load_config(config_path, cwd=cwd, database=database)
-    scenario = load_scenario(replay) if replay is not None else None
-    outcomes = publish_check(config, scenario, progress, deep=deep)
+    outcomes = check_and_publish(config, replay, progress, deep=deep)
     with Store.open(config.settings.database) as store:
         text = store.load_report(outcomes.report.run.id, report_format) or ""
     return Done(text=text, verdict=verdict_of(outcomes))
@@ -94,42 +65,19 @@ def run_once(config_path: Path | None, database: Path | None, *, cwd: Path) -> R
     Per-resource progress is debug: the daemon logs one line per run (`scheduler`).
     """
     config = load_config(config_path, cwd=cwd, database=database)
-    return publish_check(config, None, lambda line: log.debug("%s", line)).report.run
+    return check_and_publish(config, None, lambda line: log.debug("%s", line)).report.run
 
 
-def publish_check(
-    config: Config, scenario: Scenario | None, progress: Progress, *, deep: bool = False
-) -> Outcomes:
-    """Hold the writer lock, run the check, store and publish it."""
-    transport = replay_transport(scenario, strict=False) if scenario is not None else None
-    policy = fetch_policy(
-        config.settings.http, replay=scenario is not None, allowed_origins=config.trusted_origins()
-    )
-    settings = config.settings
-    with Store.open(settings.database) as store, store.lock(settings.lock_timeout_seconds):
-        store.abandon_stale_runs(utc_now())
-        outcomes = asyncio.run(check_once(config, store, policy, transport, progress, deep=deep))
-        publish_run(
-            store,
-            outcomes.report,
-            settings.reports_dir,
-            settings.reports_url,
-            outcomes.validators,
-        )
-    return outcomes
+def daemon(config_path: Path | None, database: Path | None, *, cwd: Path) -> int:
+    """`ocwwatch daemon`: checks on the settings' schedule; each tick re-reads the files."""
+    config = load_config(config_path, cwd=cwd, database=database)
 
+    def tick() -> Run:
+        return run_once(config_path, database, cwd=cwd)
 
-async def check_once(
-    config: Config,
-    store: Store,
-    policy: FetchPolicy,
-    transport: object | None,
-    progress: Progress,
-    *,
-    deep: bool = False,
-) -> Outcomes:
-    async with Fetcher(policy, transport=transport) as fetcher:  # type: ignore[arg-type]
-        return await run_check(config, store, fetcher, progress=progress, deep=deep)
+    from ocwwatch.scheduler import run_daemon  # noqa: PLC0415 - apscheduler only for the daemon
+
+    return run_daemon(tick, config.settings.schedule, config.settings.source)
 
 
 def verdict_of(outcomes: Outcomes) -> Verdict:
@@ -144,8 +92,8 @@ def verdict_of(outcomes: Outcomes) -> Verdict:
 
 def record(urls: Sequence[str], out: Path) -> Done:
     """`ocwwatch record`: fetch URLs and save their answers as a scenario folder for --replay."""
-    policy = fetch_policy(HttpSettings(), replay=False)  # as `check` with default settings
-    recorded = record_scenario(urls, out, now=utc_now(), policy=policy)
+    # FetchPolicy's defaults are the [http] defaults (tested): bodies capped as `check` caps them.
+    recorded = record_scenario(urls, out, now=utc_now())
     if len(recorded.unanswered) == len(urls):
         return Done(describe_recorded(recorded), Verdict.OFFLINE)
     verdict = Verdict.FINDINGS if recorded.unanswered else Verdict.CLEAN
@@ -155,48 +103,14 @@ def record(urls: Sequence[str], out: Path) -> Done:
 def accept(config_path: Path | None, database: Path | None, ids: Sequence[str], cwd: Path) -> Done:
     """`ocwwatch baseline accept`: write the latest run's observations into the curated list."""
     config = load_config(config_path, cwd=cwd, database=database)
-    with Store.open(config.settings.database) as store:
-        run = store.latest_run()
-        if run is None:
-            raise ConfigError(
-                f"{config.settings.database}: no complete run to accept; run `ocwwatch check`"
-            )
-        observations = {o.id: o for o in store.load_observations(run.id)}
-    observations, refused = safe_suggestions(config, observations)
-    changed = accept_baseline(config.settings.resources, observations, ids)
-    lines = [f"  not applied: {line}" for line in refused]
-    if not changed:
-        head = f"{config.settings.resources}: already matches run {run.id}; nothing to do"
+    accepted = accept_latest(config, ids)
+    where, run_id = config.settings.resources, accepted.run_id
+    lines = [f"  not applied: {line}" for line in accepted.refused]
+    if not accepted.changed:
+        head = f"{where}: already matches run {run_id}; nothing to do"
         return Done("\n".join([head, *lines]) + "\n")
-    lines = [f"  {line}" for line in changed] + lines
-    return Done("\n".join([f"{config.settings.resources}: accepted run {run.id}:", *lines]) + "\n")
-
-
-def safe_suggestions(
-    config: Config, observations: dict[str, Observation]
-) -> tuple[dict[str, Observation], list[str]]:
-    """The observations with every suggested URL the address guard would refuse taken out
-    (issue 9: `baseline accept` never writes one into the list), and a line for each."""
-    guard = AddressGuard(config.trusted_origins(), resolver=None)
-    kept: dict[str, Observation] = {}
-    refused: list[str] = []
-    for key, observation in observations.items():
-        suggestion = observation.suggestion
-        reason = suggested_url_problem(guard, suggestion.url) if suggestion else None
-        kept[key] = observation
-        if reason is not None:
-            refused.append(f"{key}: {reason}")
-            kept[key] = observation.model_copy(update={"suggestion": None})
-    return kept, refused
-
-
-def suggested_url_problem(guard: AddressGuard, url: str) -> str | None:
-    try:
-        parsed = parse_url(url)
-    except InvalidURLError as exc:
-        return str(exc)
-    refusal = guard.refusal(parsed)
-    return refusal.reason if refusal is not None else None
+    lines = [f"  {line}" for line in accepted.changed] + lines
+    return Done("\n".join([f"{where}: accepted run {run_id}:", *lines]) + "\n")
 
 
 def init(folder: Path) -> Done:

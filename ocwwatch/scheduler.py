@@ -2,7 +2,7 @@
 
 Never two runs at once (max_instances=1, coalesced misfires); a failed run is logged and the
 daemon waits for the next tick. The first SIGTERM or SIGINT lets the run in progress finish, the
-second stops at once. Owns apscheduler; knows nothing of a check beyond `commands.run_once`.
+second stops at once. Owns apscheduler; knows nothing of a check beyond the job it is given.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -20,9 +21,9 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from ocwwatch.commands import run_once
-from ocwwatch.config import ScheduleSettings, load_config
+from ocwwatch.config import ScheduleSettings
 from ocwwatch.errors import ConfigError, OcwwatchError
+from ocwwatch.models import Run
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +87,10 @@ def _weekday_numbers(item: str) -> set[int] | None:
     return {number % 7 for number in range(start, end + 1, step)}
 
 
-def scheduled_check(config_path: Path | None, database: Path | None, cwd: Path) -> None:
+def scheduled_check(job: Callable[[], Run]) -> None:
     """One tick: run a check and log one line; failures are logged, never raised."""
     try:
-        run = run_once(config_path, database, cwd=cwd)
+        run = job()
     except OcwwatchError as exc:
         log.error("check failed, waiting for the next tick: %s", exc)
         return
@@ -155,16 +156,13 @@ def build_scheduler(schedule: ScheduleSettings) -> BlockingScheduler:
     )
 
 
-def run_daemon(config_path: Path | None, database: Path | None, *, cwd: Path) -> int:
-    """Run checks on schedule until SIGTERM or SIGINT; returns the exit code (0)."""
-    config = load_config(config_path, cwd=cwd, database=database)
-    schedule = config.settings.schedule
-    trigger = build_trigger(schedule, config.settings.source)
+def run_daemon(job: Callable[[], Run], schedule: ScheduleSettings, source: Path) -> int:
+    """Run `job` on `schedule` until SIGTERM or SIGINT; returns the exit code (0). `source`
+    names the settings file in errors."""
+    trigger = build_trigger(schedule, source)
     scheduler = build_scheduler(schedule)
     first = {"next_run_time": datetime.now(UTC)} if schedule.run_on_start else {}
-    scheduler.add_job(
-        scheduled_check, trigger, args=(config_path, database, cwd), id="check", **first
-    )
+    scheduler.add_job(scheduled_check, trigger, args=(job,), id="check", **first)
     stop = StopRequest()
     stopper = threading.Thread(
         target=stop_when_asked, args=(stop, scheduler), name="ocwwatch-stop", daemon=True

@@ -336,7 +336,7 @@ def test_a_bug_in_one_resource_is_exit_3_and_the_run_goes_on(
             raise RuntimeError("boom")
         return real(body, url, content_type)
 
-    monkeypatch.setattr("ocwwatch.pipeline.extract_page", flaky)
+    monkeypatch.setattr("ocwwatch.pipeline.check.extract_page", flaky)
     (config.parent / "resources.toml").write_text(
         '[[resources]]\nid = "cme"\nurl = "https://www.gutenberg.org/ebooks/33283"\nkind = "page"\n'
     )

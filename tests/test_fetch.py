@@ -664,8 +664,8 @@ async def test_raw_deflate_body_is_decoded(fake: FakeTime) -> None:
 def test_the_fetch_policy_has_one_set_of_defaults() -> None:
     """The settings' [http] defaults and FetchPolicy's are the same: `record` caps bodies as
     `check` does."""
-    from ocwwatch.commands import fetch_policy
     from ocwwatch.config import HttpSettings
+    from ocwwatch.pipeline import fetch_policy
 
     built = fetch_policy(HttpSettings(), replay=False)
     assert built == FetchPolicy()

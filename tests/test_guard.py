@@ -24,7 +24,6 @@ import httpcore
 import pytest
 from loopback import LoopbackServer
 
-from ocwwatch.commands import safe_suggestions
 from ocwwatch.config import Config, Settings
 from ocwwatch.fetch import Fetcher, FetchPolicy, Recording, normalise_url
 from ocwwatch.fetch.guard import AddressGuard, address_problem
@@ -39,7 +38,7 @@ from ocwwatch.models import (
     ResourceKind,
     Suggestion,
 )
-from ocwwatch.pipeline import Outcomes, run_check
+from ocwwatch.pipeline import Outcomes, run_check, safe_suggestions
 from ocwwatch.store import Store
 from ocwwatch.urls import parse_url
 

@@ -19,7 +19,9 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ocwwatch.errors import ScenarioError
+from ocwwatch.fetch.client import Fetcher
 from ocwwatch.fetch.failures import NoRecordingError
+from ocwwatch.fetch.policy import FetchPolicy
 from ocwwatch.fetch.urls import normalise_url
 from ocwwatch.files import write_file
 from ocwwatch.models import FetchResult
@@ -313,3 +315,10 @@ def _suffix(headers: Mapping[str, str]) -> str:
     return {"text/html": ".html", "application/pdf": ".pdf", "text/plain": ".txt"}.get(
         media, ".bin"
     )
+
+
+def open_fetcher(policy: FetchPolicy, scenario: Scenario | None) -> Fetcher:
+    """A live Fetcher, or one answered from `scenario` (an unrecorded URL fails as
+    NO_RECORDING): the one place a run's fetcher is chosen."""
+    transport = replay_transport(scenario, strict=False) if scenario is not None else None
+    return Fetcher(policy, transport=transport)

@@ -23,12 +23,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ocwwatch.commands import check_once, fetch_policy, publish_check
 from ocwwatch.config import Config, load_config, load_settings
-from ocwwatch.fetch import Scenario, load_scenario
+from ocwwatch.fetch import Fetcher, Scenario, load_scenario
 from ocwwatch.fetch.replay import respond
 from ocwwatch.models import Outcome
-from ocwwatch.pipeline import Outcomes
+from ocwwatch.pipeline import Outcomes, check_and_publish, fetch_policy, run_check
 from ocwwatch.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,19 +193,26 @@ def note_problems(label: str, outcomes: Outcomes, tally: Tally | None = None) ->
         problems.append(f"{label}: requests for unserved paths {sorted(tally.unknown_paths)}")
 
 
-def time_publish(config: Config, scenario: Scenario | None = None) -> tuple[float, Outcomes]:
-    """The real `ocwwatch check` path (publish_check): lock, check, store, publish reports."""
+def time_publish(config: Config, replay: Path | None = None) -> tuple[float, Outcomes]:
+    """The real `ocwwatch check` path (check_and_publish): lock, check, store, publish."""
     started = time.perf_counter()
-    outcomes = publish_check(config, scenario, quiet)
+    outcomes = check_and_publish(config, replay, quiet)
     return time.perf_counter() - started, outcomes
 
 
 def time_check(config: Config) -> tuple[float, Outcomes]:
-    """publish_check's check only (check_once: real Fetcher, real socket), without publishing."""
-    policy = fetch_policy(config.settings.http, replay=False)
+    """check_and_publish's check only (real Fetcher, real socket), without publishing."""
+    policy = fetch_policy(
+        config.settings.http, replay=False, allowed_origins=config.trusted_origins()
+    )
+
+    async def check(store: Store) -> Outcomes:
+        async with Fetcher(policy) as fetcher:
+            return await run_check(config, store, fetcher, progress=quiet)
+
     with Store.open(config.settings.database) as store:
         started = time.perf_counter()
-        outcomes = asyncio.run(check_once(config, store, policy, None, quiet))
+        outcomes = asyncio.run(check(store))
         return time.perf_counter() - started, outcomes
 
 
@@ -370,14 +376,14 @@ IDEAL_NOTE = [
 # --- 3. reference: replay-only runs and peak RSS -------------------------------------------
 
 
-def bench_replay(scenario: Scenario, curated: CuratedText, repeat: int) -> list[str]:
+def bench_replay(curated: CuratedText, repeat: int) -> list[str]:
     """The check with no network at all: in this process, and as a CLI subprocess."""
     identity = {url: url for url in re.findall(r'(?m)^url = "([^"]+)"$', CURATED.read_text())}
     walls = []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix="ocwwatch-bench-") as tmp:
             config = write_config(Path(tmp), list(curated.entries.values()), identity, {})
-            wall, outcomes = time_publish(config, scenario)
+            wall, outcomes = time_publish(config, SCENARIO)
             note_problems("replay", outcomes)
             walls.append(wall)
     cli_wall, cli_rss = replay_subprocess(curated, identity)
@@ -437,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  addressed as {GUTENBERG_HOST} so the fetcher gates it as its own host\n")
         print("\n".join([*bench_bytes(origins, curated), ""]), flush=True)
         print("\n".join([*bench_concurrency(origins, curated, args.repeat), ""]), flush=True)
-    print("\n".join(bench_replay(scenario, curated, args.repeat)))
+    print("\n".join(bench_replay(curated, args.repeat)))
     for problem in problems:
         print(f"BROKEN: {problem}", file=sys.stderr)
     return 1 if problems else 0

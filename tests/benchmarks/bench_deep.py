@@ -29,12 +29,10 @@ from typing import Any
 
 from mirror import Key, Mirror, Size
 
-from ocwwatch.commands import fetch_policy
 from ocwwatch.config import Config, DeepSettings, HttpSettings, Settings
 from ocwwatch.fetch import Fetcher
 from ocwwatch.models import LinkState, Resource, ResourceKind
-from ocwwatch.pipeline import run_check
-from ocwwatch.publish import publish_run
+from ocwwatch.pipeline import fetch_policy, publish_run, run_check
 from ocwwatch.store import Store
 
 HERE = Path(__file__).resolve().parent

@@ -1,7 +1,7 @@
-"""One run of the check: fetch every resource, extract, diff, judge, store, report.
+"""Checking one listed resource: the fetch, the PDF chase, the promises, the diffs, the verdict.
 
-The only module that knows the order of the stages. Each resource is checked on its own: an
-unexpected error in one becomes that resource's `error` outcome and the run goes on.
+Each resource is checked on its own: an unexpected error in one becomes that resource's `error`
+outcome (and an internal-error mark), and the run goes on.
 """
 
 from __future__ import annotations
@@ -13,35 +13,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
-from ocwwatch.clock import Clock, utc_now
+from ocwwatch.clock import Clock
 from ocwwatch.config import Config
-from ocwwatch.crawl import Crawled, Seed, crawl_sites
 from ocwwatch.diff import check_promises, diff_baseline, diff_previous
 from ocwwatch.extract import extract_page, find_missing_phrases
 from ocwwatch.fetch import Fetcher
-from ocwwatch.judge import (
-    ANSWERED,
-    UNREACHABLE_FAILURES,
-    is_link_finding,
-    judge_link,
-    judge_resource,
-    redirect_kind,
-    suggest_move,
-)
+from ocwwatch.judge import ANSWERED, judge_resource, redirect_kind, suggest_move
 from ocwwatch.models import (
-    Counts,
     Extraction,
     FetchResult,
-    LinkCheck,
     Metadata,
     Observation,
     Outcome,
     PageKind,
     PromiseCheck,
-    Report,
     Resource,
     ResourceKind,
-    Run,
     Suggestion,
     Validators,
 )
@@ -70,19 +57,6 @@ class Checked:
     result: FetchResult
     followed: list[Followed] = field(default_factory=list)
     internal_error: bool = False  # the check raised: a bug in ocwwatch, not the resource
-
-
-@dataclass
-class Outcomes:
-    """What a whole run found, before it is stored."""
-
-    report: Report
-    validators: dict[str, Validators] = field(default_factory=dict)  # saved when complete
-    broken: tuple[str, ...] = ()  # ids of resources whose check raised (internal errors)
-
-    @property
-    def findings(self) -> bool:
-        return self.report.run.has_findings
 
 
 class ResourceCheck:
@@ -297,171 +271,3 @@ def failed_check(resource: Resource, exc: Exception, at: datetime) -> Checked:
     )
     result = FetchResult(url=resource.url, final_url=resource.url, status=None, fetched_at=at)
     return Checked(observation=observation, result=result, internal_error=True)
-
-
-def is_offline(checked: Sequence[Checked]) -> bool:
-    """No host answered at all: the run proves nothing about the links."""
-    return bool(checked) and all(
-        c.result.status is None and c.result.failure in UNREACHABLE_FAILURES for c in checked
-    )
-
-
-def judge_links(checked: Sequence[Checked], store: Store, now: datetime) -> list[LinkCheck]:
-    found_on: dict[str, list[str]] = {}
-    latest: dict[str, Followed] = {}
-    for item in checked:
-        for followed in item.followed:
-            found_on.setdefault(followed.result.url, []).append(followed.found_on)
-            latest[followed.result.url] = followed
-    return [
-        judge_link(f.result, f.metadata, found_on[url], store.link_state(url), now)
-        for url, f in latest.items()
-    ]
-
-
-def collect_validators(checked: Sequence[Checked]) -> dict[str, Validators]:
-    """Validators for every 200 fetched this run, to make the next run conditional."""
-    values = {}
-    results = [c.result for c in checked] + [f.result for c in checked for f in c.followed]
-    for result in results:
-        found = result.validators
-        if result.status == 200 and result.failure is None and (found.etag or found.last_modified):
-            values[result.final_url] = found
-    return values
-
-
-def count(
-    observations: Sequence[Observation], links: Sequence[LinkCheck], failures_before: int
-) -> Counts:
-    dead_links = sum(is_link_finding(link, failures_before) for link in links)
-    return Counts(
-        resources=len(observations),
-        links=len(links),
-        dead=sum(o.outcome is Outcome.DEAD for o in observations) + dead_links,
-        moved=sum(o.outcome is Outcome.MOVED for o in observations),
-        changed=sum(o.outcome is Outcome.CHANGED for o in observations),
-    )
-
-
-def settle_offline(observations: list[Observation]) -> list[Observation]:
-    """In an offline run nothing is judged dead: a DNS failure there is the network's."""
-    return [
-        o.model_copy(update={"outcome": Outcome.UNKNOWN}) if o.outcome is Outcome.DEAD else o
-        for o in observations
-    ]
-
-
-def deep_seeds(config: Config, checked: Sequence[Checked]) -> list[Seed]:
-    """What the resource checks fetched, for `--deep`: course homes and followed pages.
-
-    The crawl fetches none of them again; it stores every link it judges batch by batch
-    (anchors included), so the deep branch of `judge_run` saves no links itself.
-    """
-    kinds = {resource.id: resource.kind for resource in config.resources}
-    seeds = []
-    for item in checked:
-        observation = item.observation
-        if kinds[observation.id] is ResourceKind.OCW_COURSE:
-            seeds.append(Seed(item.result, observation.metadata, resource_id=observation.id))
-        seeds += [Seed(f.result, f.metadata, found_on=f.found_on) for f in item.followed]
-    return seeds
-
-
-async def run_check(
-    config: Config,
-    store: Store,
-    fetcher: Fetcher,
-    *,
-    now: Clock = utc_now,
-    progress: Progress = lambda _line: None,
-    deep: bool = False,
-) -> Outcomes:
-    """One whole run, stored step by step; the returned report is what was stored.
-
-    With `deep`, the links inside every `ocw-course` site are crawled and checked too (issue 4).
-    """
-    started = now()
-    run_id = store.start_run(started)
-    try:
-        return await judge_run(
-            config, store, fetcher, run_id, started, now=now, progress=progress, deep=deep
-        )
-    except BaseException as exc:
-        # Interrupted or broken: keep the run, but never let it count as complete.
-        store.fail_run(run_id, now(), f"{type(exc).__name__}: {exc}")
-        raise
-
-
-async def judge_run(
-    config: Config,
-    store: Store,
-    fetcher: Fetcher,
-    run_id: int,
-    started: datetime,
-    *,
-    now: Clock,
-    progress: Progress,
-    deep: bool = False,
-) -> Outcomes:
-    checked = await check_all(config, fetcher, store, run_id, now=now, progress=progress)
-    offline = is_offline(checked)
-    observations = [c.observation for c in checked]
-    if offline:
-        observations = settle_offline(observations)
-    kinds = {resource.id: resource.kind for resource in config.resources}
-    for observation in observations:
-        store.save_observation(run_id, observation, kind=kinds[observation.id])
-    # An offline run judges nothing, so it crawls nothing either.
-    found = await find_links(
-        config,
-        store,
-        fetcher,
-        run_id,
-        checked,
-        now=now,
-        progress=progress,
-        crawl=deep and not offline,
-    )
-    links = found.links
-    counts = count(observations, links, config.settings.failures_before_finding)
-    finished = now()
-    run = Run(
-        id=run_id,
-        started_at=started,
-        finished_at=finished,
-        offline=offline,
-        counts=counts,
-        notes=found.notes,
-    )
-    report = Report(run=run, resources=tuple(observations), links=tuple(links))
-    broken = tuple(c.observation.id for c in checked if c.internal_error)
-    return Outcomes(report=report, validators=collect_validators(checked), broken=broken)
-
-
-async def find_links(
-    config: Config,
-    store: Store,
-    fetcher: Fetcher,
-    run_id: int,
-    checked: Sequence[Checked],
-    *,
-    now: Clock,
-    progress: Progress,
-    crawl: bool,
-) -> Crawled:
-    """The run's links, judged and stored: every link of the course sites when `crawl`
-    (the deep check), else those the resource checks followed."""
-    if crawl:
-        return await crawl_sites(
-            store,
-            fetcher,
-            run_id,
-            deep_seeds(config, checked),
-            deep=config.settings.deep,
-            resources=config.resources,
-            now=now,
-            progress=progress,
-        )
-    links = judge_links(checked, store, now())
-    store.save_link_checks(run_id, links)
-    return Crawled(links)

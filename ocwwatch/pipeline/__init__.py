@@ -1,0 +1,22 @@
+"""One run of the check, and what is done with runs: the stages in order (run.py), one resource's
+check (check.py), publishing the reports (publish.py), accepting a run into the list (accept.py).
+
+The command layer calls these; nothing here prints or picks exit codes.
+"""
+
+from ocwwatch.pipeline.accept import Accepted, accept_latest, safe_suggestions
+from ocwwatch.pipeline.check import Progress
+from ocwwatch.pipeline.publish import publish_run
+from ocwwatch.pipeline.run import Outcomes, check_and_publish, fetch_policy, run_check
+
+__all__ = [
+    "Accepted",
+    "Outcomes",
+    "Progress",
+    "accept_latest",
+    "check_and_publish",
+    "fetch_policy",
+    "publish_run",
+    "run_check",
+    "safe_suggestions",
+]

@@ -1,0 +1,65 @@
+"""`baseline accept`: the latest complete run's observations, written into the curated list.
+
+Only suggestions the address guard would let through are applied (issue 9): a stored suggestion
+can come from an older version or a hostile answer, and the list is what the next run trusts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ocwwatch.config import Config, accept_baseline
+from ocwwatch.errors import ConfigError
+from ocwwatch.fetch.guard import AddressGuard
+from ocwwatch.models import Observation
+from ocwwatch.store import Store
+from ocwwatch.urls import InvalidURLError, parse_url
+
+
+@dataclass(frozen=True)
+class Accepted:
+    run_id: int
+    changed: list[str]  # one line per key written
+    refused: list[str]  # one line per suggestion left out, with the guard's reason
+
+
+def accept_latest(config: Config, ids: Sequence[str]) -> Accepted:
+    """Write the latest complete run's observations of `ids` (all when empty) into the list."""
+    with Store.open(config.settings.database) as store:
+        run = store.latest_run()
+        if run is None:
+            raise ConfigError(
+                f"{config.settings.database}: no complete run to accept; run `ocwwatch check`"
+            )
+        observations = {o.id: o for o in store.load_observations(run.id)}
+    observations, refused = safe_suggestions(config, observations)
+    changed = accept_baseline(config.settings.resources, observations, ids)
+    return Accepted(run_id=run.id, changed=changed, refused=refused)
+
+
+def safe_suggestions(
+    config: Config, observations: dict[str, Observation]
+) -> tuple[dict[str, Observation], list[str]]:
+    """The observations with every suggested URL the address guard would refuse taken out
+    (issue 9: `baseline accept` never writes one into the list), and a line for each."""
+    guard = AddressGuard(config.trusted_origins(), resolver=None)
+    kept: dict[str, Observation] = {}
+    refused: list[str] = []
+    for key, observation in observations.items():
+        suggestion = observation.suggestion
+        reason = suggested_url_problem(guard, suggestion.url) if suggestion else None
+        kept[key] = observation
+        if reason is not None:
+            refused.append(f"{key}: {reason}")
+            kept[key] = observation.model_copy(update={"suggestion": None})
+    return kept, refused
+
+
+def suggested_url_problem(guard: AddressGuard, url: str) -> str | None:
+    try:
+        parsed = parse_url(url)
+    except InvalidURLError as exc:
+        return str(exc)
+    refusal = guard.refusal(parsed)
+    return refusal.reason if refusal is not None else None
