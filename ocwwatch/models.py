@@ -421,3 +421,24 @@ class Report(Record):
     run: Run
     resources: tuple[Observation, ...] = ()
     links: tuple[LinkCheck, ...] = ()
+
+
+# --- archive lookups ---------------------------------------------------------------------
+
+# Where a found link was seen: the link's key, the page, the anchor text there.
+Source = tuple[str, str, str]
+
+
+class Snapshot(Record):
+    """One archived copy in the Wayback Machine: where to see it, and when it was taken."""
+
+    url: str
+    taken_at: datetime
+
+
+class WaybackLookup(Record):
+    """What one availability lookup of a URL found: a snapshot, or None (a miss)."""
+
+    url: str
+    looked_up_at: datetime
+    snapshot: Snapshot | None = None

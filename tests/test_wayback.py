@@ -17,8 +17,8 @@ import httpx
 import pytest
 from test_crawl_support import HOME, T0, MockSite, by_path, config, deep_run, ok, page, policy
 
+from ocwwatch.archive import ArchiveOptions, suggest_snapshots
 from ocwwatch.config import Config, DeepSettings, Settings
-from ocwwatch.crawl.wayback import suggest_snapshots
 from ocwwatch.fetch import Fetcher, Recording, Scenario, replay_transport
 from ocwwatch.models import LinkCheck, LinkKind, LinkState, Resource, ResourceKind, Suggestion
 from ocwwatch.pipeline import Outcomes
@@ -286,12 +286,18 @@ MOVED = Suggestion(url=PublicSite.base_url + "/new", reason="permanent redirect 
 async def suggest(store: Store, archive: Archive, check: LinkCheck) -> list[LinkCheck]:
     """`suggest_snapshots` alone, on one check of a run just started."""
     run_id = store.start_run(T0)
-    deep = DeepSettings(wayback_endpoint=ENDPOINT)
+    options = ArchiveOptions(endpoint=ENDPOINT)
     async with Fetcher(
         policy(allowed_origins=(ENDPOINT,)), transport=archive.transport()
     ) as fetcher:
         return await suggest_snapshots(
-            store, fetcher, run_id, [check], deep=deep, now=lambda: T0, progress=lambda _line: None
+            store,
+            fetcher,
+            run_id,
+            [check],
+            options=options,
+            now=lambda: T0,
+            progress=lambda _l: None,
         )
 
 

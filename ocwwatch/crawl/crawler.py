@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ocwwatch.clock import Clock
+from ocwwatch.crawl.frontier import Frontier, FrontierWriter
 from ocwwatch.crawl.probe import (
     Prober,
     Visit,
@@ -30,7 +31,6 @@ from ocwwatch.crawl.readers import PageReaders
 from ocwwatch.crawl.robots import RobotsBook
 from ocwwatch.crawl.scope import Scope, url_key
 from ocwwatch.crawl.verdict import judge_found
-from ocwwatch.crawl.writer import StoreWriter
 from ocwwatch.extract import MAX_LINKS_PER_PAGE, links_were_cut
 from ocwwatch.fetch import Fetcher
 from ocwwatch.judge import ANSWERED
@@ -45,9 +45,8 @@ from ocwwatch.models import (
     LinkState,
     Metadata,
     PageKind,
+    Source,
 )
-from ocwwatch.store import Store
-from ocwwatch.store.crawl import Source
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +153,7 @@ class DeepCrawl:
 
     def __init__(
         self,
-        store: Store,
+        store: Frontier,
         fetcher: Fetcher,
         run_id: int,
         scope: Scope,
@@ -190,7 +189,7 @@ class DeepCrawl:
         self.claiming: asyncio.Task[list[FrontierEntry]] | None = None
         # Claimed entries found ok lately (status, when), by key: kept until checked.
         self.fresh: dict[str, tuple[int | None, datetime]] = {}
-        self.writer: StoreWriter  # set while the crawl runs
+        self.writer: FrontierWriter  # set while the crawl runs
 
     async def run(self, seeds: Sequence[Seed]) -> list[LinkCheck]:
         """Crawl from the seeds until the frontier is empty; return every found link judged."""
@@ -198,7 +197,7 @@ class DeepCrawl:
         try:
             for seed in seeds:
                 self.plant(seed)
-            async with StoreWriter(self.store.path) as self.writer:
+            async with self.store.writer() as self.writer:
                 readers = PageReaders(self.options.extract_workers, self.options.max_links_per_page)
                 async with readers:
                     self.prober.readers = readers
@@ -324,14 +323,16 @@ class DeepCrawl:
         if step.found:
             self.found_flushes += 1
         if step.found or step.sources or step.settled or step.pages:
+            run_id, now = self.run_id, self.now()
             await self.writer.write(
-                Store.save_crawl_step,
-                self.run_id,
-                self.now(),
-                found=step.found,
-                sources=step.sources,
-                settled=step.settled,
-                pages=step.pages,
+                lambda frontier: frontier.save_crawl_step(
+                    run_id,
+                    now,
+                    found=step.found,
+                    sources=step.sources,
+                    settled=step.settled,
+                    pages=step.pages,
+                )
             )
 
     async def claim(self) -> list[FrontierEntry]:
@@ -339,14 +340,13 @@ class DeepCrawl:
         checked recently enough not to be asked again."""
         await self.flush()
         flushes = self.found_flushes
-        entries = await self.writer.call(
-            Store.claim_frontier, self.run_id, self.options.claim_batch
-        )
+        run_id, batch = self.run_id, self.options.claim_batch
+        entries = await self.writer.call(lambda frontier: frontier.claim_frontier(run_id, batch))
         self.claimed_after = flushes
         if self.options.recheck_after is not None and entries:
             since = self.now() - self.options.recheck_after
             urls = [entry.url for entry in entries]
-            fresh = await self.writer.call(Store.fresh_links, urls, since)
+            fresh = await self.writer.call(lambda frontier: frontier.fresh_links(urls, since))
             self.fresh.update({e.key: fresh[e.url] for e in entries if e.url in fresh})
         return entries
 
@@ -506,7 +506,7 @@ class DeepCrawl:
             asked = [f.probe.fetched_at if reused_probe(f.probe) else now for f in batch]
             rows = [(key, check, at) for (key, check), at in zip(judged, asked, strict=True)]
             # Saved on the store's thread while this one reads where the links were found.
-            await self.writer.write(Store.save_found_checks, self.run_id, rows)
+            await self.writer.write(saving_checks(self.run_id, rows))
             working = [key for key, check in judged if check.state in WORKING]
             to_fix = [key for key, check in judged if check.state not in WORKING]
             found_on = self.pages_of(working, FOUND_ON_KEPT, pages)
@@ -527,3 +527,10 @@ class DeepCrawl:
         return {
             key: {"found_on": tuple(on), "found_on_count": totals[key]} for key, on in found.items()
         }
+
+
+def saving_checks(
+    run_id: int, rows: Sequence[tuple[str, LinkCheck, datetime | None]]
+) -> Callable[[Frontier], None]:
+    """The write of a batch of verdicts, bound now: it runs later, on the store's thread."""
+    return lambda frontier: frontier.save_found_checks(run_id, rows)

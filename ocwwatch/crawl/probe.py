@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
+from ocwwatch.crawl.frontier import Frontier
 from ocwwatch.crawl.oembed import oembed_state, oembed_url, video_id
 from ocwwatch.crawl.readers import PageReaders
 from ocwwatch.crawl.scope import Scope, url_key
@@ -30,7 +31,6 @@ from ocwwatch.models import (
     Metadata,
     PageKind,
 )
-from ocwwatch.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ class Prober:
     """Checks frontier entries with one Fetcher; remembers nothing between entries."""
 
     def __init__(
-        self, fetcher: Fetcher, store: Store, scope: Scope, max_links: int = MAX_LINKS_PER_PAGE
+        self, fetcher: Fetcher, store: Frontier, scope: Scope, max_links: int = MAX_LINKS_PER_PAGE
     ) -> None:
         self.fetcher = fetcher
         self.store = store

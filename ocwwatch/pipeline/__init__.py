@@ -6,8 +6,9 @@ The command layer calls these; nothing here prints or picks exit codes.
 
 from ocwwatch.pipeline.accept import Accepted, accept_latest, safe_suggestions
 from ocwwatch.pipeline.check import Progress
+from ocwwatch.pipeline.options import fetch_policy
 from ocwwatch.pipeline.publish import publish_run
-from ocwwatch.pipeline.run import Outcomes, check_and_publish, fetch_policy, run_check
+from ocwwatch.pipeline.run import Outcomes, check_and_publish, run_check
 
 __all__ = [
     "Accepted",

@@ -11,11 +11,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
+from ocwwatch.archive import suggest_snapshots
 from ocwwatch.clock import Clock, utc_now
-from ocwwatch.config import Config, HttpSettings
-from ocwwatch.crawl import Crawled, Seed, crawl_sites
+from ocwwatch.config import Config
+from ocwwatch.crawl import Crawled, Seed, crawl_sites, plan_sites
 from ocwwatch.fetch import Fetcher, FetchPolicy, Scenario, load_scenario, open_fetcher
 from ocwwatch.judge import UNREACHABLE_FAILURES, is_link_finding, judge_link
 from ocwwatch.models import (
@@ -29,6 +31,12 @@ from ocwwatch.models import (
     Validators,
 )
 from ocwwatch.pipeline.check import Checked, Followed, Progress, check_all
+from ocwwatch.pipeline.options import (
+    archive_options,
+    deep_options,
+    fetch_policy,
+    pages_to_crawl,
+)
 from ocwwatch.pipeline.publish import publish_run
 from ocwwatch.store import Store
 
@@ -46,25 +54,6 @@ class Outcomes:
     @property
     def findings(self) -> bool:
         return self.report.run.has_findings
-
-
-def fetch_policy(
-    http: HttpSettings, *, replay: bool, allowed_origins: Sequence[str] = ()
-) -> FetchPolicy:
-    """The fetcher's rules from the settings (the one place they are read); a replay needs no
-    politeness."""
-    policy = FetchPolicy(
-        allowed_origins=tuple(allowed_origins),
-        timeout_seconds=http.timeout_seconds,
-        per_host_concurrency=http.per_host_concurrency,
-        per_host_interval_seconds=0.0 if replay else http.per_host_interval_seconds,
-        max_redirects=http.max_redirects,
-        max_bytes=http.max_bytes,
-        retries=http.retries,
-    )
-    if http.user_agent:
-        policy = policy.model_copy(update={"user_agent": http.user_agent})
-    return policy
 
 
 def check_and_publish(
@@ -255,16 +244,46 @@ async def find_links(
     """The run's links, judged and stored: every link of the course sites when `crawl`
     (the deep check), else those the resource checks followed."""
     if crawl:
-        return await crawl_sites(
-            store,
-            fetcher,
-            run_id,
-            deep_seeds(config, checked),
-            deep=config.settings.deep,
-            resources=config.resources,
-            now=now,
-            progress=progress,
-        )
+        return await crawl_deep(config, store, fetcher, run_id, checked, now=now, progress=progress)
     links = judge_links(checked, store, now())
     store.save_link_checks(run_id, links)
     return Crawled(links)
+
+
+async def crawl_deep(
+    config: Config,
+    store: Store,
+    fetcher: Fetcher,
+    run_id: int,
+    checked: Sequence[Checked],
+    *,
+    now: Clock,
+    progress: Progress,
+) -> Crawled:
+    """The deep check: crawl the course sites, then ask the archive about dead links that no
+    redirect explains (`deep.wayback`)."""
+    deep = config.settings.deep
+    seeds = deep_seeds(config, checked)
+    sites = plan_sites(seeds, partial(pages_to_crawl, deep))
+    crawled = await crawl_sites(
+        store,
+        fetcher,
+        run_id,
+        seeds,
+        sites=sites,
+        options=deep_options(deep),
+        now=now,
+        progress=progress,
+    )
+    if not deep.wayback:
+        return crawled
+    links = await suggest_snapshots(
+        store,
+        fetcher,
+        run_id,
+        crawled.links,
+        options=archive_options(deep),
+        now=now,
+        progress=progress,
+    )
+    return Crawled(links, crawled.notes)

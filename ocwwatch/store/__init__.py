@@ -34,6 +34,7 @@ from ocwwatch.store.rows import (
 )
 from ocwwatch.store.schema import MIGRATIONS
 from ocwwatch.store.wayback import WaybackStore
+from ocwwatch.store.writer import StoreWriter
 
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Store"]
 
@@ -76,6 +77,11 @@ class Store(CrawlStore, WaybackStore):
     """
 
     # --- writes ----------------------------------------------------------------------------
+
+    def writer(self) -> StoreWriter[Store]:
+        """Calls on a thread and a connection of their own, in order (a crawl's many writes)."""
+        path = self.path
+        return StoreWriter(lambda: Store.open(path))
 
     def start_run(self, now: datetime) -> int:
         """Record a new run as 'running' and return its id."""

@@ -18,6 +18,7 @@ from ocwwatch.models import (
     Link,
     LinkCheck,
     LinkProbe,
+    Source,
     Validators,
 )
 from ocwwatch.store.base import StoreBase, translated
@@ -32,7 +33,6 @@ from ocwwatch.store.rows import (
 
 # Where a link was found: its URL key, the page, the anchor's text there. A plain tuple, not an
 # `Anchor`: a crawl records one per link per page (hundreds of thousands), kept cheap to make.
-Source = tuple[str, str, str]
 
 _QUEUE = """
 INSERT OR IGNORE INTO crawl_frontier (run_id, url_key, url, kind, resource_id, depth, state)

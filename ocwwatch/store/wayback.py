@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 
-from ocwwatch.models import Record, Suggestion
+from ocwwatch.models import Suggestion, WaybackLookup
 from ocwwatch.store.base import StoreBase
 from ocwwatch.store.rows import Row, dump_json, format_time, parse_time
 
@@ -19,21 +18,6 @@ INSERT INTO wayback_lookups (url, looked_up_at, snapshot_url, snapshot_time) VAL
 ON CONFLICT (url) DO UPDATE SET looked_up_at = excluded.looked_up_at,
     snapshot_url = excluded.snapshot_url, snapshot_time = excluded.snapshot_time
 """
-
-
-class Snapshot(Record):
-    """One archived copy in the Wayback Machine: where to see it, and when it was taken."""
-
-    url: str
-    taken_at: datetime
-
-
-class WaybackLookup(Record):
-    """What one availability lookup of a URL found: a snapshot, or None (a miss)."""
-
-    url: str
-    looked_up_at: datetime
-    snapshot: Snapshot | None = None
 
 
 def _lookup_from_row(row: Row) -> WaybackLookup:

@@ -1,5 +1,5 @@
-"""Wayback Machine suggestions for dead links (issue 4, item 5): a dead link that no redirect
-explains gets the archive.org snapshot closest to when it started failing.
+"""Archive lookups, a stage of their own (issue 4, item 5; issue 10): a dead link that no
+redirect explains gets the Wayback Machine snapshot closest to when it started failing.
 
 Asks archive.org's availability API through the crawl's Fetcher, under its own timeout and a
 per-run budget, and keeps the answers in the store. A lookup that goes wrong means no suggestion
@@ -12,20 +12,40 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field, ValidationError
 
 from ocwwatch.clock import Clock
-from ocwwatch.config import DeepSettings
 from ocwwatch.fetch import Fetcher
-from ocwwatch.models import LinkCheck, LinkKind, LinkState, Suggestion
-from ocwwatch.store import Store
-from ocwwatch.store.wayback import Snapshot, WaybackLookup
+from ocwwatch.models import LinkCheck, LinkKind, LinkState, Snapshot, Suggestion, WaybackLookup
 from ocwwatch.validation import describe_validation
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ArchiveOptions:
+    """Where to ask and how much: the settings' [deep] wayback_* values."""
+
+    endpoint: str = "https://archive.org/wayback/available"
+    timeout_seconds: float = 10.0  # per lookup, retries and waiting included
+    max_lookups: int = 200  # per run; cached answers do not count
+    miss_retry_days: int = 30  # when to ask again about a URL that had no snapshot
+
+
+class LookupCache(Protocol):
+    """What the stage keeps between runs (the pipeline's Store satisfies it)."""
+
+    def load_wayback_lookups(self, urls: Iterable[str]) -> dict[str, WaybackLookup]: ...
+
+    def save_wayback_lookups(self, lookups: Sequence[WaybackLookup]) -> None: ...
+
+    def set_link_suggestions(self, run_id: int, suggestions: Mapping[str, Suggestion]) -> None: ...
+
 
 Progress = Callable[[str], None]
 
@@ -100,16 +120,16 @@ def suggestion_of(snapshot: Snapshot) -> Suggestion:
 
 
 async def look_up(
-    fetcher: Fetcher, check: LinkCheck, deep: DeepSettings, now: datetime
+    fetcher: Fetcher, check: LinkCheck, options: ArchiveOptions, now: datetime
 ) -> WaybackLookup | None:
     """Ask archive.org for the snapshot of `check.url` closest to its first failure; None
     when the lookup failed (a timeout, an error status, an answer that does not read)."""
-    query = lookup_url(deep.wayback_endpoint, check.url, check.first_failed_at or now)
+    query = lookup_url(options.endpoint, check.url, check.first_failed_at or now)
     try:
-        async with asyncio.timeout(deep.wayback_timeout_seconds):
+        async with asyncio.timeout(options.timeout_seconds):
             result = await fetcher.fetch(query)
     except TimeoutError:
-        timeout = deep.wayback_timeout_seconds
+        timeout = options.timeout_seconds
         log.info("Wayback lookup of %s failed: no answer within %g s", check.url, timeout)
         return None
     if result.failure is not None or result.status != 200:
@@ -125,7 +145,7 @@ async def look_up(
 
 
 async def look_up_all(
-    fetcher: Fetcher, checks: Sequence[LinkCheck], deep: DeepSettings, now: datetime
+    fetcher: Fetcher, checks: Sequence[LinkCheck], options: ArchiveOptions, now: datetime
 ) -> list[WaybackLookup]:
     """The lookups of `checks` that got an answer, until too many failed.
 
@@ -139,7 +159,7 @@ async def look_up_all(
     async def work() -> None:
         nonlocal failures
         while waiting and failures < FAILURES_BEFORE_GIVING_UP:
-            lookup = await look_up(fetcher, waiting.popleft(), deep, now)
+            lookup = await look_up(fetcher, waiting.popleft(), options, now)
             if lookup is None:
                 failures += 1
             else:
@@ -158,7 +178,7 @@ async def look_up_all(
 
 
 def fresh_lookups(
-    store: Store, urls: Iterable[str], now: datetime, miss_retry_days: int
+    store: LookupCache, urls: Iterable[str], now: datetime, miss_retry_days: int
 ) -> dict[str, WaybackLookup]:
     """Cached lookups to reuse: every hit (a snapshot stays), and misses not yet due again."""
     due = now - timedelta(days=miss_retry_days)
@@ -182,12 +202,12 @@ def add_suggestions(
 
 
 async def suggest_snapshots(
-    store: Store,
+    store: LookupCache,
     fetcher: Fetcher,
     run_id: int,
     checks: Sequence[LinkCheck],
     *,
-    deep: DeepSettings,
+    options: ArchiveOptions,
     now: Clock,
     progress: Progress,
 ) -> list[LinkCheck]:
@@ -205,18 +225,18 @@ async def suggest_snapshots(
     if not wanted:
         return list(checks)
     started = now()
-    known = fresh_lookups(store, wanted, started, deep.wayback_miss_retry_days)
+    known = fresh_lookups(store, wanted, started, options.miss_retry_days)
     unknown = [check for url, check in wanted.items() if url not in known]
-    if len(unknown) > deep.wayback_max_lookups:
+    if len(unknown) > options.max_lookups:
         log.info(
             "%d dead links to look up in the Wayback Machine; %d this run (wayback_max_lookups)",
             len(unknown),
-            deep.wayback_max_lookups,
+            options.max_lookups,
         )
-        unknown = unknown[: deep.wayback_max_lookups]
+        unknown = unknown[: options.max_lookups]
     if unknown:
         progress(f"deep: asking the Wayback Machine about {len(unknown)} dead links")
-    asked = await look_up_all(fetcher, unknown, deep, started)
+    asked = await look_up_all(fetcher, unknown, options, started)
     store.save_wayback_lookups(asked)
     suggestions = {
         lookup.url: suggestion_of(lookup.snapshot)

@@ -1,0 +1,63 @@
+"""The crawl's narrow door to the store: exactly what a deep check reads and writes, as a
+protocol the pipeline's Store satisfies. The crawl imports no store (issue 10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from ocwwatch.models import CrawledPage, FoundLink, FrontierEntry, LinkCheck, LinkProbe, Source
+
+T = TypeVar("T")
+
+
+class FrontierWriter(Protocol):
+    """Calls on the frontier, in order, on a thread of their own (store/writer.py)."""
+
+    async def call(self, fn: Callable[[Frontier], T], /) -> T: ...
+
+    async def write(self, fn: Callable[[Frontier], None], /) -> None: ...
+
+    async def settle(self) -> None: ...
+
+
+class Frontier(Protocol):
+    """The crawl's queue of links, where each was found, what each answered, and pages read."""
+
+    def writer(self) -> AbstractAsyncContextManager[FrontierWriter]: ...
+
+    def reset_frontier(self, run_id: int) -> None: ...
+
+    def save_crawl_step(
+        self,
+        run_id: int,
+        now: datetime,
+        *,
+        found: Sequence[FrontierEntry] = (),
+        sources: Sequence[Source] = (),
+        settled: Sequence[tuple[FrontierEntry, LinkProbe]] = (),
+        pages: Sequence[CrawledPage] = (),
+    ) -> None: ...
+
+    def claim_frontier(self, run_id: int, limit: int) -> list[FrontierEntry]: ...
+
+    def fresh_links(
+        self, urls: Sequence[str], since: datetime
+    ) -> dict[str, tuple[int | None, datetime]]: ...
+
+    def load_found_links(self, run_id: int, after_seq: int, limit: int) -> list[FoundLink]: ...
+
+    def first_sources(
+        self, run_id: int, keys: Sequence[str], limit: int | None
+    ) -> Iterator[tuple[str, str, int]]: ...
+
+    def save_found_checks(
+        self, run_id: int, checks: Sequence[tuple[str, LinkCheck, datetime | None]]
+    ) -> None: ...
+
+    def load_crawled_page(self, url_key: str) -> CrawledPage | None: ...
+
+    def link_states(self, urls: Iterable[str]) -> dict[str, LinkCheck]: ...

@@ -1,0 +1,60 @@
+"""Settings become option values here, and only here: the fetch policy, the crawl's options,
+the archive lookups' options. The stages take these values, never the settings themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from ocwwatch.archive import ArchiveOptions
+from ocwwatch.config import DeepSettings, HttpSettings
+from ocwwatch.crawl import DeepOptions
+from ocwwatch.fetch import FetchPolicy
+
+
+def fetch_policy(
+    http: HttpSettings, *, replay: bool, allowed_origins: Sequence[str] = ()
+) -> FetchPolicy:
+    """The fetcher's rules from the settings (the one place they are read); a replay needs no
+    politeness."""
+    policy = FetchPolicy(
+        allowed_origins=tuple(allowed_origins),
+        timeout_seconds=http.timeout_seconds,
+        per_host_concurrency=http.per_host_concurrency,
+        per_host_interval_seconds=0.0 if replay else http.per_host_interval_seconds,
+        max_redirects=http.max_redirects,
+        max_bytes=http.max_bytes,
+        retries=http.retries,
+    )
+    if http.user_agent:
+        policy = policy.model_copy(update={"user_agent": http.user_agent})
+    return policy
+
+
+def deep_options(deep: DeepSettings) -> DeepOptions:
+    hours = deep.recheck_after_hours
+    return DeepOptions(
+        workers=deep.workers,
+        extract_workers=deep.extract_workers,
+        check_external=deep.check_external,
+        respect_robots=deep.respect_robots,
+        robots_user_agent=deep.robots_user_agent,
+        recheck_after=timedelta(hours=hours) if hours else None,
+        max_links_per_page=deep.max_links_per_page,
+        max_links_per_run=deep.max_links_per_run,
+    )
+
+
+def archive_options(deep: DeepSettings) -> ArchiveOptions:
+    return ArchiveOptions(
+        endpoint=deep.wayback_endpoint,
+        timeout_seconds=deep.wayback_timeout_seconds,
+        max_lookups=deep.wayback_max_lookups,
+        miss_retry_days=deep.wayback_miss_retry_days,
+    )
+
+
+def pages_to_crawl(deep: DeepSettings, resource_id: str) -> int | None:
+    """How many pages of a course site a deep run reads; None leaves the course out."""
+    return deep.max_pages_for(resource_id) if deep.crawls(resource_id) else None
