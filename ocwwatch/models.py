@@ -7,6 +7,7 @@ report's keys (DESIGN.md, "Contracts"), so renderers can dump them without renam
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -427,6 +428,23 @@ class Report(Record):
 
 # Where a found link was seen: the link's key, the page, the anchor text there.
 Source = tuple[str, str, str]
+
+
+@dataclass
+class CrawlStep:
+    """What a crawl learned since it last wrote to the store: saved in one transaction.
+
+    A mutable batch (a dataclass, not a record): the crawl fills it, the store empties it.
+    """
+
+    found: list[FrontierEntry] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    settled: list[tuple[FrontierEntry, LinkProbe]] = field(default_factory=list)
+    pages: list[CrawledPage] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.settled) + len(self.found) // 16
 
 
 class Snapshot(Record):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from ocwwatch.errors import StoreError
-from ocwwatch.models import FrontierEntry, LinkKind
+from ocwwatch.models import CrawlStep, FrontierEntry, LinkKind
 from ocwwatch.store import Store
 
 pytestmark = pytest.mark.anyio
@@ -28,6 +28,8 @@ async def test_writes_and_calls_keep_their_order(store: Store) -> None:
     url = "http://127.0.0.1:8000/courses/c1/pages/a/"
     entry = FrontierEntry(url=url, key=url, kind=LinkKind.PAGE, resource_id="c1")
     async with store.writer() as writer:
-        await writer.write(lambda frontier: frontier.save_crawl_step(run_id, T0, found=[entry]))
+        await writer.write(
+            lambda frontier: frontier.save_crawl_step(run_id, T0, CrawlStep(found=[entry]))
+        )
         claimed = await writer.call(lambda frontier: frontier.claim_frontier(run_id, 10))
     assert [e.url for e in claimed] == [url]

@@ -21,6 +21,7 @@ from ocwwatch.models import (
     ChangeKind,
     Counts,
     CrawledPage,
+    CrawlStep,
     FrontierEntry,
     Hop,
     Link,
@@ -498,7 +499,7 @@ def probe(path: str, status: int = 200) -> LinkProbe:
 def test_frontier_is_claimed_in_the_order_found_and_once(store: Store) -> None:
     """Queued entries come back in order; a key queued twice is one entry; claimed ones stay out."""
     run_id = store.start_run(T0)
-    store.save_crawl_step(run_id, T0, found=[entry("a/"), entry("b/"), entry("a/")])
+    store.save_crawl_step(run_id, T0, CrawlStep(found=[entry("a/"), entry("b/"), entry("a/")]))
     assert [e.url for e in store.claim_frontier(run_id, 10)] == [SITE + "a/", SITE + "b/"]
     assert store.claim_frontier(run_id, 10) == []
     assert store.count_frontier(run_id) == {"queued": 0, "claimed": 2, "done": 0}
@@ -507,9 +508,9 @@ def test_frontier_is_claimed_in_the_order_found_and_once(store: Store) -> None:
 def test_first_result_of_a_run_wins(store: Store) -> None:
     """Settling an entry already done keeps the first probe (a redirect target recorded early)."""
     run_id = store.start_run(T0)
-    store.save_crawl_step(run_id, T0, settled=[(entry("a/"), probe("a/", 200))])
-    store.save_crawl_step(run_id, T0, settled=[(entry("a/"), probe("a/", 500))])
-    store.save_crawl_step(run_id, T0, sources=[(SITE + "a/", SITE, "")])
+    store.save_crawl_step(run_id, T0, CrawlStep(settled=[(entry("a/"), probe("a/", 200))]))
+    store.save_crawl_step(run_id, T0, CrawlStep(settled=[(entry("a/"), probe("a/", 500))]))
+    store.save_crawl_step(run_id, T0, CrawlStep(sources=[(SITE + "a/", SITE, "")]))
     [found] = store.load_found_links(run_id, 0, 10)
     assert found.probe.status == 200
 
@@ -524,7 +525,7 @@ def test_sources_read_back_in_the_order_found(store: Store) -> None:
         (SITE + "x.pdf", SITE, "Notes again"),
     ]
     settled = [(entry("x.pdf", LinkKind.FILE), probe("x.pdf"))]
-    store.save_crawl_step(run_id, T0, sources=sources, settled=settled)
+    store.save_crawl_step(run_id, T0, CrawlStep(sources=sources, settled=settled))
     [found] = store.load_found_links(run_id, 0, 10)
     assert found.entry.kind is LinkKind.FILE
     assert list(store.first_sources(run_id, [SITE + "x.pdf"], 10)) == [
@@ -541,7 +542,7 @@ def test_found_checks_are_stored_with_their_anchors(store: Store) -> None:
         (SITE + "x.pdf", SITE, "Notes"),
         (SITE + "x.pdf", SITE + "a/", "Lecture notes — 微積分"),
     ]
-    store.save_crawl_step(run_id, T0, sources=sources)
+    store.save_crawl_step(run_id, T0, CrawlStep(sources=sources))
     check = LinkCheck(url=SITE + "x.pdf", state=LinkState.OK)
     store.save_found_checks(run_id, [(SITE + "x.pdf", check, T0)])
     [stored] = store.load_link_checks(run_id)
@@ -553,14 +554,16 @@ def test_found_checks_are_stored_with_their_anchors(store: Store) -> None:
 def test_links_found_on_no_page_are_not_returned(store: Store) -> None:
     """A checked entry nobody linked (a resource's own URL) is not a found link."""
     run_id = store.start_run(T0)
-    store.save_crawl_step(run_id, T0, settled=[(entry("a/"), probe("a/"))])
+    store.save_crawl_step(run_id, T0, CrawlStep(settled=[(entry("a/"), probe("a/"))]))
     assert store.load_found_links(run_id, 0, 10) == []
 
 
 def test_reset_frontier_drops_older_runs_working_rows(store: Store, db_path: Path) -> None:
     """A new deep run starts with an empty frontier; older runs' rows are removed."""
     old = complete_run(store, 0)
-    store.save_crawl_step(old, T0, found=[entry("a/")], sources=[(SITE + "a/", SITE, "")])
+    store.save_crawl_step(
+        old, T0, CrawlStep(found=[entry("a/")], sources=[(SITE + "a/", SITE, "")])
+    )
     new = store.start_run(at(24))
     store.reset_frontier(new)
     assert query(db_path, "SELECT count(*) FROM crawl_frontier") == [(0,)]
@@ -577,10 +580,10 @@ def test_crawled_page_round_trips(store: Store) -> None:
         links=(Link(url=SITE + "b/", text="Unit B — 微積分"),),
     )
     run_id = store.start_run(T0)
-    store.save_crawl_step(run_id, T0, pages=[page])
+    store.save_crawl_step(run_id, T0, CrawlStep(pages=[page]))
     assert store.load_crawled_page(SITE + "a/") == page
     newer = page.model_copy(update={"validators": Validators(etag='"a2"'), "links": ()})
-    store.save_crawl_step(run_id, T0, pages=[newer])
+    store.save_crawl_step(run_id, T0, CrawlStep(pages=[newer]))
     assert store.load_crawled_page(SITE + "a/") == newer
     assert store.load_crawled_page(SITE + "never/") is None
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ from ocwwatch.extract import MAX_LINKS_PER_PAGE, links_were_cut
 from ocwwatch.fetch import Fetcher
 from ocwwatch.judge import ANSWERED
 from ocwwatch.models import (
-    CrawledPage,
+    CrawlStep,
     FetchResult,
     FrontierEntry,
     Link,
@@ -45,7 +45,6 @@ from ocwwatch.models import (
     LinkState,
     Metadata,
     PageKind,
-    Source,
 )
 
 log = logging.getLogger(__name__)
@@ -114,20 +113,6 @@ class Seed:
     resource_id: str | None = None  # set for a course home whose site is crawled
 
 
-@dataclass
-class Step:
-    """What the crawl learned since it last wrote to the store."""
-
-    found: list[FrontierEntry] = field(default_factory=list)
-    sources: list[Source] = field(default_factory=list)
-    settled: list[tuple[FrontierEntry, LinkProbe]] = field(default_factory=list)
-    pages: list[CrawledPage] = field(default_factory=list)
-
-    @property
-    def size(self) -> int:
-        return len(self.settled) + len(self.found) // 16
-
-
 def reused(entry: FrontierEntry, status: int | None, checked_at: datetime) -> Visit:
     """A link that answered ok lately (`recheck_after`), judged by that answer unasked."""
     when = checked_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -170,7 +155,7 @@ class DeepCrawl:
         self.progress = progress
         self.robots = RobotsBook(fetcher, options.robots_user_agent, enabled=options.respect_robots)
         self.prober = Prober(fetcher, store, scope, options.max_links_per_page)
-        self.step = Step()
+        self.step = CrawlStep()
         self.claimed: deque[tuple[FrontierEntry, bool]] = deque()
         self.pages_read: Counter[str] = Counter()
         # Redirect targets settled this run (few): a direct link to one is not fetched again.
@@ -319,21 +304,12 @@ class DeepCrawl:
 
     async def flush(self) -> None:
         """Hand what the crawl learned to the store's thread (it is saved in order)."""
-        step, self.step = self.step, Step()
+        step, self.step = self.step, CrawlStep()
         if step.found:
             self.found_flushes += 1
         if step.found or step.sources or step.settled or step.pages:
             run_id, now = self.run_id, self.now()
-            await self.writer.write(
-                lambda frontier: frontier.save_crawl_step(
-                    run_id,
-                    now,
-                    found=step.found,
-                    sources=step.sources,
-                    settled=step.settled,
-                    pages=step.pages,
-                )
-            )
+            await self.writer.write(lambda frontier: frontier.save_crawl_step(run_id, now, step))
 
     async def claim(self) -> list[FrontierEntry]:
         """Save the links found so far, then claim the next queued entries, noting those

@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from ocwwatch.models import CrawledPage, FoundLink, FrontierEntry, LinkCheck, LinkProbe, Source
+from ocwwatch.models import CrawledPage, CrawlStep, FoundLink, FrontierEntry, LinkCheck
 
 T = TypeVar("T")
 
@@ -31,16 +31,7 @@ class Frontier(Protocol):
 
     def reset_frontier(self, run_id: int) -> None: ...
 
-    def save_crawl_step(
-        self,
-        run_id: int,
-        now: datetime,
-        *,
-        found: Sequence[FrontierEntry] = (),
-        sources: Sequence[Source] = (),
-        settled: Sequence[tuple[FrontierEntry, LinkProbe]] = (),
-        pages: Sequence[CrawledPage] = (),
-    ) -> None: ...
+    def save_crawl_step(self, run_id: int, now: datetime, step: CrawlStep) -> None: ...
 
     def claim_frontier(self, run_id: int, limit: int) -> list[FrontierEntry]: ...
 

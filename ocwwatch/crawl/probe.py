@@ -210,19 +210,10 @@ class Prober:
         """Ask oEmbed about the video; the embed URL itself would answer 200 regardless."""
         result = await self.fetcher.fetch(oembed_url(video))
         decided = oembed_state(result.status)
-        probe = LinkProbe(
-            key=entry.key,
-            final_url=entry.url,
-            status=result.status,
-            content_type=result.content_type,
-            page_kind=PageKind.OTHER,
-            failure=result.failure,
-            failure_detail=result.failure_detail,
-            state=decided[0] if decided else None,
-            detail=decided[1] if decided else None,
-            method="GET oEmbed",
-            fetched_at=result.fetched_at,
-        )
+        asked = result.model_copy(update={"final_url": entry.url, "redirects": ()})
+        probe = probe_of(entry, asked, Metadata(page_kind=PageKind.OTHER), "GET oEmbed")
+        state, detail = decided if decided else (None, None)
+        probe = probe.model_copy(update={"state": state, "detail": detail})
         return Visit(entry=entry, probe=probe)
 
     async def fetch_start(self, url: str) -> FetchResult:

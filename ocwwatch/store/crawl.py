@@ -13,12 +13,12 @@ from datetime import datetime
 
 from ocwwatch.models import (
     CrawledPage,
+    CrawlStep,
     FoundLink,
     FrontierEntry,
     Link,
     LinkCheck,
     LinkProbe,
-    Source,
     Validators,
 )
 from ocwwatch.store.base import StoreBase, translated
@@ -203,19 +203,11 @@ class CrawlStore(StoreBase):
             db.execute("DELETE FROM crawl_sources WHERE run_id != ?", [run_id])
             db.execute("DELETE FROM crawl_frontier WHERE run_id != ?", [run_id])
 
-    def save_crawl_step(
-        self,
-        run_id: int,
-        now: datetime,
-        *,
-        found: Sequence[FrontierEntry] = (),
-        sources: Sequence[Source] = (),
-        settled: Sequence[tuple[FrontierEntry, LinkProbe]] = (),
-        pages: Sequence[CrawledPage] = (),
-    ) -> None:
+    def save_crawl_step(self, run_id: int, now: datetime, step: CrawlStep) -> None:
         """In one transaction: queue new links (a known key is ignored), record where links
         were found (`Source`: the link's key, the page, the anchor text there), settle checked
         entries with their probes, and remember pages read."""
+        found, sources, settled, pages = step.found, step.sources, step.settled, step.pages
         updated_at = format_time(now)
         with self._transaction(f"save a crawl step of run {run_id}") as db:
             conn = db.conn
