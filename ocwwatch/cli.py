@@ -145,6 +145,12 @@ def add_baseline(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_config_options(accept)
     accept.add_argument("ids", nargs="*", metavar="ID", help="only these resources (default: all)")
+    accept.add_argument(
+        "--replaced",
+        action="store_true",
+        help="also take entries that now lead to another course (outcome `replaced`); "
+        "without it they are taken only when named by id",
+    )
 
 
 def add_init(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -244,7 +250,7 @@ def dispatch(args: argparse.Namespace) -> int:
         case "daemon":
             return commands.daemon(args.config, args.db, cwd=cwd)
         case "baseline":
-            done = commands.accept(args.config, args.db, args.ids, cwd)
+            done = commands.accept(args.config, args.db, args.ids, cwd, replaced=args.replaced)
         case "init":
             done = commands.init(args.dir)
         case "report":

@@ -100,10 +100,17 @@ def record(urls: Sequence[str], out: Path) -> Done:
     return Done(describe_recorded(recorded), verdict)
 
 
-def accept(config_path: Path | None, database: Path | None, ids: Sequence[str], cwd: Path) -> Done:
+def accept(
+    config_path: Path | None,
+    database: Path | None,
+    ids: Sequence[str],
+    cwd: Path,
+    *,
+    replaced: bool = False,
+) -> Done:
     """`ocwwatch baseline accept`: write the latest run's observations into the curated list."""
     config = load_config(config_path, cwd=cwd, database=database)
-    accepted = accept_latest(config, ids)
+    accepted = accept_latest(config, ids, replaced=replaced)
     where, run_id = config.settings.resources, accepted.run_id
     lines = [f"  not applied: {line}" for line in accepted.refused]
     if not accepted.changed:

@@ -35,6 +35,9 @@ class Outcome(StrEnum):
     """A resource's verdict for one run; `SEVERITY` orders them, most severe first."""
 
     DEAD = "dead"
+    # The address now leads to another course (another number or term): never applied by a
+    # plain `baseline accept`, since it would swap one course for another in the list.
+    REPLACED = "replaced"
     MOVED = "moved"
     CHANGED = "changed"
     UNKNOWN = "unknown"
@@ -287,6 +290,7 @@ class Observation(Record):
 
     id: str
     url: str
+    name: str | None = None  # how the list names it (the heading of a dead entry)
     final_url: str | None = None
     http_status: int | None = None
     redirects: tuple[Hop, ...] = ()
@@ -391,11 +395,12 @@ class Counts(Record):
     dead: int = 0
     moved: int = 0
     changed: int = 0
+    replaced: int = 0
 
     @property
     def findings(self) -> int:
-        """What the maintainer has to act on: dead, moved and changed, resources and links."""
-        return self.dead + self.moved + self.changed
+        """What the maintainer has to act on: dead, replaced, moved and changed."""
+        return self.dead + self.replaced + self.moved + self.changed
 
 
 class Run(Record):

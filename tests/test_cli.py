@@ -55,7 +55,8 @@ def by_id(report: Any) -> dict[str, Any]:
 def test_today_scenario_reports_every_move_and_the_pdf(
     capsys: pytest.CaptureFixture[str], config: Path
 ) -> None:
-    """The 2020 list against OCW today: five moves, the PDF dead with its new URL, exit 1."""
+    """The 2020 list against OCW today: four moves, the 2005 textbook replaced by the 2023
+    course (another term), the PDF dead with its new URL, exit 1."""
     code, report = check_json(capsys, config, TODAY)
     assert code == 1
     resources = by_id(report)
@@ -64,11 +65,12 @@ def test_today_scenario_reports_every_move_and_the_pdf(
         "18.01sc": "moved",
         "18.02sc": "moved",
         "18.03sc": "moved",
-        "strang-calculus": "moved",
+        "strang-calculus": "replaced",
         "strang-calculus-pdf": "dead",
         "highlights": "moved",
         "calculus-made-easy": "ok",
     }
+    assert "term 'Spring 2005' -> 'Fall 2023'" in resources["strang-calculus"]["error"]
     assert resources["18.01sc"]["suggestion"]["url"] == (
         OCW + "18-01sc-single-variable-calculus-fall-2010/"
     )
@@ -91,8 +93,9 @@ def test_today_scenario_reports_every_move_and_the_pdf(
         "resources": 7,
         "links": 3,
         "dead": 1,
-        "moved": 5,
+        "moved": 4,
         "changed": 0,
+        "replaced": 1,
     }
 
 
@@ -132,7 +135,7 @@ def test_accept_then_replay_is_clean_and_keeps_comments(
     resources = config.parent / "resources.toml"
     comments = [line for line in resources.read_text().splitlines() if line.startswith("#")]
     assert run(capsys, "check", "--config", config, "--replay", TODAY)[0] == 1
-    code, out, _ = run(capsys, "baseline", "accept", "--config", config)
+    code, out, _ = run(capsys, "baseline", "accept", "--replaced", "--config", config)
     assert code == 0
     assert "strang-calculus-pdf: url" in out
     code, out, _ = run(capsys, "check", "--config", config, "--replay", TODAY)
@@ -400,3 +403,19 @@ def test_private_addresses_are_trusted_only_at_the_lists_own_origins(tmp_path: P
     assert guard.is_allowed("10.0.0.5", 8080)
     assert not guard.is_allowed("127.0.0.1", 10)
     assert not guard.is_allowed("10.0.0.5", 80)
+
+
+def test_a_plain_accept_never_takes_a_replaced_course(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """`baseline accept` leaves an entry that now leads to another course, and says why;
+    naming its id takes it."""
+    resources = config.parent / "resources.toml"
+    run(capsys, "check", "--config", config, "--replay", TODAY)
+    code, out, _ = run(capsys, "baseline", "accept", "--config", config)
+    assert code == 0
+    assert "not applied: strang-calculus: now another course" in out
+    assert "res-18-001-calculus-online-textbook-spring-2005" in resources.read_text()
+    code, out, _ = run(capsys, "baseline", "accept", "--config", config, "strang-calculus")
+    assert "strang-calculus: url" in out
+    assert "res-18-001-calculus-online-textbook-spring-2005/" not in resources.read_text()

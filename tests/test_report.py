@@ -362,10 +362,11 @@ def test_report_filename_names_run_and_suffix() -> None:
 
 # "notes" is added to the contract's keys (item 6 of "Safe by default"), after them.
 RUN_KEYS = ["id", "started_at", "finished_at", "offline", "counts", "notes"]
-COUNT_KEYS = ["resources", "links", "dead", "moved", "changed"]
+COUNT_KEYS = ["resources", "links", "dead", "moved", "changed", "replaced"]
 RESOURCE_KEYS = {
     "id",
     "url",
+    "name",
     "final_url",
     "http_status",
     "redirects",

@@ -17,7 +17,9 @@ from ocwwatch.judge.states import (
     UNREACHABLE_FAILURES,
 )
 from ocwwatch.models import (
+    Against,
     Change,
+    ChangeKind,
     FailureKind,
     FetchResult,
     Metadata,
@@ -74,7 +76,11 @@ def judge_resource(
     if result.status is not None and result.status not in ANSWERED:
         return Outcome.UNKNOWN, f"the server answers {result.status}"
     unread = unreadable_body(result, metadata, kind)
-    if result.redirects and result.final_url != result.url:
+    moved = bool(result.redirects) and result.final_url != result.url
+    replaced = describe_replacement(changes)
+    if replaced and moved:
+        return Outcome.REPLACED, replaced
+    if moved:
         return Outcome.MOVED, unread
     if unread:
         # Changes measured on a body that was not read whole are not evidence of anything.
@@ -82,6 +88,24 @@ def judge_resource(
     if changes:
         return Outcome.CHANGED, None
     return Outcome.OK, None
+
+
+IDENTITY_FIELDS = ("course_number", "term")  # what makes a course that course, not another
+
+
+def describe_replacement(changes: Sequence[Change]) -> str | None:
+    """Why the resource is now another course (its number or term differs from the list's),
+    or None. Only drift from the baseline counts: the list says which course it meant."""
+    differ = [
+        f"{c.field} {c.before!r} -> {c.after!r}"
+        for c in changes
+        if c.field in IDENTITY_FIELDS
+        and c.against is Against.BASELINE
+        and c.kind is ChangeKind.CHANGED
+    ]
+    if not differ:
+        return None
+    return "the address now leads to another course (" + "; ".join(differ) + ")"
 
 
 def unreadable_body(result: FetchResult, metadata: Metadata, kind: ResourceKind) -> str | None:

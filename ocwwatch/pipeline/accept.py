@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ocwwatch.config import Config, accept_baseline
 from ocwwatch.errors import ConfigError
 from ocwwatch.fetch.guard import AddressGuard
-from ocwwatch.models import Observation
+from ocwwatch.models import Observation, Outcome
 from ocwwatch.store import Store
 from ocwwatch.urls import InvalidURLError, parse_url
 
@@ -24,8 +24,12 @@ class Accepted:
     refused: list[str]  # one line per suggestion left out, with the guard's reason
 
 
-def accept_latest(config: Config, ids: Sequence[str]) -> Accepted:
-    """Write the latest complete run's observations of `ids` (all when empty) into the list."""
+def accept_latest(config: Config, ids: Sequence[str], *, replaced: bool = False) -> Accepted:
+    """Write the latest complete run's observations of `ids` (all when empty) into the list.
+
+    An entry that now leads to another course (`replaced`) is taken only when named in `ids`
+    or with `replaced`: a plain accept never swaps one course for another (issue 12).
+    """
     with Store.open(config.settings.database) as store:
         run = store.latest_run()
         if run is None:
@@ -34,6 +38,10 @@ def accept_latest(config: Config, ids: Sequence[str]) -> Accepted:
             )
         observations = {o.id: o for o in store.load_observations(run.id)}
     observations, refused = safe_suggestions(config, observations)
+    for key, observation in list(observations.items()):
+        if observation.outcome is Outcome.REPLACED and not replaced and key not in ids:
+            del observations[key]
+            refused.append(f"{key}: now another course; take it with --replaced or by its id")
     changed = accept_baseline(config.settings.resources, observations, ids)
     return Accepted(run_id=run.id, changed=changed, refused=refused)
 

@@ -18,7 +18,7 @@ from ocwwatch.config import Config
 from ocwwatch.diff import check_promises, diff_baseline, diff_previous
 from ocwwatch.extract import extract_page, find_missing_phrases
 from ocwwatch.fetch import Fetcher
-from ocwwatch.judge import ANSWERED, judge_resource, redirect_kind, suggest_move
+from ocwwatch.judge import ANSWERED, is_dead, judge_resource, redirect_kind, suggest_move
 from ocwwatch.models import (
     Extraction,
     FetchResult,
@@ -84,7 +84,9 @@ class ResourceCheck:
         suggestion = suggest_move(result)
         if is_pdf_on_html(resource, result, metadata):
             suggestion = await self.find_pdf(result, extraction) or suggestion
-        promises = await self.check_promises(resource, result, metadata)
+        # A dead entry's promises are not looked for on its "not found" page (issue 12).
+        dead = is_dead(result, metadata, resource.kind) is not None
+        promises = () if dead else await self.check_promises(resource, result, metadata)
         observation = self.observe(resource, result, metadata, promises, suggestion)
         return Checked(observation=observation, result=result, followed=self.followed)
 
@@ -126,6 +128,7 @@ class ResourceCheck:
         observation = Observation(
             id=resource.id,
             url=resource.url,
+            name=resource.name,
             final_url=result.final_url,
             http_status=result.status,
             redirects=result.redirects,

@@ -131,6 +131,7 @@ def count(
         links=len(links),
         dead=sum(o.outcome is Outcome.DEAD for o in observations) + dead_links,
         moved=sum(o.outcome is Outcome.MOVED for o in observations),
+        replaced=sum(o.outcome is Outcome.REPLACED for o in observations),
         changed=sum(o.outcome is Outcome.CHANGED for o in observations),
     )
 

@@ -120,6 +120,7 @@ def _resource(observation: Observation) -> JsonObject:
     return {
         "id": observation.id,
         "url": observation.url,
+        "name": observation.name,
         "final_url": observation.final_url,
         "http_status": observation.http_status,
         "redirects": [_hop(hop) for hop in observation.redirects],

@@ -43,6 +43,11 @@ _AUTOLINK_SAFE = re.compile(r"https?://[^\s<>`\x00-\x1f\x7f-\x9f]+", re.IGNORECA
 
 _SECTION_TITLES: dict[Outcome, tuple[str, str]] = {
     Outcome.DEAD: ("Dead", "These no longer lead to what the list promises."),
+    Outcome.REPLACED: (
+        "Replaced",
+        "These now lead to another course (another number or term): the list names one course"
+        " and gets another. `baseline accept --replaced` (or naming the id) takes it.",
+    ),
     Outcome.MOVED: ("Moved", "These answer from a new address: update the list."),
     Outcome.CHANGED: ("Changed", "These are where the list says, but what they offer changed."),
     Outcome.UNKNOWN: ("Unknown", "These could not be judged this time; nothing is concluded."),
@@ -124,11 +129,11 @@ def _summary_lines(report: Report) -> list[str]:
     counts = report.run.counts
     checked = f"{_plural(counts.resources, 'resource')} and {_plural(counts.links, 'link')}"
     found = [f"{counts.dead} dead", f"{counts.moved} moved", f"{counts.changed} changed"]
+    if counts.replaced:
+        found.insert(1, f"{counts.replaced} replaced")
     unsure = sum(item.outcome in {Outcome.UNKNOWN, Outcome.ERROR} for item in report.resources)
-    if counts.dead + counts.moved + counts.changed:
-        verdict = ", ".join(found)
-    else:
-        verdict = "nothing to report" if unsure else "all fine"
+    quiet = "nothing to report" if unsure else "all fine"
+    verdict = ", ".join(found) if counts.findings else quiet
     if unsure:
         verdict += f"; {unsure} could not be judged this time"
     return [f"**Summary:** {checked} checked: {verdict}.", ""]
@@ -173,8 +178,10 @@ def _by_id(observation: Observation) -> str:
 
 def _resource_lines(item: Observation) -> list[str]:
     heading = f"### {code_span(item.id)}"
-    if item.metadata.title:
-        heading += f": {escape_markdown(item.metadata.title)}"
+    # A dead entry is headed by what the list calls it, not by its "not found" page's title.
+    title = item.name if item.outcome is Outcome.DEAD else item.metadata.title or item.name
+    if title:
+        heading += f": {escape_markdown(title)}"
     lines = [heading, ""]
     if item.suggestion is not None:
         fix = f"replace {format_url(item.url)} with {format_url(item.suggestion.url)}"
