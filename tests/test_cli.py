@@ -419,3 +419,48 @@ def test_a_plain_accept_never_takes_a_replaced_course(
     code, out, _ = run(capsys, "baseline", "accept", "--config", config, "strang-calculus")
     assert "strang-calculus: url" in out
     assert "res-18-001-calculus-online-textbook-spring-2005/" not in resources.read_text()
+
+
+OLD_STRANG = "https://ocw.mit.edu/resources/res-18-001-calculus-online-textbook-spring-2005/"
+NEW_SLUG = "https://ocw.mit.edu/courses/res-18-001-calculus-online-textbook-spring-2005/"
+
+
+def dead_strang_scenario(folder: Path) -> Path:
+    """The 2005 Strang URL: 301 to the new scheme, then OCW's 404 page (issue 12's case)."""
+    (folder / "bodies").mkdir(parents=True)
+    shutil.copy(REPO / "tests" / "fixtures" / "pages" / "errors" / "404.html", folder / "bodies")
+    document = {
+        "name": "dead-strang",
+        "description": "synthetic: the old textbook URL redirected to OCW's 404 page",
+        "responses": [
+            {"url": OLD_STRANG, "status": 301, "headers": {"location": NEW_SLUG}},
+            {
+                "url": NEW_SLUG,
+                "status": 404,
+                "headers": {"content-type": "text/html"},
+                "body": "bodies/404.html",
+            },
+        ],
+    }
+    (folder / "scenario.json").write_text(json.dumps(document), encoding="utf-8")
+    return folder
+
+
+def test_a_dead_entry_reads_like_the_lists_entry(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    """A dead course is headed by the list's name, and its chapters are not looked for on
+    the "not found" page (no promise checked, no extra link)."""
+    resources = config.parent / "resources.toml"
+    text = resources.read_text()
+    start = text.index('[[resources]]\nid = "strang-calculus"')
+    end = text.index("# The old link still answers 200")
+    resources.write_text(text[start:end])
+    scenario = dead_strang_scenario(tmp_path / "dead-strang")
+    code, out, _ = run(capsys, "check", "--config", config, "--replay", scenario)
+    assert code == 1
+    assert "### `strang-calculus`: Gilbert Strang, Calculus (MIT RES.18-001)" in out
+    assert "Page Not Found" not in out
+    code, report = check_json(capsys, config, scenario)
+    [item] = report["resources"]
+    assert (item["outcome"], item["promises"], report["links"]) == ("dead", [], [])
