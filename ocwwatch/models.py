@@ -275,6 +275,9 @@ class Suggestion(Record):
 
     url: str
     reason: str
+    # What the suggested page showed, when it was read to verify it (a successor found by
+    # search): `baseline accept` takes the list's identity fields from it.
+    metadata: Metadata | None = None
 
 
 class PromiseCheck(Record):

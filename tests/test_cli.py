@@ -464,3 +464,65 @@ def test_a_dead_entry_reads_like_the_lists_entry(
     code, report = check_json(capsys, config, scenario)
     [item] = report["resources"]
     assert (item["outcome"], item["promises"], report["links"]) == ("dead", [], [])
+
+
+NEW_STRANG = "https://ocw.mit.edu/courses/res-18-001-calculus-fall-2023/"
+SITEMAP = """<?xml version="1.0" encoding="UTF-8"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>https://ocw.mit.edu/courses/18-01sc-single-variable-calculus-fall-2010/sitemap.xml</loc></sitemap>
+<sitemap><loc>https://ocw.mit.edu/courses/res-18-001-calculus-fall-2023/sitemap.xml</loc></sitemap>
+<sitemap><loc>https://ocw.mit.edu/courses/res-18-005-highlights-of-calculus-spring-2010/sitemap.xml</loc></sitemap>
+</sitemapindex>
+"""
+
+
+def successor_scenario(folder: Path) -> Path:
+    """The dead 2005 Strang URL, plus (synthetic) OCW's sitemap index and the 2023 site's
+    recorded home and textbook pages."""
+    dead_strang_scenario(folder)
+    pages = REPO / "tests" / "fixtures" / "pages" / "res-18-001"
+    for name in ("home.html", "textbook.html"):
+        shutil.copy(pages / name, folder / "bodies" / name)
+    (folder / "bodies" / "sitemap.xml").write_text(SITEMAP, encoding="utf-8")
+    document = json.loads((folder / "scenario.json").read_text(encoding="utf-8"))
+    html = {"content-type": "text/html; charset=utf-8"}
+    document["responses"] += [
+        {
+            "url": "https://ocw.mit.edu/sitemap.xml",
+            "status": 200,
+            "headers": {"content-type": "application/xml"},
+            "body": "bodies/sitemap.xml",
+        },
+        {"url": NEW_STRANG, "status": 200, "headers": html, "body": "bodies/home.html"},
+        {
+            "url": NEW_STRANG + "pages/textbook/",
+            "status": 200,
+            "headers": html,
+            "body": "bodies/textbook.html",
+        },
+    ]
+    (folder / "scenario.json").write_text(json.dumps(document), encoding="utf-8")
+    return folder
+
+
+def test_a_dead_course_gets_its_verified_successor_and_accept_makes_it_clean(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    """The 2005 Strang URL, 404 at the end of its chain, gets the current RES.18-001 site from
+    OCW's sitemap, verified by its course number; accepting it makes the next run clean."""
+    resources = config.parent / "resources.toml"
+    text = resources.read_text()
+    start = text.index('[[resources]]\nid = "strang-calculus"')
+    resources.write_text(text[start : text.index("# The old link still answers 200")])
+    scenario = successor_scenario(tmp_path / "successor")
+    code, report = check_json(capsys, config, scenario)
+    [item] = report["resources"]
+    assert (code, item["outcome"]) == (1, "replaced")  # another term: 2023, not 2005
+    assert item["suggestion"]["url"] == NEW_STRANG
+    assert "same course number RES.18-001" in item["suggestion"]["reason"]
+    assert "found in OCW's sitemap" in item["suggestion"]["reason"]
+    code, out, _ = run(capsys, "baseline", "accept", "--config", config, "strang-calculus")
+    assert code == 0, out
+    assert 'term = "Fall 2023"' in resources.read_text()
+    code, out, _ = run(capsys, "check", "--config", config, "--replay", scenario)
+    assert code == 0, out

@@ -69,9 +69,13 @@ def _accept_one(table: Table, observation: Observation) -> list[str]:
         changed.append(f"url {table.get('url')} -> {observation.suggestion.url}")
         table["url"] = observation.suggestion.url
     expected = table.get("expected")
-    if observation.outcome is Outcome.DEAD or not isinstance(expected, Table):
+    # A successor found by search carries what its page showed; the listed URL's answer does
+    # not describe it (a dead page's metadata is of the wrong page).
+    found = observation.suggestion.metadata if observation.suggestion else None
+    dead = observation.outcome is Outcome.DEAD or found is not None
+    if not isinstance(expected, Table) or (dead and found is None):
         return changed
-    changed += _accept_fields(expected, observation.metadata)
+    changed += _accept_fields(expected, found or observation.metadata)
     promises = expected.get("promises")
     if isinstance(promises, AoT):
         changed += _accept_promises(promises, observation)

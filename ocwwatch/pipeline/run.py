@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -26,8 +26,10 @@ from ocwwatch.models import (
     Observation,
     Outcome,
     Report,
+    Resource,
     ResourceKind,
     Run,
+    Suggestion,
     Validators,
 )
 from ocwwatch.pipeline.check import Checked, Followed, Progress, check_all
@@ -38,6 +40,7 @@ from ocwwatch.pipeline.options import (
     pages_to_crawl,
 )
 from ocwwatch.pipeline.publish import publish_run
+from ocwwatch.pipeline.successor import find_successor
 from ocwwatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -198,6 +201,8 @@ async def judge_run(
 ) -> Outcomes:
     checked = await check_all(config, fetcher, store, run_id, now=now, progress=progress)
     offline = is_offline(checked)
+    if not offline:
+        checked = await succeed_dead(config, fetcher, checked, progress)
     observations = [c.observation for c in checked]
     if offline:
         observations = settle_offline(observations)
@@ -288,3 +293,38 @@ async def crawl_deep(
         progress=progress,
     )
     return Crawled(links, crawled.notes)
+
+
+async def succeed_dead(
+    config: Config, fetcher: Fetcher, checked: list[Checked], progress: Progress
+) -> list[Checked]:
+    """Dead course entries with a verified successor (issue 12): the successor is the fix,
+    and the entry is `replaced` when it is another course (number or term), else `moved`."""
+    pages = [(c.result.final_url, c.observation.metadata) for c in checked]
+    pages += [(f.result.final_url, f.metadata) for c in checked for f in c.followed]
+    resources = {resource.id: resource for resource in config.resources}
+    updated = []
+    for item in checked:
+        resource = resources[item.observation.id]
+        successor = None
+        if item.observation.outcome is Outcome.DEAD and resource.kind is ResourceKind.OCW_COURSE:
+            successor = await find_successor(fetcher, resource, pages)
+        if successor is None:
+            updated.append(item)
+            continue
+        progress(f"{resource.id}: successor {successor.url}")
+        observation = with_successor(item.observation, resource, successor)
+        updated.append(replace(item, observation=observation))
+    return updated
+
+
+def with_successor(observation: Observation, resource: Resource, found: Suggestion) -> Observation:
+    shown = found.metadata
+    expected = resource.expected
+    other = shown is not None and (
+        (expected.term is not None and shown.term != expected.term)
+        or (expected.course_number or "").upper() != (shown.course_number or "").upper()
+    )
+    outcome = Outcome.REPLACED if other else Outcome.MOVED
+    why = f"{observation.error}; its successor: {found.url}" if observation.error else None
+    return observation.model_copy(update={"outcome": outcome, "suggestion": found, "error": why})
