@@ -71,6 +71,9 @@ def test_today_scenario_reports_every_move_and_the_pdf(
         "calculus-made-easy": "ok",
     }
     assert "term 'Spring 2005' -> 'Fall 2023'" in resources["strang-calculus"]["error"]
+    course = resources["18.01sc"]["metadata"]  # what was extracted travels in the report
+    assert course["page_kind"] == "ocw-course"
+    assert [entry["title"] for entry in course["nav"]][:2] == course["units"][:2]
     assert resources["18.01sc"]["suggestion"]["url"] == (
         OCW + "18-01sc-single-variable-calculus-fall-2010/"
     )

@@ -393,6 +393,10 @@ METADATA_KEYS = {
     "sha256",
     "pages",
     "page_kind",
+    "nav",
+    "parent_url",
+    "file_url",
+    "canonical_url",
 }
 LINK_KEYS = [
     "url",
@@ -416,7 +420,8 @@ def test_json_run_has_exactly_the_contract_keys() -> None:
 
 
 def test_json_resources_have_exactly_the_contract_keys() -> None:
-    """Each JSON resource has the contract keys, and its metadata leaves out the nav tree."""
+    """Each JSON resource has the contract keys; its metadata carries the page kind, nav tree,
+    parent and file URLs (issue 12)."""
     for resource in json.loads(render_json(sample_report()))["resources"]:
         assert set(resource) == RESOURCE_KEYS
         assert set(resource["metadata"]) == METADATA_KEYS

@@ -40,6 +40,12 @@ METADATA_FIELDS: tuple[str, ...] = (
     "sha256",
     "pages",
     "page_kind",
+    # What the extractor read of the page's place in its site (issue 12): users and tests need
+    # not read the database to see it.
+    "nav",
+    "parent_url",
+    "file_url",
+    "canonical_url",
 )
 
 JsonObject = dict[str, Any]
