@@ -101,6 +101,7 @@ class FailureKind(StrEnum):
     TIMEOUT = "timeout"
     CONNECT = "connect"  # refused, reset before any response, TLS failure
     DNS = "dns"  # the name does not resolve
+    DNS_TEMPORARY = "dns-temporary"  # the resolver could not answer now (EAI_AGAIN)
     RESET = "reset"  # the connection broke mid-response
     REDIRECT_LOOP = "redirect-loop"
     TOO_MANY_REDIRECTS = "too-many-redirects"

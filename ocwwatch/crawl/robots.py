@@ -26,6 +26,7 @@ MAX_CRAWL_DELAY_SECONDS = 30.0
 NO_ANSWER = frozenset(
     {
         FailureKind.DNS,
+        FailureKind.DNS_TEMPORARY,
         FailureKind.CONNECT,
         FailureKind.TIMEOUT,
         FailureKind.RESET,

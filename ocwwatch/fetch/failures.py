@@ -63,7 +63,9 @@ def _kind_of(exc: BaseException, *, mid_body: bool) -> FailureKind:
         return FailureKind.NO_RECORDING
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return FailureKind.TIMEOUT
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, httpx.ConnectError | socket.gaierror):
+        if is_temporary_dns_failure(exc):
+            return FailureKind.DNS_TEMPORARY
         return FailureKind.DNS if is_dns_failure(exc) else FailureKind.CONNECT
     if isinstance(exc, httpx.RemoteProtocolError):
         return _remote_protocol_kind(exc, mid_body=mid_body)
@@ -80,6 +82,15 @@ def _remote_protocol_kind(exc: httpx.RemoteProtocolError, *, mid_body: bool) -> 
     if mid_body and hung_up:
         return FailureKind.RESET
     return FailureKind.CONNECT if hung_up else FailureKind.PROTOCOL
+
+
+def is_temporary_dns_failure(exc: BaseException) -> bool:
+    """A resolver that could not answer now (EAI_AGAIN): the name may well exist (issue 11)."""
+    return any(
+        (isinstance(current, socket.gaierror) and current.errno == socket.EAI_AGAIN)
+        or "temporary failure in name resolution" in str(current).lower()
+        for current in _causes(exc)
+    )
 
 
 def is_dns_failure(exc: BaseException) -> bool:

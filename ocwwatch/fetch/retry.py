@@ -12,7 +12,9 @@ from email.utils import parsedate_to_datetime
 
 from ocwwatch.models import FailureKind
 
-RETRYABLE_FAILURES = frozenset({FailureKind.TIMEOUT, FailureKind.CONNECT, FailureKind.RESET})
+RETRYABLE_FAILURES = frozenset(
+    {FailureKind.TIMEOUT, FailureKind.CONNECT, FailureKind.RESET, FailureKind.DNS_TEMPORARY}
+)
 
 
 def is_transient_status(status: int) -> bool:

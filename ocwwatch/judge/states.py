@@ -12,7 +12,13 @@ DEAD_STATUSES = frozenset({404, 410})
 BLOCKED_STATUSES = frozenset({401, 403, 429})
 # Failures that say nothing about the link itself: the network, not the page.
 TRANSIENT_FAILURES = frozenset(
-    {FailureKind.TIMEOUT, FailureKind.CONNECT, FailureKind.RESET, FailureKind.NO_RECORDING}
+    {
+        FailureKind.TIMEOUT,
+        FailureKind.CONNECT,
+        FailureKind.RESET,
+        FailureKind.NO_RECORDING,
+        FailureKind.DNS_TEMPORARY,  # a flaky resolver says nothing of the name (issue 11)
+    }
 )
 UNREACHABLE_FAILURES = TRANSIENT_FAILURES | {FailureKind.DNS}
 ENDLESS_REDIRECTS = frozenset({FailureKind.REDIRECT_LOOP, FailureKind.TOO_MANY_REDIRECTS})

@@ -95,9 +95,13 @@ async def _check_with(
 
 
 def is_offline(checked: Sequence[Checked]) -> bool:
-    """No host answered at all: the run proves nothing about the links."""
+    """No host answered at all: the run proves nothing about the links. A chain whose first
+    hops answered before an unreachable one was answered (issue 11)."""
     return bool(checked) and all(
-        c.result.status is None and c.result.failure in UNREACHABLE_FAILURES for c in checked
+        c.result.status is None
+        and not c.result.redirects
+        and c.result.failure in UNREACHABLE_FAILURES
+        for c in checked
     )
 
 
