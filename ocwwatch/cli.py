@@ -75,6 +75,16 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_list_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--list",
+        type=Path,
+        metavar="FILE",
+        help="the curated list to use instead of the settings' `resources`: a resources.toml, "
+        "or a Markdown document whose http(s) links (outside code) are the entries",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ocwwatch",
@@ -106,6 +116,7 @@ def add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "write the reports under the reports folder and print one of them on stdout.",
     )
     add_config_options(check)
+    add_list_option(check)
     check.add_argument(
         "--format", choices=FORMATS, default="markdown", help="what to print (default: markdown)"
     )
@@ -144,6 +155,12 @@ def add_baseline(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "list, keeping its comments and order, so that the next run is clean.",
     )
     add_config_options(accept)
+    add_list_option(accept)
+    accept.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="for a Markdown list: print the diff of the fixes, write nothing",
+    )
     accept.add_argument("ids", nargs="*", metavar="ID", help="only these resources (default: all)")
     accept.add_argument(
         "--replaced",
@@ -246,11 +263,20 @@ def dispatch(args: argparse.Namespace) -> int:
                 cwd=cwd,
                 progress=progress_printer(args.quiet),
                 deep=args.deep,
+                curated=args.list,
             )
         case "daemon":
             return commands.daemon(args.config, args.db, cwd=cwd)
         case "baseline":
-            done = commands.accept(args.config, args.db, args.ids, cwd, replaced=args.replaced)
+            done = commands.accept(
+                args.config,
+                args.db,
+                args.ids,
+                cwd,
+                replaced=args.replaced,
+                curated=args.list,
+                dry_run=args.dry_run,
+            )
         case "init":
             done = commands.init(args.dir)
         case "report":

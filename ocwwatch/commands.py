@@ -50,9 +50,10 @@ def check(
     cwd: Path,
     progress: Progress,
     deep: bool = False,
+    curated: Path | None = None,
 ) -> Done:
     """`ocwwatch check`: one run, stored and published; the chosen format is returned."""
-    config = load_config(config_path, cwd=cwd, database=database)
+    config = load_config(config_path, cwd=cwd, database=database, curated=curated)
     outcomes = check_and_publish(config, replay, progress, deep=deep)
     with Store.open(config.settings.database) as store:
         text = store.load_report(outcomes.report.run.id, report_format) or ""
@@ -107,12 +108,19 @@ def accept(
     cwd: Path,
     *,
     replaced: bool = False,
+    curated: Path | None = None,
+    dry_run: bool = False,
 ) -> Done:
-    """`ocwwatch baseline accept`: write the latest run's observations into the curated list."""
-    config = load_config(config_path, cwd=cwd, database=database)
-    accepted = accept_latest(config, ids, replaced=replaced)
+    """`ocwwatch baseline accept`: write the latest run's observations into the curated list
+    (a Markdown list: the fixed URLs only, after printing the diff)."""
+    config = load_config(config_path, cwd=cwd, database=database, curated=curated)
+    accepted = accept_latest(config, ids, replaced=replaced, dry_run=dry_run)
     where, run_id = config.settings.resources, accepted.run_id
     lines = [f"  not applied: {line}" for line in accepted.refused]
+    if accepted.diff:
+        lines.insert(0, accepted.diff.rstrip("\n"))
+    if dry_run:
+        return Done("\n".join([f"{where}: would accept run {run_id} (dry run):", *lines]) + "\n")
     if not accepted.changed:
         head = f"{where}: already matches run {run_id}; nothing to do"
         return Done("\n".join([head, *lines]) + "\n")

@@ -248,6 +248,17 @@ class Expected(Record):
     promises: tuple[Promise, ...] = ()
 
 
+class Location(Record):
+    """Where an entry stands in a document list (1-based line and column of its URL)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
 class Resource(Record):
     """One entry of the curated list."""
 
@@ -256,6 +267,7 @@ class Resource(Record):
     kind: ResourceKind
     name: str | None = None  # how the list names it, for reports
     expected: Expected = Expected()
+    location: Location | None = None  # where it stands, when the list is a document
 
 
 # --- diff and judgement --------------------------------------------------------------------
@@ -295,6 +307,7 @@ class Observation(Record):
     id: str
     url: str
     name: str | None = None  # how the list names it (the heading of a dead entry)
+    location: Location | None = None  # where the list has it, when the list is a document
     final_url: str | None = None
     http_status: int | None = None
     redirects: tuple[Hop, ...] = ()

@@ -1,7 +1,8 @@
-"""Fixtures shared by the async tests: the anyio backend, and a fresh store per test."""
+"""Fixtures shared by the tests: the anyio backend, a fresh store, a private copy of config/."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,3 +22,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
     """An empty database in the test's own folder."""
     with Store.open(tmp_path / "ocwwatch.db") as opened:
         yield opened
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """A private copy of the repository's config/, with data/ beside it."""
+    shutil.copytree(Path(__file__).resolve().parent.parent / "config", tmp_path / "config")
+    return tmp_path / "config" / "ocwwatch.toml"

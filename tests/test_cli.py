@@ -28,13 +28,6 @@ RENAMED = SCENARIOS / "ocw-unit-renamed"
 OCW = "https://ocw.mit.edu/courses/"
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    """A private copy of the repository's config/, with data/ beside it."""
-    shutil.copytree(REPO / "config", tmp_path / "config")
-    return tmp_path / "config" / "ocwwatch.toml"
-
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
     code = main(["-q", *map(str, argv)])
     captured = capsys.readouterr()

@@ -367,6 +367,7 @@ RESOURCE_KEYS = {
     "id",
     "url",
     "name",
+    "location",
     "final_url",
     "http_status",
     "redirects",

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ocwwatch.config.settings import ID_PATTERN, Config, CuratedList, Settings
 from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.files import write_file
+from ocwwatch.lists import is_document, load_document_list
 from ocwwatch.models import Resource
 from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 from ocwwatch.validation import describe_validation
@@ -72,7 +73,13 @@ def _check_resource(resource: Resource, index: int, path: Path) -> None:
 
 
 def load_resources(path: Path) -> tuple[Resource, ...]:
-    """Read and validate the curated list."""
+    """Read and validate the curated list: a TOML list, or a Markdown document whose links
+    are the entries (lists.py)."""
+    if is_document(path):
+        resources = load_document_list(path)
+        for index, resource in enumerate(resources):
+            _check_resource(resource, index, path)
+        return resources
     data = read_toml(path)
     try:
         curated = CuratedList.model_validate(data)
@@ -101,8 +108,14 @@ def load_settings(path: Path) -> Settings:
     )
 
 
-def load_config(path: Path | None, *, cwd: Path, database: Path | None = None) -> Config:
-    """Settings and curated list for one run.
+def load_config(
+    path: Path | None,
+    *,
+    cwd: Path,
+    database: Path | None = None,
+    curated: Path | None = None,
+) -> Config:
+    """Settings and curated list for one run (`curated` replaces the settings' `resources`).
 
     Without `path`, uses `config/ocwwatch.toml` under `cwd` if present, else the list shipped
     in the package with the database and reports under `cwd/data` (never inside the package).
@@ -113,6 +126,8 @@ def load_config(path: Path | None, *, cwd: Path, database: Path | None = None) -
         settings = load_settings(path if path is not None else cwd / DEFAULT_SETTINGS)
     if database is not None:
         settings = settings.model_copy(update={"database": database})
+    if curated is not None:
+        settings = settings.model_copy(update={"resources": curated})
     resources = load_resources(settings.resources)
     _check_deep_overrides(settings, resources)
     return Config(settings=settings, resources=resources)

@@ -6,12 +6,15 @@ can come from an older version or a hostile answer, and the list is what the nex
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from ocwwatch.config import Config, accept_baseline
-from ocwwatch.errors import ConfigError
+from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.fetch.guard import AddressGuard
+from ocwwatch.files import rewrite_file
+from ocwwatch.lists import is_document, read_document, rewrite_document
 from ocwwatch.models import Observation, Outcome
 from ocwwatch.store import Store
 from ocwwatch.urls import InvalidURLError, parse_url
@@ -22,9 +25,12 @@ class Accepted:
     run_id: int
     changed: list[str]  # one line per key written
     refused: list[str]  # one line per suggestion left out, with the guard's reason
+    diff: str = ""  # a Markdown list's unified diff
 
 
-def accept_latest(config: Config, ids: Sequence[str], *, replaced: bool = False) -> Accepted:
+def accept_latest(
+    config: Config, ids: Sequence[str], *, replaced: bool = False, dry_run: bool = False
+) -> Accepted:
     """Write the latest complete run's observations of `ids` (all when empty) into the list.
 
     An entry that now leads to another course (`replaced`) is taken only when named in `ids`
@@ -42,8 +48,30 @@ def accept_latest(config: Config, ids: Sequence[str], *, replaced: bool = False)
         if observation.outcome is Outcome.REPLACED and not replaced and key not in ids:
             del observations[key]
             refused.append(f"{key}: now another course; take it with --replaced or by its id")
+    if is_document(config.settings.resources):
+        path = config.settings.resources
+        accepted = accept_into_document(path, observations, ids, dry_run=dry_run)
+        return Accepted(run.id, accepted.changed, refused + accepted.refused, accepted.diff)
     changed = accept_baseline(config.settings.resources, observations, ids)
     return Accepted(run_id=run.id, changed=changed, refused=refused)
+
+
+def accept_into_document(
+    path: Path, observations: Mapping[str, Observation], ids: Sequence[str], *, dry_run: bool
+) -> Accepted:
+    """Rewrite exactly the fixed URLs of a Markdown list, where the document still has them."""
+    fixes = {
+        key: (o.url, o.suggestion.url)
+        for key, o in observations.items()
+        if o.suggestion is not None and (not ids or key in ids)
+    }
+    rewrite = rewrite_document(path, read_document(path), fixes)
+    if rewrite.applied and not dry_run:
+        try:
+            rewrite_file(path, rewrite.text.encode("utf-8"), what="the list")
+        except FileWriteError as exc:
+            raise ConfigError(str(exc)) from exc
+    return Accepted(0, rewrite.applied, rewrite.skipped, rewrite.diff)  # the run: the caller's
 
 
 def safe_suggestions(

@@ -129,6 +129,7 @@ class ResourceCheck:
             id=resource.id,
             url=resource.url,
             name=resource.name,
+            location=resource.location,
             final_url=result.final_url,
             http_status=result.status,
             redirects=result.redirects,

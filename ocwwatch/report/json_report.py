@@ -127,6 +127,7 @@ def _resource(observation: Observation) -> JsonObject:
         "id": observation.id,
         "url": observation.url,
         "name": observation.name,
+        "location": str(observation.location) if observation.location else None,
         "final_url": observation.final_url,
         "http_status": observation.http_status,
         "redirects": [_hop(hop) for hop in observation.redirects],

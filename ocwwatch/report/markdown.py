@@ -195,6 +195,8 @@ def _resource_lines(item: Observation) -> list[str]:
 
 def _location_lines(item: Observation) -> list[str]:
     lines = [f"- Listed URL: {format_url(item.url)}"]
+    if item.location is not None:  # the list is a document: where to edit it
+        lines.append(f"- In the list: {code_span(str(item.location))}")
     if item.final_url is not None and item.final_url != item.url:
         lines.append(f"- Final URL: {format_url(item.final_url)}")
     lines.append(f"- Status: {_status(item.http_status)}")
