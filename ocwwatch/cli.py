@@ -15,7 +15,13 @@ from enum import IntEnum
 from pathlib import Path
 
 from ocwwatch import __version__
-from ocwwatch.errors import ConfigError, OcwwatchError, ScenarioError, StoreBusyError
+from ocwwatch.errors import (
+    ConfigError,
+    NoSuchRunError,
+    OcwwatchError,
+    ScenarioError,
+    StoreBusyError,
+)
 from ocwwatch.urls import redact_url
 
 log = logging.getLogger("ocwwatch")
@@ -85,6 +91,23 @@ def add_list_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def global_options() -> argparse.ArgumentParser:
+    """-v and -q, accepted after the command too (`ocwwatch check -q`): SUPPRESS as default,
+    so a command's copy only speaks when it was given."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="more logs on stderr (-vv: debug)",
+    )
+    options.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress"
+    )
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ocwwatch",
@@ -111,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check = commands.add_parser(
         "check",
+        parents=[global_options()],
         help="check every resource once and report",
         description="Check every resource of the curated list once, store what was seen, "
         "write the reports under the reports folder and print one of them on stdout.",
@@ -134,6 +158,7 @@ def add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 def add_daemon(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     daemon = commands.add_parser(
         "daemon",
+        parents=[global_options()],
         help="run checks on the configured schedule",
         description="Run `check` on the schedule of the settings' [schedule] table until "
         "SIGTERM or SIGINT, then exit 0.",
@@ -144,12 +169,14 @@ def add_daemon(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def add_baseline(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     baseline = commands.add_parser(
         "baseline",
+        parents=[global_options()],
         help="accept what was observed as the new curated list",
         description="Edit the curated list (resources.toml) in place.",
     )
     actions = baseline.add_subparsers(dest="action", metavar="ACTION", required=True)
     accept = actions.add_parser(
         "accept",
+        parents=[global_options()],
         help="write the latest run's observations into the curated list",
         description="Write the latest complete run's new URLs and metadata into the curated "
         "list, keeping its comments and order, so that the next run is clean.",
@@ -173,6 +200,7 @@ def add_baseline(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def add_init(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init = commands.add_parser(
         "init",
+        parents=[global_options()],
         help="write an editable copy of the settings and curated list",
         description="Write config/ocwwatch.toml and config/resources.toml under DIR.",
     )
@@ -182,6 +210,7 @@ def add_init(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = commands.add_parser(
         "report",
+        parents=[global_options()],
         help="print the report of a stored run",
         description="Print the report of a stored run exactly as it was written at the time.",
     )
@@ -193,6 +222,7 @@ def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def add_history(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     history = commands.add_parser(
         "history",
+        parents=[global_options()],
         help="show one resource's timeline",
         description="Show when one resource moved, changed, failed and recovered.",
     )
@@ -203,6 +233,7 @@ def add_history(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def add_record(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     record = commands.add_parser(
         "record",
+        parents=[global_options()],
         help="save what URLs answer as a scenario folder for --replay",
         description="Fetch each URL once, following redirects, and write every redirect hop "
         "and final response (bodies as files) to DIR/scenario.json, for `check --replay DIR`.",
@@ -305,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ScenarioError) as exc:
         print(f"ocwwatch: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    except StoreBusyError as exc:
+    except (StoreBusyError, NoSuchRunError) as exc:
         print(f"ocwwatch: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     except OcwwatchError as exc:

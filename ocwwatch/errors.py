@@ -24,6 +24,10 @@ class StoreBusyError(StoreError):
     """Another ocwwatch process holds the database's writer lock."""
 
 
+class NoSuchRunError(StoreError):
+    """The database has no run of that number: a usage error (exit 2), like an unknown id."""
+
+
 class ScenarioError(OcwwatchError):
     """A recorded scenario folder (for `--replay` or the tests) is missing or malformed."""
 

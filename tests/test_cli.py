@@ -522,3 +522,23 @@ def test_a_dead_course_gets_its_verified_successor_and_accept_makes_it_clean(
     assert 'term = "Fall 2023"' in resources.read_text()
     code, out, _ = run(capsys, "check", "--config", config, "--replay", scenario)
     assert code == 0, out
+
+
+def test_global_options_are_accepted_after_the_command(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """`ocwwatch check -q` is quiet as `ocwwatch -q check` is: no progress on stderr."""
+    code = main(["check", "-q", "--config", str(config), "--replay", str(TODAY)])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err == ""
+
+
+def test_a_run_that_does_not_exist_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """`report 99` exits 2 with one line, as `history nosuch` does, not 3 "internal error"."""
+    run(capsys, "check", "--config", config, "--replay", TODAY)
+    code, _, err = run(capsys, "report", "99", "--config", config)
+    assert code == 2
+    assert err.strip().endswith("run 99 does not exist")

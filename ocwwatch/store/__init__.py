@@ -18,7 +18,7 @@ from typing import IO
 
 from sqlite_utils import Database
 
-from ocwwatch.errors import StoreBusyError, StoreError
+from ocwwatch.errors import NoSuchRunError, StoreBusyError, StoreError
 from ocwwatch.files import open_lock_file
 from ocwwatch.models import Counts, LinkCheck, Observation, ResourceKind, Run, Validators
 from ocwwatch.store.base import BUSY_TIMEOUT_MS
@@ -246,7 +246,7 @@ class Store(CrawlStore, WaybackStore):
         """One run, whatever its status (`finished_at` is None unless it completed)."""
         rows = self._select("read runs", "SELECT * FROM runs WHERE id = ?", [run_id])
         if not rows:
-            raise StoreError(f"{self.path}: run {run_id} does not exist")
+            raise NoSuchRunError(f"{self.path}: run {run_id} does not exist")
         return self._parse("runs", rows[0], run_from_row)
 
     def list_runs(self, limit: int | None = None) -> list[Run]:
