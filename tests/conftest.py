@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.fetching import FakeTime
 
 from ocwwatch.store import Store
 
@@ -29,3 +30,9 @@ def config(tmp_path: Path) -> Path:
     """A private copy of the repository's config/, with data/ beside it."""
     shutil.copytree(Path(__file__).resolve().parent.parent / "config", tmp_path / "config")
     return tmp_path / "config" / "ocwwatch.toml"
+
+
+@pytest.fixture
+def fake() -> FakeTime:
+    """Fake time for a Fetcher (support/fetching.py): sleeps move the clock at once."""
+    return FakeTime()

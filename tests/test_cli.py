@@ -15,34 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import OCW, RENAMED, REPO, TODAY, by_id, check_json, run
 
 from ocwwatch.cli import InertLogFilter, build_parser, main
 from ocwwatch.config import HttpSettings, load_config
 from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.store import Store
-
-REPO = Path(__file__).resolve().parent.parent
-SCENARIOS = REPO / "tests" / "fixtures" / "scenarios"
-TODAY = SCENARIOS / "ocw-today"
-RENAMED = SCENARIOS / "ocw-unit-renamed"
-OCW = "https://ocw.mit.edu/courses/"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
-    code = main(["-q", *map(str, argv)])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def check_json(capsys: pytest.CaptureFixture[str], config: Path, scenario: Path) -> Any:
-    code, out, _ = run(
-        capsys, "check", "--config", config, "--replay", scenario, "--format", "json"
-    )
-    return code, json.loads(out)
-
-
-def by_id(report: Any) -> dict[str, Any]:
-    return {item["id"]: item for item in report["resources"]}
 
 
 def test_today_scenario_reports_every_move_and_the_pdf(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from loopback import LoopbackServer
+from support.loopback import LoopbackServer
 
 from ocwwatch.cli import main
 from ocwwatch.fetch import load_scenario

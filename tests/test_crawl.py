@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_crawl_support import (
+from support.crawl import (
     HOME,
     OCW_404,
     MockSite,

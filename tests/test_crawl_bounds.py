@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from test_crawl_support import HOME, MockSite, by_path, config, deep_run, ok, page
+from support.crawl import HOME, MockSite, by_path, config, deep_run, ok, page
 
 from ocwwatch.crawl import readers
 from ocwwatch.extract import LINKS_CUT, extract_links, links_were_cut

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_crawl_support import (
+from support.crawl import (
     HOME,
     OCW_404,
     MockSite,
@@ -28,7 +28,7 @@ from test_crawl_support import (
     pdf,
     status,
 )
-from test_fetch import FakeTime
+from support.fetching import FakeTime
 
 from ocwwatch.crawl.probe import FILE_START_BYTES
 from ocwwatch.crawl.robots import MAX_CRAWL_DELAY_SECONDS

@@ -7,8 +7,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from loopback import LoopbackServer
-from test_crawl_support import (
+from support.crawl import (
     HOME,
     T0,
     MockSite,
@@ -20,6 +19,7 @@ from test_crawl_support import (
     pdf,
     status,
 )
+from support.loopback import LoopbackServer
 
 from ocwwatch.fetch import Recording
 from ocwwatch.judge import is_link_finding

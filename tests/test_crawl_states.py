@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_crawl_support import (
+from support.crawl import (
     HOME,
     OCW_404,
     MockSite,

@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from loopback import LoopbackServer
 from pypdf import PdfWriter
+from support.loopback import LoopbackServer
 
 from ocwwatch.config import ScheduleSettings
 from ocwwatch.errors import ConfigError

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from extract_support import (
+from support.extract import (
     FIXTURES,
     OCW,
     FixturePage,

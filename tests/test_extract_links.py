@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from extract_support import FixturePage, fixture_pages, make_pdf
+from support.extract import FixturePage, fixture_pages, make_pdf
 
 from ocwwatch.extract import extract_links, extract_page
 from ocwwatch.models import PageKind

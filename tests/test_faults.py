@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faultserver import (
+from pypdf import PdfWriter
+from support.faultserver import (
     FaultServer,
     conditional,
     hang,
@@ -32,7 +33,6 @@ from faultserver import (
     respond,
     trickle,
 )
-from pypdf import PdfWriter
 
 from ocwwatch.cli import main
 

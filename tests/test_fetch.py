@@ -11,14 +11,14 @@ import itertools
 import socket
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from loopback import LoopbackServer
+from support.fetching import START, FakeTime, make_fetcher
+from support.loopback import LoopbackServer
 
 from ocwwatch.fetch import DEFAULT_USER_AGENT, Fetcher, FetchPolicy, Recording
 from ocwwatch.fetch.replay import load_scenario, replay_transport
@@ -28,63 +28,11 @@ from ocwwatch.models import FailureKind, Hop, Validators
 pytestmark = pytest.mark.anyio
 
 SCENARIOS = Path(__file__).parent / "fixtures" / "scenarios"
-START = datetime(2026, 1, 1, tzinfo=UTC)
 OLD_URL = "http://ocw.mit.edu/courses/mathematics/18-01sc-single-variable-calculus-fall-2010/"
 HTTPS_OLD_URL = (
     "https://ocw.mit.edu/courses/mathematics/18-01sc-single-variable-calculus-fall-2010/"
 )
 NEW_URL = "https://ocw.mit.edu/courses/18-01sc-single-variable-calculus-fall-2010/"
-
-Handler = (
-    Callable[[httpx.Request], httpx.Response]
-    | Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
-)
-
-
-class FakeTime:
-    """Injected clock: sleeping records the delay and moves time on at once."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.t
-
-    def now(self) -> datetime:
-        return START + timedelta(seconds=self.t)
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
-        await asyncio.sleep(0)
-
-
-@pytest.fixture
-def fake() -> FakeTime:
-    return FakeTime()
-
-
-LISTED_ORIGINS = ("http://127.0.0.1", "http://127.0.0.2", "https://127.0.0.1")
-
-
-def make_fetcher(
-    fake: FakeTime,
-    handler: Handler | None = None,
-    *,
-    transport: httpx.AsyncBaseTransport | None = None,
-    **policy: Any,
-) -> Fetcher:
-    """A Fetcher on fake time; politeness interval off unless a test sets it."""
-    policy.setdefault("per_host_interval_seconds", 0.0)
-    # The mocked hosts stand for the list's own origins, which may be loopback.
-    policy.setdefault("allowed_origins", LISTED_ORIGINS)
-    if transport is None:
-        assert handler is not None
-        transport = httpx.MockTransport(handler)
-    return Fetcher(
-        FetchPolicy(**policy), transport=transport, sleep=fake.sleep, now=fake.now, clock=fake.clock
-    )
 
 
 def redirect(status: int, location: str) -> httpx.Response:

@@ -12,7 +12,7 @@ import logging
 
 import httpx
 import pytest
-from test_fetch import LISTED_ORIGINS, FakeTime, make_fetcher
+from support.fetching import LISTED_ORIGINS, FakeTime, make_fetcher
 
 from ocwwatch.fetch import Fetcher, FetchPolicy
 from ocwwatch.fetch.politeness import SLOW_INTERVAL_CAP_SECONDS, SPEED_UP_AFTER_ANSWERS

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from test_fetch import FakeTime, make_fetcher
+from support.fetching import FakeTime, make_fetcher
 
 from ocwwatch.models import FailureKind, Validators
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_cli import REPO, TODAY, run
+from support.cli import REPO, TODAY, run
 
 from ocwwatch.errors import FileWriteError
 from ocwwatch.fetch import Recording, save_scenario

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import hypothesis
 import pytest
-from extract_support import fixture_pages, make_pdf
 from hypothesis import strategies as st
+from support.extract import fixture_pages, make_pdf
 
 from ocwwatch.extract import extract_page, find_missing_phrases
 from ocwwatch.models import (

@@ -14,15 +14,15 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 from urllib.parse import quote
 
-import httpcore
 import pytest
-from loopback import LoopbackServer
+from support.loopback import LoopbackServer
+from support.network import FakeResolver, Tripwire
 
 from ocwwatch.config import Config, Settings
 from ocwwatch.fetch import Fetcher, FetchPolicy, Recording, normalise_url
@@ -137,48 +137,6 @@ async def test_only_public_hosts_are_public() -> None:
 
 
 # --- the harness: resolver, tripwire, victims ------------------------------------------------
-
-
-class FakeResolver:
-    """Names to addresses; a list of answers is handed out one per lookup (rebinding)."""
-
-    def __init__(self, names: dict[str, list[str]], rebinding: Sequence[str] = ()) -> None:
-        self.names = names
-        self.rebinding = list(rebinding)
-        self.asked: list[str] = []
-
-    async def __call__(self, host: str, port: int) -> Sequence[str]:
-        self.asked.append(host)
-        if host == "rebind.example" and self.rebinding:
-            return [self.rebinding.pop(0)]
-        if host not in self.names:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return self.names[host]
-
-
-@dataclass
-class Tripwire(httpcore.AsyncNetworkBackend):
-    """Records every connection attempt; connects only to 127.0.0.1 at the allowed ports."""
-
-    allowed_ports: set[int]
-    attempts: list[tuple[str, int]] = field(default_factory=list)
-    inner: httpcore.AsyncNetworkBackend = field(default_factory=httpcore.AnyIOBackend)
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: object = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.attempts.append((host, port))
-        if host != "127.0.0.1" or port not in self.allowed_ports:
-            raise httpcore.ConnectError(f"tripwire: no connection to {host}:{port}")
-        return await self.inner.connect_tcp(host, port, timeout)
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
 
 
 class Victim:

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_cli import TODAY, run
+from support.cli import TODAY, run
 
 from ocwwatch.lists import find_links, load_document_list, rewrite_document
 from ocwwatch.models import ResourceKind

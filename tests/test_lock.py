@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from loopback import LoopbackServer
+from support.loopback import LoopbackServer
 from test_daemon import complete, runs, site_routes, start, stop, wait_for, write_config
 
 

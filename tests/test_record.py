@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from loopback import LoopbackServer
+from support.loopback import LoopbackServer
 from test_daemon import PAGE, pdf_bytes
 
 from ocwwatch.cli import main

@@ -8,7 +8,7 @@ import socket
 from datetime import UTC, datetime
 
 import pytest
-from test_guard import FakeResolver, Tripwire
+from support.network import FakeResolver, Tripwire
 
 from ocwwatch.fetch import Fetcher, FetchPolicy
 from ocwwatch.judge import judge_resource, link_state

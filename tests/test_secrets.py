@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from loopback import LoopbackServer
+from support.loopback import LoopbackServer
 
 from ocwwatch.cli import main
 from ocwwatch.fetch import Recording

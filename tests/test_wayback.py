@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_crawl_support import HOME, T0, MockSite, by_path, config, deep_run, ok, page, policy
+from support.crawl import HOME, T0, MockSite, by_path, config, deep_run, ok, page, policy
 
 from ocwwatch.archive import ArchiveOptions, suggest_snapshots
 from ocwwatch.config import Config, DeepSettings, Settings

@@ -75,7 +75,7 @@ def run_step(step: str, links: int) -> dict[str, Any]:
 
 async def deep_check(body: bytes) -> int:
     """A deep run with the big page as the course home; other paths answer 404."""
-    from test_crawl_support import HOME, MockSite, config, deep_run, ok
+    from support.crawl import HOME, MockSite, config, deep_run, ok
 
     from ocwwatch.store import Store
 

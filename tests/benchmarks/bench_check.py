@@ -32,7 +32,7 @@ from ocwwatch.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
-from loopback import LoopbackServer  # noqa: E402  (tests/ is not a package)
+from support.loopback import LoopbackServer  # noqa: E402  (tests/ is not a package)
 
 SCENARIO = ROOT / "tests" / "fixtures" / "scenarios" / "ocw-today"
 CURATED = ROOT / "config" / "resources.toml"

@@ -18,7 +18,7 @@ from pypdf import PdfWriter
 
 from ocwwatch.models import Extraction
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 PAGES = FIXTURES / "pages"
 GOLDEN = FIXTURES / "golden" / "extract"
 REGEN_ENV = "OCWWATCH_REGEN_GOLDEN"

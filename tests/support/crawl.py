@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-from loopback import LoopbackServer
 
 from ocwwatch.config import Config, DeepSettings, Settings
 from ocwwatch.fetch import Fetcher, FetchPolicy, Recording
 from ocwwatch.models import LinkCheck, Resource, ResourceKind
 from ocwwatch.pipeline import Outcomes, run_check
 from ocwwatch.store import Store
+from support.loopback import LoopbackServer
 
-PAGES = Path(__file__).parent / "fixtures" / "pages"
+PAGES = Path(__file__).parent.parent / "fixtures" / "pages"
 OCW_404 = (PAGES / "errors" / "404.html").read_bytes()
 T0 = datetime(2026, 3, 1, 6, 17, tzinfo=UTC)
 HOME = "/courses/c1/"

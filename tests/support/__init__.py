@@ -1,0 +1,1 @@
+"""Shared test machinery: servers, fakes and helpers the test modules import."""
