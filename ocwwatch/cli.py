@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from collections.abc import Callable, Sequence
 from enum import IntEnum
@@ -22,6 +21,7 @@ from ocwwatch.errors import (
     ScenarioError,
     StoreBusyError,
 )
+from ocwwatch.text import for_terminal
 from ocwwatch.urls import redact_url
 
 log = logging.getLogger("ocwwatch")
@@ -46,7 +46,6 @@ EXIT_CODES = {
 
 FORMATS = ("markdown", "json", "html")
 # C0 controls except tab and newline, DEL and C1 controls: what terminal escapes are made of.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 DESCRIPTION = """\
 ocwwatch keeps a curated list of learning resources current. It fetches every resource of
@@ -277,7 +276,7 @@ class InertLogFilter(logging.Filter):
 def clean_terminal(text: str) -> str:
     """Drop control characters (escape sequences included) and bidi overrides, which make text
     read otherwise than it is, before anything reaches a terminal."""
-    return re.sub(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]", "", CONTROL.sub("", text))
+    return for_terminal(text)
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ocwwatch.models import (
+    BASELINE_LISTS,
+    BASELINE_SCALARS,
     Against,
     Change,
     ChangeKind,
@@ -20,8 +22,6 @@ from ocwwatch.models import (
     PromiseCheck,
 )
 
-BASELINE_SCALARS = ("title", "course_number", "term", "content_type", "sha256", "pages")
-BASELINE_LISTS = ("instructors", "units", "resource_types")
 PREVIOUS_SCALARS = ("title", "course_number", "term", "content_type")
 # A file's identity; for an HTML page these change with every byte and would only be noise.
 FILE_IDENTITY = ("size_bytes", "sha256", "pages")

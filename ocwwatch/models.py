@@ -248,6 +248,12 @@ class Expected(Record):
     promises: tuple[Promise, ...] = ()
 
 
+# The Expected fields compared with what a page shows, one value or a list of them: diff checks
+# them against the baseline, `baseline accept` writes them back (one definition for both).
+BASELINE_SCALARS = ("title", "course_number", "term", "content_type", "sha256", "pages")
+BASELINE_LISTS = ("instructors", "units", "resource_types")
+
+
 class Location(Record):
     """Where an entry stands in a document list (1-based line and column of its URL)."""
 

@@ -19,7 +19,8 @@ LAYERS = {
     "validation": 0,
     "models": 0,
     "files": 0,
-    "lists": 0,  # a Markdown document as the list: a parser, like urls
+    "lists": 0,
+    "text": 0,  # a Markdown document as the list: a parser, like urls
     "config": 1,
     "fetch": 1,
     "extract": 1,

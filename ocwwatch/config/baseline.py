@@ -17,12 +17,9 @@ from tomlkit.toml_document import TOMLDocument
 from ocwwatch.config.load import parse_resources
 from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.files import rewrite_file
-from ocwwatch.models import Metadata, Observation, Outcome
+from ocwwatch.models import BASELINE_LISTS, BASELINE_SCALARS, Metadata, Observation, Outcome
 
 log = logging.getLogger(__name__)
-
-SCALAR_FIELDS = ("title", "course_number", "term", "content_type", "sha256", "pages")
-LIST_FIELDS = ("instructors", "units", "resource_types")
 
 
 def accept_baseline(
@@ -84,7 +81,7 @@ def _accept_one(table: Table, observation: Observation) -> list[str]:
 
 def _accept_fields(expected: Table, metadata: Metadata) -> list[str]:
     changed = []
-    for name in SCALAR_FIELDS + LIST_FIELDS:
+    for name in BASELINE_SCALARS + BASELINE_LISTS:
         if name not in expected:
             continue
         value = getattr(metadata, name)

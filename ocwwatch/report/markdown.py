@@ -24,17 +24,8 @@ from ocwwatch.models import (
     redirect_kind_of,
 )
 from ocwwatch.report.json_report import format_timestamp
+from ocwwatch.text import one_line
 
-# Terminal escape sequences (CSI, OSC, and two-byte ESC forms, and the one-byte C1 CSI and OSC
-# introducers), removed whole so that no "[31m" residue is left once the ESC byte is gone.
-_ESCAPE_SEQUENCE = re.compile(
-    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])"
-    r"|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-)
-_LINE_BREAKS = re.compile(r"[\t\n\v\f\r\x85\u2028\u2029]")
-# C0/C1 controls, DEL, and the bidi overrides that can make text read differently than it is.
-_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_SPACES = re.compile(r" {2,}")
 # Inline metacharacters. Block syntax (lists, setext headings, tables) cannot arise because
 # escaped text never holds a line break and always follows other text on its line; "(" and "!"
 # stay bare because with "[" and "]" escaped they can no longer make a link or an image.
@@ -65,11 +56,8 @@ _MAX_FOUND_ON = 5
 
 
 def clean_text(value: object) -> str:
-    """One line of plain text: escape sequences and control characters gone, spaces collapsed."""
-    text = _ESCAPE_SEQUENCE.sub("", str(value))
-    text = _LINE_BREAKS.sub(" ", text)
-    text = _INVISIBLE.sub("", text)
-    return _SPACES.sub(" ", text).strip()
+    """One line of plain text (text.py's rule, the same for every output)."""
+    return one_line(value)
 
 
 def escape_markdown(value: object) -> str:
