@@ -141,7 +141,7 @@ def show_report(
 ) -> Done:
     """`ocwwatch report`: a stored run's report, exactly as it was written."""
     config = load_config(config_path, cwd=cwd, database=database)
-    with Store.open(config.settings.database) as store:
+    with Store.open_read_only(config.settings.database) as store:
         run = store.load_run(run_id) if run_id is not None else store.latest_run()
         if run is None:
             raise ConfigError(f"{config.settings.database}: no complete run yet")
@@ -159,7 +159,7 @@ def show_report(
 def history(config_path: Path | None, database: Path | None, resource_id: str, cwd: Path) -> Done:
     """`ocwwatch history`: one resource's timeline, one line per run."""
     config = load_config(config_path, cwd=cwd, database=database)
-    with Store.open(config.settings.database) as store:
+    with Store.open_read_only(config.settings.database) as store:
         observations = store.resource_history(resource_id)
     if not observations:
         raise ConfigError(f"{config.settings.database}: no observation of {resource_id!r} yet")
@@ -175,7 +175,8 @@ def timeline(observations: Sequence[Observation]) -> list[str]:
         status = item.http_status if item.http_status is not None else "-"
         event = "" if last is None or last == item.outcome else f"  (was {last})"
         detail = f" {item.final_url}" if item.final_url and item.final_url != item.url else ""
-        changes = f", {len(item.changes)} change(s)" if item.changes else ""
+        fields = sorted({change.field for change in item.changes})
+        changes = f", changed: {', '.join(fields)}" if fields else ""
         lines.append(f"{when}  {item.outcome:<8} {status}{detail}{changes}{event}")
         last = item.outcome
     return lines

@@ -208,6 +208,7 @@ def test_history_shows_the_timeline(capsys: pytest.CaptureFixture[str], config: 
     lines = out.splitlines()
     assert len(lines) == 2
     assert all("dead" in line for line in lines)
+    assert lines[0].endswith("changed: content_type, size_bytes")  # what changed, by name
 
 
 BAD_CONFIGS = [
@@ -520,3 +521,24 @@ def test_a_run_that_does_not_exist_is_a_usage_error(
     code, _, err = run(capsys, "report", "99", "--config", config)
     assert code == 2
     assert err.strip().endswith("run 99 does not exist")
+
+
+def test_report_and_history_read_while_another_process_writes(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """Read-only commands take no write lock and migrate nothing: they work while another
+    connection holds the database's write lock (issue 11)."""
+    run(capsys, "check", "--config", config, "--replay", TODAY)
+    database = config.parent.parent / "data" / "ocwwatch.db"
+    writer = sqlite3.connect(database)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # the write lock, as a running check holds it
+        code, out, err = run(capsys, "report", "--config", config)
+        assert (code, err) == (0, "")
+        assert out.startswith("# ocwwatch report: run 1")
+        code, out, _ = run(capsys, "history", "18.01sc", "--config", config)
+        assert code == 0
+        assert "moved" in out
+    finally:
+        writer.rollback()
+        writer.close()

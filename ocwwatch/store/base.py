@@ -64,6 +64,31 @@ class StoreBase:
             raise
         return store
 
+    @classmethod
+    def open_read_only(cls, path: Path) -> Self:
+        """Open the database at `path` for reading only (`report`, `history`): no migration,
+        no write lock, so it works beside a running check and on a read-only mount (issue 11).
+        """
+        if not path.is_file():
+            raise StoreError(f"{path}: no database yet; run `ocwwatch check` first")
+        with translated(path, "open the database for reading"):
+            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            db = Database(connection, execute_plugins=False)
+        store = cls(path, db)
+        try:
+            with translated(path, "read the schema version"):
+                rows = list(db.query("SELECT max(version) AS newest FROM migrations"))
+        except BaseException:
+            db.close()
+            raise
+        if rows[0]["newest"] != len(MIGRATIONS):
+            db.close()
+            raise StoreError(
+                f"{path}: schema version {rows[0]['newest']} is not this ocwwatch's "
+                f"({len(MIGRATIONS)}); run `ocwwatch check` once to bring it up to date"
+            )
+        return store
+
     def close(self) -> None:
         with translated(self.path, "close the database"):
             self._db.close()
