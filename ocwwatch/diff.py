@@ -6,6 +6,7 @@ the previous run covers everything the page says about itself. No I/O, no clock.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 
 from ocwwatch.models import (
@@ -102,6 +103,7 @@ def diff_previous(previous: Observation, current: Observation) -> list[Change]:
         changes += diff_scalar(name, getattr(before, name), getattr(after, name), Against.PREVIOUS)
     for name in PREVIOUS_LISTS:
         changes += diff_list(name, getattr(before, name), getattr(after, name), Against.PREVIOUS)
+    changes += diff_text(before, after)
     was = {check.text: check.holds for check in previous.promises}
     for check in current.promises:
         if check.text in was and was[check.text] != check.holds:
@@ -117,6 +119,34 @@ def diff_previous(previous: Observation, current: Observation) -> list[Change]:
                 )
             )
     return changes
+
+
+TEXT_CONTEXT_WORDS = 6  # words shown around the first change of a page's text
+TEXT_SHOWN_CHARS = 160
+
+
+def diff_text(before: Metadata, after: Metadata) -> list[Change]:
+    """A plain page whose main text changed: the first change, in a few words either way."""
+    if not before.text_sha256 or not after.text_sha256 or before.text_sha256 == after.text_sha256:
+        return []
+    old, new = (before.main_text or "").split(), (after.main_text or "").split()
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    changed = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    if not changed:  # the change lies past the characters kept
+        return [Change(field="text", kind=ChangeKind.CHANGED, against=Against.PREVIOUS)]
+    _tag, i1, i2, j1, j2 = changed[0]
+    lead = max(0, i1 - TEXT_CONTEXT_WORDS)
+    shown_before = " ".join(old[lead : i2 + TEXT_CONTEXT_WORDS])[:TEXT_SHOWN_CHARS]
+    shown_after = " ".join(new[max(0, j1 - TEXT_CONTEXT_WORDS) : j2 + TEXT_CONTEXT_WORDS])
+    return [
+        Change(
+            field="text",
+            kind=ChangeKind.CHANGED,
+            before=shown_before,
+            after=shown_after[:TEXT_SHOWN_CHARS],
+            against=Against.PREVIOUS,
+        )
+    ]
 
 
 def diff_scalar(name: str, before: object, after: object, against: Against) -> list[Change]:

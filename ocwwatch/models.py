@@ -205,6 +205,10 @@ class Metadata(Record):
     sha256: str | None = None
     pages: int | None = None  # PDF page count
     problems: tuple[str, ...] = ()  # what could not be read, e.g. "PDF is truncated"
+    # A plain web page's main text (issue 12: a `page` resource is watched like a page): its
+    # hash, and its first MAX_MAIN_TEXT characters for a short diff next run.
+    text_sha256: str | None = None
+    main_text: str | None = None
 
 
 class Extraction(Record):

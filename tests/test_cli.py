@@ -542,3 +542,49 @@ def test_report_and_history_read_while_another_process_writes(
     finally:
         writer.rollback()
         writer.close()
+
+
+def page_scenario(folder: Path, paragraph: str) -> Path:
+    """One plain web page answering 200 with `paragraph` as its main text (synthetic)."""
+    folder.mkdir(parents=True)
+    body = (
+        "<!doctype html><html><head><title>Reading list</title></head><body>"
+        "<nav>Home · About</nav><main><h1>Reading list</h1>"
+        f"<p>{paragraph}</p></main><footer>© 2026</footer></body></html>"
+    )
+    (folder / "page.html").write_text(body, encoding="utf-8")
+    document = {
+        "name": folder.name,
+        "description": "synthetic: a plain page whose text changes between two scenarios",
+        "responses": [
+            {
+                "url": "https://example.org/reading/",
+                "status": 200,
+                "headers": {"content-type": "text/html; charset=utf-8"},
+                "body": "page.html",
+            }
+        ],
+    }
+    (folder / "scenario.json").write_text(json.dumps(document), encoding="utf-8")
+    return folder
+
+
+def test_a_body_only_change_of_a_page_is_reported_with_a_short_diff(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    """A `page` resource's main text is watched: a changed sentence is a change since the last
+    run, shown in a few words either way (issue 12); its menu and footer do not count."""
+    (config.parent / "resources.toml").write_text(
+        '[[resources]]\nid = "reading"\nurl = "https://example.org/reading/"\nkind = "page"\n'
+    )
+    first = page_scenario(tmp_path / "v1", "Start with chapter one of Thompson, then Strang.")
+    second = page_scenario(tmp_path / "v2", "Start with chapter two of Thompson, then Strang.")
+    assert check_json(capsys, config, first)[0] == 0
+    code, report = check_json(capsys, config, second)
+    [item] = report["resources"]
+    assert (code, item["outcome"]) == (1, "changed")
+    [change] = item["changes"]
+    assert change["field"] == "text"
+    assert "chapter one of" in change["before"]
+    assert "chapter two of" in change["after"]
+    assert "Home" not in change["before"]

@@ -482,7 +482,9 @@ def test_previous_run_comparison_skips_the_faulty_run(env: Env) -> None:
             "before": "Version one",
             "after": "Version two",
             "against": "previous",
-        }
+        },
+        # the body changed too, and a page's main text is watched (issue 12)
+        {"field": "text", "kind": "changed", "before": "a", "after": "b", "against": "previous"},
     ]
 
 

@@ -6,6 +6,7 @@ It owns what every page has (title, canonical URL, links) and nothing site-speci
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from selectolax.lexbor import LexborHTMLParser
@@ -52,16 +53,36 @@ def not_found_title(tree: LexborHTMLParser) -> str | None:
     return first_text(tree, _OCW_404_HEADING) or html_title(tree)
 
 
+MAX_MAIN_TEXT = 20_000  # characters kept for the next run's short text diff
+
+
+def main_text(tree: LexborHTMLParser) -> str | None:
+    """The text a reader reads: `<main>` (or `[role=main]`), else the body; without scripts,
+    styles and the page's own navigation chrome. Prunes those from `tree`: call it last."""
+    root = tree.css_first("main") or tree.css_first("[role=main]") or tree.body
+    if root is None:
+        return None
+    for node in root.css("script, style, noscript, template, nav, header, footer"):
+        node.decompose()
+    return node_text(root) or None
+
+
 def extract_html(page: Page) -> Extraction:
-    """Title, canonical URL and links of any HTML page (or of a "not found" page)."""
+    """Title, canonical URL, links and main text of any HTML page (or of a "not found" page)."""
     tree = page.tree
     not_found = is_not_found(tree)
+    title = not_found_title(tree) if not_found else html_title(tree)
+    canonical = canonical_url(tree, page.base)
+    links = page_links(tree, page.base, page.max_links)
+    text = None if not_found else main_text(tree)  # last: it prunes the tree
     metadata = Metadata(
         page_kind=PageKind.NOT_FOUND if not_found else PageKind.HTML,
-        title=not_found_title(tree) if not_found else html_title(tree),
-        canonical_url=canonical_url(tree, page.base),
+        title=title,
+        canonical_url=canonical,
         content_type=page.content_type,
         size_bytes=page.size_bytes,
         problems=page.problems,
+        text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None,
+        main_text=text[:MAX_MAIN_TEXT] if text else None,
     )
-    return Extraction(metadata=metadata, links=page_links(tree, page.base, page.max_links))
+    return Extraction(metadata=metadata, links=links)
