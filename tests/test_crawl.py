@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from support.crawl import (
     HOME,
@@ -26,7 +27,7 @@ from support.crawl import (
 from ocwwatch.crawl import readers
 from ocwwatch.crawl.crawler import FOUND_ON_KEPT
 from ocwwatch.extract import extract_links
-from ocwwatch.models import LinkKind, LinkState
+from ocwwatch.models import LinkKind, LinkState, ResourceKind
 from ocwwatch.store import Store
 
 pytestmark = pytest.mark.anyio
@@ -304,3 +305,21 @@ async def test_a_reader_that_dies_leaves_the_pages_to_this_process(
         read = await pool.read(body, url, "text/html")
     assert read == extract_links(body, url, "text/html")
     assert warning in caplog.text
+
+
+async def test_a_page_resource_has_its_own_links_checked_one_level(store: Store) -> None:
+    """--deep reads a `page` resource alone: its links are checked, theirs are not (issue 12)."""
+    site = MockSite(
+        {
+            "/reading/": ok(page("/reading/notes/", "/gone/")),
+            "/reading/notes/": ok(page("/reading/notes/deeper/")),
+        }
+    )
+    cfg = config(site, home="/reading/")
+    listed = cfg.resources[0].model_copy(update={"kind": ResourceKind.PAGE})
+    cfg = cfg.model_copy(update={"resources": (listed,)})
+    outcomes = await deep_run(cfg, store, transport=httpx.MockTransport(site.answer))
+    links = by_path(outcomes, site)
+    assert links["/gone/"].state is LinkState.DEAD
+    assert links["/reading/notes/"].state is LinkState.OK
+    assert "/reading/notes/deeper/" not in links

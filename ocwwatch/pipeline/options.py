@@ -4,13 +4,14 @@ the archive lookups' options. The stages take these values, never the settings t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from ocwwatch.archive import ArchiveOptions
 from ocwwatch.config import DeepSettings, HttpSettings
 from ocwwatch.crawl import DeepOptions
 from ocwwatch.fetch import FetchPolicy
+from ocwwatch.models import ResourceKind
 
 
 def fetch_policy(
@@ -55,6 +56,11 @@ def archive_options(deep: DeepSettings) -> ArchiveOptions:
     )
 
 
-def pages_to_crawl(deep: DeepSettings, resource_id: str) -> int | None:
-    """How many pages of a course site a deep run reads; None leaves the course out."""
-    return deep.max_pages_for(resource_id) if deep.crawls(resource_id) else None
+def pages_to_crawl(
+    deep: DeepSettings, kinds: Mapping[str, ResourceKind], resource_id: str
+) -> int | None:
+    """How many pages of a resource's site a deep run reads; None leaves it out. A `page`
+    resource is read alone: its own links are checked, one level (issue 12)."""
+    if not deep.crawls(resource_id):
+        return None
+    return 1 if kinds.get(resource_id) is ResourceKind.PAGE else deep.max_pages_for(resource_id)

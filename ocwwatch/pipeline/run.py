@@ -161,7 +161,7 @@ def deep_seeds(config: Config, checked: Sequence[Checked]) -> list[Seed]:
     seeds = []
     for item in checked:
         observation = item.observation
-        if kinds[observation.id] is ResourceKind.OCW_COURSE:
+        if kinds[observation.id] in {ResourceKind.OCW_COURSE, ResourceKind.PAGE}:
             seeds.append(Seed(item.result, observation.metadata, resource_id=observation.id))
         seeds += [Seed(f.result, f.metadata, found_on=f.found_on) for f in item.followed]
     return seeds
@@ -274,7 +274,8 @@ async def crawl_deep(
     redirect explains (`deep.wayback`)."""
     deep = config.settings.deep
     seeds = deep_seeds(config, checked)
-    sites = plan_sites(seeds, partial(pages_to_crawl, deep))
+    kinds = {resource.id: resource.kind for resource in config.resources}
+    sites = plan_sites(seeds, partial(pages_to_crawl, deep, kinds))
     crawled = await crawl_sites(
         store,
         fetcher,
