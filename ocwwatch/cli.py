@@ -86,7 +86,7 @@ def add_list_option(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="FILE",
         help="the curated list to use instead of the settings' `resources`: a resources.toml, "
-        "or a Markdown document whose http(s) links (outside code) are the entries",
+        "or a Markdown or HTML document whose http(s) links (outside code) are the entries",
     )
 
 
@@ -185,7 +185,7 @@ def add_baseline(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     accept.add_argument(
         "--dry-run",
         action="store_true",
-        help="for a Markdown list: print the diff of the fixes, write nothing",
+        help="for a Markdown or HTML list: print the diff of the fixes, write nothing",
     )
     accept.add_argument("ids", nargs="*", metavar="ID", help="only these resources (default: all)")
     accept.add_argument(

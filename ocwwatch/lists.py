@@ -1,17 +1,22 @@
-"""A Markdown document as the list (issue 13): its links are the resources, each with where it
-stands (file, line, column), and fixes are written back into the document and nothing else.
+"""A Markdown or HTML document as the list (issue 13): its links are the resources, each with
+where it stands (file, line, column), and fixes are written back into the document and nothing
+else.
 
 Owns markdown-it-py (no other module imports it). Links are found by the CommonMark parser (with
-GFM tables), so URLs in code spans and code blocks are never resources and never rewritten.
-Every other byte of the document survives a rewrite: only the old URL's characters change.
+GFM tables), so URLs in code spans and code blocks are never resources and never rewritten;
+`<a href>` in an HTML document, or written as HTML inside Markdown, is found by the standard
+library's HTML tokenizer, which reports where each tag starts. Every other byte of the document
+survives a rewrite: only the old URL's characters change.
 """
 
 from __future__ import annotations
 
 import difflib
+import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -21,25 +26,40 @@ from ocwwatch.errors import ConfigError
 from ocwwatch.models import Location, Resource, ResourceKind
 from ocwwatch.urls import InvalidURLError, parse_url
 
-DOCUMENT_SUFFIXES = frozenset({".md", ".markdown"})
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+DOCUMENT_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES
 _CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.DOTALL)
 _OCW_COURSE = re.compile(r"^/(courses|resources)/(?:[a-z-]+/)?[a-z0-9][^/]*/?$")
 _SLUG = re.compile(r"[^a-z0-9]+")
+_HREF = re.compile(r"""\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
+# Elements whose text is shown as code or never shown: an <a> inside is not an entry.
+_NOT_PROSE = frozenset({"pre", "code", "script", "style", "template", "textarea"})
 
 
 @dataclass(frozen=True)
 class DocumentLink:
-    """One http(s) link of the document outside code: its URL, its text, where it stands."""
+    """One http(s) link of the document outside code: its URL, its text, where it stands.
+
+    `length` is how many characters the URL takes in the document: more than the URL's when
+    it was written with character references (`&amp;`) inside an HTML attribute.
+    """
 
     url: str
     text: str
     line: int  # 1-based
     column: int  # 1-based, of the URL's first character
     offset: int  # of the URL's first character in the document
+    length: int
+    in_html: bool = False  # written in an HTML attribute: a new URL is written escaped
 
 
 def is_document(path: Path) -> bool:
     return path.suffix.lower() in DOCUMENT_SUFFIXES
+
+
+def is_html(path: Path) -> bool:
+    return path.suffix.lower() in HTML_SUFFIXES
 
 
 def read_document(path: Path) -> str:
@@ -51,24 +71,119 @@ def read_document(path: Path) -> str:
         raise ConfigError(f"{path}: is not UTF-8 text") from exc
 
 
-def find_links(text: str) -> list[DocumentLink]:
+def find_links(text: str, *, html_document: bool = False) -> list[DocumentLink]:
     """Every http(s) link outside code, in document order, each URL at its place in `text`."""
+    if html_document:
+        return _html_links(text, 0, _line_starts(text))
     tokens = MarkdownIt("commonmark").enable("table").parse(text)
     code = _code_ranges(text, tokens)
-    found: list[DocumentLink] = []
+    starts = _line_starts(text)
+    # In the order a reader meets them: a reference link where it is used, not where its URL
+    # is defined; HTML links by their place.
+    found: list[tuple[int, DocumentLink]] = []
     taken: set[int] = set()
-    for href, label in _links_of(tokens):
+    for href, label, block in _links_of(tokens):
         offset = _place_of(text, href, code, taken)
         if offset is None:
             continue  # a URL the parser normalised: it has no literal place to point at
         taken.add(offset)
-        line = text.count("\n", 0, offset) + 1
-        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-        found.append(DocumentLink(href, label, line, column, offset))
-    return found
+        line, column = _line_and_column(starts, offset)
+        found.append((starts[block], DocumentLink(href, label, line, column, offset, len(href))))
+    for start, end in _html_regions(tokens, starts, len(text)):
+        found += [
+            (link.offset, link)
+            for link in _html_links(text[start:end], start, starts)
+            if not any(a <= link.offset < b for a, b in code)
+        ]
+    return [link for _, link in sorted(found, key=lambda item: item[0])]
 
 
-def _links_of(tokens: Sequence[Token]) -> Iterable[tuple[str, str]]:
+def _line_starts(text: str) -> list[int]:
+    return [0] + [m.end() for m in re.finditer("\n", text)]
+
+
+def _line_and_column(starts: Sequence[int], offset: int) -> tuple[int, int]:
+    line = _bisect_right(starts, offset)
+    return line, offset - starts[line - 1] + 1
+
+
+def _bisect_right(values: Sequence[int], value: int) -> int:
+    low, high = 0, len(values)
+    while low < high:
+        middle = (low + high) // 2
+        if value < values[middle]:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _html_regions(
+    tokens: Sequence[Token], starts: Sequence[int], size: int
+) -> Iterable[tuple[int, int]]:
+    """The character ranges of the Markdown's HTML: its HTML blocks, and the paragraphs (or
+    table cells) whose inline content has HTML tags."""
+    for token in tokens:
+        has_html = token.type == "html_block" or (
+            token.type == "inline" and any(c.type == "html_inline" for c in token.children or [])
+        )
+        if has_html and token.map:
+            first, last = token.map
+            yield starts[first], starts[last] if last < len(starts) else size
+
+
+class _Anchors(HTMLParser):
+    """The `<a href>` start tags of an HTML text, with where each tag starts and its text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[tuple[int, int], str, list[str]]] = []
+        self._hidden = 0
+        self._open: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _NOT_PROSE:
+            self._hidden += 1
+        elif tag == "a" and not self._hidden and self.get_starttag_text():
+            self._open = []
+            self.found.append((self.getpos(), self.get_starttag_text() or "", self._open))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _NOT_PROSE and self._hidden:
+            self._hidden -= 1
+        elif tag == "a":
+            self._open = None
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self._open.append(data)
+
+
+def _html_links(text: str, base: int, starts: Sequence[int]) -> list[DocumentLink]:
+    """The http(s) `<a href>` links of an HTML text that starts at `base` in the document."""
+    parser = _Anchors()
+    parser.feed(text)
+    parser.close()
+    local = _line_starts(text)
+    links = []
+    for (line, column), tag, label in parser.found:
+        match = _HREF.search(tag)
+        if match is None:
+            continue
+        group = next(g for g in (1, 2, 3) if match.group(g) is not None)
+        raw = match.group(group)
+        url = html.unescape(raw).strip()
+        if not url.lower().startswith(("http://", "https://")):
+            continue
+        offset = base + local[line - 1] + column + match.start(group)
+        place = _line_and_column(starts, offset)
+        name = " ".join("".join(label).split())
+        links.append(DocumentLink(url, name, *place, offset, len(raw), in_html=True))
+    return links
+
+
+def _links_of(tokens: Sequence[Token]) -> Iterable[tuple[str, str, int]]:
+    """Each link's URL, its text, and the first line of the block that uses it."""
     for block in tokens:
         children = block.children or []
         for index, token in enumerate(children):
@@ -80,7 +195,7 @@ def _links_of(tokens: Sequence[Token]) -> Iterable[tuple[str, str]]:
                 if inner.type == "link_close":
                     break
                 label.append(inner.content)
-            yield href, " ".join("".join(label).split())
+            yield href, " ".join("".join(label).split()), block.map[0] if block.map else 0
 
 
 def _code_ranges(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
@@ -155,7 +270,7 @@ def _unique(base: str, taken: set[str]) -> str:
 
 
 def load_document_list(path: Path) -> tuple[Resource, ...]:
-    return resources_of(path, find_links(read_document(path)))
+    return resources_of(path, find_links(read_document(path), html_document=is_html(path)))
 
 
 @dataclass(frozen=True)
@@ -168,13 +283,17 @@ class Rewrite:
     skipped: list[str]
 
 
+def _escaped(url: str) -> str:
+    """A URL as an HTML attribute value holds it."""
+    return url.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&#39;")
+
+
 def rewrite_document(path: Path, text: str, fixes: Mapping[str, tuple[str, str]]) -> Rewrite:
     """Replace, for each id in `fixes` (id -> (checked URL, new URL)), the checked URL where
     the id's link stands now; an id whose link no longer has that URL is skipped (edited
     since). Every other character stays as it was."""
-    links = find_links(text)
+    links = find_links(text, html_document=is_html(path))
     current = {r.id: r for r in resources_of(path, links)}
-    places = {link.url: [lk.offset for lk in links if lk.url == link.url] for link in links}
     edits: list[tuple[int, int, str]] = []
     applied, skipped = [], []
     for resource_id, (checked, new) in sorted(fixes.items()):
@@ -182,7 +301,11 @@ def rewrite_document(path: Path, text: str, fixes: Mapping[str, tuple[str, str]]
         if resource is None or resource.url != checked:
             skipped.append(f"{resource_id}: the document no longer has {checked}; not changed")
             continue
-        edits += [(offset, len(checked), new) for offset in places[checked]]
+        edits += [
+            (link.offset, link.length, _escaped(new) if link.in_html else new)
+            for link in links
+            if link.url == checked
+        ]
         applied.append(f"{resource_id}: {checked} -> {new}")
     new_text = text
     for offset, length, replacement in sorted(edits, reverse=True):

@@ -15,6 +15,7 @@ from ocwwatch.models import ResourceKind
 
 LISTS = Path(__file__).parent / "fixtures" / "lists"
 AWESOME = LISTS / "awesome-calculus.md"
+READING = LISTS / "reading-list.html"
 CALCULUS = LISTS / "calculus-for-deep-learning.md"
 OLD_1801 = "https://ocw.mit.edu/courses/mathematics/18-01sc-single-variable-calculus-fall-2010/"
 NEW_1801 = "https://ocw.mit.edu/courses/18-01sc-single-variable-calculus-fall-2010/"
@@ -22,14 +23,16 @@ HIGHLIGHTS = "https://ocw.mit.edu/resources/res-18-005-highlights-of-calculus-sp
 
 
 def test_links_outside_code_are_the_entries_with_their_place() -> None:
-    """Inline, reference-style and autolinks count, in a table too; code spans and code
-    blocks (fenced and indented) do not; each entry points at its URL's line and column."""
+    """Inline, reference-style and autolinks count, in a table too, and links written as HTML;
+    code spans and code blocks (fenced and indented) do not; each entry points at its URL's
+    line and column."""
     resources = load_document_list(AWESOME)
     where = {r.url: (r.location.line, r.location.column) for r in resources if r.location}
     assert where == {
         "https://www.gutenberg.org/ebooks/33283": (19, 8),  # the reference definition
         HIGHLIGHTS: (3, 58),  # the autolink; the code block and code span copies are not
         OLD_1801: (7, 40),  # in the table; the fenced copy is not
+        "https://example.org/html": (9, 40),  # inline HTML
     }
     kinds = {r.url: r.kind for r in resources}
     assert kinds[OLD_1801] is ResourceKind.OCW_COURSE
@@ -107,3 +110,62 @@ def test_the_markdown_list_is_checked_fixed_in_place_and_then_clean(
     report = json.loads(out)
     assert [r["outcome"] for r in report["resources"] if r["outcome"] != "ok"] == []
     assert code == 0
+
+
+def test_an_html_list_has_its_anchors_outside_code_and_comments() -> None:
+    """Every http(s) `<a href>`, however quoted or cased, with its text as name; not the
+    stylesheet, the fragment, the mailto, the comment or the `<pre><code>` copy."""
+    resources = load_document_list(READING)
+    assert [(r.name, r.location.line if r.location else 0) for r in resources] == [
+        ("Calculus Made Easy", 10),
+        ("Single Variable Calculus (18.01SC)", 12),
+        ("Multivariable Calculus (18.02SC)", 13),
+    ]
+    text = READING.read_text(encoding="utf-8")
+    for resource in resources:
+        assert resource.location is not None
+        line = text.splitlines()[resource.location.line - 1]
+        assert line[resource.location.column - 1 :].startswith(resource.url)
+    assert resources[1].kind is ResourceKind.OCW_COURSE
+
+
+def test_a_url_written_with_character_references_is_read_and_rewritten_escaped(
+    tmp_path: Path,
+) -> None:
+    """`&amp;` in an attribute is `&` in the URL; the new URL is written escaped, in HTML and
+    in Markdown's inline HTML alike, and nothing else moves."""
+    old, new = "https://a.example/x?a=1&b=2", "https://b.example/y?c=3&d=4"
+    for name, text in {
+        "list.html": f'<p><a href="{old.replace("&", "&amp;")}">A</a> &amp; more</p>\n',
+        "list.md": f'Read <a href="{old.replace("&", "&amp;")}">A</a> & more.\n',
+    }.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        (resource,) = load_document_list(path)
+        assert resource.url == old
+        rewrite = rewrite_document(path, text, {resource.id: (old, new)})
+        assert rewrite.text == text.replace(old.replace("&", "&amp;"), new.replace("&", "&amp;"))
+
+
+def test_the_html_list_is_checked_fixed_in_place_and_then_clean(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    """The same round trip on an HTML reading list: the moves reported at their lines, the
+    accepted rewrite byte-identical outside the two moved URLs, the next run clean."""
+    document = tmp_path / "reading.html"
+    shutil.copy(READING, document)
+    before = document.read_text(encoding="utf-8")
+    code, out, _ = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
+    assert code == 1
+    assert f"`{document}:12:" in out
+    code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
+    assert code == 0, out
+    after = document.read_text(encoding="utf-8")
+    new_1802 = "https://ocw.mit.edu/courses/18-02sc-multivariable-calculus-fall-2010/"
+    old_1802 = "https://ocw.mit.edu/courses/mathematics/18-02sc-multivariable-calculus-fall-2010/"
+    expected = before.replace(f"'{OLD_1801}'", f"'{NEW_1801}'").replace(
+        f"href={old_1802}>", f"href={new_1802}>"
+    )
+    assert after == expected  # the <pre> and comment copies of the old URLs stay
+    code, out, _ = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
+    assert code == 0, out

@@ -73,7 +73,7 @@ def _check_resource(resource: Resource, index: int, path: Path) -> None:
 
 
 def load_resources(path: Path) -> tuple[Resource, ...]:
-    """Read and validate the curated list: a TOML list, or a Markdown document whose links
+    """Read and validate the curated list: a TOML list, or a Markdown or HTML document whose links
     are the entries (lists.py)."""
     if is_document(path):
         resources = load_document_list(path)

@@ -25,7 +25,7 @@ class Accepted:
     run_id: int
     changed: list[str]  # one line per key written
     refused: list[str]  # one line per suggestion left out, with the guard's reason
-    diff: str = ""  # a Markdown list's unified diff
+    diff: str = ""  # a document list's unified diff
 
 
 def accept_latest(
@@ -59,7 +59,7 @@ def accept_latest(
 def accept_into_document(
     path: Path, observations: Mapping[str, Observation], ids: Sequence[str], *, dry_run: bool
 ) -> Accepted:
-    """Rewrite exactly the fixed URLs of a Markdown list, where the document still has them."""
+    """Rewrite exactly the fixed URLs of a document list, where it still has them."""
     fixes = {
         key: (o.url, o.suggestion.url)
         for key, o in observations.items()
