@@ -281,6 +281,7 @@ class Rewrite:
     diff: str
     applied: list[str]
     skipped: list[str]
+    moves: dict[str, str]  # checked URL -> new URL, for each fix applied
 
 
 def _escaped(url: str) -> str:
@@ -296,6 +297,7 @@ def rewrite_document(path: Path, text: str, fixes: Mapping[str, tuple[str, str]]
     current = {r.id: r for r in resources_of(path, links)}
     edits: list[tuple[int, int, str]] = []
     applied, skipped = [], []
+    moves: dict[str, str] = {}
     for resource_id, (checked, new) in sorted(fixes.items()):
         resource = current.get(resource_id)
         if resource is None or resource.url != checked:
@@ -307,6 +309,7 @@ def rewrite_document(path: Path, text: str, fixes: Mapping[str, tuple[str, str]]
             if link.url == checked
         ]
         applied.append(f"{resource_id}: {checked} -> {new}")
+        moves[checked] = new
     new_text = text
     for offset, length, replacement in sorted(edits, reverse=True):
         new_text = new_text[:offset] + replacement + new_text[offset + length :]
@@ -318,4 +321,4 @@ def rewrite_document(path: Path, text: str, fixes: Mapping[str, tuple[str, str]]
             tofile=f"b/{path.name}",
         )
     )
-    return Rewrite(new_text, diff, applied, skipped)
+    return Rewrite(new_text, diff, applied, skipped, moves)

@@ -169,3 +169,65 @@ def test_the_html_list_is_checked_fixed_in_place_and_then_clean(
     assert after == expected  # the <pre> and comment copies of the old URLs stay
     code, out, _ = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
     assert code == 0, out
+
+
+def test_a_sidecar_file_adds_expectations_and_follows_the_rewrite(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    """`calculus.ocwwatch.toml` holds what the document cannot say: expectations by URL, a
+    kind by id. They apply to the run; after accept its `url` names the new URL, so the next
+    run still finds it, with its comment kept."""
+    document = tmp_path / "calculus.md"
+    shutil.copy(CALCULUS, document)
+    sidecar = tmp_path / "calculus.ocwwatch.toml"
+    sidecar.write_text(
+        "# what the list promises\n"
+        "[[resources]]\n"
+        f'url = "{OLD_1801}"\n'
+        "[resources.expected]\n"
+        'title = "Single Variable Calculus, in Latin"\n'
+        "\n"
+        "[[resources]]\n"
+        'id = "calculus-made-easy"\n'
+        'name = "Thompson, Calculus Made Easy"\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--config",
+        config,
+        "--list",
+        document,
+        "--replay",
+        TODAY,
+        "--format",
+        "json",
+    )
+    resources = {r["id"]: r for r in json.loads(out)["resources"]}
+    course = resources["single-variable-calculus-18-01sc"]
+    assert [c["field"] for c in course["changes"] if c["against"] == "baseline"] == ["title"]
+    assert resources["calculus-made-easy"]["name"] == "Thompson, Calculus Made Easy"
+    code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
+    assert code == 0, out
+    assert f"calculus.ocwwatch.toml: url {OLD_1801} -> {NEW_1801}" in out
+    text = sidecar.read_text(encoding="utf-8")
+    assert text.startswith("# what the list promises\n")
+    assert f'url = "{NEW_1801}"' in text
+    code, out, _ = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
+    assert code == 1  # the Latin title is still not what the page says
+    assert "in Latin" in out
+
+
+def test_a_sidecar_entry_for_no_link_is_an_error(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    """A typo in the sidecar is named, not ignored."""
+    document = tmp_path / "calculus.md"
+    shutil.copy(CALCULUS, document)
+    (tmp_path / "calculus.ocwwatch.toml").write_text(
+        '[[resources]]\nid = "no-such-entry"\n', encoding="utf-8"
+    )
+    code, _, err = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
+    assert code == 2
+    assert "calculus.ocwwatch.toml: resources[0]: id 'no-such-entry' is not a link of" in err

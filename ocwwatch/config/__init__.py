@@ -4,7 +4,7 @@ a run observed back into the list (`baseline accept`, baseline.py).
 Owns every TOML file ocwwatch reads or writes; errors name the file, the entry and the field.
 """
 
-from ocwwatch.config.baseline import accept_baseline
+from ocwwatch.config.baseline import accept_baseline, rewrite_sidecar_urls
 from ocwwatch.config.load import (
     CONFIG_FILES,
     DEFAULT_SETTINGS,
@@ -13,6 +13,7 @@ from ocwwatch.config.load import (
     load_settings,
     parse_resources,
     read_toml,
+    sidecar_path,
     write_default_config,
 )
 from ocwwatch.config.settings import (
@@ -39,5 +40,7 @@ __all__ = [
     "load_settings",
     "parse_resources",
     "read_toml",
+    "rewrite_sidecar_urls",
+    "sidecar_path",
     "write_default_config",
 ]

@@ -122,3 +122,27 @@ def set_after_last_key(table: Table, key: str, value: bool) -> None:
     # tomlkit has no public insert-at; `_insert_at` is in every release from 0.7 to 0.15, while
     # `_insert_after` went away in 0.15 (the range in pyproject.toml pins what was tested).
     table.value._insert_at(last + 1, key, value)
+
+
+def rewrite_sidecar_urls(path: Path, moves: Mapping[str, str]) -> list[str]:
+    """Follow a document's rewritten URLs in its sidecar file: an entry found by `url` keeps
+    naming its link. Comments and layout stay (tomlkit); returns what changed."""
+    if not moves or not path.exists():
+        return []
+    try:
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, TOMLKitError) as exc:
+        raise ConfigError(f"{path}: cannot be read for rewriting: {exc}") from exc
+    entries = document.get("resources")
+    changed = []
+    for entry in entries if isinstance(entries, AoT) else []:
+        old = entry.get("url")
+        if isinstance(old, str) and old in moves:
+            entry["url"] = moves[old]
+            changed.append(f"{path.name}: url {old} -> {moves[old]}")
+    if changed:
+        try:
+            rewrite_file(path, tomlkit.dumps(document).encode("utf-8"), what="the list")
+        except FileWriteError as exc:
+            raise ConfigError(str(exc)) from exc
+    return changed

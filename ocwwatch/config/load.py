@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ocwwatch.config.settings import ID_PATTERN, Config, CuratedList, Settings
+from ocwwatch.config.settings import ID_PATTERN, Config, CuratedList, Settings, Sidecar
 from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.files import write_file
 from ocwwatch.lists import is_document, load_document_list
@@ -76,7 +76,7 @@ def load_resources(path: Path) -> tuple[Resource, ...]:
     """Read and validate the curated list: a TOML list, or a Markdown or HTML document whose links
     are the entries (lists.py)."""
     if is_document(path):
-        resources = load_document_list(path)
+        resources = with_sidecar(path, load_document_list(path))
         for index, resource in enumerate(resources):
             _check_resource(resource, index, path)
         return resources
@@ -88,6 +88,38 @@ def load_resources(path: Path) -> tuple[Resource, ...]:
     for index, resource in enumerate(curated.resources):
         _check_resource(resource, index, path)
     return curated.resources
+
+
+def sidecar_path(document: Path) -> Path:
+    """Where a document list's expectations live: `README.md` -> `README.ocwwatch.toml`."""
+    return document.with_name(f"{document.stem}.ocwwatch.toml")
+
+
+def with_sidecar(document: Path, resources: tuple[Resource, ...]) -> tuple[Resource, ...]:
+    """The document's entries with what its sidecar file says of them, if it has one. An
+    entry of the sidecar that names no link of the document is an error, not ignored: a typo
+    would otherwise drop an expectation without a word."""
+    path = sidecar_path(document)
+    if not path.exists():
+        return resources
+    data = read_toml(path)
+    try:
+        sidecar = Sidecar.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(path, exc, data)) from None
+    by_key = {key: r for r in resources for key in (r.id, r.url)}
+    updates: dict[str, dict[str, Any]] = {}
+    for index, entry in enumerate(sidecar.resources):
+        key = entry.id if entry.id is not None else entry.url
+        resource = by_key.get(key or "")
+        if resource is None:
+            what = f"id {entry.id!r}" if entry.id is not None else f"url {entry.url!r}"
+            raise ConfigError(f"{path}: resources[{index}]: {what} is not a link of {document}")
+        update = updates.setdefault(resource.id, {})
+        update["expected"] = entry.expected
+        update |= {"kind": entry.kind} if entry.kind is not None else {}
+        update |= {"name": entry.name} if entry.name is not None else {}
+    return tuple(r.model_copy(update=updates.get(r.id, {})) for r in resources)
 
 
 def load_settings(path: Path) -> Settings:

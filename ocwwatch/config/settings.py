@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ocwwatch.models import Resource
+from ocwwatch.models import Expected, Resource, ResourceKind
 from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 
 # Resource ids name report anchors and history queries; keeping them to a safe alphabet means
@@ -172,6 +172,29 @@ class CuratedList(Section):
                 raise ValueError(f"resources[{index}]: id {resource.id!r} is used twice")
             seen.add(resource.id)
         return self
+
+
+class SidecarEntry(Section):
+    """What a document list cannot say about one of its links (issue 13): its kind, its name,
+    its expectations; found by the link's id or its URL."""
+
+    id: str | None = None
+    url: str | None = None
+    kind: ResourceKind | None = None
+    name: str | None = None
+    expected: Expected = Expected()
+
+    @model_validator(mode="after")
+    def _one_key(self) -> SidecarEntry:
+        if (self.id is None) == (self.url is None):
+            raise ValueError("give either `id` or `url` (the link it is about), not both")
+        return self
+
+
+class Sidecar(Section):
+    """The optional `<document>.ocwwatch.toml` next to a Markdown or HTML list."""
+
+    resources: tuple[SidecarEntry, ...] = ()
 
 
 class Config(BaseModel):

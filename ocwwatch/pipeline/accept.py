@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ocwwatch.config import Config, accept_baseline
+from ocwwatch.config import Config, accept_baseline, rewrite_sidecar_urls, sidecar_path
 from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.files import rewrite_file
@@ -71,6 +71,8 @@ def accept_into_document(
             rewrite_file(path, rewrite.text.encode("utf-8"), what="the list")
         except FileWriteError as exc:
             raise ConfigError(str(exc)) from exc
+        followed = rewrite_sidecar_urls(sidecar_path(path), rewrite.moves)
+        return Accepted(0, rewrite.applied + followed, rewrite.skipped, rewrite.diff)
     return Accepted(0, rewrite.applied, rewrite.skipped, rewrite.diff)  # the run: the caller's
 
 
