@@ -7,9 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import schema
 from support.fetching import FakeTime
 
 from ocwwatch.store import Store
+
+schema.install()  # every JSON report a test renders is checked against the shipped schema
 
 
 @pytest.fixture

@@ -415,7 +415,7 @@ LINK_KEYS = [
 def test_json_run_has_exactly_the_contract_keys() -> None:
     """The JSON run object has the contract's keys and counts, in the contract's order."""
     document = json.loads(render_json(sample_report()))
-    assert list(document) == ["run", "resources", "links"]
+    assert list(document) == ["schema_version", "ocwwatch_version", "run", "resources", "links"]
     assert list(document["run"]) == RUN_KEYS
     assert list(document["run"]["counts"]) == COUNT_KEYS
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from ocwwatch import __version__
 from ocwwatch.models import (
     Change,
     Hop,
@@ -50,6 +51,10 @@ METADATA_FIELDS: tuple[str, ...] = (
 
 JsonObject = dict[str, Any]
 
+# The report's contract version (issue 13): the minor grows when keys are added, the major only
+# when one is renamed or dropped. The JSON Schema is `ocwwatch/schemas/report.schema.json`.
+SCHEMA_VERSION = "1.0"
+
 # json.dumps(ensure_ascii=False) escapes C0 controls only. DEL, C1 controls (0x9b is CSI on
 # many terminals), line separators and bidi overrides are written as \uXXXX too, so the report
 # is inert on a terminal and the data still round-trips unchanged.
@@ -84,6 +89,8 @@ def json_parts(report: Report) -> Iterator[str]:
     held millions of small strings at once.
     """
     document: JsonObject = {
+        "schema_version": SCHEMA_VERSION,
+        "ocwwatch_version": __version__,
         "run": _run(report.run),
         "resources": [_resource(observation) for observation in report.resources],
         "links": [],
