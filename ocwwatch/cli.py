@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from enum import IntEnum
@@ -44,7 +45,9 @@ EXIT_CODES = {
     "broken": ExitCode.INTERNAL,
 }
 
-FORMATS = ("markdown", "json", "html")
+FORMATS = ("markdown", "json", "html", "sarif")
+# The outcomes `--fail-on` takes (models.Outcome but `ok`; kept here so --help stays fast).
+FAIL_ON_CHOICES = ("dead", "replaced", "moved", "changed", "unknown", "error")
 # C0 controls except tab and newline, DEL and C1 controls: what terminal escapes are made of.
 
 DESCRIPTION = """\
@@ -152,6 +155,36 @@ def add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         metavar="DIR",
         help="answer from a recorded scenario folder instead of the network",
     )
+    check.add_argument(
+        "--fail-on",
+        type=fail_on_list,
+        metavar="OUTCOMES",
+        help="comma-separated outcomes that make exit 1, from "
+        f"{', '.join(FAIL_ON_CHOICES)}, or `none` (default: dead,replaced,moved,changed); "
+        "a --deep link counts as dead (dead, soft404), moved (redirected) or unknown",
+    )
+
+
+def fail_on_list(text: str) -> frozenset[str]:
+    """`--fail-on dead,moved`: known outcomes only, so a typo is an error and not a pass."""
+    names = {name.strip().lower() for name in text.split(",") if name.strip()}
+    if names == {"none"}:
+        return frozenset()
+    unknown = sorted(names - set(FAIL_ON_CHOICES))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown outcome {', '.join(unknown) or repr(text)}; "
+            f"choose from {', '.join(FAIL_ON_CHOICES)}, or none"
+        )
+    return frozenset(names)
+
+
+def github_actions() -> tuple[bool, Path | None]:
+    """Whether this is a GitHub Actions step (GITHUB_ACTIONS=true), and its job summary file."""
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return False, None
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    return True, Path(summary) if summary else None
 
 
 def add_daemon(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -285,6 +318,7 @@ def dispatch(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     match args.command:
         case "check":
+            github, step_summary = github_actions()
             done = commands.check(
                 args.config,
                 args.db,
@@ -294,6 +328,9 @@ def dispatch(args: argparse.Namespace) -> int:
                 progress=progress_printer(args.quiet),
                 deep=args.deep,
                 curated=args.list,
+                fail_on=args.fail_on,
+                github=github,
+                step_summary=step_summary,
             )
         case "daemon":
             return commands.daemon(args.config, args.db, cwd=cwd)

@@ -16,9 +16,12 @@ from pathlib import Path
 from ocwwatch.clock import utc_now
 from ocwwatch.config import load_config, write_default_config
 from ocwwatch.errors import ConfigError
+from ocwwatch.judge import failing
 from ocwwatch.models import Observation, Run
 from ocwwatch.pipeline import Outcomes, accept_latest, check_and_publish
 from ocwwatch.record import describe_recorded, record_scenario
+from ocwwatch.report import render_markdown
+from ocwwatch.report.github import workflow_commands
 from ocwwatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -51,13 +54,34 @@ def check(
     progress: Progress,
     deep: bool = False,
     curated: Path | None = None,
+    fail_on: frozenset[str] | None = None,
+    github: bool = False,
+    step_summary: Path | None = None,
 ) -> Done:
-    """`ocwwatch check`: one run, stored and published; the chosen format is returned."""
+    """`ocwwatch check`: one run, stored and published; the chosen format is returned.
+
+    Under GitHub Actions (`github`), the findings are also annotations (workflow commands,
+    printed before the report) and the Markdown report is appended to the job summary file.
+    """
     config = load_config(config_path, cwd=cwd, database=database, curated=curated)
     outcomes = check_and_publish(config, replay, progress, deep=deep)
     with Store.open(config.settings.database) as store:
         text = store.load_report(outcomes.report.run.id, report_format) or ""
-    return Done(text=text, verdict=verdict_of(outcomes))
+    if github:
+        text = workflow_commands(outcomes.report) + text
+    if step_summary is not None:
+        append_summary(step_summary, render_markdown(outcomes.report))
+    return Done(text=text, verdict=verdict_of(outcomes, fail_on))
+
+
+def append_summary(path: Path, markdown: str) -> None:
+    """Add the report to the job summary; a summary that cannot be written costs a warning,
+    never the run (it is stored and published already)."""
+    try:
+        with path.open("a", encoding="utf-8") as summary:
+            summary.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    except OSError as exc:
+        log.warning("%s: cannot append the job summary: %s", path, exc.strerror or exc)
 
 
 def run_once(config_path: Path | None, database: Path | None, *, cwd: Path) -> Run:
@@ -81,10 +105,13 @@ def daemon(config_path: Path | None, database: Path | None, *, cwd: Path) -> int
     return run_daemon(tick, config.settings.schedule, config.settings.source)
 
 
-def verdict_of(outcomes: Outcomes) -> Verdict:
+def verdict_of(outcomes: Outcomes, fail_on: frozenset[str] | None = None) -> Verdict:
+    """Offline first (nothing was judged); then findings: by default what the maintainer has to
+    act on (dead, replaced, moved, changed), else exactly the outcomes `fail_on` names."""
     if outcomes.report.run.offline:
         return Verdict.OFFLINE
-    if outcomes.findings:
+    found = outcomes.findings if fail_on is None else bool(failing(outcomes.report, fail_on))
+    if found:
         return Verdict.FINDINGS
     if outcomes.broken:
         return Verdict.BROKEN

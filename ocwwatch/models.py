@@ -60,6 +60,18 @@ class LinkState(StrEnum):
     SKIPPED = "skipped"
 
 
+# What a found link's state amounts to as a resource outcome, where it is a finding: a dead or
+# soft-404 link is `dead`, a redirected one `moved`, a blocked or unanswered one `unknown`
+# (`check --fail-on`, GitHub annotations).
+LINK_AS_OUTCOME: dict[LinkState, Outcome] = {
+    LinkState.DEAD: Outcome.DEAD,
+    LinkState.SOFT404: Outcome.DEAD,
+    LinkState.REDIRECTED: Outcome.MOVED,
+    LinkState.BLOCKED: Outcome.UNKNOWN,
+    LinkState.UNKNOWN: Outcome.UNKNOWN,
+}
+
+
 class LinkKind(StrEnum):
     """How the deep check treats a link it found (issue 4)."""
 

@@ -28,7 +28,7 @@ from ocwwatch.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 EVERY_TWO_SECONDS = "*/2 * * * * *"
-FORMATS = {"markdown", "json", "html"}
+FORMATS = {"markdown", "json", "html", "sarif"}
 PAGE = b"<html><head><title>A page</title></head><body><p>Hello.</p></body></html>"
 
 

@@ -373,13 +373,13 @@ def test_report_file_names_stay_in_the_reports_folder(
     """A report's file name is one plain name: it resolves inside the reports folder."""
     run = Run(id=run_id, started_at=datetime(2024, 5, 1, tzinfo=UTC))
     name = report_filename(run, report_format)
-    assert re.fullmatch(r"run--?\d+\.(md|json|html)", name)
+    assert re.fullmatch(r"run--?\d+\.(md|json|html|sarif)", name)
     assert (tmp_path / name).resolve().parent == tmp_path.resolve()
 
 
 def test_check_writes_only_report_files(checked: Checked) -> None:
     """The reports folder holds only run-<id>.*, latest.*, index.html and feed.xml."""
-    expected = re.compile(r"(run-\d+|latest)\.(md|json|html)|index\.html|feed\.xml")
+    expected = re.compile(r"(run-\d+|latest)\.(md|json|html|sarif)|index\.html|feed\.xml")
     assert [name for name in checked.files if not expected.fullmatch(name)] == []
 
 

@@ -347,9 +347,9 @@ def test_rendering_twice_gives_identical_output(name: str) -> None:
 
 
 def test_renderers_cover_each_file_suffix() -> None:
-    """RENDERERS and FILE_SUFFIX name the same three formats, each producing a string."""
-    assert set(RENDERERS) == set(FILE_SUFFIX) == {"markdown", "json", "html"}
-    assert FILE_SUFFIX == {"markdown": "md", "json": "json", "html": "html"}
+    """RENDERERS and FILE_SUFFIX name the same four formats, each producing a string."""
+    assert set(RENDERERS) == set(FILE_SUFFIX) == {"markdown", "json", "html", "sarif"}
+    assert FILE_SUFFIX == {"markdown": "md", "json": "json", "html": "html", "sarif": "sarif"}
     assert all(isinstance(render(sample_report()), str) for render in RENDERERS.values())
 
 

@@ -4,6 +4,7 @@ The one judge of every kind of run (issue 10): the plain check and the deep craw
 Pure functions; the vocabulary is DESIGN.md's ("Link states", the JSON `outcome`).
 """
 
+from ocwwatch.judge.findings import FAIL_ON_CHOICES, failing
 from ocwwatch.judge.link import (
     bot_challenge,
     crawl_state,
@@ -29,10 +30,12 @@ __all__ = [
     "ANSWERED",
     "ANSWERED_OR_PARTIAL",
     "FAILING",
+    "FAIL_ON_CHOICES",
     "UNREACHABLE_FAILURES",
     "bot_challenge",
     "crawl_state",
     "describe_move",
+    "failing",
     "failure_streak",
     "is_dead",
     "is_home_redirect",

@@ -14,18 +14,25 @@ from ocwwatch.report.html import render_html
 from ocwwatch.report.index import render_index
 from ocwwatch.report.json_report import format_timestamp, json_parts, render_json
 from ocwwatch.report.markdown import render_markdown
+from ocwwatch.report.sarif import render_sarif
 
 RENDERERS: Mapping[str, Callable[[Report], str]] = {
     "markdown": render_markdown,
     "json": render_json,
     "html": render_html,
+    "sarif": render_sarif,
 }
 
 # Formats that can also be rendered in pieces, to be written out without being held whole (a
 # deep run's JSON report is megabytes).
 IN_PIECES: Mapping[str, Callable[[Report], Iterable[str]]] = {"json": json_parts}
 
-FILE_SUFFIX: Mapping[str, str] = {"markdown": "md", "json": "json", "html": "html"}
+FILE_SUFFIX: Mapping[str, str] = {
+    "markdown": "md",
+    "json": "json",
+    "html": "html",
+    "sarif": "sarif",
+}
 
 
 def report_filename(run: Run, report_format: str) -> str:
@@ -45,6 +52,7 @@ __all__ = [
     "render_index",
     "render_json",
     "render_markdown",
+    "render_sarif",
     "report_filename",
     "summarize_report",
 ]

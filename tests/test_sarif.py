@@ -1,0 +1,91 @@
+"""`--format sarif` (issue 13): SARIF 2.1.0 that validates against the official schema, with
+stable rule ids, a location in the document list, a fix, and fingerprints that do not change
+from one run to the next."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from support.cli import TODAY, run
+from test_report import hostile_report, offline_report, sample_report
+
+from ocwwatch.report import render_sarif
+from ocwwatch.report.sarif import RULES
+
+OFFICIAL = Path(__file__).parent / "fixtures" / "schemas" / "sarif-schema-2.1.0.json"
+SARIF = jsonschema.Draft4Validator(json.loads(OFFICIAL.read_text(encoding="utf-8")))
+CALCULUS = Path(__file__).parent / "fixtures" / "lists" / "calculus-for-deep-learning.md"
+NEW_1801 = "https://ocw.mit.edu/courses/18-01sc-single-variable-calculus-fall-2010/"
+
+
+def sarif_of(capsys: pytest.CaptureFixture[str], config: Path, document: Path) -> Any:
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--config",
+        config,
+        "--list",
+        document,
+        "--replay",
+        TODAY,
+        "--format",
+        "sarif",
+    )
+    assert code == 1
+    log = json.loads(out)
+    SARIF.validate(log)
+    return log
+
+
+def test_a_document_list_run_is_valid_sarif_pointing_at_its_lines(
+    capsys: pytest.CaptureFixture[str],
+    config: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each moved entry is a warning at its URL's line and column, relative to the checkout,
+    with the new URL as a SARIF fix; the same findings keep their fingerprints next run."""
+    shutil.copy(CALCULUS, tmp_path / "calculus.md")
+    monkeypatch.chdir(tmp_path)
+    log = sarif_of(capsys, config, Path("calculus.md"))
+    results = log["runs"][0]["results"]
+    course = next(r for r in results if r["properties"]["id"] == "single-variable-calculus-18-01sc")
+    assert course["ruleId"] == "OCW003"
+    assert course["level"] == "warning"
+    where = course["locations"][0]["physicalLocation"]
+    assert where["artifactLocation"] == {"uri": "calculus.md", "uriBaseId": "%SRCROOT%"}
+    assert where["region"]["startLine"] == 10
+    assert where["region"]["startColumn"] == 41
+    (change,) = course["fixes"][0]["artifactChanges"]
+    assert change["replacements"][0]["insertedContent"]["text"] == NEW_1801
+    again = sarif_of(capsys, config, Path("calculus.md"))["runs"][0]["results"]
+    assert [r["partialFingerprints"] for r in again] == [r["partialFingerprints"] for r in results]
+    assert len({json.dumps(r["partialFingerprints"]) for r in results}) == len(results)
+    written = config.parent.parent / "data" / "reports" / "run-1.sarif"
+    assert json.loads(written.read_text(encoding="utf-8"))["runs"][0]["results"] == results
+
+
+@pytest.mark.parametrize("make", [sample_report, offline_report, hostile_report])
+def test_every_kind_of_report_is_valid_sarif(make: Any) -> None:
+    """Dead, moved, changed and unknown resources, dead and redirected links, an offline run,
+    hostile text: all valid against the official schema, every rule id declared once."""
+    log = json.loads(render_sarif(make()))
+    SARIF.validate(log)
+    rules = [rule["id"] for rule in log["runs"][0]["tool"]["driver"]["rules"]]
+    assert rules == [rule.id for rule in RULES]
+    assert len(set(rules)) == len(rules)
+    for result in log["runs"][0]["results"]:
+        assert rules[result["ruleIndex"]] == result["ruleId"]
+
+
+def test_the_official_schema_can_fail() -> None:
+    """A result without a message is not SARIF: the validation is not a formality."""
+    log = json.loads(render_sarif(sample_report()))
+    del log["runs"][0]["results"][0]["message"]
+    with pytest.raises(jsonschema.ValidationError, match="'message' is a required property"):
+        SARIF.validate(log)
