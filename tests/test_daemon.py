@@ -154,7 +154,7 @@ def test_daemon_runs_on_schedule_and_exits_0_on_sigterm(
     assert stop(daemon) == 0
     done = complete(database)
     assert set(runs(database).values()) == {"complete"}
-    assert stored_formats(database) == {run_id: FORMATS | {"summary"} for run_id in done}
+    assert stored_formats(database) == {run_id: FORMATS | {"summary", "news"} for run_id in done}
     stderr = log.read_text()
     for run_id in done:
         assert f"run {run_id} complete: 3 resources, 0 links, 0 dead, 1 moved" in stderr, stderr
@@ -210,7 +210,9 @@ def test_sigterm_during_a_run_lets_it_finish(
         assert stop(daemon, timeout_seconds=15) == 0
     statuses = runs(database)
     assert set(statuses.values()) == {"complete"}
-    assert stored_formats(database) == {run_id: FORMATS | {"summary"} for run_id in statuses}
+    assert stored_formats(database) == {
+        run_id: FORMATS | {"summary", "news"} for run_id in statuses
+    }
     assert "the run in progress ends first" in log.read_text()
 
 

@@ -27,6 +27,7 @@ LAYERS = {
     "judge": 1,
     "diff": 1,
     "report": 1,
+    "notify": 1,
     "store": 1,
     "crawl": 2,
     "archive": 2,

@@ -144,6 +144,15 @@ class ScheduleSettings(Section):
         return value
 
 
+class NotifySettings(Section):
+    """Where to say that a run found something new or saw something recover (issue 13): Apprise
+    URLs (`mailto://`, `slack://`, `ntfys://`, `json://`, ...). They hold the services' tokens:
+    keep the settings file private; ocwwatch never prints or publishes them."""
+
+    urls: tuple[str, ...] = ()
+    timeout_seconds: PositiveFloat = 10.0
+
+
 class Settings(Section):
     """The settings file, with its paths resolved against the file's own folder."""
 
@@ -156,6 +165,7 @@ class Settings(Section):
     http: HttpSettings = HttpSettings()
     deep: DeepSettings = DeepSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    notify: NotifySettings = NotifySettings()
     source: Path = Path()  # the settings file itself (not a TOML key)
 
 

@@ -4,7 +4,7 @@ The one judge of every kind of run (issue 10): the plain check and the deep craw
 Pure functions; the vocabulary is DESIGN.md's ("Link states", the JSON `outcome`).
 """
 
-from ocwwatch.judge.findings import FAIL_ON_CHOICES, failing
+from ocwwatch.judge.findings import FAIL_ON_CHOICES, News, failing, finding_lines, news_since
 from ocwwatch.judge.link import (
     bot_challenge,
     crawl_state,
@@ -32,11 +32,13 @@ __all__ = [
     "FAILING",
     "FAIL_ON_CHOICES",
     "UNREACHABLE_FAILURES",
+    "News",
     "bot_challenge",
     "crawl_state",
     "describe_move",
     "failing",
     "failure_streak",
+    "finding_lines",
     "is_dead",
     "is_home_redirect",
     "is_link_finding",
@@ -44,6 +46,7 @@ __all__ = [
     "judge_resource",
     "lands_off_pdf",
     "link_state",
+    "news_since",
     "redirect_kind",
     "restate",
     "suggest_move",

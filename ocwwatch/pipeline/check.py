@@ -40,6 +40,11 @@ Progress = Callable[[str], None]
 MAX_PDF_CANDIDATES = 3  # resource pages tried when a PDF link lands on HTML
 
 
+# What a previous run read of a resource it judged so is not the resource's page (a 404 page, an
+# error, nothing): a page that comes back is compared with the baseline, not with that.
+UNREAD_OUTCOMES = frozenset({Outcome.DEAD, Outcome.UNKNOWN, Outcome.ERROR})
+
+
 @dataclass
 class Followed:
     """A page the check itself fetched beyond a resource's own URL."""
@@ -141,8 +146,9 @@ class ResourceCheck:
             observed_at=result.fetched_at,
         )
         changes = diff_baseline(resource.expected, metadata, promises) if readable else []
-        if readable and self.previous is not None and self.previous.url == resource.url:
-            changes += diff_previous(self.previous, observation)
+        previous = self.previous
+        if readable and previous is not None and previous.outcome not in UNREAD_OUTCOMES:
+            changes += diff_previous(previous, observation) if previous.url == resource.url else []
         outcome, error = judge_resource(result, metadata, resource.kind, changes)
         return observation.model_copy(
             update={

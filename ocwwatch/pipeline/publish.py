@@ -7,12 +7,16 @@ Writes nothing outside the reports folder.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 
 from ocwwatch.errors import StoreError
 from ocwwatch.files import copy_file, install_file, stage_file, write_file
+from ocwwatch.judge import News, news_since
 from ocwwatch.models import Report, Run, Validators
 from ocwwatch.report import (
     FILE_SUFFIX,
@@ -29,6 +33,7 @@ from ocwwatch.store import Store
 log = logging.getLogger(__name__)
 
 SUMMARY = "summary"  # the stored one-paragraph summary the feed shows for each run
+NEWS = "news"  # the stored findings standing after each run, and which were new or recovered
 
 
 def publish_run(
@@ -60,11 +65,32 @@ def publish_run(
         staged[name] = temporary
         store.save_report_file(run.id, name, staged[name])
     store.save_report(run.id, SUMMARY, summarize_report(report))
+    news = news_of(store, report)
+    store.save_report(run.id, NEWS, json.dumps(asdict(news), ensure_ascii=False))
     finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline, validators)
     write_run_files(store, reports_dir, finished, staged)
     restore_run_files(store, reports_dir)
     write_listings(store, reports_dir, reports_url)
     return finished
+
+
+def news_of(store: Store, report: Report) -> News:
+    """What this run found new and what recovered, against the findings standing after the
+    last complete run (an offline run changes nothing: it judged nothing)."""
+    before: dict[str, str] = {}
+    for run in store.list_runs():
+        stored = store.load_report(run.id, NEWS) if run.id < report.run.id else None
+        if stored is not None:
+            before = json.loads(stored)["standing"]
+            break
+    if report.run.offline:
+        return News(standing=before, new={}, recovered={})
+    return news_since(report, before)
+
+
+def stored_news(store: Store, run: Run) -> News | None:
+    stored = store.load_report(run.id, NEWS)
+    return None if stored is None else News(**json.loads(stored))
 
 
 def restore_run_files(store: Store, reports_dir: Path) -> None:
@@ -112,19 +138,35 @@ def write_listings(store: Store, reports_dir: Path, reports_url: str | None) -> 
     index = render_index(runs, report_href=lambda run: report_filename(run, "html"))
     write_text(reports_dir / "index.html", index)
     base = reports_url or reports_dir.resolve().as_uri() + "/"
-    entries = [
-        FeedEntry(
-            run=run,
-            summary=store.load_report(run.id, SUMMARY) or "",
-            report_href=report_filename(run, "html"),
+    entries = []
+    for run in runs:
+        news = stored_news(store, run)
+        entries.append(
+            FeedEntry(
+                run=run,
+                summary=store.load_report(run.id, SUMMARY) or "",
+                report_href=report_filename(run, "html"),
+                newsworthy=None if news is None else news.any,
+            )
         )
-        for run in runs
-    ]
     updated = max((run.finished_at or run.started_at for run in runs), default=None)
     if updated is None:
         return
-    feed = render_feed(entries, feed_url=base + "feed.xml", reports_base_url=base, updated=updated)
+    feed = render_feed(
+        entries,
+        feed_url=base + "feed.xml",
+        reports_base_url=base,
+        updated=updated,
+        installation=installation_of(runs),
+    )
     write_text(reports_dir / "feed.xml", feed)
+
+
+def installation_of(runs: list[Run]) -> str:
+    """A short mark of this database, the same on every rebuild: from its first run's start,
+    so two installations that both have a run 7 on the same day give their entries other ids."""
+    first = min(runs, key=lambda run: run.id)
+    return hashlib.sha256(first.started_at.isoformat().encode()).hexdigest()[:12]
 
 
 def write_text(path: Path, text: str) -> None:

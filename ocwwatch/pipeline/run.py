@@ -19,7 +19,7 @@ from ocwwatch.clock import Clock, utc_now
 from ocwwatch.config import Config
 from ocwwatch.crawl import Crawled, Seed, crawl_sites, plan_sites
 from ocwwatch.fetch import Fetcher, FetchPolicy, Scenario, load_scenario, open_fetcher
-from ocwwatch.judge import UNREACHABLE_FAILURES, is_link_finding, judge_link
+from ocwwatch.judge import UNREACHABLE_FAILURES, News, is_link_finding, judge_link
 from ocwwatch.models import (
     Counts,
     LinkCheck,
@@ -32,6 +32,7 @@ from ocwwatch.models import (
     Suggestion,
     Validators,
 )
+from ocwwatch.notify import check_urls, send
 from ocwwatch.pipeline.check import Checked, Followed, Progress, check_all
 from ocwwatch.pipeline.options import (
     archive_options,
@@ -39,7 +40,7 @@ from ocwwatch.pipeline.options import (
     fetch_policy,
     pages_to_crawl,
 )
-from ocwwatch.pipeline.publish import publish_run
+from ocwwatch.pipeline.publish import publish_run, stored_news
 from ocwwatch.pipeline.successor import find_successor
 from ocwwatch.store import Store
 
@@ -70,15 +71,39 @@ def check_and_publish(
     policy = fetch_policy(
         settings.http, replay=scenario is not None, allowed_origins=config.trusted_origins()
     )
+    check_urls(settings.notify.urls, str(settings.source))
     with Store.open(settings.database) as store, store.lock(settings.lock_timeout_seconds):
         store.abandon_stale_runs(utc_now())
         outcomes = asyncio.run(
             _check_with(config, store, policy, scenario, progress=progress, deep=deep)
         )
-        publish_run(
+        run = publish_run(
             store, outcomes.report, settings.reports_dir, settings.reports_url, outcomes.validators
         )
+        news = stored_news(store, run)
+    if news is not None and news.any and settings.notify.urls:
+        if scenario is not None:
+            log.info("a replay run: no notification (the answers were recorded, not live)")
+        else:
+            title, body = describe_news(run, news, settings.reports_url)
+            send(settings.notify.urls, title, body, settings.notify.timeout_seconds)
     return outcomes
+
+
+def describe_news(run: Run, news: News, reports_url: str | None) -> tuple[str, str]:
+    """A notification's title and plain-text body: each new finding with its fix, each
+    recovery, and where the report is."""
+    counts = [f"{len(news.new)} new"] if news.new else []
+    counts += [f"{len(news.recovered)} recovered"] if news.recovered else []
+    title = f"ocwwatch run {run.id}: {', '.join(counts)}"
+    lines = []
+    if news.new:
+        lines += ["New:", *(f"- {line}" for line in news.new.values())]
+    if news.recovered:
+        lines += ["Recovered:", *(f"- {line}" for line in news.recovered.values())]
+    if reports_url:
+        lines.append(f"Report: {reports_url.rstrip('/')}/run-{run.id}.html")
+    return title, "\n".join(lines)
 
 
 async def _check_with(

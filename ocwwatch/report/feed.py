@@ -1,6 +1,8 @@
-"""The Atom 1.0 feed of runs that found something, newest first, each linking its HTML report.
+"""The Atom 1.0 feed of runs that found something new or saw something recover, newest first,
+each linking its HTML report: a finding is announced once, not every day while it stands.
 
-It owns the feed's shape and its stable entry ids (tag: URIs, RFC 4151). It must not read the
+It owns the feed's shape and its stable entry ids (tag: URIs, RFC 4151, unique per
+installation). It must not read the
 clock (the caller passes `updated`) nor decide where reports are stored (the caller passes hrefs).
 """
 
@@ -29,6 +31,15 @@ class FeedEntry:
     run: Run
     summary: str
     report_href: str  # relative to the feed's reports_base_url, or absolute
+    # Whether the run found something new or saw something recover; None for runs stored
+    # before that was recorded, which are shown when they found anything.
+    newsworthy: bool | None = None
+
+    @property
+    def shown(self) -> bool:
+        if self.run.offline:
+            return False
+        return self.run.has_findings if self.newsworthy is None else self.newsworthy
 
 
 def summarize_report(report: Report) -> str:
@@ -52,9 +63,15 @@ def feed_entry(report: Report, report_href: str) -> FeedEntry:
 
 
 def render_feed(
-    entries: Sequence[FeedEntry], *, feed_url: str, reports_base_url: str, updated: datetime
+    entries: Sequence[FeedEntry],
+    *,
+    feed_url: str,
+    reports_base_url: str,
+    updated: datetime,
+    installation: str = "",
 ) -> str:
-    """An Atom document with one entry per run that found something, newest first."""
+    """An Atom document with one entry per run that found something new (or saw something
+    recover), newest first; `installation` keeps entry ids apart across databases."""
     # Plain names plus an explicit xmlns: ElementTree's default_namespace option refuses the
     # unqualified attributes (rel, href) that Atom uses.
     feed = ElementTree.Element("feed", {"xmlns": ATOM_NAMESPACE})
@@ -66,28 +83,41 @@ def render_feed(
     author = ElementTree.SubElement(feed, "author")
     _text(author, "name", "ocwwatch")
     _text(feed, "generator", "ocwwatch")
-    chosen = [entry for entry in entries if entry.run.has_findings]
+    chosen = [entry for entry in entries if entry.shown]
     chosen.sort(key=lambda entry: (entry.run.started_at, entry.run.id), reverse=True)
     for entry in chosen:
-        _entry(feed, entry, feed_url=feed_url, reports_base_url=reports_base_url)
+        _entry(
+            feed,
+            entry,
+            feed_url=feed_url,
+            reports_base_url=reports_base_url,
+            installation=installation,
+        )
     ElementTree.indent(feed)
     body = ElementTree.tostring(feed, encoding="unicode")
     return f'<?xml version="1.0" encoding="utf-8"?>\n{body}\n'
 
 
-def entry_id(run: Run, feed_url: str) -> str:
-    """A tag: URI for a run that stays the same however often the feed is rebuilt."""
+def entry_id(run: Run, feed_url: str, installation: str = "") -> str:
+    """A tag: URI for a run that stays the same however often the feed is rebuilt, and differs
+    between installations that publish under the same host."""
     authority = urlsplit(feed_url).hostname or _FALLBACK_AUTHORITY
     day = run.started_at.astimezone(UTC).date().isoformat()
-    return f"tag:{authority},{day}:ocwwatch/run/{run.id}"
+    where = f"{installation}/" if installation else ""
+    return f"tag:{authority},{day}:ocwwatch/{where}run/{run.id}"
 
 
 def _entry(
-    feed: ElementTree.Element, entry: FeedEntry, *, feed_url: str, reports_base_url: str
+    feed: ElementTree.Element,
+    entry: FeedEntry,
+    *,
+    feed_url: str,
+    reports_base_url: str,
+    installation: str,
 ) -> None:
     run = entry.run
     element = ElementTree.SubElement(feed, "entry")
-    _text(element, "id", entry_id(run, feed_url))
+    _text(element, "id", entry_id(run, feed_url, installation))
     _text(element, "title", _entry_title(run))
     _text(element, "published", format_timestamp(run.started_at))
     _text(element, "updated", format_timestamp(run.finished_at or run.started_at))
