@@ -11,6 +11,7 @@ survives a rewrite: only the old URL's characters change.
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import html
 import re
@@ -103,19 +104,8 @@ def _line_starts(text: str) -> list[int]:
 
 
 def _line_and_column(starts: Sequence[int], offset: int) -> tuple[int, int]:
-    line = _bisect_right(starts, offset)
+    line = bisect.bisect_right(starts, offset)
     return line, offset - starts[line - 1] + 1
-
-
-def _bisect_right(values: Sequence[int], value: int) -> int:
-    low, high = 0, len(values)
-    while low < high:
-        middle = (low + high) // 2
-        if value < values[middle]:
-            high = middle
-        else:
-            low = middle + 1
-    return low
 
 
 def _html_regions(

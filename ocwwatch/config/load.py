@@ -6,6 +6,7 @@ never leave this module.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import tomllib
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from ocwwatch.config.settings import ID_PATTERN, Config, CuratedList, Settings, 
 from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.files import write_file
 from ocwwatch.lists import is_document, load_document_list
-from ocwwatch.models import Resource
+from ocwwatch.models import Location, Resource
 from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 from ocwwatch.validation import describe_validation
 
@@ -87,7 +88,34 @@ def load_resources(path: Path) -> tuple[Resource, ...]:
         raise ConfigError(describe_errors(path, exc, data)) from None
     for index, resource in enumerate(curated.resources):
         _check_resource(resource, index, path)
-    return curated.resources
+    return with_toml_locations(path, curated.resources)
+
+
+def with_toml_locations(path: Path, resources: tuple[Resource, ...]) -> tuple[Resource, ...]:
+    """Each entry's `file:line:col`, at its `url` value, so reports and annotations point into
+    a TOML list as they do into a document. An entry whose URL is not written literally (an
+    escape in the string) keeps none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return resources
+    starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
+    placed, search_from = [], 0
+    for resource in resources:
+        found = -1
+        for quote in ('"', "'"):
+            at = text.find(f"{quote}{resource.url}{quote}", search_from)
+            if at != -1 and (found == -1 or at < found):
+                found = at
+        if found == -1:
+            placed.append(resource)
+            continue
+        offset = found + 1
+        line = bisect.bisect_right(starts, offset)
+        where = Location(file=str(path), line=line, column=offset - starts[line - 1] + 1)
+        placed.append(resource.model_copy(update={"location": where}))
+        search_from = offset
+    return tuple(placed)
 
 
 def sidecar_path(document: Path) -> Path:
