@@ -245,3 +245,26 @@ async def suggest_snapshots(
     }
     store.set_link_suggestions(run_id, suggestions)
     return add_suggestions(checks, suggestions)
+
+
+async def archived_copy(
+    store: LookupCache, fetcher: Fetcher, url: str, *, options: ArchiveOptions, now: datetime
+) -> Suggestion | None:
+    """The last resort for a dead listed resource that has no successor (issue 12): its
+    Wayback snapshot closest to now, if archive.org has one. Cached like a link's lookup; asked
+    only for a public URL."""
+    if not await fetcher.guard.is_public(url):
+        return None
+    lookup = fresh_lookups(store, [url], now, options.miss_retry_days).get(url)
+    if lookup is None:
+        lookup = await look_up(fetcher, LinkCheck(url=url, state=LinkState.DEAD), options, now)
+        if lookup is None:
+            return None
+        store.save_wayback_lookups([lookup])
+    if lookup.snapshot is None:
+        return None
+    reason = (
+        "no successor found; the Wayback Machine's snapshot of "
+        f"{lookup.snapshot.taken_at:%Y-%m-%d}, the latest copy of what the list linked"
+    )
+    return Suggestion(url=lookup.snapshot.url, reason=reason)

@@ -20,7 +20,15 @@ from support.crawl import HOME, T0, MockSite, by_path, config, deep_run, ok, pag
 from ocwwatch.archive import ArchiveOptions, suggest_snapshots
 from ocwwatch.config import Config, DeepSettings, Settings
 from ocwwatch.fetch import Fetcher, Recording, Scenario, replay_transport
-from ocwwatch.models import LinkCheck, LinkKind, LinkState, Resource, ResourceKind, Suggestion
+from ocwwatch.models import (
+    LinkCheck,
+    LinkKind,
+    LinkState,
+    Outcome,
+    Resource,
+    ResourceKind,
+    Suggestion,
+)
 from ocwwatch.pipeline import Outcomes
 from ocwwatch.store import Store
 
@@ -325,3 +333,37 @@ async def test_soft_404_is_looked_up(store: Store) -> None:
     assert archive.asked() == [check.url]
     assert suggested.suggestion is not None
     assert suggested.suggestion.url == SNAPSHOT
+
+
+# --- a dead listed resource without a successor (issue 12) ---------------------------------
+
+
+def dead_entry_config(site: MockSite, **deep: Any) -> Config:
+    """The list names one PDF that now answers 404, with nothing that says where it went."""
+    resource = Resource(id="book", url=site.url(GONE), kind=ResourceKind.PDF)
+    settings = Settings(deep=DeepSettings(wayback_endpoint=ENDPOINT, **deep))
+    return Config(settings=settings, resources=(resource,))
+
+
+async def test_a_dead_entry_without_successor_gets_its_archived_copy_once(store: Store) -> None:
+    """A plain check: the snapshot is the entry's fix; the next run reuses the cached answer."""
+    site = course()
+    archive = Archive(site, recorded("hit.json"))
+    cfg = dead_entry_config(site)
+    outcomes = await run(store, archive, cfg, deep=False)
+    (item,) = outcomes.report.resources
+    assert item.outcome is Outcome.DEAD
+    assert item.suggestion is not None
+    assert item.suggestion.url == SNAPSHOT
+    assert item.suggestion.reason.startswith("no successor found; the Wayback Machine's snapshot")
+    again = await run(store, archive, cfg, days=1, deep=False)
+    assert again.report.resources[0].suggestion == item.suggestion
+    assert archive.asked() == [site.url(GONE)]  # asked once, then cached
+
+
+async def test_a_dead_entry_on_a_private_host_is_never_named_to_the_archive(store: Store) -> None:
+    site = MockSite({HOME: ok(page())})  # 127.0.0.1: not public
+    archive = Archive(site, recorded("hit.json"))
+    outcomes = await run(store, archive, dead_entry_config(site), deep=False)
+    assert outcomes.report.resources[0].suggestion is None
+    assert archive.lookups == []

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import httpcore
 
+from ocwwatch.fetch.urls import is_reserved_invalid
 from ocwwatch.urls import HostKind, InvalidURLError, WebURL, parse_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -196,7 +197,9 @@ class AddressGuard:
         if not url.is_web or literal_problem(url) is not None:
             return False
         if url.host_kind is not HostKind.NAME or self._resolver is None:
-            return True
+            return not is_reserved_invalid(url.host)
+        if is_reserved_invalid(url.host):
+            return False  # never looked up (RFC 6761, 6.4), never public
         try:
             resolved = await self._resolve(url.host, url.port or 0)
         except OSError:

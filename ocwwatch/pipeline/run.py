@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from ocwwatch.archive import suggest_snapshots
+from ocwwatch.archive import archived_copy, suggest_snapshots
 from ocwwatch.clock import Clock, utc_now
 from ocwwatch.config import Config
 from ocwwatch.crawl import Crawled, Seed, crawl_sites, plan_sites
@@ -232,6 +232,7 @@ async def judge_run(
     offline = is_offline(checked)
     if not offline:
         checked = await succeed_dead(config, fetcher, checked, progress)
+        checked = await archive_dead(config, store, fetcher, checked, now=now)
     observations = [c.observation for c in checked]
     if offline:
         observations = settle_offline(observations)
@@ -345,6 +346,26 @@ async def succeed_dead(
         progress(f"{resource.id}: successor {successor.url}")
         observation = with_successor(item.observation, resource, successor)
         updated.append(replace(item, observation=observation))
+    return updated
+
+
+async def archive_dead(
+    config: Config, store: Store, fetcher: Fetcher, checked: list[Checked], *, now: Clock
+) -> list[Checked]:
+    """Dead entries that no redirect, successor or landing page gave a fix: their archived
+    copy is the fix, where the Wayback Machine has one (`[deep] wayback`, public URLs only)."""
+    if not config.settings.deep.wayback:
+        return checked
+    options = archive_options(config.settings.deep)
+    updated = []
+    for item in checked:
+        observation = item.observation
+        if observation.outcome is not Outcome.DEAD or observation.suggestion is not None:
+            updated.append(item)
+            continue
+        found = await archived_copy(store, fetcher, observation.url, options=options, now=now())
+        fixed = observation.model_copy(update={"suggestion": found})
+        updated.append(item if found is None else replace(item, observation=fixed))
     return updated
 
 
