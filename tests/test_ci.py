@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from support.cli import TODAY, run
+from support.cli import check_list
 
 from ocwwatch import cli
 from ocwwatch.judge import FAIL_ON_CHOICES
@@ -40,9 +40,7 @@ def test_fail_on_chooses_which_outcomes_exit_1(
     capsys: pytest.CaptureFixture[str], config: Path, document: Path, fail_on: str | None, code: int
 ) -> None:
     options = ["--fail-on", fail_on] if fail_on else []
-    got, _, _ = run(
-        capsys, "check", "--config", config, "--list", document, "--replay", TODAY, *options
-    )
+    got, _ = check_list(capsys, config, document, *options)
     assert got == code
 
 
@@ -71,7 +69,7 @@ def test_under_github_actions_findings_are_annotations_and_the_summary_has_the_r
     summary.write_text("earlier step\n", encoding="utf-8")
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    code, out, _ = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
+    code, out = check_list(capsys, config, document)
     assert code == 1
     commands = [line for line in out.splitlines() if line.startswith("::")]
     moved = next(c for c in commands if "single-variable-calculus-18-01sc" in c)
@@ -95,7 +93,7 @@ def test_outside_github_actions_there_are_no_workflow_commands(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    _, out, _ = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
+    _, out = check_list(capsys, config, document)
     assert "::warning" not in out
 
 

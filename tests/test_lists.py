@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.cli import TODAY, run
+from support.cli import TODAY, check_list, run
 
 from ocwwatch.lists import find_links, load_document_list, rewrite_document
 from ocwwatch.models import ResourceKind
@@ -82,7 +82,7 @@ def test_the_markdown_list_is_checked_fixed_in_place_and_then_clean(
     document = tmp_path / "calculus.md"
     shutil.copy(CALCULUS, document)
     before = document.read_text(encoding="utf-8")
-    code, out, _ = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
+    code, out = check_list(capsys, config, document)
     assert code == 1
     assert f"- In the list: `{document}:10:41`" in out
     code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
@@ -95,18 +95,7 @@ def test_the_markdown_list_is_checked_fixed_in_place_and_then_clean(
     assert [a == b for a, b in zip(before.splitlines(), after.splitlines(), strict=True)].count(
         False
     ) == len(find_links(before)) - 1  # every link line but Gutenberg's, which did not move
-    code, out, _ = run(
-        capsys,
-        "check",
-        "--config",
-        config,
-        "--list",
-        document,
-        "--replay",
-        TODAY,
-        "--format",
-        "json",
-    )
+    code, out = check_list(capsys, config, document, "--format", "json")
     report = json.loads(out)
     assert [r["outcome"] for r in report["resources"] if r["outcome"] != "ok"] == []
     assert code == 0
@@ -155,7 +144,7 @@ def test_the_html_list_is_checked_fixed_in_place_and_then_clean(
     document = tmp_path / "reading.html"
     shutil.copy(READING, document)
     before = document.read_text(encoding="utf-8")
-    code, out, _ = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
+    code, out = check_list(capsys, config, document)
     assert code == 1
     assert f"`{document}:12:" in out
     code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
@@ -167,7 +156,7 @@ def test_the_html_list_is_checked_fixed_in_place_and_then_clean(
         f"href={old_1802}>", f"href={new_1802}>"
     )
     assert after == expected  # the <pre> and comment copies of the old URLs stay
-    code, out, _ = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
+    code, out = check_list(capsys, config, document)
     assert code == 0, out
 
 
@@ -192,18 +181,7 @@ def test_a_sidecar_file_adds_expectations_and_follows_the_rewrite(
         'name = "Thompson, Calculus Made Easy"\n',
         encoding="utf-8",
     )
-    code, out, _ = run(
-        capsys,
-        "check",
-        "--config",
-        config,
-        "--list",
-        document,
-        "--replay",
-        TODAY,
-        "--format",
-        "json",
-    )
+    code, out = check_list(capsys, config, document, "--format", "json")
     resources = {r["id"]: r for r in json.loads(out)["resources"]}
     course = resources["single-variable-calculus-18-01sc"]
     assert [c["field"] for c in course["changes"] if c["against"] == "baseline"] == ["title"]
@@ -214,7 +192,7 @@ def test_a_sidecar_file_adds_expectations_and_follows_the_rewrite(
     text = sidecar.read_text(encoding="utf-8")
     assert text.startswith("# what the list promises\n")
     assert f'url = "{NEW_1801}"' in text
-    code, out, _ = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
+    code, out = check_list(capsys, config, document)
     assert code == 1  # the Latin title is still not what the page says
     assert "in Latin" in out
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from support.cli import TODAY, run
+from support.cli import check_list
 from test_report import hostile_report, offline_report, sample_report
 
 from ocwwatch.report import render_sarif
@@ -24,18 +24,7 @@ NEW_1801 = "https://ocw.mit.edu/courses/18-01sc-single-variable-calculus-fall-20
 
 
 def sarif_of(capsys: pytest.CaptureFixture[str], config: Path, document: Path) -> Any:
-    code, out, _ = run(
-        capsys,
-        "check",
-        "--config",
-        config,
-        "--list",
-        document,
-        "--replay",
-        TODAY,
-        "--format",
-        "sarif",
-    )
+    code, out = check_list(capsys, config, document, "--format", "sarif")
     assert code == 1
     log = json.loads(out)
     SARIF.validate(log)

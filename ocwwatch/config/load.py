@@ -12,9 +12,9 @@ import tomllib
 from collections.abc import Sequence
 from importlib import resources as package_files
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ocwwatch.config.settings import ID_PATTERN, Config, CuratedList, Settings, Sidecar
 from ocwwatch.errors import ConfigError, FileWriteError
@@ -52,6 +52,18 @@ def describe_errors(path: Path, exc: ValidationError, data: dict[str, Any]) -> s
     return "\n".join(describe_validation(str(path), exc, data))
 
 
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def read_validated(path: Path, model: type[Model]) -> Model:
+    """One TOML file read into `model`; every problem a ConfigError naming file and field."""
+    data = read_toml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(path, exc, data)) from None
+
+
 def _check_resource(resource: Resource, index: int, path: Path) -> None:
     where = f"{path}: resources[{index}] (id {resource.id!r})"
     if not ID_PATTERN.match(resource.id):
@@ -81,11 +93,7 @@ def load_resources(path: Path) -> tuple[Resource, ...]:
         for index, resource in enumerate(resources):
             _check_resource(resource, index, path)
         return resources
-    data = read_toml(path)
-    try:
-        curated = CuratedList.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(describe_errors(path, exc, data)) from None
+    curated = read_validated(path, CuratedList)
     for index, resource in enumerate(curated.resources):
         _check_resource(resource, index, path)
     return with_toml_locations(path, curated.resources)
@@ -130,11 +138,7 @@ def with_sidecar(document: Path, resources: tuple[Resource, ...]) -> tuple[Resou
     path = sidecar_path(document)
     if not path.exists():
         return resources
-    data = read_toml(path)
-    try:
-        sidecar = Sidecar.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(describe_errors(path, exc, data)) from None
+    sidecar = read_validated(path, Sidecar)
     by_key = {key: r for r in resources for key in (r.id, r.url)}
     updates: dict[str, dict[str, Any]] = {}
     for index, entry in enumerate(sidecar.resources):
@@ -152,11 +156,7 @@ def with_sidecar(document: Path, resources: tuple[Resource, ...]) -> tuple[Resou
 
 def load_settings(path: Path) -> Settings:
     """Read and validate the settings file; relative paths become relative to it."""
-    data = read_toml(path)
-    try:
-        settings = Settings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(describe_errors(path, exc, data)) from None
+    settings = read_validated(path, Settings)
     folder = path.parent
     return settings.model_copy(
         update={

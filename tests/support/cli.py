@@ -30,5 +30,15 @@ def check_json(capsys: pytest.CaptureFixture[str], config: Path, scenario: Path)
     return code, json.loads(out)
 
 
+def check_list(
+    capsys: pytest.CaptureFixture[str], config: Path, document: Path, *options: str
+) -> tuple[int, str]:
+    """`check --list DOCUMENT` against today's recorded OCW, with `options` (e.g. a format)."""
+    code, out, _ = run(
+        capsys, "check", "--config", config, "--list", document, "--replay", TODAY, *options
+    )
+    return code, out
+
+
 def by_id(report: Any) -> dict[str, Any]:
     return {item["id"]: item for item in report["resources"]}
