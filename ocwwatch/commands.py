@@ -14,10 +14,10 @@ from enum import StrEnum
 from pathlib import Path
 
 from ocwwatch.clock import utc_now
-from ocwwatch.config import load_config, write_default_config
+from ocwwatch.config import Config, load_config, write_default_config
 from ocwwatch.errors import ConfigError
 from ocwwatch.models import Observation, Run
-from ocwwatch.pipeline import Outcomes, accept_latest, check_and_publish
+from ocwwatch.pipeline import Outcomes, accept_latest, apart_from_live, check_and_publish
 from ocwwatch.record import describe_recorded, record_scenario
 from ocwwatch.store import Store
 
@@ -55,7 +55,7 @@ def check(
     """`ocwwatch check`: one run, stored and published; the chosen format is returned."""
     config = load_config(config_path, cwd=cwd, database=database, curated=curated)
     outcomes = check_and_publish(config, replay, progress, deep=deep)
-    with Store.open(config.settings.database) as store:
+    with Store.open(outcomes.database or config.settings.database) as store:
         text = store.load_report(outcomes.report.run.id, report_format) or ""
     return Done(text=text, verdict=verdict_of(outcomes))
 
@@ -141,10 +141,10 @@ def show_report(
 ) -> Done:
     """`ocwwatch report`: a stored run's report, exactly as it was written."""
     config = load_config(config_path, cwd=cwd, database=database)
-    with Store.open_read_only(config.settings.database) as store:
+    with read_only_store(config) as store:
         run = store.load_run(run_id) if run_id is not None else store.latest_run()
         if run is None:
-            raise ConfigError(f"{config.settings.database}: no complete run yet")
+            raise ConfigError(f"{config.settings.database}: no complete run yet{replays(config)}")
         if run.finished_at is None:
             raise ConfigError(
                 f"{config.settings.database}: run {run.id} did not complete; "
@@ -159,11 +159,29 @@ def show_report(
 def history(config_path: Path | None, database: Path | None, resource_id: str, cwd: Path) -> Done:
     """`ocwwatch history`: one resource's timeline, one line per run."""
     config = load_config(config_path, cwd=cwd, database=database)
-    with Store.open_read_only(config.settings.database) as store:
+    with read_only_store(config) as store:
         observations = store.resource_history(resource_id)
     if not observations:
-        raise ConfigError(f"{config.settings.database}: no observation of {resource_id!r} yet")
+        raise ConfigError(
+            f"{config.settings.database}: no observation of {resource_id!r} yet{replays(config)}"
+        )
     return Done("\n".join(timeline(observations)) + "\n")
+
+
+def read_only_store(config: Config) -> Store:
+    """The live database for `report` and `history`; none yet is the user's to fix (exit 2)."""
+    database = config.settings.database
+    if not database.is_file():
+        raise ConfigError(f"{database}: no database yet; run `ocwwatch check`{replays(config)}")
+    return Store.open_read_only(database)
+
+
+def replays(config: Config) -> str:
+    """Where replay runs went, for a message about a live database that has none (issue 16)."""
+    database = apart_from_live(config).settings.database
+    return (
+        f" (replay runs are kept in {database}: add --db {database})" if database.exists() else ""
+    )
 
 
 def timeline(observations: Sequence[Observation]) -> list[str]:

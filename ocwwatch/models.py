@@ -441,6 +441,9 @@ class Run(Record):
     # What cut the run short of checking everything (a deep crawl's link caps). In the run's
     # reports only: the store keeps the rendered reports, not the notes.
     notes: tuple[str, ...] = ()
+    # The recorded scenario that answered this run (`check --replay`), None for a live run.
+    # Replay runs live in a database and reports folder of their own (issue 16).
+    replay: str | None = None
 
     @property
     def has_findings(self) -> bool:

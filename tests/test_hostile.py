@@ -39,7 +39,9 @@ from ocwwatch.models import (
     Run,
     Suggestion,
 )
+from ocwwatch.pipeline.publish import write_listings
 from ocwwatch.report import FILE_SUFFIX, render_html, render_json, render_markdown, report_filename
+from ocwwatch.store import Store
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 HOST = "https://hostile.example"
@@ -180,8 +182,12 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> Checked:
         patch.setattr("sys.stdout", out)
         patch.setattr("sys.stderr", err)
         code = main(["check", "--config", str(config), "--replay", str(scenario)])
-    reports = root / "data" / "r"
+    reports = root / "data" / "r" / "replay"  # a replay run's own folder (issue 16)
     files = {path.name: path.read_text(encoding="utf-8") for path in reports.iterdir()}
+    # A replay publishes no feed: the feed a live run would publish of the same runs.
+    with Store.open_read_only(root / "data" / "replay" / "o.db") as store:
+        write_listings(store, root / "live", None)
+    files["feed.xml"] = (root / "live" / "feed.xml").read_text(encoding="utf-8")
     return Checked(code=code, out=out.getvalue(), err=err.getvalue(), files=files)
 
 

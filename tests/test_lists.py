@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.cli import TODAY, run
+from support.cli import TODAY, live_site, run
 
 from ocwwatch.lists import find_links, load_document_list, rewrite_document
 from ocwwatch.models import ResourceKind
@@ -78,32 +78,24 @@ def test_the_markdown_list_is_checked_fixed_in_place_and_then_clean(
     diff first); the next run reports no move."""
     document = tmp_path / "calculus.md"
     shutil.copy(CALCULUS, document)
-    before = document.read_text(encoding="utf-8")
-    code, out, _ = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
-    assert code == 1
-    assert f"- In the list: `{document}:10:41`" in out
-    code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
-    assert code == 0, out
-    assert "-1. [Single Variable Calculus (18.01SC)](" + OLD_1801 in out  # the diff, printed
-    after = document.read_text(encoding="utf-8")
-    assert after.count(NEW_1801) == 1
-    assert OLD_1801 not in after
-    assert len(after.splitlines()) == len(before.splitlines())
-    assert [a == b for a, b in zip(before.splitlines(), after.splitlines(), strict=True)].count(
-        False
-    ) == len(find_links(before)) - 1  # every link line but Gutenberg's, which did not move
-    code, out, _ = run(
-        capsys,
-        "check",
-        "--config",
-        config,
-        "--list",
-        document,
-        "--replay",
-        TODAY,
-        "--format",
-        "json",
-    )
+    with live_site(config, TODAY, document) as site:
+        before = document.read_text(encoding="utf-8")
+        old, new = site.local(OLD_1801), site.local(NEW_1801)
+        code, out, _ = run(capsys, "check", "--config", config, "--list", document)
+        assert code == 1
+        assert f"- In the list: `{document}:10:41`" in out
+        code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
+        assert code == 0, out
+        assert "-1. [Single Variable Calculus (18.01SC)](" + old in out  # the diff, printed
+        after = document.read_text(encoding="utf-8")
+        assert after.count(new) == 1
+        assert old not in after
+        assert len(after.splitlines()) == len(before.splitlines())
+        changed = [a == b for a, b in zip(before.splitlines(), after.splitlines(), strict=True)]
+        assert changed.count(False) == len(find_links(before)) - 1  # all but Gutenberg's line
+        code, out, _ = run(
+            capsys, "check", "--config", config, "--list", document, "--format", "json"
+        )
     report = json.loads(out)
     assert [r["outcome"] for r in report["resources"] if r["outcome"] != "ok"] == []
     assert code == 0

@@ -637,6 +637,19 @@ def test_feed_with_hostile_text_stays_well_formed() -> None:
     assert not feedparser.parse(feed).bozo
 
 
+def test_index_offers_the_feed_and_a_replay_index_says_what_it_is() -> None:
+    """The live index names the Atom feed for feed readers (autodiscovery) and people; the
+    index of replay runs says they are replays and offers no feed (issue 16)."""
+    live = render_index([sample_run()], report_href={})
+    assert (
+        '<link rel="alternate" type="application/atom+xml" title="ocwwatch: runs with findings"'
+        ' href="feed.xml">' in live
+    )
+    replays = render_index([sample_run()], report_href={}, replay=True)
+    assert "<h1>ocwwatch: replay runs</h1>" in replays
+    assert "feed.xml" not in replays
+
+
 def test_index_lists_runs_newest_first_with_links() -> None:
     """The index lists every run, newest first, each linking its report."""
     page = sample_index()
@@ -651,7 +664,7 @@ def test_index_does_not_link_unsafe_hrefs() -> None:
     """A javascript: href from the mapping is not linked, and unmapped runs are plain text."""
     runs = [sample_run(), sample_run(6)]
     page = render_index(runs, report_href={7: "javascript:alert(1)"})
-    assert "href=" not in page
+    assert set(re.findall(r'href="([^"]*)"', page)) == {"feed.xml"}  # the feed's links only
     assert "Run 6" in page
 
 

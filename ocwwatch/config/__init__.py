@@ -8,6 +8,7 @@ from ocwwatch.config.baseline import accept_baseline
 from ocwwatch.config.load import (
     CONFIG_FILES,
     DEFAULT_SETTINGS,
+    is_packaged,
     load_config,
     load_resources,
     load_settings,
@@ -34,6 +35,7 @@ __all__ = [
     "ScheduleSettings",
     "Settings",
     "accept_baseline",
+    "is_packaged",
     "load_config",
     "load_resources",
     "load_settings",

@@ -154,6 +154,13 @@ def _packaged_settings(cwd: Path) -> Settings:
     )
 
 
+def is_packaged(path: Path) -> bool:
+    """Whether `path` is one of the files shipped inside ocwwatch (an upgrade replaces them,
+    and a system-wide install cannot write them): never a list to edit (issue 16)."""
+    folder = Path(str(package_files.files("ocwwatch") / "defaults")).resolve()
+    return path.resolve().parent == folder
+
+
 def write_default_config(folder: Path) -> list[Path]:
     """Copy the packaged settings and curated list into `folder/config` (never overwriting)."""
     source = package_files.files("ocwwatch") / "defaults"

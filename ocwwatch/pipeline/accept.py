@@ -10,12 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ocwwatch.config import Config, accept_baseline
+from ocwwatch.config import Config, accept_baseline, is_packaged
 from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.files import rewrite_file
 from ocwwatch.lists import is_document, read_document, rewrite_document
 from ocwwatch.models import Observation, Outcome
+from ocwwatch.pipeline.publish import REPLAY
 from ocwwatch.store import Store
 from ocwwatch.urls import InvalidURLError, parse_url
 
@@ -36,11 +37,20 @@ def accept_latest(
     An entry that now leads to another course (`replaced`) is taken only when named in `ids`
     or with `replaced`: a plain accept never swaps one course for another (issue 12).
     """
+    refuse_packaged_list(config.settings.resources)
     with Store.open(config.settings.database) as store:
         run = store.latest_run()
         if run is None:
             raise ConfigError(
-                f"{config.settings.database}: no complete run to accept; run `ocwwatch check`"
+                f"{config.settings.database}: no complete run to accept; run `ocwwatch check` "
+                "(replay runs are kept apart and never accepted)"
+            )
+        scenario = store.load_report(run.id, REPLAY)
+        if scenario is not None:
+            raise ConfigError(
+                f"{config.settings.database}: run {run.id} replayed the recorded scenario "
+                f"{scenario!r}; `baseline accept` takes only live runs (a recording is not "
+                "what the sites answer today)"
             )
         observations = {o.id: o for o in store.load_observations(run.id)}
     observations, refused = safe_suggestions(config, observations)
@@ -54,6 +64,18 @@ def accept_latest(
         return Accepted(run.id, accepted.changed, refused + accepted.refused, accepted.diff)
     changed = accept_baseline(config.settings.resources, observations, ids)
     return Accepted(run_id=run.id, changed=changed, refused=refused)
+
+
+def refuse_packaged_list(path: Path) -> None:
+    """Without a config the list is the one shipped inside ocwwatch (issue 16): an upgrade
+    would undo the edit and a system-wide install cannot take it. Say how to get one's own."""
+    if is_packaged(path):
+        raise ConfigError(
+            f"{path}: this is the list shipped inside ocwwatch (no config/ocwwatch.toml here), "
+            "and accept does not edit it: run `ocwwatch init` for an editable copy in "
+            "./config/, then `ocwwatch check` and `ocwwatch baseline accept` again "
+            "(or give --config PATH or --list FILE)"
+        )
 
 
 def accept_into_document(

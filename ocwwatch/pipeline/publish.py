@@ -29,6 +29,9 @@ from ocwwatch.store import Store
 log = logging.getLogger(__name__)
 
 SUMMARY = "summary"  # the stored one-paragraph summary the feed shows for each run
+# Stored for a replay run only, holding the scenario's name: `baseline accept` refuses such a
+# run even where a database holds it by mistake (issue 16).
+REPLAY = "replay"
 
 
 def publish_run(
@@ -60,10 +63,12 @@ def publish_run(
         staged[name] = temporary
         store.save_report_file(run.id, name, staged[name])
     store.save_report(run.id, SUMMARY, summarize_report(report))
+    if run.replay is not None:
+        store.save_report(run.id, REPLAY, run.replay)
     finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline, validators)
     write_run_files(store, reports_dir, finished, staged)
     restore_run_files(store, reports_dir)
-    write_listings(store, reports_dir, reports_url)
+    write_listings(store, reports_dir, reports_url, replay=run.replay is not None)
     return finished
 
 
@@ -105,12 +110,19 @@ def write_run_files(
         write_bytes(latest, data)
 
 
-def write_listings(store: Store, reports_dir: Path, reports_url: str | None) -> None:
-    """`index.html` (every run) and `feed.xml` (runs that found something), rebuilt whole."""
+def write_listings(
+    store: Store, reports_dir: Path, reports_url: str | None, *, replay: bool = False
+) -> None:
+    """`index.html` (every run) and `feed.xml` (runs that found something), rebuilt whole.
+
+    Replay runs get an index that says so and no feed: a recording is not news (issue 16).
+    """
     runs = store.list_runs()
     reports_dir.mkdir(parents=True, exist_ok=True)
-    index = render_index(runs, report_href=lambda run: report_filename(run, "html"))
+    index = render_index(runs, report_href=lambda run: report_filename(run, "html"), replay=replay)
     write_text(reports_dir / "index.html", index)
+    if replay:
+        return
     base = reports_url or reports_dir.resolve().as_uri() + "/"
     entries = [
         FeedEntry(

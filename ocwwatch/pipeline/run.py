@@ -45,6 +45,8 @@ from ocwwatch.store import Store
 
 log = logging.getLogger(__name__)
 
+REPLAY_FOLDER = "replay"  # beside the live database and reports, for `check --replay` runs
+
 
 @dataclass
 class Outcomes:
@@ -53,6 +55,7 @@ class Outcomes:
     report: Report
     validators: dict[str, Validators] = field(default_factory=dict)  # saved when complete
     broken: tuple[str, ...] = ()  # ids of resources whose check raised (internal errors)
+    database: Path | None = None  # where the run was stored (a replay's own database)
 
     @property
     def findings(self) -> bool:
@@ -64,8 +67,11 @@ def check_and_publish(
 ) -> Outcomes:
     """A check's whole life: read the scenario of a replay, hold the writer lock, abandon runs
     a crash left `running`, run every stage, store and publish the reports. A run that fails
-    is stored failed."""
+    is stored failed. A replay run is stored and published apart from live runs
+    (`apart_from_live`); `Outcomes.database` says where."""
     scenario = load_scenario(replay) if replay is not None else None
+    if replay is not None:
+        config = apart_from_live(config)
     settings = config.settings
     policy = fetch_policy(
         settings.http, replay=scenario is not None, allowed_origins=config.trusted_origins()
@@ -75,10 +81,36 @@ def check_and_publish(
         outcomes = asyncio.run(
             _check_with(config, store, policy, scenario, progress=progress, deep=deep)
         )
+        if replay is not None:
+            outcomes.report = marked_replay(outcomes.report, replay)
+        outcomes.database = settings.database
         publish_run(
             store, outcomes.report, settings.reports_dir, settings.reports_url, outcomes.validators
         )
     return outcomes
+
+
+def apart_from_live(config: Config) -> Config:
+    """The settings of a replay run (issue 16): its database and reports in a `replay/` folder
+    beside the live ones, and no feed URL. A recording then never becomes a live run's
+    "previous", never lends it validators, never reaches the live index or feed, and never
+    feeds `baseline accept`, which reads the live database (and refuses a replay run)."""
+    settings = config.settings
+    database = settings.database.parent / REPLAY_FOLDER / settings.database.name
+    apart = settings.model_copy(
+        update={
+            "database": database,
+            "reports_dir": settings.reports_dir / REPLAY_FOLDER,
+            "reports_url": None,
+        }
+    )
+    return config.model_copy(update={"settings": apart})
+
+
+def marked_replay(report: Report, scenario: Path) -> Report:
+    """The report of a run answered by the recorded `scenario`, saying so (its folder name)."""
+    run = report.run.model_copy(update={"replay": scenario.resolve().name})
+    return report.model_copy(update={"run": run})
 
 
 async def _check_with(

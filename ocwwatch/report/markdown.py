@@ -93,7 +93,8 @@ def redirect_kind(item: Observation) -> str | None:
 
 def render_markdown(report: Report) -> str:
     """The maintainer's report: summary, then one section per outcome, most severe first."""
-    lines = [f"# ocwwatch report: run {report.run.id}", "", *_run_lines(report.run), ""]
+    lines = [f"# ocwwatch report: run {report.run.id}", "", *_replay_lines(report.run)]
+    lines += [*_run_lines(report.run), ""]
     if report.run.offline:
         lines += _offline_lines(report)
     else:
@@ -102,6 +103,17 @@ def render_markdown(report: Report) -> str:
             lines += _outcome_section(outcome, report.resources)
         lines += _links_section(report.links)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _replay_lines(run: Run) -> list[str]:
+    if run.replay is None:
+        return []
+    return [
+        f"**Replay** of the recorded scenario {code_span(run.replay)}: nothing was fetched"
+        " live. Kept apart from live runs (own database and reports folder, no feed), and never"
+        " taken by `ocwwatch baseline accept`.",
+        "",
+    ]
 
 
 def _run_lines(run: Run) -> list[str]:
