@@ -45,6 +45,7 @@ EXIT_CODES = {
 }
 
 FORMATS = ("markdown", "json", "html")
+PROGRESS_SECONDS = 5.0  # between a deep check's progress lines
 # C0 controls except tab and newline, DEL and C1 controls: what terminal escapes are made of.
 
 DESCRIPTION = """\
@@ -253,6 +254,9 @@ def configure_logging(verbose: int, *, daemon: bool = False) -> None:
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A line per request is what -v asks for, not what a daemon's log wants.
+    requests_level = logging.WARNING if verbose < 1 else logging.NOTSET
+    logging.getLogger("ocwwatch.requests").setLevel(requests_level)
 
 
 def progress_printer(quiet: bool) -> Callable[[str], None]:
@@ -261,6 +265,14 @@ def progress_printer(quiet: bool) -> Callable[[str], None]:
             print(clean_terminal(line), file=sys.stderr, flush=True)
 
     return show
+
+
+def tick_seconds(args: argparse.Namespace) -> float | None:
+    """How often a deep check says how far it has got: on a terminal or with -v, never with -q
+    (cron and the daemon get the run's summary line, not a line every few seconds)."""
+    if args.quiet or not (args.verbose or sys.stderr.isatty()):
+        return None
+    return PROGRESS_SECONDS
 
 
 class InertLogFilter(logging.Filter):
@@ -294,6 +306,7 @@ def dispatch(args: argparse.Namespace) -> int:
                 progress=progress_printer(args.quiet),
                 deep=args.deep,
                 curated=args.list,
+                tick_seconds=tick_seconds(args),
             )
         case "daemon":
             return commands.daemon(args.config, args.db, cwd=cwd)

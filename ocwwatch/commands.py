@@ -51,10 +51,12 @@ def check(
     progress: Progress,
     deep: bool = False,
     curated: Path | None = None,
+    tick_seconds: float | None = None,
 ) -> Done:
-    """`ocwwatch check`: one run, stored and published; the chosen format is returned."""
+    """`ocwwatch check`: one run, stored and published; the chosen format is returned. With
+    `tick_seconds`, a deep check prints how far it has got at that interval."""
     config = load_config(config_path, cwd=cwd, database=database, curated=curated)
-    outcomes = check_and_publish(config, replay, progress, deep=deep)
+    outcomes = check_and_publish(config, replay, progress, deep=deep, tick_seconds=tick_seconds)
     with Store.open(outcomes.database or config.settings.database) as store:
         text = store.load_report(outcomes.report.run.id, report_format) or ""
     return Done(text=text, verdict=verdict_of(outcomes))

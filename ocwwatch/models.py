@@ -451,6 +451,15 @@ class Run(Record):
         return not self.offline and self.counts.findings > 0
 
 
+class CrawlProgress(Record):
+    """How far a running deep check has got, as its frontier says (for progress lines)."""
+
+    found: int = 0  # distinct links queued so far
+    checked: int = 0
+    pages: int = 0  # pages read for further links
+    dead: int = 0  # answered 404/410 or judged dead by the crawl, so far
+
+
 class Report(Record):
     """Everything a renderer needs for one run."""
 

@@ -39,6 +39,7 @@ from ocwwatch.pipeline.options import (
     fetch_policy,
     pages_to_crawl,
 )
+from ocwwatch.pipeline.progress import ticking
 from ocwwatch.pipeline.publish import publish_run
 from ocwwatch.pipeline.successor import find_successor
 from ocwwatch.store import Store
@@ -63,12 +64,18 @@ class Outcomes:
 
 
 def check_and_publish(
-    config: Config, replay: Path | None, progress: Progress, *, deep: bool = False
+    config: Config,
+    replay: Path | None,
+    progress: Progress,
+    *,
+    deep: bool = False,
+    tick_seconds: float | None = None,
 ) -> Outcomes:
     """A check's whole life: read the scenario of a replay, hold the writer lock, abandon runs
     a crash left `running`, run every stage, store and publish the reports. A run that fails
     is stored failed. A replay run is stored and published apart from live runs
-    (`apart_from_live`); `Outcomes.database` says where."""
+    (`apart_from_live`); `Outcomes.database` says where. A deep check says how far it has got
+    every `tick_seconds` (progress.py)."""
     scenario = load_scenario(replay) if replay is not None else None
     if replay is not None:
         config = apart_from_live(config)
@@ -78,9 +85,10 @@ def check_and_publish(
     )
     with Store.open(settings.database) as store, store.lock(settings.lock_timeout_seconds):
         store.abandon_stale_runs(utc_now())
-        outcomes = asyncio.run(
-            _check_with(config, store, policy, scenario, progress=progress, deep=deep)
-        )
+        with ticking(settings.database, progress, tick_seconds if deep else None):
+            outcomes = asyncio.run(
+                _check_with(config, store, policy, scenario, progress=progress, deep=deep)
+            )
         if replay is not None:
             outcomes.report = marked_replay(outcomes.report, replay)
         outcomes.database = settings.database
@@ -237,7 +245,9 @@ async def judge_run(
 ) -> Outcomes:
     checked = await check_all(config, fetcher, store, run_id, now=now, progress=progress)
     offline = is_offline(checked)
-    if not offline:
+    if offline:
+        progress("offline: no host answered, so nothing was judged")
+    else:
         checked = await succeed_dead(config, fetcher, checked, progress)
     observations = [c.observation for c in checked]
     if offline:
