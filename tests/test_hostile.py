@@ -58,7 +58,8 @@ TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 BIDI_CONTROL = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 AUTOLINK = re.compile(r"<https?://[^\s<>`\x00-\x1f\x7f-\x9f]+>", re.IGNORECASE)
 HEADING = re.compile(
-    r"^(# ocwwatch report: run \d+|## [A-Z][a-z]+( [a-z]+)? \(\d+\)|## Links"
+    r"^(# ocwwatch report: run \d+|## [A-Z][a-z]+( [a-z]+)? \(\d+\)"
+    r"|## Links that need attention \(\d+\)"
     r"|### `[A-Za-z0-9._-]+`(: .*)?)$"
 )
 # URLs that reach the reports through Location headers, links and the curated list itself.
@@ -222,8 +223,10 @@ def inspect_html(document: str) -> Inspector:
 
 
 def is_safe_href(value: str) -> bool:
-    """An href that cannot run code: http(s), or a relative report file of this folder."""
-    return re.fullmatch(r"https?://[^\s\x00-\x1f\x7f-\x9f]+|run-\d+\.html", value) is not None
+    """An href that cannot run code: http(s), or a relative report file of this folder (a
+    run's report, the index, the feed)."""
+    pattern = r"https?://[^\s\x00-\x1f\x7f-\x9f]+|run-\d+\.html|index\.html|feed\.xml"
+    return re.fullmatch(pattern, value) is not None
 
 
 def live_characters(line: str, characters: str) -> list[str]:

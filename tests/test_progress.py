@@ -14,11 +14,12 @@ from support.cli import TODAY
 from ocwwatch import commands
 from ocwwatch.cli import PROGRESS_SECONDS, main, tick_seconds
 from ocwwatch.models import CrawlProgress
-from ocwwatch.pipeline.progress import format_duration, progress_line
+from ocwwatch.pipeline.progress import progress_line
+from ocwwatch.report.digest import human_duration
 
 LINE = re.compile(
     r"deep: [\d,]+ of [\d,]+ links checked, [\d,]+ pages read, [\d,]+ dead so far, "
-    r"[\d.]+ links/s, \d+ s elapsed"
+    r"[\d.]+ links/s, [\d.]+ s elapsed"
 )
 
 
@@ -30,8 +31,8 @@ def test_a_progress_line_says_how_far_the_crawl_has_got() -> None:
         "1 min 05 s elapsed"
     )
     assert progress_line(CrawlProgress(), 3.0) is None  # nothing queued yet: nothing to say
-    assert [format_duration(s) for s in (0.4, 59.9, 3600 * 2 + 185)] == [
-        "0 s",
+    assert [human_duration(s) for s in (0.4, 59.9, 3600 * 2 + 185)] == [
+        "0.4 s",
         "59 s",
         "2 h 03 min",
     ]
@@ -105,3 +106,17 @@ def test_an_offline_run_calls_nothing_dead_in_its_progress(
     assert len(per_resource) == 7
     assert all(": no answer (" in line for line in per_resource), per_resource
     assert "offline: no host answered, so nothing was judged" in err
+
+
+def test_check_ends_by_saying_where_the_reports_went(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """The last progress line names the HTML report and the index (stderr; -q silences it)."""
+    assert main(["check", "--config", str(config), "--replay", str(TODAY)]) == 1
+    reports = (config.parent / ".." / "data" / "reports" / "replay").resolve()
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("reports: ")
+    named = Path(last.removeprefix("reports: ").split(" (")[0]).resolve()
+    assert named == reports / "run-1.html"
+    assert named.is_file()
+    assert last.endswith("/index.html)")

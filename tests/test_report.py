@@ -45,6 +45,7 @@ from ocwwatch.report import (
     render_json,
     render_markdown,
     report_filename,
+    summarize_report,
 )
 from ocwwatch.report import html as html_module
 from ocwwatch.report.html import template_environment
@@ -318,7 +319,10 @@ def sample_index() -> str:
         sample_run(),
         offline_report().run,
     ]
-    return render_index(runs, report_href=lambda run: report_filename(run, "html"))
+    summaries = {6: "Nothing to report.", 7: summarize_report(sample_report())}
+    return render_index(
+        runs, report_href=lambda run: report_filename(run, "html"), summaries=summaries
+    )
 
 
 # --- golden files and determinism ------------------------------------------------------------
@@ -459,9 +463,34 @@ def test_json_carries_hostile_text_verbatim() -> None:
 
 
 def test_markdown_summary_line_has_counts() -> None:
-    """The summary line states what was checked and what was found."""
+    """The summary counts resources and links apart (issue 16: "3 dead" over a "Dead (2)"
+    section mixed them), and each count is the size of its section."""
     text = render_markdown(sample_report())
-    assert "**Summary:** 5 resources and 3 links checked: 2 dead, 2 moved, 1 changed." in text
+    assert (
+        "**Summary:** 5 resources: 1 dead, 2 moved, 1 changed, 1 ok. "
+        "3 links: 1 dead, 1 redirected, 1 ok or skipped." in text
+    )
+    sections = dict(re.findall(r"^## (\w+)[^(\n]*\((\d+)\)$", text, flags=re.MULTILINE))
+    assert sections == {"Dead": "1", "Moved": "2", "Changed": "1", "OK": "1", "Links": "2"}
+
+
+def test_the_report_says_what_to_do_next() -> None:
+    """With fixes, the report names `ocwwatch baseline accept` (all, or some by id) and says
+    dead links are the sites' to fix; a replay says accept does not take it."""
+    text = render_markdown(sample_report())
+    assert (
+        "- Write the fixes of 18.01sc, 18.03sc, highlights, strang-calculus-pdf into the list:"
+        " `ocwwatch baseline accept`" in text
+    )
+    assert "- or only some of them, by id: `ocwwatch baseline accept 18.01sc`" in text
+    assert "1 dead link is on the sites' own pages, not in the list" in text
+    report = sample_report()
+    replayed = report.model_copy(update={"run": report.run.model_copy(update={"replay": "x"})})
+    text = render_markdown(replayed)
+    assert "baseline accept never takes; check the live sites first: `ocwwatch check`" in text
+    assert "Write the fixes" not in text
+    page = render_html(sample_report())
+    assert "<code>ocwwatch baseline accept</code>" in page
 
 
 def test_markdown_sections_run_from_most_severe() -> None:
@@ -496,9 +525,49 @@ def test_markdown_groups_changes_by_what_they_are_against() -> None:
     assert "“Unit IV: Fourier Series and Laplace” to “Unit IV: Fourier Series”" in recent
 
 
+def accepted_promise_report() -> Report:
+    """An OK course whose list already says its applets promise is broken (`holds = false`,
+    accepted): the promise does not hold and no change names it."""
+    course = changed_course().model_copy(
+        update={
+            "outcome": Outcome.OK,
+            "changes": (),
+            "promises": (PromiseCheck(text="Interactive Java Applets", holds=False),),
+        }
+    )
+    return Report(run=sample_run(), resources=(course,))
+
+
+def broken_promise_report() -> Report:
+    """The sample with its applets promise broken as the pipeline reports it: the baseline
+    expects it to hold, so a change names it."""
+    report = sample_report()
+    broken = Change(
+        field="promises",
+        kind=ChangeKind.REMOVED,
+        before="Interactive Java Applets",
+        against=Against.BASELINE,
+    )
+    resources = tuple(
+        item.model_copy(update={"changes": (*item.changes, broken)})
+        if item.id == "18.03sc"
+        else item
+        for item in report.resources
+    )
+    return report.model_copy(update={"resources": resources})
+
+
+def test_an_accepted_broken_promise_is_not_shown_as_broken() -> None:
+    """A promise the list already accepts as broken is no finding: neither the Markdown nor
+    the HTML report says it "no longer holds" (issue 16)."""
+    report = accepted_promise_report()
+    assert "Promises that no longer hold" not in render_markdown(report)
+    assert "Promises that no longer hold" not in render_html(report)
+
+
 def test_markdown_lists_broken_promises_only() -> None:
     """Promises that no longer hold are listed with what is missing; kept ones are not."""
-    text = render_markdown(sample_report())
+    text = render_markdown(broken_promise_report())
     assert "  - Interactive Java Applets (missing: Simulations, Mathlets)" in text
     assert "Problem sets with solutions" not in text
 
@@ -569,19 +638,25 @@ def test_html_javascript_url_is_not_a_link() -> None:
     """Only http(s) URLs become href attributes; a javascript: URL is plain text."""
     page = render_html(hostile_report())
     assert "javascript:" in page
-    assert not re.search(r"href=\"(?!https?://)", page)
+    # Besides the report's own links to the index and the feed beside it.
+    assert not re.search(r"href=\"(?!https?://|index\.html\"|feed\.xml\")", page)
 
 
 def test_html_is_self_contained() -> None:
-    """The page loads nothing: no scripts, no stylesheets, no images."""
+    """The page loads nothing: no scripts, no stylesheets, no images (the only <link> is the
+    feed's autodiscovery, which a browser does not fetch)."""
     page = render_html(sample_report())
-    assert not re.search(r"<(script|link|img|iframe)\b", page)
+    assert not re.search(r"<(script|img|iframe)\b", page)
+    assert re.findall(r"<link [^>]*>", page) == [
+        '<link rel="alternate" type="application/atom+xml" title="ocwwatch: runs with findings"'
+        ' href="feed.xml">'
+    ]
     assert "<style>" in page
 
 
 def test_html_shows_fix_badges_and_promises() -> None:
     """The resource table carries outcome badges, the fix and broken promises."""
-    page = render_html(sample_report())
+    page = render_html(broken_promise_report())
     assert '<span class="badge badge-dead">dead</span>' in page
     assert "Replace <a href=" in page
     assert "mitres_18_001_f17_full_book.pdf" in page
@@ -679,7 +754,7 @@ def test_html_lists_working_links_up_to_a_cap_and_says_where_the_rest_are(
     )
     report = Report(run=sample_run(), links=links)
     page = render_html(report)
-    assert "5 other links: ok or skipped" in page
+    assert "5 links: ok or skipped" in page
     assert "file-0.pdf" in page
     assert "file-1.pdf" in page
     assert "file-2.pdf" not in page
@@ -700,3 +775,75 @@ def test_json_in_pieces_is_the_rendered_text() -> None:
     """The pieces a big report is written out in join to exactly render_json's text."""
     report = sample_report()
     assert "".join(IN_PIECES["json"](report)) == render_json(report)
+
+
+# --- reports that lead with the work to do (issue 16) ----------------------------------------
+
+
+def test_html_leads_with_the_work_and_ends_with_what_is_fine() -> None:
+    """Counts of resources and links apart, then what to fix, then the dead links, and the OK
+    resources last (folded): never OK rows before dead links."""
+    page = render_html(sample_report())
+    assert "<strong>5</strong> resources<span>1 dead · 2 moved · 1 changed · 1 ok</span>" in page
+    assert "<strong>3</strong> links<span>1 dead · 1 redirected · 1 ok or skipped</span>" in page
+    order = [
+        page.index('<section class="next">'),
+        page.index("<h2>Resources to look at (4)</h2>"),
+        page.index("<h2>Links that need attention (2)</h2>"),
+        page.index("<h2>OK (1)</h2>"),
+        page.index('id="resource-calculus-made-easy"'),
+    ]
+    assert order == sorted(order)
+
+
+def test_html_groups_links_that_need_attention_by_the_page_they_are_on() -> None:
+    """Each page with broken links is a heading over its links, pages in order."""
+    course = f"{OCW}/courses/18-01sc-single-variable-calculus-fall-2010/"
+    links = tuple(
+        LinkCheck(
+            url=f"{course}{name}.pdf", found_on=(page,), http_status=404, state=LinkState.DEAD
+        )
+        for name, page in (("a", course), ("b", f"{course}pages/unit-1/"), ("c", course))
+    )
+    page = render_html(Report(run=sample_run(), links=links))
+    headings = re.findall(r"<h3>On <a href=\"([^\"]+)\"[^>]*>[^<]*</a> \((\d+)\)</h3>", page)
+    assert headings == [(course, "2"), (f"{course}pages/unit-1/", "1")]
+
+
+def test_reports_leave_out_statuses_that_say_nothing() -> None:
+    """A 304 (or 200) answer is transport, not news: no "HTTP: 304" row, no "Status" line."""
+    course = moved_course().model_copy(update={"http_status": 304})
+    report = Report(run=sample_run(), resources=(course,))
+    assert "HTTP:</span> 304" not in render_html(report)
+    assert "Status: HTTP 304" not in render_markdown(report)
+    gone = dead_pdf().model_copy(update={"http_status": 404})
+    assert "Status: HTTP 404" in render_markdown(Report(run=sample_run(), resources=(gone,)))
+
+
+def test_report_pages_link_back_to_the_index_and_read_times_like_people() -> None:
+    """The page links to index.html and the feed beside it; times are to the minute, in UTC,
+    with no microseconds, and the run's duration is said."""
+    run = sample_run(started_at=datetime(2024, 5, 1, 6, 17, 3, 123456, tzinfo=UTC))
+    page = render_html(Report(run=run))
+    assert '<a href="index.html">← All runs</a>' in page
+    assert '<a href="feed.xml">Atom feed</a>' in page
+    assert "Started 2024-05-01 06:17 UTC, took 38 s." in page
+    assert "123456" not in page
+    assert "Started 2024-05-01 06:17 UTC, took 38 s." in render_markdown(Report(run=run))
+
+
+def test_html_works_on_a_phone_wide_screen() -> None:
+    """At 390 px each table row is a card (no column cut off) and long URLs break anywhere."""
+    page = render_html(sample_report())
+    assert "@media (max-width: 48rem)" in page
+    assert "table, thead, tbody, tr, th, td { display: block; width: 100%; }" in page
+    assert "overflow-wrap: anywhere" in page
+
+
+def test_markdown_has_no_empty_links_heading() -> None:
+    """A run whose links are all fine has no `## Links` heading: the summary counts them."""
+    report = sample_report()
+    fine = tuple(link for link in report.links if link.state is LinkState.OK)
+    text = render_markdown(report.model_copy(update={"links": fine}))
+    assert "## Links" not in text
+    assert "1 link: 1 ok or skipped." in text

@@ -16,6 +16,7 @@ from pathlib import Path
 from ocwwatch.clock import Monotonic
 from ocwwatch.errors import StoreError
 from ocwwatch.models import CrawlProgress
+from ocwwatch.report.digest import human_duration
 from ocwwatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -70,17 +71,5 @@ def progress_line(counts: CrawlProgress, elapsed_seconds: float) -> str | None:
     return (
         f"deep: {counts.checked:,} of {counts.found:,} links checked, {counts.pages:,} pages "
         f"read, {counts.dead:,} dead so far, {rate:.1f} links/s, "
-        f"{format_duration(elapsed_seconds)} elapsed"
+        f"{human_duration(elapsed_seconds)} elapsed"
     )
-
-
-def format_duration(seconds: float) -> str:
-    """`42 s`, `1 min 05 s`, `2 h 03 min`: what a person reads at a glance."""
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"

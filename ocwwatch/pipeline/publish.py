@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 from ocwwatch.errors import StoreError
@@ -118,20 +119,15 @@ def write_listings(
     Replay runs get an index that says so and no feed: a recording is not news (issue 16).
     """
     runs = store.list_runs()
+    summaries = {run.id: store.load_report(run.id, SUMMARY) or "" for run in runs}
     reports_dir.mkdir(parents=True, exist_ok=True)
-    index = render_index(runs, report_href=lambda run: report_filename(run, "html"), replay=replay)
+    href = partial(report_filename, report_format="html")
+    index = render_index(runs, report_href=href, replay=replay, summaries=summaries)
     write_text(reports_dir / "index.html", index)
     if replay:
         return
     base = reports_url or reports_dir.resolve().as_uri() + "/"
-    entries = [
-        FeedEntry(
-            run=run,
-            summary=store.load_report(run.id, SUMMARY) or "",
-            report_href=report_filename(run, "html"),
-        )
-        for run in runs
-    ]
+    entries = [FeedEntry(run=run, summary=summaries[run.id], report_href=href(run)) for run in runs]
     updated = max((run.finished_at or run.started_at for run in runs), default=None)
     if updated is None:
         return

@@ -42,6 +42,7 @@ from ocwwatch.pipeline.options import (
 from ocwwatch.pipeline.progress import ticking
 from ocwwatch.pipeline.publish import publish_run
 from ocwwatch.pipeline.successor import find_successor
+from ocwwatch.report import report_filename
 from ocwwatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ def check_and_publish(
         publish_run(
             store, outcomes.report, settings.reports_dir, settings.reports_url, outcomes.validators
         )
+    page = settings.reports_dir / report_filename(outcomes.report.run, "html")
+    progress(f"reports: {page} (also .md and .json; every run: {page.with_name('index.html')})")
     return outcomes
 
 
