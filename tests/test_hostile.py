@@ -16,7 +16,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 from pypdf import PdfWriter
 
 from ocwwatch.cli import clean_output, clean_terminal, main
@@ -255,6 +258,26 @@ def live_characters(line: str, characters: str) -> list[str]:
     return found
 
 
+def live_syntax(markdown: str) -> list[str]:
+    """What a CommonMark (with GFM tables and strikethrough) renderer makes of `markdown`
+    beyond text, code spans and the report's own http(s) autolinks: raw HTML, images, links
+    written with brackets, autolinks to anything else. javascript: links are seen too."""
+    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    parser.validateLink = lambda url: True  # type: ignore[method-assign]
+    found = []
+    for block in parser.parse(markdown):
+        if block.type == "html_block":
+            found.append(block.content)
+        for token in block.children or []:
+            if token.type in ("html_inline", "image"):
+                found.append(token.content)
+            href = str(token.attrs.get("href", ""))
+            web = re.match(r"https?://", href) is not None
+            if token.type == "link_open" and (token.markup != "autolink" or not web):
+                found.append(href)
+    return found
+
+
 def unescaped(markdown: str, characters: str) -> list[str]:
     """Lines of `markdown` in which one of `characters` is live Markdown syntax."""
     return [line for line in markdown.splitlines() if live_characters(line, characters)]
@@ -305,7 +328,8 @@ def test_markdown_has_only_its_own_headings(checked: Checked) -> None:
 
 def test_markdown_escapes_links_images_html_and_code(checked: Checked) -> None:
     """Brackets, angle brackets and backticks from pages are escaped or fenced, never live."""
-    assert unescaped(checked.files["run-1.md"], "[]<>`") == []
+    assert unescaped(checked.files["run-1.md"], "<`") == []
+    assert live_syntax(checked.files["run-1.md"]) == []
 
 
 def test_json_keeps_hostile_text_as_data(checked: Checked) -> None:
@@ -450,7 +474,8 @@ def test_every_field_renders_inert_in_markdown(text: str) -> None:
     assert BIDI_CONTROL.findall(markdown) == []
     headings = [line for line in markdown.splitlines() if line.lstrip().startswith("#")]
     assert [line for line in headings if not HEADING.match(line)] == []
-    assert unescaped(markdown, "[]<>`") == []
+    assert unescaped(markdown, "<`") == []
+    assert live_syntax(markdown) == []
 
 
 @pytest.mark.parametrize("text", HOSTILE_FIELDS)
@@ -472,3 +497,17 @@ def test_every_field_survives_json_unchanged(text: str) -> None:
     resource = document["resources"][0]
     assert resource["metadata"]["title"] == resource["url"] == text
     assert resource["changes"][0]["after"] == document["links"][0]["url"] == text
+
+
+MARKDOWN_ALPHABET = st.sampled_from([*"[]()<>!`*_~$&#;-+=>.1 aZ\\|{}:/", "&amp;", "\n"])
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.lists(MARKDOWN_ALPHABET, max_size=40).map("".join))
+def test_any_markdown_punctuation_in_any_field_stays_text(text: str) -> None:
+    """Escaping only what would be syntax (issue 16) still leaves nothing live: no link, image,
+    HTML or heading from page text, whatever mix of punctuation it holds."""
+    markdown = render_markdown(hostile_report(text))
+    assert live_syntax(markdown) == []
+    headings = [line for line in markdown.splitlines() if line.lstrip().startswith("#")]
+    assert [line for line in headings if not HEADING.match(line)] == []

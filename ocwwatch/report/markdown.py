@@ -35,10 +35,22 @@ from ocwwatch.report.digest import (
 )
 from ocwwatch.text import one_line
 
-# Inline metacharacters. Block syntax (lists, setext headings, tables) cannot arise because
-# escaped text never holds a line break and always follows other text on its line; "(" and "!"
-# stay bare because with "[" and "]" escaped they can no longer make a link or an image.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#~&$])")
+# Only what would be read as syntax is escaped, so the report reads cleanly on a terminal too
+# (issue 16: `\>=`, `\[Errno` were noise). Escaped text never holds a line break; it may start a
+# list item's text, where block syntax counts.
+# Inline syntax wherever it stands: code spans, emphasis, autolinks and HTML, strikethrough and
+# math (GFM renderers), and the backslash itself.
+_INLINE_SPECIAL = re.compile(r"([\\`*<~$])")
+# `_` emphasises only at a word's edge: `mit18_01sc` stays as it is.
+_UNDERSCORE = re.compile(r"(?<!\w)_|_(?!\w)")
+# `]` closes a link only before `(` or `[` (or at the end, before whatever follows); with it
+# escaped there, `[Errno 111]` needs nothing, as no link reference is ever defined here.
+_LINK_CLOSE = re.compile(r"\](?=[(\[]|$)")
+# `&` only where it would start a character reference (`&amp;`, `&#38;`).
+_ENTITY = re.compile(r"&(?=#[0-9]+;|#[xX][0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]*;)")
+# At the start of a list item's text: a quote, a heading, a list or a rule (`18.01SC` is none).
+_BLOCK_START = re.compile(r"^(>|#{1,6}(?=\s|$)|[-+](?=\s|$)|-(?=-))")
+_ORDERED_START = re.compile(r"^([0-9]{1,9})([.)])(?=\s|$)")
 _AUTOLINK_SAFE = re.compile(r"https?://[^\s<>`\x00-\x1f\x7f-\x9f]+", re.IGNORECASE)
 
 _SECTION_TITLES: dict[Outcome, tuple[str, str]] = {
@@ -71,8 +83,14 @@ def clean_text(value: object) -> str:
 
 
 def escape_markdown(value: object) -> str:
-    """Inline Markdown that shows `value` literally: cleaned, every metacharacter escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", clean_text(value))
+    """Inline Markdown that shows `value` literally: cleaned, and escaped where it would
+    otherwise be read as syntax (and only there)."""
+    text = _INLINE_SPECIAL.sub(r"\\\1", clean_text(value))
+    text = _UNDERSCORE.sub(r"\\_", text)
+    text = _LINK_CLOSE.sub(r"\\]", text)
+    text = _ENTITY.sub(r"\\&", text)
+    text = _ORDERED_START.sub(r"\1\\\2", text)
+    return _BLOCK_START.sub(r"\\\1", text)
 
 
 def code_span(value: object) -> str:
