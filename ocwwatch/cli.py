@@ -45,6 +45,7 @@ EXIT_CODES = {
 }
 
 FORMATS = ("markdown", "json", "html")
+KINDS = ("ocw-course", "pdf", "page")  # what `list add --kind` takes (models.ResourceKind)
 PROGRESS_SECONDS = 5.0  # between a deep check's progress lines
 # C0 controls except tab and newline, DEL and C1 controls: what terminal escapes are made of.
 
@@ -69,16 +70,17 @@ examples:
 """
 
 
-def add_config_options(parser: argparse.ArgumentParser) -> None:
+def add_config_options(parser: argparse.ArgumentParser, *, database: bool = True) -> None:
     parser.add_argument(
         "--config",
         type=Path,
         metavar="PATH",
         help="settings file (default: config/ocwwatch.toml, else the list shipped with ocwwatch)",
     )
-    parser.add_argument(
-        "--db", type=Path, metavar="PATH", help="SQLite database (overrides the settings)"
-    )
+    if database:
+        parser.add_argument(
+            "--db", type=Path, metavar="PATH", help="SQLite database (overrides the settings)"
+        )
 
 
 def add_list_option(parser: argparse.ArgumentParser) -> None:
@@ -128,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report(commands)
     add_history(commands)
     add_record(commands)
+    add_list(commands)
     return parser
 
 
@@ -244,6 +247,38 @@ def add_record(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
 
 
+def add_list(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    entries = commands.add_parser(
+        "list",
+        parents=[global_options()],
+        help="add or remove an entry of the curated list",
+        description="Edit the curated list (resources.toml) in place, keeping its comments.",
+    )
+    actions = entries.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser(
+        "add",
+        parents=[global_options()],
+        help="add an entry at the end of the list",
+        description="Add URL as a new entry at the end of the curated list; its kind is "
+        "inferred from the URL (an OCW course site, a .pdf, else a page) unless given.",
+    )
+    add.add_argument("url", metavar="URL", help="absolute http(s) URL")
+    add.add_argument("--id", dest="entry_id", metavar="ID", help="default: from --name or URL")
+    add.add_argument("--name", help="how the list names it (reports use it)")
+    add.add_argument("--kind", choices=KINDS, help="default: inferred")
+    remove = actions.add_parser(
+        "remove",
+        parents=[global_options()],
+        help="remove an entry from the list",
+        description="Remove the entry ID and its expectations from the curated list; its "
+        "history stays in the database.",
+    )
+    remove.add_argument("entry_id", metavar="ID", help="resource id in the list")
+    for action in (add, remove):
+        add_config_options(action, database=False)
+        add_list_option(action)
+
+
 def configure_logging(verbose: int, *, daemon: bool = False) -> None:
     """Warnings only by default; a daemon, whose log is all it says, starts at info."""
     quiet = logging.INFO if daemon else logging.WARNING
@@ -328,6 +363,18 @@ def dispatch(args: argparse.Namespace) -> int:
             done = commands.history(args.config, args.db, args.id, cwd)
         case "record":
             done = commands.record(args.urls, args.out)
+        case "list" if args.action == "add":
+            done = commands.list_add(
+                args.config,
+                args.list,
+                args.url,
+                cwd=cwd,
+                resource_id=args.entry_id,
+                name=args.name,
+                kind=args.kind,
+            )
+        case "list":
+            done = commands.list_remove(args.config, args.list, args.entry_id, cwd=cwd)
         case _:  # argparse rejects unknown commands before this
             raise AssertionError(args.command)
     sys.stdout.write(clean_output(done.text))

@@ -14,9 +14,18 @@ from enum import StrEnum
 from pathlib import Path
 
 from ocwwatch.clock import utc_now
-from ocwwatch.config import Config, load_config, write_default_config
+from ocwwatch.config import (
+    Config,
+    add_entry,
+    entry_id,
+    load_config,
+    refuse_packaged_list,
+    remove_entry,
+    write_default_config,
+)
 from ocwwatch.errors import ConfigError
-from ocwwatch.models import Observation, Run
+from ocwwatch.lists import infer_kind, is_document
+from ocwwatch.models import Observation, Resource, ResourceKind, Run
 from ocwwatch.pipeline import Outcomes, accept_latest, apart_from_live, check_and_publish
 from ocwwatch.record import describe_recorded, record_scenario
 from ocwwatch.store import Store
@@ -128,6 +137,48 @@ def accept(
         return Done("\n".join([head, *lines]) + "\n")
     lines = [f"  {line}" for line in accepted.changed] + lines
     return Done("\n".join([f"{where}: accepted run {run_id}:", *lines]) + "\n")
+
+
+def list_add(
+    config_path: Path | None,
+    curated: Path | None,
+    url: str,
+    *,
+    cwd: Path,
+    resource_id: str | None = None,
+    name: str | None = None,
+    kind: str | None = None,
+) -> Done:
+    """`ocwwatch list add`: a new entry at the end of the TOML list, comments kept (issue 16);
+    its kind inferred from the URL unless given."""
+    path = editable_list(config_path, curated, cwd)
+    resource = Resource(
+        id=resource_id or entry_id(url, name),
+        url=url,
+        kind=ResourceKind(kind) if kind else infer_kind(url),
+        name=name,
+    )
+    add_entry(path, resource)
+    return Done(f"{path}: added {resource.id} ({resource.kind}) {resource.url}\n")
+
+
+def list_remove(
+    config_path: Path | None, curated: Path | None, resource_id: str, *, cwd: Path
+) -> Done:
+    """`ocwwatch list remove`: the entry and its expectations out of the TOML list."""
+    path = editable_list(config_path, curated, cwd)
+    url = remove_entry(path, resource_id)
+    return Done(f"{path}: removed {resource_id} ({url}); its history stays in the database\n")
+
+
+def editable_list(config_path: Path | None, curated: Path | None, cwd: Path) -> Path:
+    """The user's TOML list: never the packaged one, never a Markdown document (whose links
+    are edited in the document itself)."""
+    path = load_config(config_path, cwd=cwd, curated=curated).settings.resources
+    refuse_packaged_list(path)
+    if is_document(path):
+        raise ConfigError(f"{path}: a Markdown list: add or remove the link in the document")
+    return path
 
 
 def init(folder: Path) -> Done:

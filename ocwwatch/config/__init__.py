@@ -4,7 +4,7 @@ a run observed back into the list (`baseline accept`, baseline.py).
 Owns every TOML file ocwwatch reads or writes; errors name the file, the entry and the field.
 """
 
-from ocwwatch.config.baseline import accept_baseline
+from ocwwatch.config.baseline import accept_baseline, add_entry, entry_id, remove_entry
 from ocwwatch.config.load import (
     CONFIG_FILES,
     DEFAULT_SETTINGS,
@@ -14,6 +14,7 @@ from ocwwatch.config.load import (
     load_settings,
     parse_resources,
     read_toml,
+    refuse_packaged_list,
     write_default_config,
 )
 from ocwwatch.config.settings import (
@@ -35,11 +36,15 @@ __all__ = [
     "ScheduleSettings",
     "Settings",
     "accept_baseline",
+    "add_entry",
+    "entry_id",
     "is_packaged",
     "load_config",
     "load_resources",
     "load_settings",
     "parse_resources",
     "read_toml",
+    "refuse_packaged_list",
+    "remove_entry",
     "write_default_config",
 ]

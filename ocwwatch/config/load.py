@@ -183,6 +183,20 @@ def parse_resources(text: str, *, source: str) -> Sequence[Resource]:
     """Validate curated-list text (used by `baseline accept` to check its own output)."""
     try:
         data = tomllib.loads(text)
-        return CuratedList.model_validate(data).resources
+        resources = CuratedList.model_validate(data).resources
     except (tomllib.TOMLDecodeError, ValidationError) as exc:
         raise ConfigError(f"{source}: the rewritten list would be invalid: {exc}") from None
+    for index, resource in enumerate(resources):
+        _check_resource(resource, index, Path(source))
+    return resources
+
+
+def refuse_packaged_list(path: Path) -> None:
+    """Without a config the list is the one shipped inside ocwwatch (issue 16): an upgrade
+    would undo an edit and a system-wide install cannot take it. Say how to get one's own."""
+    if is_packaged(path):
+        raise ConfigError(
+            f"{path}: this is the list shipped inside ocwwatch (no config/ocwwatch.toml here), "
+            "and ocwwatch does not edit it: run `ocwwatch init` for an editable copy in "
+            "./config/ (or give --config PATH or --list FILE)"
+        )

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ocwwatch.config import Config, accept_baseline, is_packaged
+from ocwwatch.config import Config, accept_baseline, refuse_packaged_list
 from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.files import rewrite_file
@@ -64,18 +64,6 @@ def accept_latest(
         return Accepted(run.id, accepted.changed, refused + accepted.refused, accepted.diff)
     changed = accept_baseline(config.settings.resources, observations, ids)
     return Accepted(run_id=run.id, changed=changed, refused=refused)
-
-
-def refuse_packaged_list(path: Path) -> None:
-    """Without a config the list is the one shipped inside ocwwatch (issue 16): an upgrade
-    would undo the edit and a system-wide install cannot take it. Say how to get one's own."""
-    if is_packaged(path):
-        raise ConfigError(
-            f"{path}: this is the list shipped inside ocwwatch (no config/ocwwatch.toml here), "
-            "and accept does not edit it: run `ocwwatch init` for an editable copy in "
-            "./config/, then `ocwwatch check` and `ocwwatch baseline accept` again "
-            "(or give --config PATH or --list FILE)"
-        )
 
 
 def accept_into_document(
