@@ -146,17 +146,16 @@ def stop_when_asked(stop: StopRequest, scheduler: BlockingScheduler) -> None:
             return
 
 
-def log_next_run(scheduler: BlockingScheduler, schedule: ScheduleSettings) -> None:
+def log_next_run(trigger: CronTrigger, schedule: ScheduleSettings) -> None:
     """Say when the next check starts (issue 16): on start and after every run, so a daemon's
     log never leaves one wondering whether it is still alive."""
-    job = scheduler.get_job("check")
-    if job is None or job.next_run_time is None:  # shutting down
+    upcoming = trigger.get_next_fire_time(None, datetime.now(UTC))
+    if upcoming is None:
         return
     jitter = (
         f", plus up to {schedule.jitter_seconds} s of jitter" if schedule.jitter_seconds else ""
     )
-    when = job.next_run_time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    log.info("next run at %s%s", when, jitter)
+    log.info("next run at %s%s", upcoming.strftime("%Y-%m-%d %H:%M:%S %Z"), jitter)
 
 
 def build_scheduler(schedule: ScheduleSettings) -> BlockingScheduler:
@@ -185,8 +184,11 @@ def run_daemon(job: Callable[[], Run], schedule: ScheduleSettings, source: Path)
     for number in STOP_SIGNALS:
         signal.signal(number, stop.handle)
     log.info("daemon started: schedule %r (%s)", schedule.cron, schedule.timezone)
+    # The next tick as the schedule says it, jitter aside: asked of a trigger of our own, since
+    # the scheduler's locks are held while it waits for the last run to end on shutdown.
+    unjittered = build_trigger(schedule.model_copy(update={"jitter_seconds": 0}), source)
     scheduler.add_listener(
-        lambda _event: log_next_run(scheduler, schedule),
+        lambda _event: None if stop.event.is_set() else log_next_run(unjittered, schedule),
         EVENT_SCHEDULER_STARTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR,
     )
     scheduler.start()  # returns once `stop_when_asked` has shut it down
