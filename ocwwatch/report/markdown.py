@@ -269,7 +269,9 @@ def _redirect_lines(item: Observation) -> list[str]:
     lines = [f"- Redirects ({escape_markdown(redirect_kind(item))}):"]
     for number, hop in enumerate(item.redirects, start=1):
         lines.append(f"  {number}. {format_url(hop.url)} answered {hop.status}")
-    end = f"ended at {format_url(item.final_url)} with {_status(item.http_status)}"
+    end = f"ended at {format_url(item.final_url)}"
+    if item.http_status not in PLAIN_ANSWERS:
+        end += f" with {_status(item.http_status)}"
     return [*lines, f"  {len(item.redirects) + 1}. {end}"]
 
 
