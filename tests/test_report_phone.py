@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_report import broken_promise_report
+from test_report import broken_promise_report, sample_index
 
 from ocwwatch.report import render_html
 
@@ -67,4 +67,12 @@ def test_the_report_fits_a_390_px_phone(tmp_path: Path) -> None:
     """At 390 px no column is cut off: the page is no wider than the screen (the table layout
     before issue 16 needed 651 px)."""
     scroll, client = measure(render_html(broken_promise_report()), tmp_path, 390)
+    assert scroll <= client
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs headless Chromium")
+def test_the_index_fits_a_390_px_phone(tmp_path: Path) -> None:
+    """The index of runs, six columns wide on a desktop, is no wider than a phone either."""
+    page = sample_index()
+    scroll, client = measure(page, tmp_path, 390)
     assert scroll <= client
