@@ -864,3 +864,17 @@ def test_markdown_has_no_empty_links_heading() -> None:
     text = render_markdown(report.model_copy(update={"links": fine}))
     assert "## Links" not in text
     assert "1 link: 1 ok or skipped." in text
+
+
+def test_a_dead_entry_without_a_fix_is_for_a_person_not_for_accept() -> None:
+    """`baseline accept` takes a dead entry only by its fix, so one without a fix is named as
+    work by hand and not promised to accept; a run with nothing to fix but unsure resources
+    says so instead of "all fine"."""
+    gone = dead_pdf().model_copy(update={"suggestion": None})
+    text = render_markdown(Report(run=sample_run(), resources=(gone,)))
+    assert "strang-calculus-pdf died with no fix found: find the new address by hand" in text
+    assert "baseline accept" not in text.split("## Dead")[0]
+    unsure = gone.model_copy(update={"outcome": Outcome.UNKNOWN, "changes": ()})
+    quiet = sample_run(counts=Counts(resources=1))
+    text = render_markdown(Report(run=quiet, resources=(unsure,)))
+    assert "Nothing to fix, but 1 could not be judged this time." in text

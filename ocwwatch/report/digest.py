@@ -65,9 +65,7 @@ def next_steps(report: Report) -> list[Step]:
     accepted = [item.id for item in resources if _takes(item)]
     replaced = [item.id for item in resources if item.outcome is Outcome.REPLACED]
     by_hand = [
-        item.id
-        for item in resources
-        if item.outcome is Outcome.DEAD and item.suggestion is None and not item.changes
+        item.id for item in resources if item.outcome is Outcome.DEAD and item.suggestion is None
     ]
     steps: list[Step] = []
     if report.run.replay is not None and (accepted or replaced):
@@ -113,9 +111,12 @@ def next_steps(report: Report) -> list[Step]:
 
 
 def _takes(item: Observation) -> bool:
-    return item.outcome in ACCEPTED_BY_DEFAULT and (
-        item.suggestion is not None or bool(item.changes)
-    )
+    """Whether a plain `baseline accept` changes this entry: a dead one only by its fix (its
+    page's metadata is the wrong page's), a moved or changed one by its fix or its drift."""
+    if item.outcome is Outcome.DEAD:
+        return item.suggestion is not None
+    changes = item.suggestion is not None or bool(item.changes)
+    return item.outcome in ACCEPTED_BY_DEFAULT and changes
 
 
 def _ids(ids: list[str]) -> str:

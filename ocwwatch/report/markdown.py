@@ -170,8 +170,9 @@ def _summary_lines(report: Report) -> list[str]:
     if report.links:
         parts.append(describe_counts(len(report.links), "link", link_counts(report)))
     unsure = sum(item.outcome in {Outcome.UNKNOWN, Outcome.ERROR} for item in report.resources)
-    quiet = "nothing to report" if unsure else "all fine"
-    verdict = "" if report.run.counts.findings else f" Nothing to fix: {quiet}."
+    verdict = "" if report.run.counts.findings else " Nothing to fix: all fine."
+    if unsure and not report.run.counts.findings:
+        verdict = f" Nothing to fix, but {unsure} could not be judged this time."
     return [f"**Summary:** {'. '.join(parts)}.{verdict}", ""]
 
 
