@@ -114,3 +114,11 @@ def test_list_edits_refuse_the_packaged_list_and_a_markdown_list(
     code, _, err = run(capsys, "list", "remove", "calculus", "--config", config, "--list", document)
     assert code == 2
     assert "a Markdown list: add or remove the link in the document" in err
+
+
+def test_list_add_offers_exactly_the_kinds_a_list_accepts() -> None:
+    """`--kind` choices (kept in cli.py so that --help stays fast) are the model's kinds."""
+    from ocwwatch.cli import KINDS
+    from ocwwatch.models import ResourceKind
+
+    assert set(KINDS) == {kind.value for kind in ResourceKind}
