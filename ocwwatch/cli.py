@@ -48,6 +48,8 @@ EXIT_CODES = {
 FORMATS = ("markdown", "json", "html", "sarif")
 # The outcomes `--fail-on` takes (models.Outcome but `ok`; kept here so --help stays fast).
 FAIL_ON_CHOICES = ("dead", "replaced", "moved", "changed", "unknown", "error")
+KINDS = ("ocw-course", "pdf", "page")  # what `list add --kind` takes (models.ResourceKind)
+PROGRESS_SECONDS = 5.0  # between a deep check's progress lines
 # C0 controls except tab and newline, DEL and C1 controls: what terminal escapes are made of.
 
 DESCRIPTION = """\
@@ -71,16 +73,17 @@ examples:
 """
 
 
-def add_config_options(parser: argparse.ArgumentParser) -> None:
+def add_config_options(parser: argparse.ArgumentParser, *, database: bool = True) -> None:
     parser.add_argument(
         "--config",
         type=Path,
         metavar="PATH",
         help="settings file (default: config/ocwwatch.toml, else the list shipped with ocwwatch)",
     )
-    parser.add_argument(
-        "--db", type=Path, metavar="PATH", help="SQLite database (overrides the settings)"
-    )
+    if database:
+        parser.add_argument(
+            "--db", type=Path, metavar="PATH", help="SQLite database (overrides the settings)"
+        )
 
 
 def add_list_option(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report(commands)
     add_history(commands)
     add_record(commands)
+    add_list(commands)
     return parser
 
 
@@ -276,6 +280,38 @@ def add_record(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
 
 
+def add_list(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    entries = commands.add_parser(
+        "list",
+        parents=[global_options()],
+        help="add or remove an entry of the curated list",
+        description="Edit the curated list (resources.toml) in place, keeping its comments.",
+    )
+    actions = entries.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser(
+        "add",
+        parents=[global_options()],
+        help="add an entry at the end of the list",
+        description="Add URL as a new entry at the end of the curated list; its kind is "
+        "inferred from the URL (an OCW course site, a .pdf, else a page) unless given.",
+    )
+    add.add_argument("url", metavar="URL", help="absolute http(s) URL")
+    add.add_argument("--id", dest="entry_id", metavar="ID", help="default: from --name or URL")
+    add.add_argument("--name", help="how the list names it (reports use it)")
+    add.add_argument("--kind", choices=KINDS, help="default: inferred")
+    remove = actions.add_parser(
+        "remove",
+        parents=[global_options()],
+        help="remove an entry from the list",
+        description="Remove the entry ID and its expectations from the curated list; its "
+        "history stays in the database.",
+    )
+    remove.add_argument("entry_id", metavar="ID", help="resource id in the list")
+    for action in (add, remove):
+        add_config_options(action, database=False)
+        add_list_option(action)
+
+
 def configure_logging(verbose: int, *, daemon: bool = False) -> None:
     """Warnings only by default; a daemon, whose log is all it says, starts at info."""
     quiet = logging.INFO if daemon else logging.WARNING
@@ -286,6 +322,9 @@ def configure_logging(verbose: int, *, daemon: bool = False) -> None:
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A line per request is what -v asks for, not what a daemon's log wants.
+    requests_level = logging.WARNING if verbose < 1 else logging.NOTSET
+    logging.getLogger("ocwwatch.requests").setLevel(requests_level)
 
 
 def progress_printer(quiet: bool) -> Callable[[str], None]:
@@ -294,6 +333,14 @@ def progress_printer(quiet: bool) -> Callable[[str], None]:
             print(clean_terminal(line), file=sys.stderr, flush=True)
 
     return show
+
+
+def tick_seconds(args: argparse.Namespace) -> float | None:
+    """How often a deep check says how far it has got: on a terminal or with -v, never with -q
+    (cron and the daemon get the run's summary line, not a line every few seconds)."""
+    if args.quiet or not (args.verbose or sys.stderr.isatty()):
+        return None
+    return PROGRESS_SECONDS
 
 
 class InertLogFilter(logging.Filter):
@@ -331,6 +378,7 @@ def dispatch(args: argparse.Namespace) -> int:
                 fail_on=args.fail_on,
                 github=github,
                 step_summary=step_summary,
+                tick_seconds=tick_seconds(args),
             )
         case "daemon":
             return commands.daemon(args.config, args.db, cwd=cwd)
@@ -352,6 +400,18 @@ def dispatch(args: argparse.Namespace) -> int:
             done = commands.history(args.config, args.db, args.id, cwd)
         case "record":
             done = commands.record(args.urls, args.out)
+        case "list" if args.action == "add":
+            done = commands.list_add(
+                args.config,
+                args.list,
+                args.url,
+                cwd=cwd,
+                resource_id=args.entry_id,
+                name=args.name,
+                kind=args.kind,
+            )
+        case "list":
+            done = commands.list_remove(args.config, args.list, args.entry_id, cwd=cwd)
         case _:  # argparse rejects unknown commands before this
             raise AssertionError(args.command)
     sys.stdout.write(clean_output(done.text))

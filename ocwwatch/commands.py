@@ -14,11 +14,20 @@ from enum import StrEnum
 from pathlib import Path
 
 from ocwwatch.clock import utc_now
-from ocwwatch.config import load_config, write_default_config
+from ocwwatch.config import (
+    Config,
+    add_entry,
+    entry_id,
+    load_config,
+    refuse_packaged_list,
+    remove_entry,
+    write_default_config,
+)
 from ocwwatch.errors import ConfigError
 from ocwwatch.judge import failing
-from ocwwatch.models import Observation, Run
-from ocwwatch.pipeline import Outcomes, accept_latest, check_and_publish
+from ocwwatch.lists import infer_kind, is_document
+from ocwwatch.models import Observation, Resource, ResourceKind, Run
+from ocwwatch.pipeline import Outcomes, accept_latest, apart_from_live, check_and_publish
 from ocwwatch.record import describe_recorded, record_scenario
 from ocwwatch.report import render_markdown
 from ocwwatch.report.github import workflow_commands
@@ -57,15 +66,17 @@ def check(
     fail_on: frozenset[str] | None = None,
     github: bool = False,
     step_summary: Path | None = None,
+    tick_seconds: float | None = None,
 ) -> Done:
-    """`ocwwatch check`: one run, stored and published; the chosen format is returned.
+    """`ocwwatch check`: one run, stored and published; the chosen format is returned. With
+    `tick_seconds`, a deep check prints how far it has got at that interval.
 
     Under GitHub Actions (`github`), the findings are also annotations (workflow commands,
     printed before the report) and the Markdown report is appended to the job summary file.
     """
     config = load_config(config_path, cwd=cwd, database=database, curated=curated)
-    outcomes = check_and_publish(config, replay, progress, deep=deep)
-    with Store.open(config.settings.database) as store:
+    outcomes = check_and_publish(config, replay, progress, deep=deep, tick_seconds=tick_seconds)
+    with Store.open(outcomes.database or config.settings.database) as store:
         text = store.load_report(outcomes.report.run.id, report_format) or ""
     if github:
         text = workflow_commands(outcomes.report) + text
@@ -155,6 +166,48 @@ def accept(
     return Done("\n".join([f"{where}: accepted run {run_id}:", *lines]) + "\n")
 
 
+def list_add(
+    config_path: Path | None,
+    curated: Path | None,
+    url: str,
+    *,
+    cwd: Path,
+    resource_id: str | None = None,
+    name: str | None = None,
+    kind: str | None = None,
+) -> Done:
+    """`ocwwatch list add`: a new entry at the end of the TOML list, comments kept (issue 16);
+    its kind inferred from the URL unless given."""
+    path = editable_list(config_path, curated, cwd)
+    resource = Resource(
+        id=resource_id or entry_id(url, name),
+        url=url,
+        kind=ResourceKind(kind) if kind else infer_kind(url),
+        name=name,
+    )
+    add_entry(path, resource)
+    return Done(f"{path}: added {resource.id} ({resource.kind}) {resource.url}\n")
+
+
+def list_remove(
+    config_path: Path | None, curated: Path | None, resource_id: str, *, cwd: Path
+) -> Done:
+    """`ocwwatch list remove`: the entry and its expectations out of the TOML list."""
+    path = editable_list(config_path, curated, cwd)
+    url = remove_entry(path, resource_id)
+    return Done(f"{path}: removed {resource_id} ({url}); its history stays in the database\n")
+
+
+def editable_list(config_path: Path | None, curated: Path | None, cwd: Path) -> Path:
+    """The user's TOML list: never the packaged one, never a Markdown document (whose links
+    are edited in the document itself)."""
+    path = load_config(config_path, cwd=cwd, curated=curated).settings.resources
+    refuse_packaged_list(path)
+    if is_document(path):
+        raise ConfigError(f"{path}: a Markdown list: add or remove the link in the document")
+    return path
+
+
 def init(folder: Path) -> Done:
     """`ocwwatch init`: an editable copy of the settings and the curated list."""
     written = write_default_config(folder)
@@ -168,10 +221,10 @@ def show_report(
 ) -> Done:
     """`ocwwatch report`: a stored run's report, exactly as it was written."""
     config = load_config(config_path, cwd=cwd, database=database)
-    with Store.open_read_only(config.settings.database) as store:
+    with read_only_store(config) as store:
         run = store.load_run(run_id) if run_id is not None else store.latest_run()
         if run is None:
-            raise ConfigError(f"{config.settings.database}: no complete run yet")
+            raise ConfigError(f"{config.settings.database}: no complete run yet{replays(config)}")
         if run.finished_at is None:
             raise ConfigError(
                 f"{config.settings.database}: run {run.id} did not complete; "
@@ -186,11 +239,29 @@ def show_report(
 def history(config_path: Path | None, database: Path | None, resource_id: str, cwd: Path) -> Done:
     """`ocwwatch history`: one resource's timeline, one line per run."""
     config = load_config(config_path, cwd=cwd, database=database)
-    with Store.open_read_only(config.settings.database) as store:
+    with read_only_store(config) as store:
         observations = store.resource_history(resource_id)
     if not observations:
-        raise ConfigError(f"{config.settings.database}: no observation of {resource_id!r} yet")
+        raise ConfigError(
+            f"{config.settings.database}: no observation of {resource_id!r} yet{replays(config)}"
+        )
     return Done("\n".join(timeline(observations)) + "\n")
+
+
+def read_only_store(config: Config) -> Store:
+    """The live database for `report` and `history`; none yet is the user's to fix (exit 2)."""
+    database = config.settings.database
+    if not database.is_file():
+        raise ConfigError(f"{database}: no database yet; run `ocwwatch check`{replays(config)}")
+    return Store.open_read_only(database)
+
+
+def replays(config: Config) -> str:
+    """Where replay runs went, for a message about a live database that has none (issue 16)."""
+    database = apart_from_live(config).settings.database
+    return (
+        f" (replay runs are kept in {database}: add --db {database})" if database.exists() else ""
+    )
 
 
 def timeline(observations: Sequence[Observation]) -> list[str]:

@@ -453,11 +453,23 @@ class Run(Record):
     # What cut the run short of checking everything (a deep crawl's link caps). In the run's
     # reports only: the store keeps the rendered reports, not the notes.
     notes: tuple[str, ...] = ()
+    # The recorded scenario that answered this run (`check --replay`), None for a live run.
+    # Replay runs live in a database and reports folder of their own (issue 16).
+    replay: str | None = None
 
     @property
     def has_findings(self) -> bool:
         """Whether the run found something to act on (an offline run proves nothing)."""
         return not self.offline and self.counts.findings > 0
+
+
+class CrawlProgress(Record):
+    """How far a running deep check has got, as its frontier says (for progress lines)."""
+
+    found: int = 0  # distinct links queued so far
+    checked: int = 0
+    pages: int = 0  # pages read for further links
+    dead: int = 0  # answered 404/410 or judged dead by the crawl, so far
 
 
 class Report(Record):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -145,6 +146,18 @@ def stop_when_asked(stop: StopRequest, scheduler: BlockingScheduler) -> None:
             return
 
 
+def log_next_run(trigger: CronTrigger, schedule: ScheduleSettings) -> None:
+    """Say when the next check starts (issue 16): on start and after every run, so a daemon's
+    log never leaves one wondering whether it is still alive."""
+    upcoming = trigger.get_next_fire_time(None, datetime.now(UTC))
+    if upcoming is None:
+        return
+    jitter = (
+        f", plus up to {schedule.jitter_seconds} s of jitter" if schedule.jitter_seconds else ""
+    )
+    log.info("next run at %s%s", upcoming.strftime("%Y-%m-%d %H:%M:%S %Z"), jitter)
+
+
 def build_scheduler(schedule: ScheduleSettings) -> BlockingScheduler:
     return BlockingScheduler(
         timezone=schedule.timezone,
@@ -171,6 +184,13 @@ def run_daemon(job: Callable[[], Run], schedule: ScheduleSettings, source: Path)
     for number in STOP_SIGNALS:
         signal.signal(number, stop.handle)
     log.info("daemon started: schedule %r (%s)", schedule.cron, schedule.timezone)
+    # The next tick as the schedule says it, jitter aside: asked of a trigger of our own, since
+    # the scheduler's locks are held while it waits for the last run to end on shutdown.
+    unjittered = build_trigger(schedule.model_copy(update={"jitter_seconds": 0}), source)
+    scheduler.add_listener(
+        lambda _event: None if stop.event.is_set() else log_next_run(unjittered, schedule),
+        EVENT_SCHEDULER_STARTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR,
+    )
     scheduler.start()  # returns once `stop_when_asked` has shut it down
     stopper.join()
     log.info("daemon stopped")

@@ -15,12 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cli import OCW, RENAMED, REPO, TODAY, by_id, check_json, run
+from support.cli import OCW, RENAMED, REPO, TODAY, by_id, check_json, live_site, run
 
 from ocwwatch.cli import InertLogFilter, build_parser, main
 from ocwwatch.config import HttpSettings, load_config
 from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.store import Store
+
+
+def replay_db(config: Path) -> Path:
+    """Where `check --replay` keeps its runs: apart from the live database (issue 16)."""
+    return config.parent.parent / "data" / "replay" / "ocwwatch.db"
 
 
 def test_today_scenario_reports_every_move_and_the_pdf(
@@ -102,21 +107,74 @@ def test_today_scenario_reports_metadata_and_broken_promises(
     ]
 
 
-def test_accept_then_replay_is_clean_and_keeps_comments(
+def test_accept_then_check_is_clean_and_keeps_comments(
     capsys: pytest.CaptureFixture[str], config: Path
 ) -> None:
-    """After `baseline accept` the same scenario exits 0 and the list's comments survive."""
+    """After `baseline accept` the same site answers a clean check (exit 0), and the list's
+    comments survive."""
     resources = config.parent / "resources.toml"
     comments = [line for line in resources.read_text().splitlines() if line.startswith("#")]
-    assert run(capsys, "check", "--config", config, "--replay", TODAY)[0] == 1
-    code, out, _ = run(capsys, "baseline", "accept", "--replaced", "--config", config)
-    assert code == 0
-    assert "strang-calculus-pdf: url" in out
-    code, out, _ = run(capsys, "check", "--config", config, "--replay", TODAY)
+    with live_site(config):
+        assert run(capsys, "check", "--config", config)[0] == 1
+        code, out, _ = run(capsys, "baseline", "accept", "--replaced", "--config", config)
+        assert code == 0
+        assert "strang-calculus-pdf: url" in out
+        code, out, _ = run(capsys, "check", "--config", config)
     assert code == 0, out
     assert "all fine" in out
     after = [line for line in resources.read_text().splitlines() if line.startswith("#")]
     assert after == comments
+
+
+def test_a_replay_run_is_kept_apart_from_live_runs(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """`check --replay` stores and publishes under replay/ (issue 16): its reports say so, the
+    live database, index and feed stay untouched, and `baseline accept` refuses the run even
+    when pointed at the replay database; the list is not rewritten."""
+    data = config.parent.parent / "data"
+    resources = config.parent / "resources.toml"
+    before = resources.read_text()
+    code, out, _ = run(capsys, "check", "--config", config, "--replay", TODAY)
+    assert code == 1
+    assert "**Replay** of the recorded scenario `ocw-today`: nothing was fetched live" in out
+    assert not (data / "ocwwatch.db").exists()
+    assert not (data / "reports" / "index.html").exists()
+    replays = data / "reports" / "replay"
+    assert "recorded scenario <code>ocw-today</code>" in (replays / "run-1.html").read_text()
+    assert "replay runs" in (replays / "index.html").read_text()
+    assert not (replays / "feed.xml").exists()
+    code, _, err = run(capsys, "baseline", "accept", "--config", config)
+    assert code == 2
+    assert "no complete run to accept" in err
+    replay_db = data / "replay" / "ocwwatch.db"
+    code, _, err = run(capsys, "baseline", "accept", "--config", config, "--db", replay_db)
+    assert code == 2
+    assert "run 1 replayed the recorded scenario 'ocw-today'" in err
+    assert resources.read_text() == before
+    code, out, _ = run(capsys, "report", "--config", config, "--db", replay_db)
+    assert code == 0
+    assert out.startswith("# ocwwatch report: run 1")
+
+
+def test_accept_without_a_config_never_edits_the_packaged_list(tmp_path: Path) -> None:
+    """In a folder without config/, `baseline accept` refuses the list shipped inside the
+    package with one line that says to run `ocwwatch init`; exit 2, nothing written."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "ocwwatch", "baseline", "accept"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert "the list shipped inside ocwwatch" in line
+    assert "run `ocwwatch init`" in line
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_second_run_is_answered_by_304s(capsys: pytest.CaptureFixture[str], config: Path) -> None:
@@ -192,18 +250,20 @@ def test_report_command_reproduces_the_stored_report(
 ) -> None:
     """`ocwwatch report 1` prints run 1's report byte for byte as written at the time."""
     run(capsys, "check", "--config", config, "--replay", TODAY)
-    written = (config.parent.parent / "data" / "reports" / "run-1.md").read_text()
-    code, out, _ = run(capsys, "report", "1", "--config", config)
+    written = (config.parent.parent / "data" / "reports" / "replay" / "run-1.md").read_text()
+    code, out, _ = run(capsys, "report", "1", "--config", config, "--db", replay_db(config))
     assert code == 0
     assert out == written
-    assert (config.parent.parent / "data" / "reports" / "latest.html").is_file()
+    assert (config.parent.parent / "data" / "reports" / "replay" / "latest.html").is_file()
 
 
 def test_history_shows_the_timeline(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     """`ocwwatch history ID` lists one line per run for that resource."""
     run(capsys, "check", "--config", config, "--replay", TODAY)
     run(capsys, "check", "--config", config, "--replay", TODAY)
-    code, out, _ = run(capsys, "history", "strang-calculus-pdf", "--config", config)
+    code, out, _ = run(
+        capsys, "history", "strang-calculus-pdf", "--config", config, "--db", replay_db(config)
+    )
     assert code == 0
     lines = out.splitlines()
     assert len(lines) == 2
@@ -298,7 +358,7 @@ def test_installed_entry_point_runs_the_readme_command(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr
     assert "## Dead (1)" in done.stdout
     assert [p.name for p in tmp_path.iterdir()] == ["data"]
-    with sqlite3.connect(tmp_path / "data" / "ocwwatch.db") as db:
+    with sqlite3.connect(tmp_path / "data" / "replay" / "ocwwatch.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("SELECT count(*) FROM runs WHERE status = 'complete'").fetchone() == (1,)
 
@@ -330,9 +390,11 @@ def test_report_of_an_unfinished_run_is_refused(
 ) -> None:
     """A run that never completed (killed, failed) is not printed as if it were a report."""
     run(capsys, "check", "--config", config, "--replay", TODAY)
-    with Store.open(config.parent.parent / "data" / "ocwwatch.db") as store:
+    with Store.open(replay_db(config)) as store:
         unfinished = store.start_run(datetime(2026, 11, 25, tzinfo=UTC))
-    code, out, err = run(capsys, "report", str(unfinished), "--config", config)
+    code, out, err = run(
+        capsys, "report", str(unfinished), "--config", config, "--db", replay_db(config)
+    )
     assert (code, out) == (2, "")
     assert f"run {unfinished} did not complete" in err
 
@@ -341,7 +403,7 @@ def test_publishing_restores_missing_report_files(
     capsys: pytest.CaptureFixture[str], config: Path
 ) -> None:
     """A complete run's lost report file is rewritten from the database; stray temps go."""
-    reports = config.parent.parent / "data" / "reports"
+    reports = config.parent.parent / "data" / "reports" / "replay"
     run(capsys, "check", "--config", config, "--replay", TODAY)
     written = (reports / "run-1.md").read_text()
     (reports / "run-1.md").unlink()
@@ -386,7 +448,8 @@ def test_a_plain_accept_never_takes_a_replaced_course(
     """`baseline accept` leaves an entry that now leads to another course, and says why;
     naming its id takes it."""
     resources = config.parent / "resources.toml"
-    run(capsys, "check", "--config", config, "--replay", TODAY)
+    with live_site(config):
+        run(capsys, "check", "--config", config)
     code, out, _ = run(capsys, "baseline", "accept", "--config", config)
     assert code == 0
     assert "not applied: strang-calculus: now another course" in out
@@ -490,16 +553,17 @@ def test_a_dead_course_gets_its_verified_successor_and_accept_makes_it_clean(
     start = text.index('[[resources]]\nid = "strang-calculus"')
     resources.write_text(text[start : text.index("# The old link still answers 200")])
     scenario = successor_scenario(tmp_path / "successor")
-    code, report = check_json(capsys, config, scenario)
-    [item] = report["resources"]
-    assert (code, item["outcome"]) == (1, "replaced")  # another term: 2023, not 2005
-    assert item["suggestion"]["url"] == NEW_STRANG
-    assert "same course number RES.18-001" in item["suggestion"]["reason"]
-    assert "found in OCW's sitemap" in item["suggestion"]["reason"]
-    code, out, _ = run(capsys, "baseline", "accept", "--config", config, "strang-calculus")
-    assert code == 0, out
-    assert 'term = "Fall 2023"' in resources.read_text()
-    code, out, _ = run(capsys, "check", "--config", config, "--replay", scenario)
+    with live_site(config, scenario) as site:
+        code, out, _ = run(capsys, "check", "--config", config, "--format", "json")
+        [item] = json.loads(out)["resources"]
+        assert (code, item["outcome"]) == (1, "replaced")  # another term: 2023, not 2005
+        assert item["suggestion"]["url"] == site.local(NEW_STRANG)
+        assert "same course number RES.18-001" in item["suggestion"]["reason"]
+        assert "found in OCW's sitemap" in item["suggestion"]["reason"]
+        code, out, _ = run(capsys, "baseline", "accept", "--config", config, "strang-calculus")
+        assert code == 0, out
+        assert 'term = "Fall 2023"' in resources.read_text()
+        code, out, _ = run(capsys, "check", "--config", config)
     assert code == 0, out
 
 
@@ -518,7 +582,7 @@ def test_a_run_that_does_not_exist_is_a_usage_error(
 ) -> None:
     """`report 99` exits 2 with one line, as `history nosuch` does, not 3 "internal error"."""
     run(capsys, "check", "--config", config, "--replay", TODAY)
-    code, _, err = run(capsys, "report", "99", "--config", config)
+    code, _, err = run(capsys, "report", "99", "--config", config, "--db", replay_db(config))
     assert code == 2
     assert err.strip().endswith("run 99 does not exist")
 
@@ -529,14 +593,14 @@ def test_report_and_history_read_while_another_process_writes(
     """Read-only commands take no write lock and migrate nothing: they work while another
     connection holds the database's write lock (issue 11)."""
     run(capsys, "check", "--config", config, "--replay", TODAY)
-    database = config.parent.parent / "data" / "ocwwatch.db"
+    database = replay_db(config)
     writer = sqlite3.connect(database)
     try:
         writer.execute("BEGIN IMMEDIATE")  # the write lock, as a running check holds it
-        code, out, err = run(capsys, "report", "--config", config)
+        code, out, err = run(capsys, "report", "--config", config, "--db", database)
         assert (code, err) == (0, "")
         assert out.startswith("# ocwwatch report: run 1")
-        code, out, _ = run(capsys, "history", "18.01sc", "--config", config)
+        code, out, _ = run(capsys, "history", "18.01sc", "--config", config, "--db", database)
         assert code == 0
         assert "moved" in out
     finally:

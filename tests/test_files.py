@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.cli import REPO, TODAY, run
+from support.cli import REPO, TODAY, live_site, run
 
 from ocwwatch.errors import FileWriteError
 from ocwwatch.fetch import Recording, save_scenario
@@ -154,7 +154,8 @@ def test_check_refuses_a_symlinked_report_in_one_line(
     capsys: pytest.CaptureFixture[str], config: Path, victim: Path
 ) -> None:
     """`check` with a link planted at reports/latest.md exits 3 with one line; the target stays."""
-    reports = config.parent / ".." / "data" / "reports"  # as the shipped settings name it
+    # As the shipped settings name it, in the replay folder a --replay run writes to.
+    reports = config.parent / ".." / "data" / "reports" / "replay"
     reports.mkdir(parents=True)
     (reports / "latest.md").symlink_to(victim)
     code, _, err = run(capsys, "check", "--config", config, "--replay", TODAY)
@@ -170,8 +171,8 @@ def test_check_refuses_a_symlinked_lock_file_in_one_line(
     capsys: pytest.CaptureFixture[str], config: Path, victim: Path
 ) -> None:
     """`check` with a link planted at the lock path exits 3 with one line; the target stays."""
-    data = config.parent / ".." / "data"  # as the shipped settings name it
-    data.mkdir()
+    data = config.parent / ".." / "data" / "replay"  # as the shipped settings name it, replayed
+    data.mkdir(parents=True)
     (data / "ocwwatch.db.lock").symlink_to(victim)
     code, _, err = run(capsys, "check", "--config", config, "--replay", TODAY)
     assert code == 3
@@ -186,7 +187,7 @@ def test_check_never_follows_links_at_the_old_temporary_names(
     capsys: pytest.CaptureFixture[str], config: Path, victim: Path
 ) -> None:
     """Links at the fixed names temporaries once had are never written through by `check`."""
-    reports = config.parent / ".." / "data" / "reports"
+    reports = config.parent / ".." / "data" / "reports" / "replay"
     reports.mkdir(parents=True)
     planted = [reports / ".latest.md.tmp", reports / ".run-1.json.staged.tmp"]
     for link in planted:
@@ -213,7 +214,8 @@ def test_accept_on_a_read_only_folder_exits_2_in_one_line(
     capsys: pytest.CaptureFixture[str], config: Path
 ) -> None:
     """`baseline accept` with the list on a read-only mount exits 2 naming it; nothing changes."""
-    assert run(capsys, "check", "--config", config, "--replay", TODAY)[0] == 1
+    with live_site(config):
+        assert run(capsys, "check", "--config", config)[0] == 1
     resources = config.parent / "resources.toml"
     before = resources.read_text()
     command = [sys.executable, "-m", "ocwwatch", "-q", "baseline", "accept", "--config", config]

@@ -16,7 +16,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 from pypdf import PdfWriter
 
 from ocwwatch.cli import clean_output, clean_terminal, main
@@ -39,7 +42,9 @@ from ocwwatch.models import (
     Run,
     Suggestion,
 )
+from ocwwatch.pipeline.publish import write_listings
 from ocwwatch.report import FILE_SUFFIX, render_html, render_json, render_markdown, report_filename
+from ocwwatch.store import Store
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 HOST = "https://hostile.example"
@@ -56,7 +61,8 @@ TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 BIDI_CONTROL = re.compile(r"[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 AUTOLINK = re.compile(r"<https?://[^\s<>`\x00-\x1f\x7f-\x9f]+>", re.IGNORECASE)
 HEADING = re.compile(
-    r"^(# ocwwatch report: run \d+|## [A-Z][a-z]+( [a-z]+)? \(\d+\)|## Links"
+    r"^(# ocwwatch report: run \d+|## [A-Z][a-z]+( [a-z]+)? \(\d+\)"
+    r"|## Links that need attention \(\d+\)"
     r"|### `[A-Za-z0-9._-]+`(: .*)?)$"
 )
 # URLs that reach the reports through Location headers, links and the curated list itself.
@@ -180,8 +186,12 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> Checked:
         patch.setattr("sys.stdout", out)
         patch.setattr("sys.stderr", err)
         code = main(["check", "--config", str(config), "--replay", str(scenario)])
-    reports = root / "data" / "r"
+    reports = root / "data" / "r" / "replay"  # a replay run's own folder (issue 16)
     files = {path.name: path.read_text(encoding="utf-8") for path in reports.iterdir()}
+    # A replay publishes no feed: the feed a live run would publish of the same runs.
+    with Store.open_read_only(root / "data" / "replay" / "o.db") as store:
+        write_listings(store, root / "live", None)
+    files["feed.xml"] = (root / "live" / "feed.xml").read_text(encoding="utf-8")
     return Checked(code=code, out=out.getvalue(), err=err.getvalue(), files=files)
 
 
@@ -216,8 +226,10 @@ def inspect_html(document: str) -> Inspector:
 
 
 def is_safe_href(value: str) -> bool:
-    """An href that cannot run code: http(s), or a relative report file of this folder."""
-    return re.fullmatch(r"https?://[^\s\x00-\x1f\x7f-\x9f]+|run-\d+\.html", value) is not None
+    """An href that cannot run code: http(s), or a relative report file of this folder (a
+    run's report, the index, the feed)."""
+    pattern = r"https?://[^\s\x00-\x1f\x7f-\x9f]+|run-\d+\.html|index\.html|feed\.xml"
+    return re.fullmatch(pattern, value) is not None
 
 
 def live_characters(line: str, characters: str) -> list[str]:
@@ -243,6 +255,26 @@ def live_characters(line: str, characters: str) -> list[str]:
             continue
         found += [char] if char in characters else []
         index += 1
+    return found
+
+
+def live_syntax(markdown: str) -> list[str]:
+    """What a CommonMark (with GFM tables and strikethrough) renderer makes of `markdown`
+    beyond text, code spans and the report's own http(s) autolinks: raw HTML, images, links
+    written with brackets, autolinks to anything else. javascript: links are seen too."""
+    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    parser.validateLink = lambda url: True  # type: ignore[method-assign]
+    found = []
+    for block in parser.parse(markdown):
+        if block.type == "html_block":
+            found.append(block.content)
+        for token in block.children or []:
+            if token.type in ("html_inline", "image"):
+                found.append(token.content)
+            href = str(token.attrs.get("href", ""))
+            web = re.match(r"https?://", href) is not None
+            if token.type == "link_open" and (token.markup != "autolink" or not web):
+                found.append(href)
     return found
 
 
@@ -296,7 +328,8 @@ def test_markdown_has_only_its_own_headings(checked: Checked) -> None:
 
 def test_markdown_escapes_links_images_html_and_code(checked: Checked) -> None:
     """Brackets, angle brackets and backticks from pages are escaped or fenced, never live."""
-    assert unescaped(checked.files["run-1.md"], "[]<>`") == []
+    assert unescaped(checked.files["run-1.md"], "<`") == []
+    assert live_syntax(checked.files["run-1.md"]) == []
 
 
 def test_json_keeps_hostile_text_as_data(checked: Checked) -> None:
@@ -441,7 +474,8 @@ def test_every_field_renders_inert_in_markdown(text: str) -> None:
     assert BIDI_CONTROL.findall(markdown) == []
     headings = [line for line in markdown.splitlines() if line.lstrip().startswith("#")]
     assert [line for line in headings if not HEADING.match(line)] == []
-    assert unescaped(markdown, "[]<>`") == []
+    assert unescaped(markdown, "<`") == []
+    assert live_syntax(markdown) == []
 
 
 @pytest.mark.parametrize("text", HOSTILE_FIELDS)
@@ -463,3 +497,17 @@ def test_every_field_survives_json_unchanged(text: str) -> None:
     resource = document["resources"][0]
     assert resource["metadata"]["title"] == resource["url"] == text
     assert resource["changes"][0]["after"] == document["links"][0]["url"] == text
+
+
+MARKDOWN_ALPHABET = st.sampled_from([*"[]()<>!`*_~$&#;-+=>.1 aZ\\|{}:/", "&amp;", "\n"])
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(st.lists(MARKDOWN_ALPHABET, max_size=40).map("".join))
+def test_any_markdown_punctuation_in_any_field_stays_text(text: str) -> None:
+    """Escaping only what would be syntax (issue 16) still leaves nothing live: no link, image,
+    HTML or heading from page text, whatever mix of punctuation it holds."""
+    markdown = render_markdown(hostile_report(text))
+    assert live_syntax(markdown) == []
+    headings = [line for line in markdown.splitlines() if line.lstrip().startswith("#")]
+    assert [line for line in headings if not HEADING.match(line)] == []

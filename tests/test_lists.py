@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.cli import TODAY, check_list, run
+from support.cli import TODAY, live_site, run
 
 from ocwwatch.lists import find_links, load_document_list, rewrite_document
 from ocwwatch.models import ResourceKind
@@ -81,21 +81,24 @@ def test_the_markdown_list_is_checked_fixed_in_place_and_then_clean(
     diff first); the next run reports no move."""
     document = tmp_path / "calculus.md"
     shutil.copy(CALCULUS, document)
-    before = document.read_text(encoding="utf-8")
-    code, out = check_list(capsys, config, document)
-    assert code == 1
-    assert f"- In the list: `{document}:10:41`" in out
-    code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
-    assert code == 0, out
-    assert "-1. [Single Variable Calculus (18.01SC)](" + OLD_1801 in out  # the diff, printed
-    after = document.read_text(encoding="utf-8")
-    assert after.count(NEW_1801) == 1
-    assert OLD_1801 not in after
-    assert len(after.splitlines()) == len(before.splitlines())
-    assert [a == b for a, b in zip(before.splitlines(), after.splitlines(), strict=True)].count(
-        False
-    ) == len(find_links(before)) - 1  # every link line but Gutenberg's, which did not move
-    code, out = check_list(capsys, config, document, "--format", "json")
+    with live_site(config, TODAY, document) as site:
+        before = document.read_text(encoding="utf-8")
+        old, new = site.local(OLD_1801), site.local(NEW_1801)
+        code, out, _ = run(capsys, "check", "--config", config, "--list", document)
+        assert code == 1
+        assert f"- In the list: `{document}:10:41`" in out
+        code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
+        assert code == 0, out
+        assert "-1. [Single Variable Calculus (18.01SC)](" + old in out  # the diff, printed
+        after = document.read_text(encoding="utf-8")
+        assert after.count(new) == 1
+        assert old not in after
+        assert len(after.splitlines()) == len(before.splitlines())
+        changed = [a == b for a, b in zip(before.splitlines(), after.splitlines(), strict=True)]
+        assert changed.count(False) == len(find_links(before)) - 1  # all but Gutenberg's line
+        code, out, _ = run(
+            capsys, "check", "--config", config, "--list", document, "--format", "json"
+        )
     report = json.loads(out)
     assert [r["outcome"] for r in report["resources"] if r["outcome"] != "ok"] == []
     assert code == 0
@@ -143,21 +146,22 @@ def test_the_html_list_is_checked_fixed_in_place_and_then_clean(
     accepted rewrite byte-identical outside the two moved URLs, the next run clean."""
     document = tmp_path / "reading.html"
     shutil.copy(READING, document)
-    before = document.read_text(encoding="utf-8")
-    code, out = check_list(capsys, config, document)
-    assert code == 1
-    assert f"`{document}:12:" in out
-    code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
-    assert code == 0, out
-    after = document.read_text(encoding="utf-8")
-    new_1802 = "https://ocw.mit.edu/courses/18-02sc-multivariable-calculus-fall-2010/"
     old_1802 = "https://ocw.mit.edu/courses/mathematics/18-02sc-multivariable-calculus-fall-2010/"
-    expected = before.replace(f"'{OLD_1801}'", f"'{NEW_1801}'").replace(
-        f"href={old_1802}>", f"href={new_1802}>"
-    )
-    assert after == expected  # the <pre> and comment copies of the old URLs stay
-    code, out = check_list(capsys, config, document)
-    assert code == 0, out
+    new_1802 = "https://ocw.mit.edu/courses/18-02sc-multivariable-calculus-fall-2010/"
+    with live_site(config, TODAY, document) as site:
+        before = document.read_text(encoding="utf-8")
+        code, out, _ = run(capsys, "check", "--config", config, "--list", document)
+        assert code == 1
+        assert f"`{document}:12:" in out
+        code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
+        assert code == 0, out
+        expected = before.replace(f"'{site.local(OLD_1801)}'", f"'{site.local(NEW_1801)}'")
+        expected = expected.replace(
+            f"href={site.local(old_1802)}>", f"href={site.local(new_1802)}>"
+        )
+        assert document.read_text(encoding="utf-8") == expected  # <pre> and comment copies stay
+        code, out, _ = run(capsys, "check", "--config", config, "--list", document)
+        assert code == 0, out
 
 
 def test_a_sidecar_file_adds_expectations_and_follows_the_rewrite(
@@ -181,20 +185,24 @@ def test_a_sidecar_file_adds_expectations_and_follows_the_rewrite(
         'name = "Thompson, Calculus Made Easy"\n',
         encoding="utf-8",
     )
-    code, out = check_list(capsys, config, document, "--format", "json")
-    resources = {r["id"]: r for r in json.loads(out)["resources"]}
-    course = resources["single-variable-calculus-18-01sc"]
-    assert [c["field"] for c in course["changes"] if c["against"] == "baseline"] == ["title"]
-    assert resources["calculus-made-easy"]["name"] == "Thompson, Calculus Made Easy"
-    code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
-    assert code == 0, out
-    assert f"calculus.ocwwatch.toml: url {OLD_1801} -> {NEW_1801}" in out
-    text = sidecar.read_text(encoding="utf-8")
-    assert text.startswith("# what the list promises\n")
-    assert f'url = "{NEW_1801}"' in text
-    code, out = check_list(capsys, config, document)
-    assert code == 1  # the Latin title is still not what the page says
-    assert "in Latin" in out
+    with live_site(config, TODAY, document, sidecar) as site:
+        old, new = site.local(OLD_1801), site.local(NEW_1801)
+        code, out, _ = run(
+            capsys, "check", "--config", config, "--list", document, "--format", "json"
+        )
+        resources = {r["id"]: r for r in json.loads(out)["resources"]}
+        course = resources["single-variable-calculus-18-01sc"]
+        assert [c["field"] for c in course["changes"] if c["against"] == "baseline"] == ["title"]
+        assert resources["calculus-made-easy"]["name"] == "Thompson, Calculus Made Easy"
+        code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
+        assert code == 0, out
+        assert f"calculus.ocwwatch.toml: url {old} -> {new}" in out
+        text = sidecar.read_text(encoding="utf-8")
+        assert text.startswith("# what the list promises\n")
+        assert f'url = "{new}"' in text
+        code, out, _ = run(capsys, "check", "--config", config, "--list", document)
+        assert code == 1  # the Latin title is still not what the page says
+        assert "in Latin" in out
 
 
 def test_a_sidecar_entry_for_no_link_is_an_error(

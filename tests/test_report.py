@@ -45,9 +45,11 @@ from ocwwatch.report import (
     render_json,
     render_markdown,
     report_filename,
+    summarize_report,
 )
 from ocwwatch.report import html as html_module
 from ocwwatch.report.html import template_environment
+from ocwwatch.report.markdown import escape_markdown
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "report"
 OCW = "https://ocw.mit.edu"
@@ -318,7 +320,10 @@ def sample_index() -> str:
         sample_run(),
         offline_report().run,
     ]
-    return render_index(runs, report_href=lambda run: report_filename(run, "html"))
+    summaries = {6: "Nothing to report.", 7: summarize_report(sample_report())}
+    return render_index(
+        runs, report_href=lambda run: report_filename(run, "html"), summaries=summaries
+    )
 
 
 # --- golden files and determinism ------------------------------------------------------------
@@ -361,7 +366,7 @@ def test_report_filename_names_run_and_suffix() -> None:
 # --- JSON contract ---------------------------------------------------------------------------
 
 # "notes" is added to the contract's keys (item 6 of "Safe by default"), after them.
-RUN_KEYS = ["id", "started_at", "finished_at", "offline", "counts", "notes"]
+RUN_KEYS = ["id", "started_at", "finished_at", "offline", "counts", "notes", "replay"]
 COUNT_KEYS = ["resources", "links", "dead", "moved", "changed", "replaced"]
 RESOURCE_KEYS = {
     "id",
@@ -459,9 +464,34 @@ def test_json_carries_hostile_text_verbatim() -> None:
 
 
 def test_markdown_summary_line_has_counts() -> None:
-    """The summary line states what was checked and what was found."""
+    """The summary counts resources and links apart (issue 16: "3 dead" over a "Dead (2)"
+    section mixed them), and each count is the size of its section."""
     text = render_markdown(sample_report())
-    assert "**Summary:** 5 resources and 3 links checked: 2 dead, 2 moved, 1 changed." in text
+    assert (
+        "**Summary:** 5 resources: 1 dead, 2 moved, 1 changed, 1 ok. "
+        "3 links: 1 dead, 1 redirected, 1 ok or skipped." in text
+    )
+    sections = dict(re.findall(r"^## (\w+)[^(\n]*\((\d+)\)$", text, flags=re.MULTILINE))
+    assert sections == {"Dead": "1", "Moved": "2", "Changed": "1", "OK": "1", "Links": "2"}
+
+
+def test_the_report_says_what_to_do_next() -> None:
+    """With fixes, the report names `ocwwatch baseline accept` (all, or some by id) and says
+    dead links are the sites' to fix; a replay says accept does not take it."""
+    text = render_markdown(sample_report())
+    assert (
+        "- Write the fixes of 18.01sc, 18.03sc, highlights, strang-calculus-pdf into the list:"
+        " `ocwwatch baseline accept`" in text
+    )
+    assert "- or only some of them, by id: `ocwwatch baseline accept 18.01sc`" in text
+    assert "1 dead link is on the sites' own pages, not in the list" in text
+    report = sample_report()
+    replayed = report.model_copy(update={"run": report.run.model_copy(update={"replay": "x"})})
+    text = render_markdown(replayed)
+    assert "baseline accept never takes; check the live sites first: `ocwwatch check`" in text
+    assert "Write the fixes" not in text
+    page = render_html(sample_report())
+    assert "<code>ocwwatch baseline accept</code>" in page
 
 
 def test_markdown_sections_run_from_most_severe() -> None:
@@ -484,7 +514,12 @@ def test_markdown_redirect_chain_has_statuses_and_kind() -> None:
     assert "- Redirects (permanent):" in text
     assert "- Redirects (temporary):" in text
     assert "answered 307" in text
-    assert "with HTTP 200" in text
+    # The chain's end is named; a plain 200 (or 304) there is not (issue 16).
+    assert (
+        "3. ended at <https://ocw.mit.edu/courses/res-18-005-highlights-of-calculus-spring-2010/>\n"
+        in text
+    )
+    assert "with HTTP 200" not in text
 
 
 def test_markdown_groups_changes_by_what_they_are_against() -> None:
@@ -496,11 +531,62 @@ def test_markdown_groups_changes_by_what_they_are_against() -> None:
     assert "“Unit IV: Fourier Series and Laplace” to “Unit IV: Fourier Series”" in recent
 
 
+def accepted_promise_report() -> Report:
+    """An OK course whose list already says its applets promise is broken (`holds = false`,
+    accepted): the promise does not hold and no change names it."""
+    course = changed_course().model_copy(
+        update={
+            "outcome": Outcome.OK,
+            "changes": (),
+            "promises": (PromiseCheck(text="Interactive Java Applets", holds=False),),
+        }
+    )
+    return Report(run=sample_run(), resources=(course,))
+
+
+def broken_promise_report() -> Report:
+    """The sample with its applets promise broken as the pipeline reports it: the baseline
+    expects it to hold, so a change names it."""
+    report = sample_report()
+    broken = Change(
+        field="promises",
+        kind=ChangeKind.REMOVED,
+        before="Interactive Java Applets",
+        against=Against.BASELINE,
+    )
+    resources = tuple(
+        item.model_copy(update={"changes": (*item.changes, broken)})
+        if item.id == "18.03sc"
+        else item
+        for item in report.resources
+    )
+    return report.model_copy(update={"resources": resources})
+
+
+def test_an_accepted_broken_promise_is_not_shown_as_broken() -> None:
+    """A promise the list already accepts as broken is no finding: neither the Markdown nor
+    the HTML report says it "no longer holds" (issue 16)."""
+    report = accepted_promise_report()
+    assert "Promises that no longer hold" not in render_markdown(report)
+    assert "Promises that no longer hold" not in render_html(report)
+
+
 def test_markdown_lists_broken_promises_only() -> None:
     """Promises that no longer hold are listed with what is missing; kept ones are not."""
-    text = render_markdown(sample_report())
+    text = render_markdown(broken_promise_report())
     assert "  - Interactive Java Applets (missing: Simulations, Mathlets)" in text
     assert "Problem sets with solutions" not in text
+
+
+def test_markdown_escapes_only_what_would_be_syntax() -> None:
+    """Text reads as written on a terminal (issue 16): `>=`, `[Errno 111]`, `a_b` and `{}`
+    carry no backslash; what would be syntax still does (a link, a list or heading start)."""
+    assert escape_markdown("size >= 100000") == "size >= 100000"
+    assert escape_markdown("[Errno 111] Connection refused") == "[Errno 111] Connection refused"
+    assert escape_markdown("mit18_01scf10 {x} #3 & co") == "mit18_01scf10 {x} #3 & co"
+    assert escape_markdown("[t](javascript:x) &amp; _em_") == r"[t\](javascript:x) \&amp; \_em\_"
+    assert escape_markdown("# not a heading") == r"\# not a heading"
+    assert escape_markdown("1. not a list") == r"1\. not a list"
 
 
 def test_markdown_offline_run_says_nothing_was_judged() -> None:
@@ -515,16 +601,16 @@ def test_markdown_hostile_link_syntax_is_escaped() -> None:
     """A title carrying a Markdown link or an HTML tag renders as literal text."""
     text = render_markdown(hostile_report()).replace("`https://example.org/a b<script>`", "")
     assert "[x](javascript" not in text
-    assert r"\[x\](javascript:alert(1))" in text
+    assert r"[x\](javascript:alert(1))" in text
     assert not re.search(r"(?<!\\)<(img|script)", text)
-    assert r"\<img src=x onerror=alert(2)\>" in text
+    assert r"\<img src=x onerror=alert(2)>" in text
 
 
 def test_markdown_hostile_newline_cannot_start_a_heading() -> None:
     """A newline in page text cannot inject a heading or any new line."""
     text = render_markdown(hostile_report())
     assert not re.search(r"^#+ Fake", text, flags=re.MULTILINE)
-    assert r"\# Fake heading" in text
+    assert " # Fake heading" in text  # mid-line, where `#` is only text
 
 
 def test_markdown_strips_terminal_escapes() -> None:
@@ -569,19 +655,25 @@ def test_html_javascript_url_is_not_a_link() -> None:
     """Only http(s) URLs become href attributes; a javascript: URL is plain text."""
     page = render_html(hostile_report())
     assert "javascript:" in page
-    assert not re.search(r"href=\"(?!https?://)", page)
+    # Besides the report's own links to the index and the feed beside it.
+    assert not re.search(r"href=\"(?!https?://|index\.html\"|feed\.xml\")", page)
 
 
 def test_html_is_self_contained() -> None:
-    """The page loads nothing: no scripts, no stylesheets, no images."""
+    """The page loads nothing: no scripts, no stylesheets, no images (the only <link> is the
+    feed's autodiscovery, which a browser does not fetch)."""
     page = render_html(sample_report())
-    assert not re.search(r"<(script|link|img|iframe)\b", page)
+    assert not re.search(r"<(script|img|iframe)\b", page)
+    assert re.findall(r"<link [^>]*>", page) == [
+        '<link rel="alternate" type="application/atom+xml" title="ocwwatch: runs with findings"'
+        ' href="feed.xml">'
+    ]
     assert "<style>" in page
 
 
 def test_html_shows_fix_badges_and_promises() -> None:
     """The resource table carries outcome badges, the fix and broken promises."""
-    page = render_html(sample_report())
+    page = render_html(broken_promise_report())
     assert '<span class="badge badge-dead">dead</span>' in page
     assert "Replace <a href=" in page
     assert "mitres_18_001_f17_full_book.pdf" in page
@@ -637,6 +729,19 @@ def test_feed_with_hostile_text_stays_well_formed() -> None:
     assert not feedparser.parse(feed).bozo
 
 
+def test_index_offers_the_feed_and_a_replay_index_says_what_it_is() -> None:
+    """The live index names the Atom feed for feed readers (autodiscovery) and people; the
+    index of replay runs says they are replays and offers no feed (issue 16)."""
+    live = render_index([sample_run()], report_href={})
+    assert (
+        '<link rel="alternate" type="application/atom+xml" title="ocwwatch: runs with findings"'
+        ' href="feed.xml">' in live
+    )
+    replays = render_index([sample_run()], report_href={}, replay=True)
+    assert "<h1>ocwwatch: replay runs</h1>" in replays
+    assert "feed.xml" not in replays
+
+
 def test_index_lists_runs_newest_first_with_links() -> None:
     """The index lists every run, newest first, each linking its report."""
     page = sample_index()
@@ -651,7 +756,7 @@ def test_index_does_not_link_unsafe_hrefs() -> None:
     """A javascript: href from the mapping is not linked, and unmapped runs are plain text."""
     runs = [sample_run(), sample_run(6)]
     page = render_index(runs, report_href={7: "javascript:alert(1)"})
-    assert "href=" not in page
+    assert set(re.findall(r'href="([^"]*)"', page)) == {"feed.xml"}  # the feed's links only
     assert "Run 6" in page
 
 
@@ -666,7 +771,7 @@ def test_html_lists_working_links_up_to_a_cap_and_says_where_the_rest_are(
     )
     report = Report(run=sample_run(), links=links)
     page = render_html(report)
-    assert "5 other links: ok or skipped" in page
+    assert "5 links: ok or skipped" in page
     assert "file-0.pdf" in page
     assert "file-1.pdf" in page
     assert "file-2.pdf" not in page
@@ -687,3 +792,89 @@ def test_json_in_pieces_is_the_rendered_text() -> None:
     """The pieces a big report is written out in join to exactly render_json's text."""
     report = sample_report()
     assert "".join(IN_PIECES["json"](report)) == render_json(report)
+
+
+# --- reports that lead with the work to do (issue 16) ----------------------------------------
+
+
+def test_html_leads_with_the_work_and_ends_with_what_is_fine() -> None:
+    """Counts of resources and links apart, then what to fix, then the dead links, and the OK
+    resources last (folded): never OK rows before dead links."""
+    page = render_html(sample_report())
+    assert "<strong>5</strong> resources<span>1 dead · 2 moved · 1 changed · 1 ok</span>" in page
+    assert "<strong>3</strong> links<span>1 dead · 1 redirected · 1 ok or skipped</span>" in page
+    order = [
+        page.index('<section class="next">'),
+        page.index("<h2>Resources to look at (4)</h2>"),
+        page.index("<h2>Links that need attention (2)</h2>"),
+        page.index("<h2>OK (1)</h2>"),
+        page.index('id="resource-calculus-made-easy"'),
+    ]
+    assert order == sorted(order)
+
+
+def test_html_groups_links_that_need_attention_by_the_page_they_are_on() -> None:
+    """Each page with broken links is a heading over its links, pages in order."""
+    course = f"{OCW}/courses/18-01sc-single-variable-calculus-fall-2010/"
+    links = tuple(
+        LinkCheck(
+            url=f"{course}{name}.pdf", found_on=(page,), http_status=404, state=LinkState.DEAD
+        )
+        for name, page in (("a", course), ("b", f"{course}pages/unit-1/"), ("c", course))
+    )
+    page = render_html(Report(run=sample_run(), links=links))
+    headings = re.findall(r"<h3>On <a href=\"([^\"]+)\"[^>]*>[^<]*</a> \((\d+)\)</h3>", page)
+    assert headings == [(course, "2"), (f"{course}pages/unit-1/", "1")]
+
+
+def test_reports_leave_out_statuses_that_say_nothing() -> None:
+    """A 304 (or 200) answer is transport, not news: no "HTTP: 304" row, no "Status" line."""
+    course = moved_course().model_copy(update={"http_status": 304})
+    report = Report(run=sample_run(), resources=(course,))
+    assert "HTTP:</span> 304" not in render_html(report)
+    assert "Status: HTTP 304" not in render_markdown(report)
+    gone = dead_pdf().model_copy(update={"http_status": 404})
+    assert "Status: HTTP 404" in render_markdown(Report(run=sample_run(), resources=(gone,)))
+
+
+def test_report_pages_link_back_to_the_index_and_read_times_like_people() -> None:
+    """The page links to index.html and the feed beside it; times are to the minute, in UTC,
+    with no microseconds, and the run's duration is said."""
+    run = sample_run(started_at=datetime(2024, 5, 1, 6, 17, 3, 123456, tzinfo=UTC))
+    page = render_html(Report(run=run))
+    assert '<a href="index.html">← All runs</a>' in page
+    assert '<a href="feed.xml">Atom feed</a>' in page
+    assert "Started 2024-05-01 06:17 UTC, took 38 s." in page
+    assert "123456" not in page
+    assert "Started 2024-05-01 06:17 UTC, took 38 s." in render_markdown(Report(run=run))
+
+
+def test_html_works_on_a_phone_wide_screen() -> None:
+    """At 390 px each table row is a card (no column cut off) and long URLs break anywhere."""
+    page = render_html(sample_report())
+    assert "@media (max-width: 48rem)" in page
+    assert "table, thead, tbody, tr, th, td { display: block; width: 100%; }" in page
+    assert "overflow-wrap: anywhere" in page
+
+
+def test_markdown_has_no_empty_links_heading() -> None:
+    """A run whose links are all fine has no `## Links` heading: the summary counts them."""
+    report = sample_report()
+    fine = tuple(link for link in report.links if link.state is LinkState.OK)
+    text = render_markdown(report.model_copy(update={"links": fine}))
+    assert "## Links" not in text
+    assert "1 link: 1 ok or skipped." in text
+
+
+def test_a_dead_entry_without_a_fix_is_for_a_person_not_for_accept() -> None:
+    """`baseline accept` takes a dead entry only by its fix, so one without a fix is named as
+    work by hand and not promised to accept; a run with nothing to fix but unsure resources
+    says so instead of "all fine"."""
+    gone = dead_pdf().model_copy(update={"suggestion": None})
+    text = render_markdown(Report(run=sample_run(), resources=(gone,)))
+    assert "strang-calculus-pdf died with no fix found: find the new address by hand" in text
+    assert "baseline accept" not in text.split("## Dead")[0]
+    unsure = gone.model_copy(update={"outcome": Outcome.UNKNOWN, "changes": ()})
+    quiet = sample_run(counts=Counts(resources=1))
+    text = render_markdown(Report(run=quiet, resources=(unsure,)))
+    assert "Nothing to fix, but 1 could not be judged this time." in text

@@ -55,7 +55,7 @@ def test_a_document_list_run_is_valid_sarif_pointing_at_its_lines(
     again = sarif_of(capsys, config, Path("calculus.md"))["runs"][0]["results"]
     assert [r["partialFingerprints"] for r in again] == [r["partialFingerprints"] for r in results]
     assert len({json.dumps(r["partialFingerprints"]) for r in results}) == len(results)
-    written = config.parent.parent / "data" / "reports" / "run-1.sarif"
+    written = config.parent.parent / "data" / "reports" / "replay" / "run-1.sarif"
     assert json.loads(written.read_text(encoding="utf-8"))["runs"][0]["results"] == results
 
 

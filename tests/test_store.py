@@ -629,3 +629,47 @@ def test_version_1_database_migrates_and_keeps_its_link_checks(db_path: Path) ->
         None,
         (),
     )
+
+
+# --- views for Datasette and sqlite3 (issue 16) ----------------------------------------------
+
+
+def test_views_answer_the_usual_questions_from_complete_runs(store: Store, db_path: Path) -> None:
+    """current_state: each resource's latest complete outcome with its fix and identity, one
+    row each; resource_timeline: one row per observation with the fields that changed;
+    dead_links: the latest complete run's dead links; run_summary: counts as columns. A run
+    that never completed shows nowhere."""
+    first = complete_run(store, 0, observation("18.01sc"), observation("highlights"))
+    moved = full_observation()
+    second = store.start_run(at(1))
+    store.save_observation(second, moved, kind=ResourceKind.OCW_COURSE)
+    store.save_observation(second, observation("highlights", hours=1))
+    store.save_link_checks(second, [full_link_check()])
+    counts = Counts(resources=2, links=1, dead=1, moved=1)
+    store.finish_run(second, at(1) + timedelta(minutes=1), counts, offline=False)
+    crashed = store.start_run(at(2))
+    store.save_observation(crashed, observation("18.01sc", title="crashed", hours=2))
+
+    current = query(
+        db_path,
+        "SELECT resource_id, kind, outcome, fix_url, title, course_number, changed_fields, run_id"
+        " FROM current_state ORDER BY resource_id",
+    )
+    assert current == [
+        ("18.01sc", "ocw-course", "moved", "https://ocw.mit.edu/courses/18-01sc/",
+         "Single Variable Calculus — 微積分", "18.01SC", "units", second),
+        ("highlights", None, "ok", None, "Single Variable Calculus", None, None, second),
+    ]  # fmt: skip
+    timeline = query(
+        db_path, "SELECT run_id, outcome FROM resource_timeline WHERE resource_id = '18.01sc'"
+    )
+    assert timeline == [(first, "ok"), (second, "moved")]
+    dead = query(
+        db_path, "SELECT url, state, found_on_first, pages, fix_url, run_id FROM dead_links"
+    )
+    assert dead == [
+        (full_link_check().url, "dead", "https://example.org/list", 2,
+         "https://ocw.mit.edu/full_book.pdf", second),
+    ]  # fmt: skip
+    summary = query(db_path, "SELECT run_id, resources, links, dead, moved FROM run_summary")
+    assert summary == [(first, 0, 0, 0, 0), (second, 2, 1, 1, 1)]

@@ -1,11 +1,13 @@
-"""`baseline accept`: what a run observed, written back into the curated list in place.
+"""Edits of the curated list in place: `baseline accept` (what a run observed), `list add` and
+`list remove` (issue 16).
 
-Owns tomlkit: the list keeps its comments, order and layout; only the accepted keys change.
+Owns tomlkit: the list keeps its comments, order and layout; only what is edited changes.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
@@ -17,7 +19,15 @@ from tomlkit.toml_document import TOMLDocument
 from ocwwatch.config.load import parse_resources
 from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.files import rewrite_file
-from ocwwatch.models import BASELINE_LISTS, BASELINE_SCALARS, Metadata, Observation, Outcome
+from ocwwatch.models import (
+    BASELINE_LISTS,
+    BASELINE_SCALARS,
+    Metadata,
+    Observation,
+    Outcome,
+    Resource,
+)
+from ocwwatch.urls import InvalidURLError, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +42,7 @@ def accept_baseline(
     Comments, order and formatting survive (tomlkit); the file is replaced atomically, keeping
     its mode, owner and, if the list is a symlink, the link (the file it points to is rewritten).
     """
-    try:
-        document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, TOMLKitError) as exc:
-        raise ConfigError(f"{path}: cannot be read for rewriting: {exc}") from exc
+    document = _read_document(path)
     unknown = set(ids) - set(observations)
     if unknown:
         raise ConfigError(f"{path}: no observation for id(s) {', '.join(sorted(unknown))}")
@@ -44,13 +51,91 @@ def accept_baseline(
         observation = observations.get(str(table.get("id")))
         if observation is not None and (not ids or observation.id in ids):
             changed += [f"{observation.id}: {line}" for line in _accept_one(table, observation)]
-    text = tomlkit.dumps(document)
+    _write_list(path, tomlkit.dumps(document))
+    return changed
+
+
+def add_entry(path: Path, resource: Resource) -> None:
+    """Append `resource` to the list as a new `[[resources]]` table at the end; every byte
+    before it stays. A URL or an id the list already has is refused."""
+    text = _read_text(path)
+    for listed in parse_resources(text, source=str(path)):
+        if listed.url == resource.url:
+            raise ConfigError(f"{path}: {resource.url} is already listed, as {listed.id!r}")
+        if listed.id == resource.id:
+            raise ConfigError(
+                f"{path}: id {resource.id!r} is taken ({listed.url}); choose another with --id"
+            )
+    table = tomlkit.table()
+    for key in ("id", "name", "url", "kind"):
+        value = getattr(resource, key)
+        if value is not None:
+            table.add(key, str(value))
+    entries = tomlkit.aot()
+    entries.append(table)
+    addition = tomlkit.document()
+    addition.append("resources", entries)
+    _write_list(path, text.rstrip("\n") + "\n\n" + tomlkit.dumps(addition))
+
+
+def remove_entry(path: Path, resource_id: str) -> str:
+    """Take the entry `resource_id` (with its expectations) out of the list; return its URL.
+    Comments above it stay: tomlkit counts them as the end of the entry before."""
+    document = _read_document(path)
+    entries = document.get("resources")
+    found = [
+        index
+        for index, table in enumerate(entries.body if isinstance(entries, AoT) else [])
+        if isinstance(table, Table) and table.get("id") == resource_id
+    ]
+    if not isinstance(entries, AoT) or not found:
+        raise ConfigError(f"{path}: no entry with id {resource_id!r}")
+    url = str(entries.body[found[0]].get("url"))
+    del entries[found[0]]
+    _write_list(path, tomlkit.dumps(document))
+    return url
+
+
+def entry_id(url: str, name: str | None) -> str:
+    """An id for a new entry: from its name, else from the URL's last path segment or host."""
+    if name:
+        base = name
+    else:
+        try:
+            parsed = parse_url(url)
+        except InvalidURLError:
+            parsed = None
+        path = parsed.request_url.split("?", 1)[0] if parsed is not None else url
+        segments = [part for part in path.split("/")[3:] if part]
+        base = segments[-1] if segments else (parsed.host if parsed is not None else url)
+    slug = _NOT_IN_ID.sub("-", base.lower()).strip("-._")[:48].strip("-._")
+    return slug or "entry"
+
+
+_NOT_IN_ID = re.compile(r"[^a-z0-9._]+")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read for rewriting: {exc}") from exc
+
+
+def _read_document(path: Path) -> TOMLDocument:
+    try:
+        return tomlkit.parse(_read_text(path))
+    except TOMLKitError as exc:
+        raise ConfigError(f"{path}: cannot be read for rewriting: {exc}") from exc
+
+
+def _write_list(path: Path, text: str) -> None:
+    """Replace the list with `text` once it reads as a valid list (never a broken one)."""
     parse_resources(text, source=str(path))
     try:
         rewrite_file(path, text.encode("utf-8"), what="the list")
     except FileWriteError as exc:  # the list is configuration: unwritable, like unreadable, is 2
         raise ConfigError(str(exc)) from exc
-    return changed
 
 
 def _resource_tables(document: TOMLDocument) -> list[Table]:

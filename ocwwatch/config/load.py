@@ -214,6 +214,13 @@ def _packaged_settings(cwd: Path) -> Settings:
     )
 
 
+def is_packaged(path: Path) -> bool:
+    """Whether `path` is one of the files shipped inside ocwwatch (an upgrade replaces them,
+    and a system-wide install cannot write them): never a list to edit (issue 16)."""
+    folder = Path(str(package_files.files("ocwwatch") / "defaults")).resolve()
+    return path.resolve().parent == folder
+
+
 def write_default_config(folder: Path) -> list[Path]:
     """Copy the packaged settings and curated list into `folder/config` (never overwriting)."""
     source = package_files.files("ocwwatch") / "defaults"
@@ -236,6 +243,20 @@ def parse_resources(text: str, *, source: str) -> Sequence[Resource]:
     """Validate curated-list text (used by `baseline accept` to check its own output)."""
     try:
         data = tomllib.loads(text)
-        return CuratedList.model_validate(data).resources
+        resources = CuratedList.model_validate(data).resources
     except (tomllib.TOMLDecodeError, ValidationError) as exc:
         raise ConfigError(f"{source}: the rewritten list would be invalid: {exc}") from None
+    for index, resource in enumerate(resources):
+        _check_resource(resource, index, Path(source))
+    return resources
+
+
+def refuse_packaged_list(path: Path) -> None:
+    """Without a config the list is the one shipped inside ocwwatch (issue 16): an upgrade
+    would undo an edit and a system-wide install cannot take it. Say how to get one's own."""
+    if is_packaged(path):
+        raise ConfigError(
+            f"{path}: this is the list shipped inside ocwwatch (no config/ocwwatch.toml here), "
+            "and ocwwatch does not edit it: run `ocwwatch init` for an editable copy in "
+            "./config/ (or give --config PATH or --list FILE)"
+        )

@@ -40,6 +40,9 @@ from ocwwatch.models import FailureKind, FetchResult, Hop, Validators
 from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 
 logger = logging.getLogger(__name__)
+# One INFO line per request and its answer, shown with -v (issue 16); its own name so that the
+# daemon, which logs at INFO, can leave it out.
+requests_log = logging.getLogger("ocwwatch.requests")
 
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -299,6 +302,7 @@ class Fetcher:
             while (wait := gate.claim(self._clock())) > 0:
                 await self._sleep(wait)
             head = _Answer()  # filled in once the status line arrives
+            started = self._clock()
             try:
                 async with asyncio.timeout(self.policy.timeout_seconds):
                     answer = await self._exchange(method, url, headers, head, first_bytes)
@@ -309,6 +313,10 @@ class Fetcher:
                 detail = f"{what} within {self.policy.timeout_seconds:g} s"
                 answer = replace(head, failure=FailureKind.TIMEOUT, detail=detail)
         self._pace(gate, answer)
+        if requests_log.isEnabledFor(logging.INFO):
+            seconds = self._clock() - started
+            said = answer.status if answer.failure is None else f"{answer.failure}: {answer.detail}"
+            requests_log.info("%s %s -> %s (%.2f s)", method, redact_url(url), said, seconds)
         return answer
 
     def _pace(self, gate: HostGate, answer: _Answer) -> None:

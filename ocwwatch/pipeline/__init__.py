@@ -8,13 +8,14 @@ from ocwwatch.pipeline.accept import Accepted, accept_latest, safe_suggestions
 from ocwwatch.pipeline.check import Progress
 from ocwwatch.pipeline.options import fetch_policy
 from ocwwatch.pipeline.publish import publish_run
-from ocwwatch.pipeline.run import Outcomes, check_and_publish, run_check
+from ocwwatch.pipeline.run import Outcomes, apart_from_live, check_and_publish, run_check
 
 __all__ = [
     "Accepted",
     "Outcomes",
     "Progress",
     "accept_latest",
+    "apart_from_live",
     "check_and_publish",
     "fetch_policy",
     "publish_run",

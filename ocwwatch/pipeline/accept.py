@@ -10,12 +10,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ocwwatch.config import Config, accept_baseline, rewrite_sidecar_urls, sidecar_path
+from ocwwatch.config import (
+    Config,
+    accept_baseline,
+    refuse_packaged_list,
+    rewrite_sidecar_urls,
+    sidecar_path,
+)
 from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.files import rewrite_file
 from ocwwatch.lists import is_document, read_document, rewrite_document
 from ocwwatch.models import Observation, Outcome
+from ocwwatch.pipeline.publish import REPLAY
 from ocwwatch.store import Store
 from ocwwatch.urls import InvalidURLError, parse_url
 
@@ -36,11 +43,20 @@ def accept_latest(
     An entry that now leads to another course (`replaced`) is taken only when named in `ids`
     or with `replaced`: a plain accept never swaps one course for another (issue 12).
     """
+    refuse_packaged_list(config.settings.resources)
     with Store.open(config.settings.database) as store:
         run = store.latest_run()
         if run is None:
             raise ConfigError(
-                f"{config.settings.database}: no complete run to accept; run `ocwwatch check`"
+                f"{config.settings.database}: no complete run to accept; run `ocwwatch check` "
+                "(replay runs are kept apart and never accepted)"
+            )
+        scenario = store.load_report(run.id, REPLAY)
+        if scenario is not None:
+            raise ConfigError(
+                f"{config.settings.database}: run {run.id} replayed the recorded scenario "
+                f"{scenario!r}; `baseline accept` takes only live runs (a recording is not "
+                "what the sites answer today)"
             )
         observations = {o.id: o for o in store.load_observations(run.id)}
     observations, refused = safe_suggestions(config, observations)

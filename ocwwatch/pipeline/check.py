@@ -18,7 +18,14 @@ from ocwwatch.config import Config
 from ocwwatch.diff import check_promises, diff_baseline, diff_previous
 from ocwwatch.extract import extract_page, find_missing_phrases
 from ocwwatch.fetch import Fetcher
-from ocwwatch.judge import ANSWERED, is_dead, judge_resource, redirect_kind, suggest_move
+from ocwwatch.judge import (
+    ANSWERED,
+    UNREACHABLE_FAILURES,
+    is_dead,
+    judge_resource,
+    redirect_kind,
+    suggest_move,
+)
 from ocwwatch.models import (
     Extraction,
     FetchResult,
@@ -264,10 +271,19 @@ async def check_all(
             log.exception("checking %s failed", resource.id)
             checked = failed_check(resource, exc, now())
         done += 1
-        progress(f"[{done}/{len(config.resources)}] {resource.id}: {checked.observation.outcome}")
+        progress(f"[{done}/{len(config.resources)}] {resource.id}: {progress_word(checked)}")
         return checked
 
     return list(await asyncio.gather(*(one(r) for r in config.resources)))
+
+
+def progress_word(checked: Checked) -> str:
+    """The outcome, except for a resource no host answered: that is not dead yet, since a run
+    in which nothing answers judges nothing (issue 16); the run's end says which it was."""
+    result = checked.result
+    if result.status is None and not result.redirects and result.failure in UNREACHABLE_FAILURES:
+        return f"no answer ({result.failure})"
+    return checked.observation.outcome
 
 
 def failed_check(resource: Resource, exc: Exception, at: datetime) -> Checked:

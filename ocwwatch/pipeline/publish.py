@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from ocwwatch.errors import StoreError
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 SUMMARY = "summary"  # the stored one-paragraph summary the feed shows for each run
 NEWS = "news"  # the stored findings standing after each run, and which were new or recovered
+# Stored for a replay run only, holding the scenario's name: `baseline accept` refuses such a
+# run even where a database holds it by mistake (issue 16).
+REPLAY = "replay"
 
 
 def publish_run(
@@ -67,10 +71,12 @@ def publish_run(
     store.save_report(run.id, SUMMARY, summarize_report(report))
     news = news_of(store, report)
     store.save_report(run.id, NEWS, json.dumps(asdict(news), ensure_ascii=False))
+    if run.replay is not None:
+        store.save_report(run.id, REPLAY, run.replay)
     finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline, validators)
     write_run_files(store, reports_dir, finished, staged)
     restore_run_files(store, reports_dir)
-    write_listings(store, reports_dir, reports_url)
+    write_listings(store, reports_dir, reports_url, replay=run.replay is not None)
     return finished
 
 
@@ -131,24 +137,31 @@ def write_run_files(
         write_bytes(latest, data)
 
 
-def write_listings(store: Store, reports_dir: Path, reports_url: str | None) -> None:
-    """`index.html` (every run) and `feed.xml` (runs that found something), rebuilt whole."""
+def write_listings(
+    store: Store, reports_dir: Path, reports_url: str | None, *, replay: bool = False
+) -> None:
+    """`index.html` (every run) and `feed.xml` (runs that found something), rebuilt whole.
+
+    Replay runs get an index that says so and no feed: a recording is not news (issue 16).
+    """
     runs = store.list_runs()
+    summaries = {run.id: store.load_report(run.id, SUMMARY) or "" for run in runs}
     reports_dir.mkdir(parents=True, exist_ok=True)
-    index = render_index(runs, report_href=lambda run: report_filename(run, "html"))
+    href = partial(report_filename, report_format="html")
+    index = render_index(runs, report_href=href, replay=replay, summaries=summaries)
     write_text(reports_dir / "index.html", index)
+    if replay:
+        return
     base = reports_url or reports_dir.resolve().as_uri() + "/"
-    entries = []
-    for run in runs:
-        news = stored_news(store, run)
-        entries.append(
-            FeedEntry(
-                run=run,
-                summary=store.load_report(run.id, SUMMARY) or "",
-                report_href=report_filename(run, "html"),
-                newsworthy=None if news is None else news.any,
-            )
+    entries = [
+        FeedEntry(
+            run=run,
+            summary=summaries[run.id],
+            report_href=href(run),
+            newsworthy=None if (news := stored_news(store, run)) is None else news.any,
         )
+        for run in runs
+    ]
     updated = max((run.finished_at or run.started_at for run in runs), default=None)
     if updated is None:
         return

@@ -40,11 +40,15 @@ from ocwwatch.pipeline.options import (
     fetch_policy,
     pages_to_crawl,
 )
+from ocwwatch.pipeline.progress import ticking
 from ocwwatch.pipeline.publish import publish_run, stored_news
 from ocwwatch.pipeline.successor import find_successor
+from ocwwatch.report import report_filename
 from ocwwatch.store import Store
 
 log = logging.getLogger(__name__)
+
+REPLAY_FOLDER = "replay"  # beside the live database and reports, for `check --replay` runs
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Outcomes:
     report: Report
     validators: dict[str, Validators] = field(default_factory=dict)  # saved when complete
     broken: tuple[str, ...] = ()  # ids of resources whose check raised (internal errors)
+    database: Path | None = None  # where the run was stored (a replay's own database)
 
     @property
     def findings(self) -> bool:
@@ -61,12 +66,21 @@ class Outcomes:
 
 
 def check_and_publish(
-    config: Config, replay: Path | None, progress: Progress, *, deep: bool = False
+    config: Config,
+    replay: Path | None,
+    progress: Progress,
+    *,
+    deep: bool = False,
+    tick_seconds: float | None = None,
 ) -> Outcomes:
     """A check's whole life: read the scenario of a replay, hold the writer lock, abandon runs
     a crash left `running`, run every stage, store and publish the reports. A run that fails
-    is stored failed."""
+    is stored failed. A replay run is stored and published apart from live runs
+    (`apart_from_live`); `Outcomes.database` says where. A deep check says how far it has got
+    every `tick_seconds` (progress.py)."""
     scenario = load_scenario(replay) if replay is not None else None
+    if replay is not None:
+        config = apart_from_live(config)
     settings = config.settings
     policy = fetch_policy(
         settings.http, replay=scenario is not None, allowed_origins=config.trusted_origins()
@@ -74,13 +88,21 @@ def check_and_publish(
     check_urls(settings.notify.urls, str(settings.source))
     with Store.open(settings.database) as store, store.lock(settings.lock_timeout_seconds):
         store.abandon_stale_runs(utc_now())
-        outcomes = asyncio.run(
-            _check_with(config, store, policy, scenario, progress=progress, deep=deep)
-        )
+        with ticking(settings.database, progress, tick_seconds if deep else None):
+            outcomes = asyncio.run(
+                _check_with(config, store, policy, scenario, progress=progress, deep=deep)
+            )
+        if replay is not None:
+            outcomes.report = marked_replay(outcomes.report, replay)
+        outcomes.database = settings.database
         run = publish_run(
             store, outcomes.report, settings.reports_dir, settings.reports_url, outcomes.validators
         )
         news = stored_news(store, run)
+    page = settings.reports_dir / report_filename(outcomes.report.run, "html")
+    progress(
+        f"reports: {page} (also .md, .json and .sarif; every run: {page.with_name('index.html')})"
+    )
     if news is not None and news.any and settings.notify.urls:
         if scenario is not None:
             log.info("a replay run: no notification (the answers were recorded, not live)")
@@ -104,6 +126,29 @@ def describe_news(run: Run, news: News, reports_url: str | None) -> tuple[str, s
     if reports_url:
         lines.append(f"Report: {reports_url.rstrip('/')}/run-{run.id}.html")
     return title, "\n".join(lines)
+
+
+def apart_from_live(config: Config) -> Config:
+    """The settings of a replay run (issue 16): its database and reports in a `replay/` folder
+    beside the live ones, and no feed URL. A recording then never becomes a live run's
+    "previous", never lends it validators, never reaches the live index or feed, and never
+    feeds `baseline accept`, which reads the live database (and refuses a replay run)."""
+    settings = config.settings
+    database = settings.database.parent / REPLAY_FOLDER / settings.database.name
+    apart = settings.model_copy(
+        update={
+            "database": database,
+            "reports_dir": settings.reports_dir / REPLAY_FOLDER,
+            "reports_url": None,
+        }
+    )
+    return config.model_copy(update={"settings": apart})
+
+
+def marked_replay(report: Report, scenario: Path) -> Report:
+    """The report of a run answered by the recorded `scenario`, saying so (its folder name)."""
+    run = report.run.model_copy(update={"replay": scenario.resolve().name})
+    return report.model_copy(update={"run": run})
 
 
 async def _check_with(
@@ -230,7 +275,9 @@ async def judge_run(
 ) -> Outcomes:
     checked = await check_all(config, fetcher, store, run_id, now=now, progress=progress)
     offline = is_offline(checked)
-    if not offline:
+    if offline:
+        progress("offline: no host answered, so nothing was judged")
+    else:
         checked = await succeed_dead(config, fetcher, checked, progress)
         checked = await archive_dead(config, store, fetcher, checked, now=now)
     observations = [c.observation for c in checked]

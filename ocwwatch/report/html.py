@@ -22,17 +22,34 @@ from ocwwatch.models import (
     Change,
     LinkCheck,
     Observation,
+    Outcome,
     PromiseCheck,
     Report,
 )
-from ocwwatch.report.json_report import format_timestamp
-from ocwwatch.report.markdown import LINK_FINDINGS, clean_text, redirect_kind
+from ocwwatch.report.digest import (
+    group_by_page,
+    human_time,
+    link_counts,
+    next_steps,
+    resource_counts,
+    run_times,
+)
+from ocwwatch.report.markdown import (
+    LINK_FINDINGS,
+    PLAIN_ANSWERS,
+    broken_promises,
+    clean_text,
+    redirect_kind,
+)
 
 # Whole-string match, so that a URL with spaces or control characters, which a browser would
 # rewrite before following, is shown as text rather than linked.
 _WEB_URL = re.compile(r"https?://[^\x00-\x20\x7f-\x9f]+", re.IGNORECASE)
 _UNSAFE_IN_HREF = re.compile(r"[\x00-\x20\x7f-\x9f]")
 MAX_FOUND_ON = 5
+# The files beside every report in the reports folder (publish.py writes them there).
+INDEX_FILE = "index.html"
+FEED_FILE = "feed.xml"
 # Links that need nothing, listed in the page up to this many (a deep run finds tens of
 # thousands); the JSON report lists them all.
 MAX_OTHER_LINKS = 1000
@@ -75,7 +92,9 @@ def template_environment() -> Environment:
     )
     environment.tests["web_url"] = is_web_url
     environment.tests["relative_or_web_url"] = is_relative_or_web_url
-    environment.filters["timestamp"] = format_timestamp
+    environment.filters["timestamp"] = human_time
+    environment.filters["run_times"] = run_times
+    environment.tests["plain_answer"] = lambda status: status in PLAIN_ANSWERS
     return environment
 
 
@@ -89,7 +108,9 @@ def _finalize(value: Any) -> Any:
 
 
 def render_html(report: Report) -> str:
-    """The report as one HTML page: summary counts, resources by severity, then links."""
+    """The report as one HTML page that leads with the work to do (issue 16): counts of
+    resources and of links apart, the next steps, the resources to fix, the links to fix
+    grouped by the page they are on, and only then what is fine."""
     template = template_environment().get_template("report.html")
     rows = [_row(item) for item in sorted(report.resources, key=_severity_then_id)]
     findings = sorted(
@@ -98,11 +119,19 @@ def render_html(report: Report) -> str:
     others = sorted((link for link in report.links if link.state not in LINK_FINDINGS), key=_url)
     return template.render(
         run=report.run,
-        rows=rows,
+        rows=[row for row in rows if row.item.outcome is not Outcome.OK],
+        ok_rows=[row for row in rows if row.item.outcome is Outcome.OK],
+        resource_counts=resource_counts(report),
+        link_counts=link_counts(report),
+        link_total=len(report.links),
+        steps=next_steps(report),
         link_findings=findings,
+        link_pages=group_by_page(findings),
         other_links=others[:MAX_OTHER_LINKS],
         other_count=len(others),
         max_found_on=MAX_FOUND_ON,
+        feed_href=None if report.run.replay else FEED_FILE,
+        index_href=INDEX_FILE,
     )
 
 
@@ -123,6 +152,6 @@ def _row(item: Observation) -> ResourceRow:
         item=item,
         drift=tuple(change for change in item.changes if change.against is Against.BASELINE),
         recent=tuple(change for change in item.changes if change.against is Against.PREVIOUS),
-        broken=tuple(promise for promise in item.promises if not promise.holds),
+        broken=tuple(broken_promises(item)),
         redirect_kind=redirect_kind(item),
     )

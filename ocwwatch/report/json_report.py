@@ -126,6 +126,7 @@ def _run(run: Run) -> JsonObject:
         "offline": run.offline,
         "counts": run.counts.model_dump(mode="json"),
         "notes": list(run.notes),  # what cut the run short (a deep crawl's link caps)
+        "replay": run.replay,  # the recorded scenario that answered, for a replay run (issue 16)
     }
 
 

@@ -19,17 +19,38 @@ from ocwwatch.models import (
     LinkState,
     Observation,
     Outcome,
+    PromiseCheck,
     Report,
     Run,
     redirect_kind_of,
 )
-from ocwwatch.report.json_report import format_timestamp
+from ocwwatch.report.digest import (
+    Step,
+    describe_counts,
+    human_time,
+    link_counts,
+    next_steps,
+    resource_counts,
+    run_times,
+)
 from ocwwatch.text import one_line
 
-# Inline metacharacters. Block syntax (lists, setext headings, tables) cannot arise because
-# escaped text never holds a line break and always follows other text on its line; "(" and "!"
-# stay bare because with "[" and "]" escaped they can no longer make a link or an image.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#~&$])")
+# Only what would be read as syntax is escaped, so the report reads cleanly on a terminal too
+# (issue 16: `\>=`, `\[Errno` were noise). Escaped text never holds a line break; it may start a
+# list item's text, where block syntax counts.
+# Inline syntax wherever it stands: code spans, emphasis, autolinks and HTML, strikethrough and
+# math (GFM renderers), and the backslash itself.
+_INLINE_SPECIAL = re.compile(r"([\\`*<~$])")
+# `_` emphasises only at a word's edge: `mit18_01sc` stays as it is.
+_UNDERSCORE = re.compile(r"(?<!\w)_|_(?!\w)")
+# `]` closes a link only before `(` or `[` (or at the end, before whatever follows); with it
+# escaped there, `[Errno 111]` needs nothing, as no link reference is ever defined here.
+_LINK_CLOSE = re.compile(r"\](?=[(\[]|$)")
+# `&` only where it would start a character reference (`&amp;`, `&#38;`).
+_ENTITY = re.compile(r"&(?=#[0-9]+;|#[xX][0-9A-Fa-f]+;|[A-Za-z][A-Za-z0-9]*;)")
+# At the start of a list item's text: a quote, a heading, a list or a rule (`18.01SC` is none).
+_BLOCK_START = re.compile(r"^(>|#{1,6}(?=\s|$)|[-+](?=\s|$)|-(?=-))")
+_ORDERED_START = re.compile(r"^([0-9]{1,9})([.)])(?=\s|$)")
 _AUTOLINK_SAFE = re.compile(r"https?://[^\s<>`\x00-\x1f\x7f-\x9f]+", re.IGNORECASE)
 
 _SECTION_TITLES: dict[Outcome, tuple[str, str]] = {
@@ -53,6 +74,7 @@ LINK_FINDINGS: tuple[LinkState, ...] = (
     LinkState.UNKNOWN,
 )
 _MAX_FOUND_ON = 5
+PLAIN_ANSWERS = frozenset({200, 304})  # statuses a reader need not see
 
 
 def clean_text(value: object) -> str:
@@ -61,8 +83,14 @@ def clean_text(value: object) -> str:
 
 
 def escape_markdown(value: object) -> str:
-    """Inline Markdown that shows `value` literally: cleaned, every metacharacter escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", clean_text(value))
+    """Inline Markdown that shows `value` literally: cleaned, and escaped where it would
+    otherwise be read as syntax (and only there)."""
+    text = _INLINE_SPECIAL.sub(r"\\\1", clean_text(value))
+    text = _UNDERSCORE.sub(r"\\_", text)
+    text = _LINK_CLOSE.sub(r"\\]", text)
+    text = _ENTITY.sub(r"\\&", text)
+    text = _ORDERED_START.sub(r"\1\\\2", text)
+    return _BLOCK_START.sub(r"\\\1", text)
 
 
 def code_span(value: object) -> str:
@@ -92,39 +120,60 @@ def redirect_kind(item: Observation) -> str | None:
 
 
 def render_markdown(report: Report) -> str:
-    """The maintainer's report: summary, then one section per outcome, most severe first."""
-    lines = [f"# ocwwatch report: run {report.run.id}", "", *_run_lines(report.run), ""]
+    """The maintainer's report: summary and next steps, then one section per outcome, most
+    severe first, then the links that need attention."""
+    lines = [f"# ocwwatch report: run {report.run.id}", "", *_replay_lines(report.run)]
+    lines += [*_run_lines(report.run), ""]
     if report.run.offline:
         lines += _offline_lines(report)
     else:
         lines += _summary_lines(report)
+        lines += _next_lines(next_steps(report))
         for outcome in SEVERITY:
             lines += _outcome_section(outcome, report.resources)
         lines += _links_section(report.links)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def _next_lines(steps: Sequence[Step]) -> list[str]:
+    if not steps:
+        return []
+    lines = ["**Next:**", ""]
+    for step in steps:
+        text = escape_markdown(step.text)
+        lines.append(f"- {text}: {code_span(step.command)}" if step.command else f"- {text}.")
+    return [*lines, ""]
+
+
+def _replay_lines(run: Run) -> list[str]:
+    if run.replay is None:
+        return []
+    return [
+        f"**Replay** of the recorded scenario {code_span(run.replay)}: nothing was fetched"
+        " live. Kept apart from live runs (own database and reports folder, no feed), and never"
+        " taken by `ocwwatch baseline accept`.",
+        "",
+    ]
+
+
 def _run_lines(run: Run) -> list[str]:
-    started = format_timestamp(run.started_at)
-    finished = format_timestamp(run.finished_at) or "not finished"
-    lines = [f"Started {started}, finished {finished}."]
+    lines = [run_times(run)]
     if run.notes:  # the maintainer must see that the run did not check everything
         lines += ["", "Notes:", *(f"- {escape_markdown(note)}" for note in run.notes)]
     return lines
 
 
 def _summary_lines(report: Report) -> list[str]:
-    counts = report.run.counts
-    checked = f"{_plural(counts.resources, 'resource')} and {_plural(counts.links, 'link')}"
-    found = [f"{counts.dead} dead", f"{counts.moved} moved", f"{counts.changed} changed"]
-    if counts.replaced:
-        found.insert(1, f"{counts.replaced} replaced")
+    """Resources and links counted apart, each as its sections count them (issue 16)."""
+    resources = describe_counts(len(report.resources), "resource", resource_counts(report))
+    parts = [resources]
+    if report.links:
+        parts.append(describe_counts(len(report.links), "link", link_counts(report)))
     unsure = sum(item.outcome in {Outcome.UNKNOWN, Outcome.ERROR} for item in report.resources)
-    quiet = "nothing to report" if unsure else "all fine"
-    verdict = ", ".join(found) if counts.findings else quiet
-    if unsure:
-        verdict += f"; {unsure} could not be judged this time"
-    return [f"**Summary:** {checked} checked: {verdict}.", ""]
+    verdict = "" if report.run.counts.findings else " Nothing to fix: all fine."
+    if unsure and not report.run.counts.findings:
+        verdict = f" Nothing to fix, but {unsure} could not be judged this time."
+    return [f"**Summary:** {'. '.join(parts)}.{verdict}", ""]
 
 
 def _offline_lines(report: Report) -> list[str]:
@@ -187,15 +236,23 @@ def _location_lines(item: Observation) -> list[str]:
         lines.append(f"- In the list: {code_span(str(item.location))}")
     if item.final_url is not None and item.final_url != item.url:
         lines.append(f"- Final URL: {format_url(item.final_url)}")
-    lines.append(f"- Status: {_status(item.http_status)}")
+    if item.http_status not in PLAIN_ANSWERS:  # a 200 or a 304 says nothing to the reader
+        lines.append(f"- Status: {_status(item.http_status)}")
     lines += _redirect_lines(item)
     if item.error:
         lines.append(f"- Why: {escape_markdown(item.error)}")
     return lines
 
 
+def broken_promises(item: Observation) -> list[PromiseCheck]:
+    """Promises that stopped holding in this run: not those the list already accepted as
+    broken (`holds = false`, so no change names them)."""
+    changed = {change.before for change in item.changes if change.field == "promises"}
+    return [promise for promise in item.promises if not promise.holds and promise.text in changed]
+
+
 def _promise_lines(item: Observation) -> list[str]:
-    broken = [promise for promise in item.promises if not promise.holds]
+    broken = broken_promises(item)
     if not broken:
         return []
     lines = ["- Promises that no longer hold:"]
@@ -213,7 +270,9 @@ def _redirect_lines(item: Observation) -> list[str]:
     lines = [f"- Redirects ({escape_markdown(redirect_kind(item))}):"]
     for number, hop in enumerate(item.redirects, start=1):
         lines.append(f"  {number}. {format_url(hop.url)} answered {hop.status}")
-    end = f"ended at {format_url(item.final_url)} with {_status(item.http_status)}"
+    end = f"ended at {format_url(item.final_url)}"
+    if item.http_status not in PLAIN_ANSWERS:
+        end += f" with {_status(item.http_status)}"
     return [*lines, f"  {len(item.redirects) + 1}. {end}"]
 
 
@@ -251,13 +310,15 @@ def _metadata_lines(item: Observation) -> list[str]:
 
 
 def _links_section(links: Sequence[LinkCheck]) -> list[str]:
-    if not links:
+    """The links that need attention, by state; none, no heading (the summary counts them)."""
+    findings = [link for link in links if link.state in LINK_FINDINGS]
+    if not findings:
         return []
-    lines = ["## Links", ""]
+    lines = [f"## Links that need attention ({len(findings)})", ""]
     for state in LINK_FINDINGS:
-        for link in sorted((item for item in links if item.state is state), key=_by_url):
+        for link in sorted((item for item in findings if item.state is state), key=_by_url):
             lines += _link_lines(link)
-    rest = sum(1 for link in links if link.state not in LINK_FINDINGS)
+    rest = len(links) - len(findings)
     if rest:
         lines += ["", f"{_plural(rest, 'other link')}: ok or skipped."]
     return [*lines, ""]
@@ -279,7 +340,7 @@ def _link_lines(link: LinkCheck) -> list[str]:
         more = link.pages_found_on - min(len(link.found_on), _MAX_FOUND_ON)
         lines.append(f"  - Found on: {shown}" + (f" and {more} more" if more > 0 else ""))
     if link.first_failed_at is not None:
-        since = format_timestamp(link.first_failed_at)
+        since = human_time(link.first_failed_at)
         lines.append(f"  - Failing since {since} ({_plural(link.failed_runs, 'run')})")
     if link.detail:
         lines.append(f"  - Detail: {escape_markdown(link.detail)}")

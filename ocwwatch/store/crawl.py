@@ -13,6 +13,7 @@ from datetime import datetime
 
 from ocwwatch.models import (
     CrawledPage,
+    CrawlProgress,
     CrawlStep,
     FoundLink,
     FrontierEntry,
@@ -34,6 +35,16 @@ from ocwwatch.store.rows import (
 # Where a link was found: its URL key, the page, the anchor's text there. A plain tuple, not an
 # `Anchor`: a crawl records one per link per page (hundreds of thousands), kept cheap to make.
 
+# The running run's frontier, counted; read on a connection of its own beside the crawl.
+_PROGRESS = """
+SELECT count(*) AS found,
+    coalesce(sum(state = 'done'), 0) AS checked,
+    coalesce(sum(state = 'done' AND kind = 'page' AND page_kind IS NOT NULL), 0) AS pages,
+    coalesce(sum(state = 'done' AND (http_status IN (404, 410) OR verdict IN ('dead', 'soft404'))),
+        0) AS dead
+FROM crawl_frontier
+WHERE run_id = (SELECT max(id) FROM runs WHERE status = 'running')
+"""
 _QUEUE = """
 INSERT OR IGNORE INTO crawl_frontier (run_id, url_key, url, kind, resource_id, depth, state)
 VALUES (?, ?, ?, ?, ?, ?, 'queued')
@@ -195,6 +206,12 @@ def _page_values(page: CrawledPage, updated_at: str) -> list[object]:
 
 class CrawlStore(StoreBase):
     """Reads and writes of the deep check's frontier, sources and page cache."""
+
+    def crawl_progress(self) -> CrawlProgress:
+        """The running run's frontier, counted (zeros before a deep check queues anything).
+        Its rows arrive batch by batch, so the counts trail the crawl by a batch or so."""
+        [row] = self._select("count the crawl's progress", _PROGRESS)
+        return CrawlProgress.model_validate(dict(row))
 
     def reset_frontier(self, run_id: int) -> None:
         """Start this run's frontier empty; older runs' working rows go (their verdicts stay)."""

@@ -157,6 +157,49 @@ ALTER TABLE links ADD COLUMN asked_at TEXT;
 """
 
 
+# Issue 16: views for the questions people ask of the database in Datasette or sqlite3, with
+# the JSON columns' few readable fields pulled out (rows stay one line high). Complete runs
+# only, as every report. Views hold no data: dropping them loses nothing.
+_SCHEMA_5 = """
+CREATE VIEW run_summary AS
+SELECT id AS run_id, started_at, finished_at, offline,
+    json_extract(counts, '$.resources') AS resources,
+    json_extract(counts, '$.links') AS links,
+    json_extract(counts, '$.dead') AS dead,
+    json_extract(counts, '$.replaced') AS replaced,
+    json_extract(counts, '$.moved') AS moved,
+    json_extract(counts, '$.changed') AS changed
+FROM runs WHERE status = 'complete';
+CREATE VIEW resource_timeline AS
+SELECT o.resource_id, o.run_id, o.observed_at, o.outcome, o.http_status, o.url, o.final_url,
+    (SELECT group_concat(field, ', ') FROM (
+        SELECT DISTINCT json_extract(value, '$.field') AS field FROM json_each(o.changes)
+    )) AS changed_fields,
+    json_extract(o.suggestion, '$.url') AS fix_url, o.error
+FROM observations AS o JOIN runs ON runs.id = o.run_id AND runs.status = 'complete';
+CREATE VIEW current_state AS
+SELECT t.resource_id, r.kind, t.outcome, t.http_status, t.url, t.final_url, t.fix_url,
+    json_extract(o.metadata, '$.title') AS title,
+    json_extract(o.metadata, '$.course_number') AS course_number,
+    json_extract(o.metadata, '$.term') AS term,
+    t.changed_fields, t.error, t.observed_at, t.run_id
+FROM resource_timeline AS t
+JOIN observations AS o ON o.resource_id = t.resource_id AND o.run_id = t.run_id
+LEFT JOIN resources AS r ON r.id = t.resource_id
+WHERE t.run_id = (
+    SELECT max(run_id) FROM resource_timeline AS later WHERE later.resource_id = t.resource_id
+);
+CREATE VIEW dead_links AS
+SELECT c.url, c.state, c.http_status, c.final_url,
+    json_extract(c.found_on, '$[0]') AS found_on_first, json_array_length(c.found_on) AS pages,
+    c.first_failed_at, c.failed_runs, json_extract(c.suggestion, '$.url') AS fix_url,
+    c.detail, c.run_id
+FROM link_checks AS c
+WHERE c.state IN ('dead', 'soft404')
+    AND c.run_id = (SELECT max(id) FROM runs WHERE status = 'complete');
+"""
+
+
 def _migrate_1_initial(db: Database) -> None:
     db.executescript(_SCHEMA_1)
 
@@ -173,10 +216,15 @@ def _migrate_4_links_asked_at(db: Database) -> None:
     db.executescript(_SCHEMA_4)
 
 
+def _migrate_5_views(db: Database) -> None:
+    db.executescript(_SCHEMA_5)
+
+
 # Append only: a migration's position (from 1) is the schema version it brings the database to.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _migrate_1_initial,
     _migrate_2_deep_check,
     _migrate_3_wayback_lookups,
     _migrate_4_links_asked_at,
+    _migrate_5_views,
 )
