@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 from support.extract import (
     FIXTURES,
     OCW,
@@ -21,7 +24,7 @@ from support.extract import (
     replace_once,
 )
 
-from ocwwatch.extract import extract_page, find_missing_phrases
+from ocwwatch.extract import extract_links, extract_page, find_missing_phrases
 from ocwwatch.models import Extraction, Link, PageKind
 
 HOME_1801 = "18.01sc/home.html"
@@ -512,6 +515,8 @@ EXPORT_EXPECTED = FIXTURES / "expected" / "export-metadata.json"
 # The theme sorts these; the export lists them in its own order.
 UNORDERED_FIELDS = ("topics",)
 HOME_FIELDS_UNORDERED = ("resource_types",)
+# Not metadata: links a page lists (a gallery's videos), expected among its links in this order.
+LINK_FIELDS = ("listed_videos",)
 
 
 def export_expected() -> dict[str, dict[str, Any]]:
@@ -524,15 +529,26 @@ def test_rendered_page_matches_export(name: str) -> None:
     """Every field extracted from a rendered page equals the value read from the course export."""
     expected = export_expected()[name]
     fixture = next(candidate for candidate in fixture_pages() if candidate.name == name)
-    actual = extract(fixture).metadata.model_dump(mode="json")
+    extraction = extract(fixture)
+    actual = extraction.metadata.model_dump(mode="json")
+    links = [link.model_dump(mode="json") for link in extraction.links]
     unordered = UNORDERED_FIELDS + (
         HOME_FIELDS_UNORDERED if expected["page_kind"] == "ocw-course" else ()
     )
     for field, value in expected.items():
+        if field in LINK_FIELDS:
+            assert in_order(value, links), f"{name}: {field}"
+            continue
         got, want = actual[field], value
         if field in unordered:
             got, want = sorted(got), sorted(want)
         assert got == want, f"{name}: {field}"
+
+
+def in_order(wanted: list[Any], items: list[Any]) -> bool:
+    """Whether every wanted item is among `items`, in the same order (others may come between)."""
+    rest = iter(items)
+    return all(item in rest for item in wanted)
 
 
 def test_content_page_with_course_description_heading_is_a_page() -> None:
@@ -572,3 +588,75 @@ def test_resource_with_two_types_lists_both() -> None:
     """A resource with two learning resource types yields two names, not one joined string."""
     metadata = extract(page("synthetic/6.042j-resource-two-lrts.html")).metadata
     assert metadata.resource_types == ("Online Textbook", "Lecture Notes")
+
+
+# --- a video gallery (course-v2 video_galleries/: video-gallery-page.html, video-gallery-item.html)
+
+GALLERY = "6.0001/lecture-videos.html"
+GALLERY_VIDEO = "6.0001/resource-lecture-1-what-is-computation.html"
+# One card per video of the gallery's `videos` (video-gallery-item.html).
+GALLERY_CARD = ".video-gallery-card a.video-link"
+GALLERY_CARD_TITLE = ".video-title"
+GALLERY_THUMBNAIL = re.compile(r'<img class="thumbnail" src="[^"]*" alt="" />')
+
+
+def gallery_cards(fixture: FixturePage, body: bytes | None = None) -> list[Link]:
+    """The gallery's cards as the theme renders them: the card's link, named by its title."""
+    tree = LexborHTMLParser(fixture.body() if body is None else body)
+    cards = []
+    for card in tree.css(GALLERY_CARD):
+        title = card.css_first(GALLERY_CARD_TITLE)
+        assert title is not None, "a gallery card without its title"
+        url = urljoin(fixture.url, card.attributes["href"] or "")
+        cards.append(Link(url=url, text=" ".join(title.text().split())))
+    return cards
+
+
+def test_video_gallery_is_a_content_page_under_the_home() -> None:
+    """A gallery is a content page: its header's title, its menu entry, the course home above."""
+    fixture = page(GALLERY)
+    metadata = extract(fixture).metadata
+    home = fixture.url.removesuffix("video_galleries/lecture-videos/")
+    assert metadata.page_kind is PageKind.OCW_PAGE
+    assert metadata.title == "Lecture Videos"
+    assert (metadata.course_number, metadata.term) == ("6.0001", "Fall 2016")
+    assert metadata.parent_url == home
+    assert [item.url for item in metadata.nav if item.title == metadata.title] == [fixture.url]
+    assert metadata.problems == ()
+
+
+def test_video_gallery_lists_every_card_as_a_link_named_by_its_title() -> None:
+    """Each video card is a link to its resource page, in the gallery's order, named by the card
+    title; the links-only extraction of --deep finds the same videos."""
+    fixture = page(GALLERY)
+    cards = gallery_cards(fixture)
+    assert len(cards) == len(export_expected()["6.0001--lecture-videos"]["listed_videos"])
+    assert all("/resources/" in card.url for card in cards)
+    assert in_order(cards, list(extract(fixture).links))
+    deep = extract_links(fixture.body(), fixture.url, fixture.content_type)
+    assert deep.metadata.page_kind is PageKind.OCW_PAGE
+    assert {card.url for card in cards} <= {link.url for link in deep.links}
+
+
+def test_video_gallery_card_without_thumbnail_is_named_by_its_title() -> None:
+    """A card whose video has no thumbnail shows the YouTube logo (alt "YouTube") instead; the
+    link is still named by the card's title."""
+    fixture = page(GALLERY)
+    html = fixture.body().decode()
+    logo = '<img class="youtube-logo-overlay" src="/static_shared/youtube.svg" alt="YouTube" />'
+    assert GALLERY_THUMBNAIL.search(html) is not None
+    body = GALLERY_THUMBNAIL.sub(logo, html).encode()
+    cards = gallery_cards(fixture, body)
+    links = {link.url: link.text for link in extract(fixture, body).links}
+    assert cards
+    assert all(links[card.url] == card.text for card in cards)
+
+
+def test_video_in_a_gallery_has_the_gallery_as_parent() -> None:
+    """A video resource whose parent is the gallery (its header's parent title) points there."""
+    metadata = extract(page(GALLERY_VIDEO)).metadata
+    assert metadata.page_kind is PageKind.OCW_RESOURCE
+    assert metadata.parent_url == page(GALLERY).url
+    assert metadata.file_url is not None
+    assert metadata.file_url.endswith(".mp4")
+    assert metadata.problems == ()
