@@ -38,6 +38,10 @@ class HttpSettings(Section):
     retries: Annotated[int, Field(ge=0, le=10)] = 3
     max_bytes: PositiveInt = 100 * 1024 * 1024
     max_redirects: Annotated[int, Field(ge=1, le=50)] = 10
+    # Issue 11: what one URL's retries may wait in all, and what a run may wait beyond its
+    # pace in all (retries, Retry-After pauses, slowed hosts); README, "Politeness and retries".
+    url_wait_budget_seconds: NonNegativeFloat = 60.0
+    run_wait_budget_seconds: NonNegativeFloat = 1800.0
     user_agent: str | None = None
     # Loopback, private and link-local addresses are refused to every request (issue 9) except
     # at the origins of the list's own resources and these: `scheme://host:port` texts.

@@ -238,6 +238,8 @@ class DeepCrawl:
 
     def seed_links(self, result: FetchResult, target: FrontierEntry) -> tuple[Link, ...] | None:
         """A seed page's links from the body already read, or last run's read (on a 304)."""
+        if result.failure is not None:
+            return ()  # the check's own tries broke off; asking again would repeat them (issue 11)
         if result.status == 200 and result.body:
             extraction = page_metadata(result, self.options.max_links_per_page)
             if links_were_cut(extraction.metadata):

@@ -27,6 +27,8 @@ def fetch_policy(
         max_redirects=http.max_redirects,
         max_bytes=http.max_bytes,
         retries=http.retries,
+        url_wait_budget_seconds=http.url_wait_budget_seconds,
+        run_wait_budget_seconds=http.run_wait_budget_seconds,
     )
     if http.user_agent:
         policy = policy.model_copy(update={"user_agent": http.user_agent})
