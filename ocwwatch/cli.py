@@ -7,11 +7,14 @@ Every command body only delegates to `commands`; exit codes are documented once,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from pathlib import Path
+from typing import TextIO
 
 from ocwwatch import __version__
 from ocwwatch.errors import (
@@ -247,9 +250,11 @@ def configure_logging(verbose: int, *, daemon: bool = False) -> None:
     """Warnings only by default; a daemon, whose log is all it says, starts at info."""
     quiet = logging.INFO if daemon else logging.WARNING
     level = quiet if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="ocwwatch: %(levelname)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(InertLogFilter())
+    handler = QuietStreamHandler()
+    handler.setFormatter(logging.Formatter("ocwwatch: %(levelname)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+    for each in logging.getLogger().handlers:
+        each.addFilter(InertLogFilter())
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -258,9 +263,39 @@ def configure_logging(verbose: int, *, daemon: bool = False) -> None:
 def progress_printer(quiet: bool) -> Callable[[str], None]:
     def show(line: str) -> None:
         if not quiet:
-            print(clean_terminal(line), file=sys.stderr, flush=True)
+            write_quietly(sys.stderr, clean_terminal(line) + "\n")
 
     return show
+
+
+def write_quietly(stream: TextIO, text: str) -> None:
+    """Write and flush; a closed pipe or terminal (`ocwwatch check 2>&1 | head -2`) drops the
+    text instead of failing the run (issue 11). The stream's descriptor is pointed at
+    /dev/null, so that the interpreter's last flush at exit does not fail either."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except (BrokenPipeError, ValueError, OSError):
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+
+
+class QuietStreamHandler(logging.StreamHandler[TextIO]):
+    """stderr logging that drops records once stderr is closed, without the "Logging error"
+    traceback logging would try to print there."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record) + self.terminator
+        except Exception:  # a formatting bug is logging's to report, as usual
+            self.handleError(record)
+            return
+        write_quietly(self.stream, text)
 
 
 class InertLogFilter(logging.Filter):
@@ -317,7 +352,7 @@ def dispatch(args: argparse.Namespace) -> int:
             done = commands.record(args.urls, args.out)
         case _:  # argparse rejects unknown commands before this
             raise AssertionError(args.command)
-    sys.stdout.write(clean_output(done.text))
+    write_quietly(sys.stdout, clean_output(done.text))
     return EXIT_CODES[done.verdict.value]
 
 

@@ -17,7 +17,7 @@ from ocwwatch.clock import utc_now
 from ocwwatch.config import load_config, write_default_config
 from ocwwatch.errors import ConfigError
 from ocwwatch.models import Observation, Run
-from ocwwatch.pipeline import Outcomes, accept_latest, check_and_publish
+from ocwwatch.pipeline import Outcomes, accept_latest, check_and_publish, check_environment
 from ocwwatch.record import describe_recorded, record_scenario
 from ocwwatch.store import Store
 
@@ -54,6 +54,8 @@ def check(
 ) -> Done:
     """`ocwwatch check`: one run, stored and published; the chosen format is returned."""
     config = load_config(config_path, cwd=cwd, database=database, curated=curated)
+    if replay is None:
+        check_environment()
     outcomes = check_and_publish(config, replay, progress, deep=deep)
     with Store.open(config.settings.database) as store:
         text = store.load_report(outcomes.report.run.id, report_format) or ""
@@ -72,6 +74,7 @@ def run_once(config_path: Path | None, database: Path | None, *, cwd: Path) -> R
 def daemon(config_path: Path | None, database: Path | None, *, cwd: Path) -> int:
     """`ocwwatch daemon`: checks on the settings' schedule; each tick re-reads the files."""
     config = load_config(config_path, cwd=cwd, database=database)
+    check_environment()
 
     def tick() -> Run:
         return run_once(config_path, database, cwd=cwd)
@@ -94,6 +97,7 @@ def verdict_of(outcomes: Outcomes) -> Verdict:
 def record(urls: Sequence[str], out: Path) -> Done:
     """`ocwwatch record`: fetch URLs and save their answers as a scenario folder for --replay."""
     # FetchPolicy's defaults are the [http] defaults (tested): bodies capped as `check` caps them.
+    check_environment()
     recorded = record_scenario(urls, out, now=utc_now())
     if len(recorded.unanswered) == len(urls):
         return Done(describe_recorded(recorded), Verdict.OFFLINE)

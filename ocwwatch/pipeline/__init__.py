@@ -6,7 +6,7 @@ The command layer calls these; nothing here prints or picks exit codes.
 
 from ocwwatch.pipeline.accept import Accepted, accept_latest, safe_suggestions
 from ocwwatch.pipeline.check import Progress
-from ocwwatch.pipeline.options import fetch_policy
+from ocwwatch.pipeline.options import check_environment, fetch_policy
 from ocwwatch.pipeline.publish import publish_run
 from ocwwatch.pipeline.run import Outcomes, check_and_publish, run_check
 
@@ -16,6 +16,7 @@ __all__ = [
     "Progress",
     "accept_latest",
     "check_and_publish",
+    "check_environment",
     "fetch_policy",
     "publish_run",
     "run_check",

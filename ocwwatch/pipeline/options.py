@@ -10,7 +10,7 @@ from datetime import timedelta
 from ocwwatch.archive import ArchiveOptions
 from ocwwatch.config import DeepSettings, HttpSettings
 from ocwwatch.crawl import DeepOptions
-from ocwwatch.fetch import FetchPolicy
+from ocwwatch.fetch import FetchPolicy, check_proxy_environment
 from ocwwatch.models import ResourceKind
 
 
@@ -33,6 +33,12 @@ def fetch_policy(
     if http.user_agent:
         policy = policy.model_copy(update={"user_agent": http.user_agent})
     return policy
+
+
+def check_environment() -> None:
+    """The environment's part of the settings (proxy variables): a bad value is a ConfigError
+    naming the variable, raised before any run starts (issue 11)."""
+    check_proxy_environment()
 
 
 def deep_options(deep: DeepSettings) -> DeepOptions:
