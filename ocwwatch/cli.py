@@ -19,6 +19,7 @@ from typing import TextIO
 from ocwwatch import __version__
 from ocwwatch.errors import (
     ConfigError,
+    ForeignDatabaseError,
     NoSuchRunError,
     OcwwatchError,
     ScenarioError,
@@ -353,6 +354,8 @@ def dispatch(args: argparse.Namespace) -> int:
         case _:  # argparse rejects unknown commands before this
             raise AssertionError(args.command)
     write_quietly(sys.stdout, clean_output(done.text))
+    if done.warning is not None:
+        write_quietly(sys.stderr, f"ocwwatch: {clean_terminal(done.warning)}\n")
     return EXIT_CODES[done.verdict.value]
 
 
@@ -370,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ScenarioError) as exc:
         print(f"ocwwatch: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    except (StoreBusyError, NoSuchRunError) as exc:
+    except (StoreBusyError, NoSuchRunError, ForeignDatabaseError) as exc:
         print(f"ocwwatch: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     except OcwwatchError as exc:

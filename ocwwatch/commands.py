@@ -39,6 +39,7 @@ class Verdict(StrEnum):
 class Done:
     text: str
     verdict: Verdict = Verdict.CLEAN
+    warning: str | None = None  # one line for stderr, after the text (issue 11)
 
 
 def check(
@@ -57,8 +58,12 @@ def check(
     if replay is None:
         check_environment()
     outcomes = check_and_publish(config, replay, progress, deep=deep)
-    with Store.open(config.settings.database) as store:
+    # Read-only: a full disk that kept the report files from being written must not keep the
+    # stored report from being printed (issue 11).
+    with Store.open_read_only(config.settings.database) as store:
         text = store.load_report(outcomes.report.run.id, report_format) or ""
+    if outcomes.unwritten is not None:
+        return Done(text=text, verdict=Verdict.BROKEN, warning=outcomes.unwritten)
     return Done(text=text, verdict=verdict_of(outcomes))
 
 

@@ -148,6 +148,12 @@ class ScheduleSettings(Section):
         return value
 
 
+class StoreSettings(Section):
+    # Issue 11: how long one SQLite statement waits for another connection's lock (a reader's
+    # checkpoint, a `report` beside a check) before the run fails; 5 s lost whole runs.
+    busy_timeout_seconds: PositiveFloat = 30.0
+
+
 class Settings(Section):
     """The settings file, with its paths resolved against the file's own folder."""
 
@@ -160,6 +166,7 @@ class Settings(Section):
     http: HttpSettings = HttpSettings()
     deep: DeepSettings = DeepSettings()
     schedule: ScheduleSettings = ScheduleSettings()
+    store: StoreSettings = StoreSettings()
     source: Path = Path()  # the settings file itself (not a TOML key)
 
 

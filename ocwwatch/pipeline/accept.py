@@ -36,7 +36,8 @@ def accept_latest(
     An entry that now leads to another course (`replaced`) is taken only when named in `ids`
     or with `replaced`: a plain accept never swaps one course for another (issue 12).
     """
-    with Store.open(config.settings.database) as store:
+    busy = config.settings.store.busy_timeout_seconds
+    with Store.open(config.settings.database, busy_timeout_seconds=busy) as store:
         run = store.latest_run()
         if run is None:
             raise ConfigError(

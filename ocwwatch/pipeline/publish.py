@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from ocwwatch.errors import StoreError
+from ocwwatch.errors import FileWriteError, ReportFilesError, StoreError
 from ocwwatch.files import copy_file, install_file, stage_file, write_file
 from ocwwatch.models import Report, Run, Validators
 from ocwwatch.report import (
@@ -46,25 +46,52 @@ def publish_run(
     run = report.run
     assert run.finished_at is not None, "only finished runs are published"
     staged: dict[str, Path] = {}
+    try:
+        stage_reports(store, report, reports_dir, staged)
+        store.save_report(run.id, SUMMARY, summarize_report(report))
+        finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline, validators)
+    except BaseException:
+        for temporary in staged.values():  # a full disk wants its space back now
+            temporary.unlink(missing_ok=True)
+        raise
+    try:
+        write_run_files(store, reports_dir, finished, staged)
+        restore_run_files(store, reports_dir)
+        write_listings(store, reports_dir, reports_url)
+    except (FileWriteError, OSError) as exc:
+        # Complete is complete (issue 11): the files are copies of what the store holds.
+        raise ReportFilesError(
+            f"{exc}; run {run.id} is stored complete (`ocwwatch report {run.id}` prints it)"
+        ) from exc
+    return finished
+
+
+def stage_reports(store: Store, report: Report, reports_dir: Path, staged: dict[str, Path]) -> None:
+    """Store every rendering and write each to a hidden file beside its report file, before
+    the run is marked complete: a full disk then fails the run, never leaves a complete run
+    without its files (issue 11); after it, making them the report files is only renames.
+
+    A rendering written in pieces goes to its hidden file first and into the store from there
+    (a crash leaves the hidden file to the next publish to remove)."""
+    run = report.run
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileWriteError(f"{reports_dir}: cannot create the reports folder: {exc}") from exc
     for name, render in RENDERERS.items():
+        target = reports_dir / report_filename(run, name)
         in_pieces = IN_PIECES.get(name)
         if in_pieces is None:
-            store.save_report(run.id, name, render(report))
+            text = render(report)
+            store.save_report(run.id, name, text)
+            with stage_file(target, what="the report") as (temporary, out):
+                out.write(text.encode("utf-8"))
+            staged[name] = temporary
             continue
-        # Written in pieces to a hidden file (a crash leaves it to the next publish to remove),
-        # copied into the store from there, and made the report file once the run is complete.
-        reports_dir.mkdir(parents=True, exist_ok=True)
-        target = reports_dir / report_filename(run, name)
         with stage_file(target, what="the report") as (temporary, out):
             out.writelines(piece.encode("utf-8") for piece in in_pieces(report))
         staged[name] = temporary
-        store.save_report_file(run.id, name, staged[name])
-    store.save_report(run.id, SUMMARY, summarize_report(report))
-    finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline, validators)
-    write_run_files(store, reports_dir, finished, staged)
-    restore_run_files(store, reports_dir)
-    write_listings(store, reports_dir, reports_url)
-    return finished
+        store.save_report_file(run.id, name, temporary)
 
 
 def restore_run_files(store: Store, reports_dir: Path) -> None:
@@ -91,18 +118,19 @@ def write_run_files(
     stored: moved from `staged` where the report was written there, else from the store (as
     UTF-8 bytes, never decoded)."""
     reports_dir.mkdir(parents=True, exist_ok=True)
+    # Every run file first (renames of staged files need no space), the `latest` copies after.
     for name in RENDERERS:
         path = reports_dir / report_filename(run, name)
-        latest = reports_dir / f"latest.{FILE_SUFFIX[name]}"
         if staged and name in staged:
             install_file(staged[name], path, what="the report")
-            copy_file(path, latest, what="the report")
             continue
         data = store.load_report_bytes(run.id, name)
         if data is None:
             raise StoreError(f"{store.path}: run {run.id} has no stored {name} report")
         write_bytes(path, data)
-        write_bytes(latest, data)
+    for name in RENDERERS:
+        latest = reports_dir / f"latest.{FILE_SUFFIX[name]}"
+        copy_file(reports_dir / report_filename(run, name), latest, what="the report")
 
 
 def write_listings(store: Store, reports_dir: Path, reports_url: str | None) -> None:

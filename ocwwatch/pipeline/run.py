@@ -18,6 +18,7 @@ from ocwwatch.archive import suggest_snapshots
 from ocwwatch.clock import Clock, utc_now
 from ocwwatch.config import Config
 from ocwwatch.crawl import Crawled, Seed, crawl_sites, plan_sites
+from ocwwatch.errors import ReportFilesError, StoreError
 from ocwwatch.fetch import Fetcher, FetchPolicy, Scenario, load_scenario, open_fetcher
 from ocwwatch.judge import UNREACHABLE_FAILURES, is_link_finding, judge_link
 from ocwwatch.models import (
@@ -53,6 +54,7 @@ class Outcomes:
     report: Report
     validators: dict[str, Validators] = field(default_factory=dict)  # saved when complete
     broken: tuple[str, ...] = ()  # ids of resources whose check raised (internal errors)
+    unwritten: str | None = None  # why report files of the (complete) run are missing
 
     @property
     def findings(self) -> bool:
@@ -70,15 +72,35 @@ def check_and_publish(
     policy = fetch_policy(
         settings.http, replay=scenario is not None, allowed_origins=config.trusted_origins()
     )
-    with Store.open(settings.database) as store, store.lock(settings.lock_timeout_seconds):
+    busy = settings.store.busy_timeout_seconds
+    with (
+        Store.open(settings.database, busy_timeout_seconds=busy) as store,
+        store.lock(settings.lock_timeout_seconds),
+    ):
         store.abandon_stale_runs(utc_now())
         outcomes = asyncio.run(
             _check_with(config, store, policy, scenario, progress=progress, deep=deep)
         )
-        publish_run(
-            store, outcomes.report, settings.reports_dir, settings.reports_url, outcomes.validators
-        )
+        report = outcomes.report
+        try:
+            publish_run(
+                store, report, settings.reports_dir, settings.reports_url, outcomes.validators
+            )
+        except ReportFilesError as exc:
+            return replace(outcomes, unwritten=str(exc))
+        except BaseException as exc:
+            fail_run_if_possible(store, report.run.id, exc)
+            raise
     return outcomes
+
+
+def fail_run_if_possible(store: Store, run_id: int, exc: BaseException) -> None:
+    """Store the run failed with the reason; when even that write fails (a full disk), the run
+    stays `running` for the next check to mark failed, and the first error is the one told."""
+    try:
+        store.fail_run(run_id, utc_now(), f"{type(exc).__name__}: {exc}")
+    except StoreError as also:
+        log.info("run %d stays 'running' until the next check marks it failed: %s", run_id, also)
 
 
 async def _check_with(
@@ -188,7 +210,7 @@ async def run_check(
         )
     except BaseException as exc:
         # Interrupted or broken: keep the run, but never let it count as complete.
-        store.fail_run(run_id, now(), f"{type(exc).__name__}: {exc}")
+        fail_run_if_possible(store, run_id, exc)
         raise
 
 

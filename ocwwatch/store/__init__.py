@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from ocwwatch.errors import NoSuchRunError, StoreBusyError, StoreError
 from ocwwatch.files import open_lock_file
 from ocwwatch.models import Counts, LinkCheck, Observation, ResourceKind, Run, Validators
-from ocwwatch.store.base import BUSY_TIMEOUT_MS
+from ocwwatch.store.base import DEFAULT_BUSY_TIMEOUT_SECONDS
 from ocwwatch.store.crawl import CrawlStore
 from ocwwatch.store.rows import (
     format_time,
@@ -36,7 +36,7 @@ from ocwwatch.store.schema import MIGRATIONS
 from ocwwatch.store.wayback import WaybackStore
 from ocwwatch.store.writer import StoreWriter
 
-__all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Store"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_SECONDS", "MIGRATIONS", "Store"]
 
 _LOCK_POLL_SECONDS = 0.05
 REPORT_CHUNK_BYTES = 1 << 20  # a report file is copied into the database this much at a time
@@ -80,8 +80,8 @@ class Store(CrawlStore, WaybackStore):
 
     def writer(self) -> StoreWriter[Store]:
         """Calls on a thread and a connection of their own, in order (a crawl's many writes)."""
-        path = self.path
-        return StoreWriter(lambda: Store.open(path))
+        path, busy = self.path, self.busy_timeout_seconds
+        return StoreWriter(lambda: Store.open(path, busy_timeout_seconds=busy))
 
     def start_run(self, now: datetime) -> int:
         """Record a new run as 'running' and return its id."""
