@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_init(commands)
     add_report(commands)
     add_history(commands)
+    add_prune(commands)
     add_record(commands)
     return parser
 
@@ -220,6 +221,23 @@ def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_config_options(report)
     report.add_argument("run", nargs="?", type=int, metavar="RUN", help="run id (default: latest)")
     report.add_argument("--format", choices=FORMATS, default="markdown")
+
+
+def add_prune(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    prune = commands.add_parser(
+        "prune",
+        parents=[global_options()],
+        help="drop old runs as [retention] says",
+        description=(
+            "Drop the runs, link checks, stored reports and report files that the settings'"
+            " [retention] rules let go (also done after every check unless prune_after_run ="
+            " false). The latest state and every run that changed something are kept."
+        ),
+    )
+    add_config_options(prune)
+    prune.add_argument(
+        "--dry-run", action="store_true", help="only say what would be dropped; change nothing"
+    )
 
 
 def add_history(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -349,6 +367,8 @@ def dispatch(args: argparse.Namespace) -> int:
             done = commands.show_report(args.config, args.db, args.run, args.format, cwd)
         case "history":
             done = commands.history(args.config, args.db, args.id, cwd)
+        case "prune":
+            done = commands.prune(args.config, args.db, cwd, dry_run=args.dry_run)
         case "record":
             done = commands.record(args.urls, args.out)
         case _:  # argparse rejects unknown commands before this

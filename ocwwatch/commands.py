@@ -17,7 +17,14 @@ from ocwwatch.clock import utc_now
 from ocwwatch.config import load_config, write_default_config
 from ocwwatch.errors import ConfigError
 from ocwwatch.models import Observation, Run
-from ocwwatch.pipeline import Outcomes, accept_latest, check_and_publish, check_environment
+from ocwwatch.pipeline import (
+    Outcomes,
+    Pruning,
+    accept_latest,
+    check_and_publish,
+    check_environment,
+    prune_runs,
+)
 from ocwwatch.record import describe_recorded, record_scenario
 from ocwwatch.store import Store
 
@@ -173,6 +180,35 @@ def history(config_path: Path | None, database: Path | None, resource_id: str, c
     if not observations:
         raise ConfigError(f"{config.settings.database}: no observation of {resource_id!r} yet")
     return Done("\n".join(timeline(observations)) + "\n")
+
+
+def prune(config_path: Path | None, database: Path | None, cwd: Path, *, dry_run: bool) -> Done:
+    """`ocwwatch prune`: drop what `[retention]` lets go; `--dry-run` only says what."""
+    config = load_config(config_path, cwd=cwd, database=database)
+    settings = config.settings
+    if dry_run:
+        with Store.open_read_only(settings.database) as store:
+            return Done(describe_pruning(prune_runs(store, settings, utc_now(), dry_run=True)))
+    busy = settings.store.busy_timeout_seconds
+    with (
+        Store.open(settings.database, busy_timeout_seconds=busy) as store,
+        store.lock(settings.lock_timeout_seconds),
+    ):
+        return Done(describe_pruning(prune_runs(store, settings, utc_now(), dry_run=False)))
+
+
+def describe_pruning(pruning: Pruning) -> str:
+    if not pruning.runs:
+        return "nothing to prune: every stored run is within [retention] or keeps something\n"
+    ids = ", ".join(str(run.run_id) for run in pruning.runs)
+    rows = sum(run.rows for run in pruning.runs)
+    verb = "would drop" if pruning.dry_run else "dropped"
+    text = (
+        f"{verb} {len(pruning.runs)} runs ({ids}): {rows} rows, {len(pruning.files)} report files"
+    )
+    if pruning.freed_bytes:
+        text += f"; VACUUM gave back {pruning.freed_bytes / 1_048_576:.1f} MB"
+    return text + "\n"
 
 
 def timeline(observations: Sequence[Observation]) -> list[str]:

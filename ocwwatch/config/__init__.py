@@ -20,6 +20,7 @@ from ocwwatch.config.settings import (
     DeepOverride,
     DeepSettings,
     HttpSettings,
+    RetentionSettings,
     ScheduleSettings,
     Settings,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "DeepOverride",
     "DeepSettings",
     "HttpSettings",
+    "RetentionSettings",
     "ScheduleSettings",
     "Settings",
     "accept_baseline",

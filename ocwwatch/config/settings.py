@@ -154,6 +154,16 @@ class StoreSettings(Section):
     busy_timeout_seconds: PositiveFloat = 30.0
 
 
+class RetentionSettings(Section):
+    """Issue 11: what is kept of old runs (observations, link checks, stored reports and report
+    files). A run is kept while it is one of the newest `keep_runs` or younger than `keep_days`;
+    the runs the latest state points at and every run that changed something are always kept."""
+
+    keep_runs: Annotated[int, Field(ge=1)] = 30
+    keep_days: NonNegativeFloat = 30.0  # 0: age keeps nothing beyond keep_runs
+    prune_after_run: bool = True  # false: only `ocwwatch prune` prunes
+
+
 class Settings(Section):
     """The settings file, with its paths resolved against the file's own folder."""
 
@@ -167,6 +177,7 @@ class Settings(Section):
     deep: DeepSettings = DeepSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     store: StoreSettings = StoreSettings()
+    retention: RetentionSettings = RetentionSettings()
     source: Path = Path()  # the settings file itself (not a TOML key)
 
 

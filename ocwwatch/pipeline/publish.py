@@ -56,7 +56,7 @@ def publish_run(
         raise
     try:
         write_run_files(store, reports_dir, finished, staged)
-        restore_run_files(store, reports_dir)
+        restore_run_files(store, reports_dir, run.id)
         write_listings(store, reports_dir, reports_url)
     except (FileWriteError, OSError) as exc:
         # Complete is complete (issue 11): the files are copies of what the store holds.
@@ -94,15 +94,26 @@ def stage_reports(store: Store, report: Report, reports_dir: Path, staged: dict[
         store.save_report_file(run.id, name, temporary)
 
 
-def restore_run_files(store: Store, reports_dir: Path) -> None:
-    """Rewrite any complete run's missing report file from the database, drop stale temps.
+def restore_run_files(store: Store, reports_dir: Path, current: int) -> None:
+    """Rewrite the report files a crash kept from being written, drop stale temporaries.
 
-    A run killed after it was marked complete but before its files were written would
-    otherwise be linked from the index without a report behind the link.
+    Only a crash after `complete` and before the files leaves a run without them, and only the
+    newest runs: those after the newest earlier run whose files are all there (or, if none is,
+    the newest earlier run). Older runs' missing files were removed on purpose (by hand, or
+    by retention) and are never brought back (issue 11).
     """
     for leftover in reports_dir.glob(".*.tmp"):
         leftover.unlink(missing_ok=True)
-    for run in store.list_runs():
+    unwritten = []
+    for run in store.list_runs():  # newest first
+        if run.id == current:
+            continue
+        if all((reports_dir / report_filename(run, name)).exists() for name in RENDERERS):
+            break
+        unwritten.append(run)
+    else:
+        unwritten = unwritten[:1]  # no earlier run has its files: only the newest is a crash's
+    for run in unwritten:
         for name in RENDERERS:
             path = reports_dir / report_filename(run, name)
             data = None if path.exists() else store.load_report_bytes(run.id, name)

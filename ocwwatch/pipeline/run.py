@@ -41,6 +41,7 @@ from ocwwatch.pipeline.options import (
     pages_to_crawl,
 )
 from ocwwatch.pipeline.publish import publish_run
+from ocwwatch.pipeline.retention import prune_quietly
 from ocwwatch.pipeline.successor import find_successor
 from ocwwatch.store import Store
 
@@ -91,6 +92,7 @@ def check_and_publish(
         except BaseException as exc:
             fail_run_if_possible(store, report.run.id, exc)
             raise
+        prune_quietly(store, settings, utc_now())
     return outcomes
 
 

@@ -23,6 +23,7 @@ from ocwwatch.files import open_lock_file
 from ocwwatch.models import Counts, LinkCheck, Observation, ResourceKind, Run, Validators
 from ocwwatch.store.base import DEFAULT_BUSY_TIMEOUT_SECONDS
 from ocwwatch.store.crawl import CrawlStore
+from ocwwatch.store.retention import Prunable, RetentionStore
 from ocwwatch.store.rows import (
     format_time,
     link_check_from_row,
@@ -36,7 +37,7 @@ from ocwwatch.store.schema import MIGRATIONS
 from ocwwatch.store.wayback import WaybackStore
 from ocwwatch.store.writer import StoreWriter
 
-__all__ = ["DEFAULT_BUSY_TIMEOUT_SECONDS", "MIGRATIONS", "Store"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_SECONDS", "MIGRATIONS", "Prunable", "Store"]
 
 _LOCK_POLL_SECONDS = 0.05
 REPORT_CHUNK_BYTES = 1 << 20  # a report file is copied into the database this much at a time
@@ -68,7 +69,7 @@ WHERE c.url IN (SELECT value FROM json_each(?)) AND c.run_id = (
 """
 
 
-class Store(CrawlStore, WaybackStore):
+class Store(CrawlStore, WaybackStore, RetentionStore):
     """The ocwwatch database. Open with `Store.open`; use as a context manager or `close()`.
 
     `resources` and `links` point at the latest row written, whatever became of its run; the

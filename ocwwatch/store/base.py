@@ -196,6 +196,11 @@ class StoreBase:
                 self._db.rollback()
                 raise
 
+    def _execute_outside_transaction(self, action: str, sql: str) -> None:
+        """A statement SQLite will not run inside a transaction (VACUUM, a checkpoint)."""
+        with translated(self.path, action):
+            self._db.execute(sql)
+
     def _select(self, action: str, sql: str, params: Sequence[object] = ()) -> list[Row]:
         with translated(self.path, action):
             return list(self._db.query(sql, list(params)))
