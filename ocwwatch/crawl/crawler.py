@@ -322,9 +322,10 @@ class DeepCrawl:
         entries = await self.writer.call(lambda frontier: frontier.claim_frontier(run_id, batch))
         self.claimed_after = flushes
         if self.options.recheck_after is not None and entries:
-            since = self.now() - self.options.recheck_after
+            now = self.now()
+            since = now - self.options.recheck_after
             urls = [entry.url for entry in entries]
-            fresh = await self.writer.call(lambda frontier: frontier.fresh_links(urls, since))
+            fresh = await self.writer.call(lambda frontier: frontier.fresh_links(urls, since, now))
             self.fresh.update({e.key: fresh[e.url] for e in entries if e.url in fresh})
         return entries
 
