@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from ocwwatch.clock import utc_now
-from ocwwatch.config import load_config, write_default_config
+from ocwwatch.config import Config, ScheduleSettings, load_config, write_default_config
 from ocwwatch.errors import ConfigError
 from ocwwatch.models import Observation, Run
 from ocwwatch.pipeline import (
@@ -74,26 +74,43 @@ def check(
     return Done(text=text, verdict=verdict_of(outcomes))
 
 
-def run_once(config_path: Path | None, database: Path | None, *, cwd: Path) -> Run:
-    """One scheduled run (the daemon's tick): files re-read, so edits apply at the next tick.
+class DaemonConfig:
+    """The daemon's settings and list: read again at every tick and on SIGHUP; when the files
+    turn invalid, that is logged and the last good reading goes on being used (issue 11)."""
 
-    Per-resource progress is debug: the daemon logs one line per run (`scheduler`).
-    """
-    config = load_config(config_path, cwd=cwd, database=database)
-    return check_and_publish(config, None, lambda line: log.debug("%s", line)).report.run
+    def __init__(self, config_path: Path | None, database: Path | None, cwd: Path) -> None:
+        self.config_path, self.database, self.cwd = config_path, database, cwd
+        self.good = load_config(config_path, cwd=cwd, database=database)
+
+    def read(self) -> Config:
+        try:
+            self.good = load_config(self.config_path, cwd=self.cwd, database=self.database)
+        except ConfigError as exc:
+            log.error("settings or list invalid, going on with the last good ones: %s", exc)
+        return self.good
+
+    def reload(self) -> ScheduleSettings:
+        """SIGHUP: the files read again; an error is raised for the scheduler to log."""
+        self.good = load_config(self.config_path, cwd=self.cwd, database=self.database)
+        return self.good.settings.schedule
 
 
 def daemon(config_path: Path | None, database: Path | None, *, cwd: Path) -> int:
     """`ocwwatch daemon`: checks on the settings' schedule; each tick re-reads the files."""
-    config = load_config(config_path, cwd=cwd, database=database)
+    config = DaemonConfig(config_path, database, cwd)
     check_environment()
 
-    def tick() -> Run:
-        return run_once(config_path, database, cwd=cwd)
+    def progress(line: str) -> None:
+        log.debug("%s", line)  # the daemon logs one line per run (`scheduler`)
+
+    def tick(stopping: Callable[[], bool]) -> Run:
+        """One scheduled run; a tick still waiting for the lock when asked to stop gives up."""
+        return check_and_publish(config.read(), None, progress, stopping=stopping).report.run
 
     from ocwwatch.scheduler import run_daemon  # noqa: PLC0415 - apscheduler only for the daemon
 
-    return run_daemon(tick, config.settings.schedule, config.settings.source)
+    settings = config.good.settings
+    return run_daemon(tick, settings.schedule, settings.source, reload=config.reload)
 
 
 def verdict_of(outcomes: Outcomes) -> Verdict:

@@ -32,6 +32,10 @@ class NoSuchRunError(StoreError):
     """The database has no run of that number: a usage error (exit 2), like an unknown id."""
 
 
+class StoppingError(OcwwatchError):
+    """The daemon was asked to stop while a tick waited for the lock: no run was started."""
+
+
 class ScenarioError(OcwwatchError):
     """A recorded scenario folder (for `--replay` or the tests) is missing or malformed."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -18,7 +18,7 @@ from ocwwatch.archive import suggest_snapshots
 from ocwwatch.clock import Clock, utc_now
 from ocwwatch.config import Config
 from ocwwatch.crawl import Crawled, Seed, crawl_sites, plan_sites
-from ocwwatch.errors import ReportFilesError, StoreError
+from ocwwatch.errors import ReportFilesError, StoppingError, StoreError
 from ocwwatch.fetch import Fetcher, FetchPolicy, Scenario, load_scenario, open_fetcher
 from ocwwatch.judge import UNREACHABLE_FAILURES, is_link_finding, judge_link
 from ocwwatch.models import (
@@ -63,7 +63,12 @@ class Outcomes:
 
 
 def check_and_publish(
-    config: Config, replay: Path | None, progress: Progress, *, deep: bool = False
+    config: Config,
+    replay: Path | None,
+    progress: Progress,
+    *,
+    deep: bool = False,
+    stopping: Callable[[], bool] | None = None,
 ) -> Outcomes:
     """A check's whole life: read the scenario of a replay, hold the writer lock, abandon runs
     a crash left `running`, run every stage, store and publish the reports. A run that fails
@@ -76,8 +81,10 @@ def check_and_publish(
     busy = settings.store.busy_timeout_seconds
     with (
         Store.open(settings.database, busy_timeout_seconds=busy) as store,
-        store.lock(settings.lock_timeout_seconds),
+        store.lock(settings.lock_timeout_seconds, stopping),
     ):
+        if stopping is not None and stopping():  # asked to stop as the lock came free
+            raise StoppingError(f"stopping: {settings.database}: no run started")
         store.abandon_stale_runs(utc_now())
         outcomes = asyncio.run(
             _check_with(config, store, policy, scenario, progress=progress, deep=deep)

@@ -10,7 +10,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import IO
 
 from sqlite_utils import Database
 
-from ocwwatch.errors import NoSuchRunError, StoreBusyError, StoreError
+from ocwwatch.errors import NoSuchRunError, StoppingError, StoreBusyError, StoreError
 from ocwwatch.files import open_lock_file
 from ocwwatch.models import Counts, LinkCheck, Observation, ResourceKind, Run, Validators
 from ocwwatch.store.base import DEFAULT_BUSY_TIMEOUT_SECONDS
@@ -279,10 +279,13 @@ class Store(CrawlStore, WaybackStore, RetentionStore):
         return self.path.with_name(self.path.name + ".lock")
 
     @contextmanager
-    def lock(self, timeout_seconds: float) -> Iterator[None]:
-        """Hold the exclusive writer lock, waiting up to `timeout_seconds` (StoreBusyError)."""
+    def lock(
+        self, timeout_seconds: float, stopping: Callable[[], bool] | None = None
+    ) -> Iterator[None]:
+        """Hold the exclusive writer lock, waiting up to `timeout_seconds` (StoreBusyError);
+        a wait that `stopping` ends raises StoppingError (issue 11: a daemon asked to stop)."""
         with open_lock_file(self.lock_path) as handle:
-            self._acquire(handle, timeout_seconds)
+            self._acquire(handle, timeout_seconds, stopping)
             handle.truncate(0)
             handle.write(f"{os.getpid()}\n")
             handle.flush()
@@ -293,12 +296,18 @@ class Store(CrawlStore, WaybackStore, RetentionStore):
                 self._locked = False
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _acquire(self, handle: IO[str], timeout_seconds: float) -> None:
+    def _acquire(
+        self, handle: IO[str], timeout_seconds: float, stopping: Callable[[], bool] | None
+    ) -> None:
         deadline = time.monotonic() + timeout_seconds
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if stopping is not None and stopping():
+                    raise StoppingError(
+                        f"stopping while waiting for {self.lock_path}: no run started"
+                    ) from None
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise StoreBusyError(self._busy_message(handle, timeout_seconds)) from None
