@@ -178,3 +178,29 @@ def test_a_disk_that_fills_up_never_breaks_the_store(
     )
     assert shown.returncode == 0, shown.stderr
     assert f"# ocwwatch report: run {max(complete)}" in shown.stdout
+
+
+def test_a_damaged_database_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """Pages overwritten in the middle of the file: `history` says it is damaged and what to do,
+    in one line, exit 3; a file of random bytes is named as no SQLite database."""
+    assert run(capsys, "check", "--config", config, "--replay", TODAY)[0] == 1
+    database = config.parent / ".." / "data" / "ocwwatch.db"
+    data = bytearray(database.read_bytes())
+    data[4096 * 5 : 4096 * 5 + 3000] = bytes(3000)
+    database.write_bytes(bytes(data))
+    code, _, err = run(capsys, "history", "18.01sc", "--config", config)
+    assert code == 3
+    assert len(err.splitlines()) == 1
+    assert "database disk image is malformed; the file is damaged: restore it" in err
+    garbage = config.parent / "garbage.db"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    code, _, err = run(capsys, "report", "--config", config, "--db", garbage)
+    assert (code, err.splitlines()) == (
+        3,
+        [
+            f"ocwwatch: {garbage}: cannot open the database for reading: file is not a database;"
+            " it is no SQLite database: name another file in `database` or with --db"
+        ],
+    )

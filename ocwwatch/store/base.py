@@ -40,7 +40,21 @@ def translated(path: Path, action: str) -> Iterator[None]:
         kind = (
             StoreBusyError if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) else StoreError
         )
-        raise kind(f"{path}: cannot {action}: {exc}{_disk_space_note(path, exc)}") from exc
+        note = _damage_note(code) or _disk_space_note(path, exc)
+        raise kind(f"{path}: cannot {action}: {exc}{note}") from exc
+
+
+def _damage_note(code: int | None) -> str:
+    """A damaged or foreign file: say what to do, not only SQLite's words (issue 11)."""
+    primary = None if code is None else code & 0xFF  # extended codes keep the primary below
+    if primary == sqlite3.SQLITE_CORRUPT:
+        return (
+            "; the file is damaged: restore it from a backup, or move it aside (with its -wal"
+            " and -shm files) and a new history starts"
+        )
+    if primary == sqlite3.SQLITE_NOTADB:
+        return "; it is no SQLite database: name another file in `database` or with --db"
+    return ""
 
 
 def _disk_space_note(path: Path, exc: sqlite3.Error) -> str:
