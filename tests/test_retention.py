@@ -104,3 +104,19 @@ def test_age_keeps_runs_younger_than_keep_days(
         later = prune_runs(store, settings, utc_now() + timedelta(days=31), dry_run=False)
     assert [item.run_id for item in later.runs] == [2]
     assert stored_runs(config) == [1, 3]
+
+
+def test_prune_vacuums_when_it_frees_much(capsys: pytest.CaptureFixture[str], config: Path) -> None:
+    """Dropping most runs frees more than a quarter of the file: VACUUM gives it back to the
+    disk, and the database still passes integrity_check."""
+    with_retention(config, keep_runs=1, keep_days=0, prune_after_run=False)
+    for _ in range(8):
+        check(capsys, config)
+    database = config.parent / ".." / "data" / "ocwwatch.db"
+    before = database.stat().st_size
+    code, out, _ = run(capsys, "prune", "--config", config)
+    assert code == 0
+    assert "VACUUM gave back" in out
+    assert database.stat().st_size < before / 2
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
