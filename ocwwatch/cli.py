@@ -7,16 +7,19 @@ Every command body only delegates to `commands`; exit codes are documented once,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from ocwwatch import __version__
 from ocwwatch.errors import (
     ConfigError,
+    ForeignDatabaseError,
     NoSuchRunError,
     OcwwatchError,
     ScenarioError,
@@ -24,6 +27,9 @@ from ocwwatch.errors import (
 )
 from ocwwatch.text import for_terminal
 from ocwwatch.urls import redact_url
+
+if TYPE_CHECKING:
+    from ocwwatch import commands
 
 log = logging.getLogger("ocwwatch")
 
@@ -132,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_init(commands)
     add_report(commands)
     add_history(commands)
+    add_prune(commands)
     add_record(commands)
     add_list(commands)
     return parser
@@ -255,6 +262,23 @@ def add_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     report.add_argument("--format", choices=FORMATS, default="markdown")
 
 
+def add_prune(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    prune = commands.add_parser(
+        "prune",
+        parents=[global_options()],
+        help="drop old runs as [retention] says",
+        description=(
+            "Drop the runs, link checks, stored reports and report files that the settings'"
+            " [retention] rules let go (also done after every check unless prune_after_run ="
+            " false). The latest state and every run that changed something are kept."
+        ),
+    )
+    add_config_options(prune)
+    prune.add_argument(
+        "--dry-run", action="store_true", help="only say what would be dropped; change nothing"
+    )
+
+
 def add_history(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     history = commands.add_parser(
         "history",
@@ -316,9 +340,11 @@ def configure_logging(verbose: int, *, daemon: bool = False) -> None:
     """Warnings only by default; a daemon, whose log is all it says, starts at info."""
     quiet = logging.INFO if daemon else logging.WARNING
     level = quiet if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="ocwwatch: %(levelname)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(InertLogFilter())
+    handler = QuietStreamHandler()
+    handler.setFormatter(logging.Formatter("ocwwatch: %(levelname)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
+    for each in logging.getLogger().handlers:
+        each.addFilter(InertLogFilter())
     if verbose < 2:
         for noisy in ("httpx", "httpcore", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -330,7 +356,7 @@ def configure_logging(verbose: int, *, daemon: bool = False) -> None:
 def progress_printer(quiet: bool) -> Callable[[str], None]:
     def show(line: str) -> None:
         if not quiet:
-            print(clean_terminal(line), file=sys.stderr, flush=True)
+            write_quietly(sys.stderr, clean_terminal(line) + "\n")
 
     return show
 
@@ -341,6 +367,36 @@ def tick_seconds(args: argparse.Namespace) -> float | None:
     if args.quiet or not (args.verbose or sys.stderr.isatty()):
         return None
     return PROGRESS_SECONDS
+
+
+def write_quietly(stream: TextIO, text: str) -> None:
+    """Write and flush; a closed pipe or terminal (`ocwwatch check 2>&1 | head -2`) drops the
+    text instead of failing the run (issue 11). The stream's descriptor is pointed at
+    /dev/null, so that the interpreter's last flush at exit does not fail either."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except (BrokenPipeError, ValueError, OSError):
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+
+
+class QuietStreamHandler(logging.StreamHandler[TextIO]):
+    """stderr logging that drops records once stderr is closed, without the "Logging error"
+    traceback logging would try to print there."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record) + self.terminator
+        except Exception:  # a formatting bug is logging's to report, as usual
+            self.handleError(record)
+            return
+        write_quietly(self.stream, text)
 
 
 class InertLogFilter(logging.Filter):
@@ -359,29 +415,53 @@ def clean_terminal(text: str) -> str:
     return for_terminal(text)
 
 
+def run_check_command(args: argparse.Namespace, cwd: Path) -> commands.Done:
+    from ocwwatch import commands  # noqa: PLC0415 - late, so that --help stays fast
+
+    github, step_summary = github_actions()
+    return commands.check(
+        args.config,
+        args.db,
+        args.format,
+        replay=args.replay,
+        cwd=cwd,
+        progress=progress_printer(args.quiet),
+        deep=args.deep,
+        curated=args.list,
+        fail_on=args.fail_on,
+        github=github,
+        step_summary=step_summary,
+        tick_seconds=tick_seconds(args),
+    )
+
+
+def run_list_command(args: argparse.Namespace, cwd: Path) -> commands.Done:
+    from ocwwatch import commands  # noqa: PLC0415 - late, so that --help stays fast
+
+    if args.action == "add":
+        return commands.list_add(
+            args.config,
+            args.list,
+            args.url,
+            cwd=cwd,
+            resource_id=args.entry_id,
+            name=args.name,
+            kind=args.kind,
+        )
+    return commands.list_remove(args.config, args.list, args.entry_id, cwd=cwd)
+
+
 def dispatch(args: argparse.Namespace) -> int:
     from ocwwatch import commands  # noqa: PLC0415 - late, so that --help stays fast
 
     cwd = Path.cwd()
+    if args.command == "daemon":  # runs until stopped; says what it does in its log
+        return commands.daemon(args.config, args.db, cwd=cwd)
+    if args.command == "init":
+        return finish(commands.init(args.dir))
     match args.command:
         case "check":
-            github, step_summary = github_actions()
-            done = commands.check(
-                args.config,
-                args.db,
-                args.format,
-                replay=args.replay,
-                cwd=cwd,
-                progress=progress_printer(args.quiet),
-                deep=args.deep,
-                curated=args.list,
-                fail_on=args.fail_on,
-                github=github,
-                step_summary=step_summary,
-                tick_seconds=tick_seconds(args),
-            )
-        case "daemon":
-            return commands.daemon(args.config, args.db, cwd=cwd)
+            done = run_check_command(args, cwd)
         case "baseline":
             done = commands.accept(
                 args.config,
@@ -392,29 +472,26 @@ def dispatch(args: argparse.Namespace) -> int:
                 curated=args.list,
                 dry_run=args.dry_run,
             )
-        case "init":
-            done = commands.init(args.dir)
         case "report":
             done = commands.show_report(args.config, args.db, args.run, args.format, cwd)
         case "history":
             done = commands.history(args.config, args.db, args.id, cwd)
+        case "prune":
+            done = commands.prune(args.config, args.db, cwd, dry_run=args.dry_run)
         case "record":
             done = commands.record(args.urls, args.out)
-        case "list" if args.action == "add":
-            done = commands.list_add(
-                args.config,
-                args.list,
-                args.url,
-                cwd=cwd,
-                resource_id=args.entry_id,
-                name=args.name,
-                kind=args.kind,
-            )
         case "list":
-            done = commands.list_remove(args.config, args.list, args.entry_id, cwd=cwd)
+            done = run_list_command(args, cwd)
         case _:  # argparse rejects unknown commands before this
             raise AssertionError(args.command)
-    sys.stdout.write(clean_output(done.text))
+    return finish(done)
+
+
+def finish(done: commands.Done) -> int:
+    """Print what a command said and turn its verdict into the exit code."""
+    write_quietly(sys.stdout, clean_output(done.text))
+    if done.warning is not None:
+        write_quietly(sys.stderr, f"ocwwatch: {clean_terminal(done.warning)}\n")
     return EXIT_CODES[done.verdict.value]
 
 
@@ -432,7 +509,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ScenarioError) as exc:
         print(f"ocwwatch: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    except (StoreBusyError, NoSuchRunError) as exc:
+    except (StoreBusyError, NoSuchRunError, ForeignDatabaseError) as exc:
         print(f"ocwwatch: {exc}", file=sys.stderr)
         return ExitCode.USAGE
     except OcwwatchError as exc:

@@ -16,6 +16,7 @@ from pathlib import Path
 from ocwwatch.clock import utc_now
 from ocwwatch.config import (
     Config,
+    ScheduleSettings,
     add_entry,
     entry_id,
     load_config,
@@ -27,7 +28,15 @@ from ocwwatch.errors import ConfigError
 from ocwwatch.judge import failing
 from ocwwatch.lists import infer_kind, is_document
 from ocwwatch.models import Observation, Resource, ResourceKind, Run
-from ocwwatch.pipeline import Outcomes, accept_latest, apart_from_live, check_and_publish
+from ocwwatch.pipeline import (
+    Outcomes,
+    Pruning,
+    accept_latest,
+    apart_from_live,
+    check_and_publish,
+    check_environment,
+    prune_runs,
+)
 from ocwwatch.record import describe_recorded, record_scenario
 from ocwwatch.report import render_markdown
 from ocwwatch.report.github import workflow_commands
@@ -51,6 +60,7 @@ class Verdict(StrEnum):
 class Done:
     text: str
     verdict: Verdict = Verdict.CLEAN
+    warning: str | None = None  # one line for stderr, after the text (issue 11)
 
 
 def check(
@@ -75,13 +85,19 @@ def check(
     printed before the report) and the Markdown report is appended to the job summary file.
     """
     config = load_config(config_path, cwd=cwd, database=database, curated=curated)
+    if replay is None:
+        check_environment()
     outcomes = check_and_publish(config, replay, progress, deep=deep, tick_seconds=tick_seconds)
-    with Store.open(outcomes.database or config.settings.database) as store:
+    # Read-only: a full disk that kept the report files from being written must not keep the
+    # stored report from being printed (issue 11).
+    with Store.open_read_only(outcomes.database or config.settings.database) as store:
         text = store.load_report(outcomes.report.run.id, report_format) or ""
     if github:
         text = workflow_commands(outcomes.report) + text
     if step_summary is not None:
         append_summary(step_summary, render_markdown(outcomes.report))
+    if outcomes.unwritten is not None:
+        return Done(text=text, verdict=Verdict.BROKEN, warning=outcomes.unwritten)
     return Done(text=text, verdict=verdict_of(outcomes, fail_on))
 
 
@@ -95,25 +111,43 @@ def append_summary(path: Path, markdown: str) -> None:
         log.warning("%s: cannot append the job summary: %s", path, exc.strerror or exc)
 
 
-def run_once(config_path: Path | None, database: Path | None, *, cwd: Path) -> Run:
-    """One scheduled run (the daemon's tick): files re-read, so edits apply at the next tick.
+class DaemonConfig:
+    """The daemon's settings and list: read again at every tick and on SIGHUP; when the files
+    turn invalid, that is logged and the last good reading goes on being used (issue 11)."""
 
-    Per-resource progress is debug: the daemon logs one line per run (`scheduler`).
-    """
-    config = load_config(config_path, cwd=cwd, database=database)
-    return check_and_publish(config, None, lambda line: log.debug("%s", line)).report.run
+    def __init__(self, config_path: Path | None, database: Path | None, cwd: Path) -> None:
+        self.config_path, self.database, self.cwd = config_path, database, cwd
+        self.good = load_config(config_path, cwd=cwd, database=database)
+
+    def read(self) -> Config:
+        try:
+            self.good = load_config(self.config_path, cwd=self.cwd, database=self.database)
+        except ConfigError as exc:
+            log.error("settings or list invalid, going on with the last good ones: %s", exc)
+        return self.good
+
+    def reload(self) -> ScheduleSettings:
+        """SIGHUP: the files read again; an error is raised for the scheduler to log."""
+        self.good = load_config(self.config_path, cwd=self.cwd, database=self.database)
+        return self.good.settings.schedule
 
 
 def daemon(config_path: Path | None, database: Path | None, *, cwd: Path) -> int:
     """`ocwwatch daemon`: checks on the settings' schedule; each tick re-reads the files."""
-    config = load_config(config_path, cwd=cwd, database=database)
+    config = DaemonConfig(config_path, database, cwd)
+    check_environment()
 
-    def tick() -> Run:
-        return run_once(config_path, database, cwd=cwd)
+    def progress(line: str) -> None:
+        log.debug("%s", line)  # the daemon logs one line per run (`scheduler`)
+
+    def tick(stopping: Callable[[], bool]) -> Run:
+        """One scheduled run; a tick still waiting for the lock when asked to stop gives up."""
+        return check_and_publish(config.read(), None, progress, stopping=stopping).report.run
 
     from ocwwatch.scheduler import run_daemon  # noqa: PLC0415 - apscheduler only for the daemon
 
-    return run_daemon(tick, config.settings.schedule, config.settings.source)
+    settings = config.good.settings
+    return run_daemon(tick, settings.schedule, settings.source, reload=config.reload)
 
 
 def verdict_of(outcomes: Outcomes, fail_on: frozenset[str] | None = None) -> Verdict:
@@ -132,6 +166,7 @@ def verdict_of(outcomes: Outcomes, fail_on: frozenset[str] | None = None) -> Ver
 def record(urls: Sequence[str], out: Path) -> Done:
     """`ocwwatch record`: fetch URLs and save their answers as a scenario folder for --replay."""
     # FetchPolicy's defaults are the [http] defaults (tested): bodies capped as `check` caps them.
+    check_environment()
     recorded = record_scenario(urls, out, now=utc_now())
     if len(recorded.unanswered) == len(urls):
         return Done(describe_recorded(recorded), Verdict.OFFLINE)
@@ -262,6 +297,35 @@ def replays(config: Config) -> str:
     return (
         f" (replay runs are kept in {database}: add --db {database})" if database.exists() else ""
     )
+
+
+def prune(config_path: Path | None, database: Path | None, cwd: Path, *, dry_run: bool) -> Done:
+    """`ocwwatch prune`: drop what `[retention]` lets go; `--dry-run` only says what."""
+    config = load_config(config_path, cwd=cwd, database=database)
+    settings = config.settings
+    if dry_run:
+        with Store.open_read_only(settings.database) as store:
+            return Done(describe_pruning(prune_runs(store, settings, utc_now(), dry_run=True)))
+    busy = settings.store.busy_timeout_seconds
+    with (
+        Store.open(settings.database, busy_timeout_seconds=busy) as store,
+        store.lock(settings.lock_timeout_seconds),
+    ):
+        return Done(describe_pruning(prune_runs(store, settings, utc_now(), dry_run=False)))
+
+
+def describe_pruning(pruning: Pruning) -> str:
+    if not pruning.runs:
+        return "nothing to prune: every stored run is within [retention] or keeps something\n"
+    ids = ", ".join(str(run.run_id) for run in pruning.runs)
+    rows = sum(run.rows for run in pruning.runs)
+    verb = "would drop" if pruning.dry_run else "dropped"
+    text = (
+        f"{verb} {len(pruning.runs)} runs ({ids}): {rows} rows, {len(pruning.files)} report files"
+    )
+    if pruning.freed_bytes:
+        text += f"; VACUUM gave back {pruning.freed_bytes / 1_048_576:.1f} MB"
+    return text + "\n"
 
 
 def timeline(observations: Sequence[Observation]) -> list[str]:

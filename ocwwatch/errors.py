@@ -24,8 +24,16 @@ class StoreBusyError(StoreError):
     """Another ocwwatch process holds the database's writer lock."""
 
 
+class ForeignDatabaseError(StoreError):
+    """The database file is another program's (issue 11): refused, never extended."""
+
+
 class NoSuchRunError(StoreError):
     """The database has no run of that number: a usage error (exit 2), like an unknown id."""
+
+
+class StoppingError(OcwwatchError):
+    """The daemon was asked to stop while a tick waited for the lock: no run was started."""
 
 
 class ScenarioError(OcwwatchError):
@@ -35,3 +43,8 @@ class ScenarioError(OcwwatchError):
 class FileWriteError(OcwwatchError):
     """A file ocwwatch writes (a report, the lock, the curated list, a scenario) cannot be written
     safely: the folder is read-only or full, or a symlink stands where the file goes."""
+
+
+class ReportFilesError(FileWriteError):
+    """A run is stored complete, but its report files could not all be written (issue 11): the
+    run stays complete, its report is still printed, the next run writes the missing files."""

@@ -1,8 +1,9 @@
 """`ocwwatch daemon`: APScheduler 3 around one check, on the settings' cron schedule.
 
 Never two runs at once (max_instances=1, coalesced misfires); a failed run is logged and the
-daemon waits for the next tick. The first SIGTERM or SIGINT lets the run in progress finish, the
-second stops at once. Owns apscheduler; knows nothing of a check beyond the job it is given.
+daemon waits for the next tick. The first SIGTERM or SIGINT lets the run in progress finish (a
+tick still waiting for the lock starts none), the second stops at once; SIGHUP reads the
+settings again (issue 11). Owns apscheduler; knows nothing of a check beyond the job it is given.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from types import FrameType
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from ocwwatch.config import ScheduleSettings
-from ocwwatch.errors import ConfigError, OcwwatchError
+from ocwwatch.errors import ConfigError, OcwwatchError, StoppingError
 from ocwwatch.models import Run
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,12 @@ log = logging.getLogger(__name__)
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: 0 = Sunday
 MISFIRE_GRACE_SECONDS = 3600  # a tick missed by less than this (a suspended laptop) still runs
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# The scheduler sleeps on a monotonic clock: it looks at the wall clock again at least this
+# often, so that a clock set forward is noticed (issue 11), not slept through until the tick is
+# missed by more than the grace time.
+WAKE_SECONDS = 60.0
+
+Job = Callable[[Callable[[], bool]], Run]  # a check, given "has the daemon been asked to stop?"
 
 
 def build_trigger(schedule: ScheduleSettings, source: Path) -> CronTrigger:
@@ -88,10 +96,15 @@ def _weekday_numbers(item: str) -> set[int] | None:
     return {number % 7 for number in range(start, end + 1, step)}
 
 
-def scheduled_check(job: Callable[[], Run]) -> None:
+def scheduled_check(job: Job, stopping: Callable[[], bool]) -> None:
     """One tick: run a check and log one line; failures are logged, never raised."""
+    if stopping():
+        return
     try:
-        run = job()
+        run = job(stopping)
+    except StoppingError as exc:
+        log.info("%s", exc)
+        return
     except OcwwatchError as exc:
         log.error("check failed, waiting for the next tick: %s", exc)
         return
@@ -158,8 +171,20 @@ def log_next_run(trigger: CronTrigger, schedule: ScheduleSettings) -> None:
     log.info("next run at %s%s", upcoming.strftime("%Y-%m-%d %H:%M:%S %Z"), jitter)
 
 
+class WakefulScheduler(BlockingScheduler):  # type: ignore[misc] # apscheduler is untyped
+    """A BlockingScheduler that sleeps at most WAKE_SECONDS between looks at its jobs."""
+
+    def _main_loop(self) -> None:
+        wait_seconds = WAKE_SECONDS
+        while self.state != STATE_STOPPED:
+            self._event.wait(wait_seconds)
+            self._event.clear()
+            due = self._process_jobs()  # None: no job left (shutting down)
+            wait_seconds = WAKE_SECONDS if due is None else min(due, WAKE_SECONDS)
+
+
 def build_scheduler(schedule: ScheduleSettings) -> BlockingScheduler:
-    return BlockingScheduler(
+    return WakefulScheduler(
         timezone=schedule.timezone,
         job_defaults={
             "coalesce": True,
@@ -169,20 +194,61 @@ def build_scheduler(schedule: ScheduleSettings) -> BlockingScheduler:
     )
 
 
-def run_daemon(job: Callable[[], Run], schedule: ScheduleSettings, source: Path) -> int:
+def reload_when_asked(
+    asked: threading.Event,
+    reload: Callable[[], ScheduleSettings],
+    scheduler: BlockingScheduler,
+    current: ScheduleSettings,
+    source: Path,
+) -> None:
+    """On each SIGHUP, read the settings again; a new schedule replaces the old one, an invalid
+    one is logged and the old one kept (issue 11)."""
+    while True:
+        asked.wait()
+        asked.clear()
+        try:
+            schedule = reload()
+            trigger = build_trigger(schedule, source)
+        except OcwwatchError as exc:
+            log.error("SIGHUP: settings not reloaded, keeping schedule %r: %s", current.cron, exc)
+            continue
+        if schedule != current:
+            scheduler.reschedule_job("check", trigger=trigger)
+            current = schedule
+        log.info("SIGHUP: settings reloaded: schedule %r (%s)", current.cron, current.timezone)
+
+
+def run_daemon(
+    job: Job,
+    schedule: ScheduleSettings,
+    source: Path,
+    *,
+    reload: Callable[[], ScheduleSettings] | None = None,
+) -> int:
     """Run `job` on `schedule` until SIGTERM or SIGINT; returns the exit code (0). `source`
-    names the settings file in errors."""
+    names the settings file in errors; `reload` reads the schedule again on SIGHUP."""
     trigger = build_trigger(schedule, source)
     scheduler = build_scheduler(schedule)
-    first = {"next_run_time": datetime.now(UTC)} if schedule.run_on_start else {}
-    scheduler.add_job(scheduled_check, trigger, args=(job,), id="check", **first)
     stop = StopRequest()
+    first = {"next_run_time": datetime.now(UTC)} if schedule.run_on_start else {}
+    stopping = stop.event.is_set
+    scheduler.add_job(scheduled_check, trigger, args=(job, stopping), id="check", **first)
     stopper = threading.Thread(
         target=stop_when_asked, args=(stop, scheduler), name="ocwwatch-stop", daemon=True
     )
     stopper.start()
     for number in STOP_SIGNALS:
         signal.signal(number, stop.handle)
+    if reload is not None:
+        hangup = threading.Event()
+        reloader = threading.Thread(
+            target=reload_when_asked,
+            args=(hangup, reload, scheduler, schedule, source),
+            name="ocwwatch-reload",
+            daemon=True,
+        )
+        reloader.start()
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: hangup.set())
     log.info("daemon started: schedule %r (%s)", schedule.cron, schedule.timezone)
     # The next tick as the schedule says it, jitter aside: asked of a trigger of our own, since
     # the scheduler's locks are held while it waits for the last run to end on shutdown.

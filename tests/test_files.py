@@ -153,7 +153,8 @@ def test_rewrite_keeps_mode_and_owner(tmp_path: Path) -> None:
 def test_check_refuses_a_symlinked_report_in_one_line(
     capsys: pytest.CaptureFixture[str], config: Path, victim: Path
 ) -> None:
-    """`check` with a link planted at reports/latest.md exits 3 with one line; the target stays."""
+    """`check` with a link planted at reports/latest.md exits 3 with one line; the target stays,
+    and the run, stored complete, stays complete (issue 11)."""
     # As the shipped settings name it, in the replay folder a --replay run writes to.
     reports = config.parent / ".." / "data" / "reports" / "replay"
     reports.mkdir(parents=True)
@@ -162,7 +163,8 @@ def test_check_refuses_a_symlinked_report_in_one_line(
     assert code == 3
     assert err.splitlines() == [
         f"ocwwatch: {reports / 'latest.md'}: cannot write the report: it is a symlink,"
-        " and ocwwatch does not write through links here; remove it"
+        " and ocwwatch does not write through links here; remove it; run 1 is stored complete"
+        " (`ocwwatch report 1` prints it)"
     ]
     assert victim.read_text() == VICTIM_TEXT
 

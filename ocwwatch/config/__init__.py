@@ -29,6 +29,7 @@ from ocwwatch.config.settings import (
     DeepOverride,
     DeepSettings,
     HttpSettings,
+    RetentionSettings,
     ScheduleSettings,
     Settings,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "DeepOverride",
     "DeepSettings",
     "HttpSettings",
+    "RetentionSettings",
     "ScheduleSettings",
     "Settings",
     "accept_baseline",

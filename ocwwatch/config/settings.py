@@ -38,6 +38,10 @@ class HttpSettings(Section):
     retries: Annotated[int, Field(ge=0, le=10)] = 3
     max_bytes: PositiveInt = 100 * 1024 * 1024
     max_redirects: Annotated[int, Field(ge=1, le=50)] = 10
+    # Issue 11: what one URL's retries may wait in all, and what a run may wait beyond its
+    # pace in all (retries, Retry-After pauses, slowed hosts); README, "Politeness and retries".
+    url_wait_budget_seconds: NonNegativeFloat = 60.0
+    run_wait_budget_seconds: NonNegativeFloat = 1800.0
     user_agent: str | None = None
     # Loopback, private and link-local addresses are refused to every request (issue 9) except
     # at the origins of the list's own resources and these: `scheme://host:port` texts.
@@ -153,6 +157,22 @@ class NotifySettings(Section):
     timeout_seconds: PositiveFloat = 10.0
 
 
+class StoreSettings(Section):
+    # Issue 11: how long one SQLite statement waits for another connection's lock (a reader's
+    # checkpoint, a `report` beside a check) before the run fails; 5 s lost whole runs.
+    busy_timeout_seconds: PositiveFloat = 30.0
+
+
+class RetentionSettings(Section):
+    """Issue 11: what is kept of old runs (observations, link checks, stored reports and report
+    files). A run is kept while it is one of the newest `keep_runs` or younger than `keep_days`;
+    the runs the latest state points at and every run that changed something are always kept."""
+
+    keep_runs: Annotated[int, Field(ge=1)] = 30
+    keep_days: NonNegativeFloat = 30.0  # 0: age keeps nothing beyond keep_runs
+    prune_after_run: bool = True  # false: only `ocwwatch prune` prunes
+
+
 class Settings(Section):
     """The settings file, with its paths resolved against the file's own folder."""
 
@@ -166,6 +186,8 @@ class Settings(Section):
     deep: DeepSettings = DeepSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     notify: NotifySettings = NotifySettings()
+    store: StoreSettings = StoreSettings()
+    retention: RetentionSettings = RetentionSettings()
     source: Path = Path()  # the settings file itself (not a TOML key)
 
 

@@ -238,6 +238,8 @@ class DeepCrawl:
 
     def seed_links(self, result: FetchResult, target: FrontierEntry) -> tuple[Link, ...] | None:
         """A seed page's links from the body already read, or last run's read (on a 304)."""
+        if result.failure is not None:
+            return ()  # the check's own tries broke off; asking again would repeat them (issue 11)
         if result.status == 200 and result.body:
             extraction = page_metadata(result, self.options.max_links_per_page)
             if links_were_cut(extraction.metadata):
@@ -320,9 +322,10 @@ class DeepCrawl:
         entries = await self.writer.call(lambda frontier: frontier.claim_frontier(run_id, batch))
         self.claimed_after = flushes
         if self.options.recheck_after is not None and entries:
-            since = self.now() - self.options.recheck_after
+            now = self.now()
+            since = now - self.options.recheck_after
             urls = [entry.url for entry in entries]
-            fresh = await self.writer.call(lambda frontier: frontier.fresh_links(urls, since))
+            fresh = await self.writer.call(lambda frontier: frontier.fresh_links(urls, since, now))
             self.fresh.update({e.key: fresh[e.url] for e in entries if e.url in fresh})
         return entries
 

@@ -7,6 +7,7 @@ It must not parse what it fetched: bodies go to extract untouched.
 from ocwwatch.fetch.client import Fetcher, media_type
 from ocwwatch.fetch.failures import NoRecordingError
 from ocwwatch.fetch.policy import DEFAULT_USER_AGENT, FetchPolicy
+from ocwwatch.fetch.pools import check_proxy_environment
 from ocwwatch.fetch.replay import (
     Recording,
     Scenario,
@@ -28,6 +29,7 @@ __all__ = [
     "Recording",
     "Scenario",
     "UnexpectedRequestError",
+    "check_proxy_environment",
     "load_scenario",
     "media_type",
     "normalise_url",

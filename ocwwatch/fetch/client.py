@@ -32,7 +32,7 @@ from ocwwatch.fetch.guard import (
     system_resolver,
 )
 from ocwwatch.fetch.policy import FetchPolicy
-from ocwwatch.fetch.politeness import SLOWDOWN_STATUSES, HostGate
+from ocwwatch.fetch.politeness import HOST_FAULT_URLS, HostGate, WaitBudget
 from ocwwatch.fetch.pools import OriginTransports, environment_proxy
 from ocwwatch.fetch.retry import backoff_seconds, is_transient, parse_retry_after
 from ocwwatch.fetch.urls import is_reserved_invalid, normalise_url, parsed_url, request_host
@@ -77,6 +77,7 @@ class _Chain:
     headers: Mapping[str, str] | None = None  # the caller's, sent on every hop
     first_bytes: int | None = None  # read no more of the final body than this
     request_url: str = ""  # `current` as asked for on the wire: no user info, no fragment
+    waited_seconds: float = 0.0  # spent on retry waits, against the policy's per-URL budget
 
 
 class Fetcher:
@@ -106,6 +107,9 @@ class Fetcher:
         self._clock = clock
         self._rng = rng or random.Random()
         self._gates: dict[str, HostGate] = {}
+        # One Fetcher serves one run: waiting beyond the configured pace is bounded per run.
+        self._budget = WaitBudget(self.policy.run_wait_budget_seconds)
+        self._budget_told = False
         # The request is handed to the transport directly, not through an httpx.AsyncClient:
         # the client's cookie jar, auth and hooks are not used (a link checker keeps no
         # cookies) and cost a fifth of each request's CPU in a crawl.
@@ -265,12 +269,12 @@ class Fetcher:
     async def _send_with_retries(
         self, chain: _Chain, method: str, headers: Mapping[str, str]
     ) -> _Answer:
-        """Send until an answer is final: success, a permanent failure, or retries used up."""
+        """Send until an answer is final: success, a permanent failure, retries or budget used."""
         attempt = 0
         while True:
-            answer = await self._send_once(method, chain.request_url, headers, chain.first_bytes)
+            answer = await self._send_once(method, chain, headers, first_try=attempt == 0)
             delay = self._retry_delay(answer, attempt)
-            if delay is None:
+            if delay is None or not self._afford_retry(chain, delay):
                 return answer
             logger.info(
                 "retrying %s in %.2f s (%s)", chain.current, delay, answer.failure or answer.status
@@ -288,53 +292,101 @@ class Fetcher:
             return min(retry_after, self.policy.max_retry_after_seconds)
         return backoff_seconds(self.policy.backoff_base_seconds, attempt, self._rng)
 
+    def _afford_retry(self, chain: _Chain, delay: float) -> bool:
+        """Whether the URL's and the run's wait budgets both hold `delay` more (issue 11)."""
+        if chain.waited_seconds + delay > self.policy.url_wait_budget_seconds:
+            logger.info("not retrying %s: its wait budget is spent", chain.current)
+            return False
+        if not self._budget.spend(delay):
+            self._budget_spent()
+            return False
+        chain.waited_seconds += delay
+        return True
+
+    def _budget_spent(self) -> None:
+        """Say once per run that waiting stopped: what follows is one try each, no pauses."""
+        if not self._budget_told:
+            self._budget_told = True
+            logger.warning(
+                "the run's wait budget (%g s) is spent: no more retries or slowed-down waits",
+                self.policy.run_wait_budget_seconds,
+            )
+
     def slow_host(self, host: str, min_interval_seconds: float) -> None:
         """Start requests to `host` at least `min_interval_seconds` apart from now on (a
         robots.txt Crawl-delay); the policy's interval still applies where it is longer."""
         self._gate_of(host.lower()).keep_apart(min_interval_seconds)
 
     async def _send_once(
-        self, method: str, url: str, headers: Mapping[str, str], first_bytes: int | None
+        self, method: str, chain: _Chain, headers: Mapping[str, str], *, first_try: bool
     ) -> _Answer:
         """One try, inside the host's politeness gate and the policy's total deadline."""
+        url = chain.request_url
         gate = self._gate_of(request_host(url))
         async with gate.semaphore:
-            while (wait := gate.claim(self._clock())) > 0:
-                await self._sleep(wait)
+            refused = await self._wait_turn(gate)
+            if refused is not None:
+                return refused
             head = _Answer()  # filled in once the status line arrives
             started = self._clock()
             try:
                 async with asyncio.timeout(self.policy.timeout_seconds):
-                    answer = await self._exchange(method, url, headers, head, first_bytes)
+                    answer = await self._exchange(method, url, headers, head, chain.first_bytes)
             except TimeoutError:
                 # A server that answered but trickled its body did answer: keep its status, so
                 # the run is not taken for offline and the verdict can say the body never came.
                 what = "no complete answer" if head.status is None else "the body did not arrive"
                 detail = f"{what} within {self.policy.timeout_seconds:g} s"
                 answer = replace(head, failure=FailureKind.TIMEOUT, detail=detail)
-        self._pace(gate, answer)
+        self._pace(gate, url, answer, first_try=first_try)
         if requests_log.isEnabledFor(logging.INFO):
             seconds = self._clock() - started
             said = answer.status if answer.failure is None else f"{answer.failure}: {answer.detail}"
             requests_log.info("%s %s -> %s (%.2f s)", method, redact_url(url), said, seconds)
         return answer
 
-    def _pace(self, gate: HostGate, answer: _Answer) -> None:
-        """Let an answer set its host's pace: 429 and 503 slow it down, others speed it up."""
-        if answer.status not in SLOWDOWN_STATUSES:
-            if answer.status is not None:
-                gate.speed_up()
-            return
+    async def _wait_turn(self, gate: HostGate) -> _Answer | None:
+        """Wait for the host's turn; the answer that ends the try when a slowed-down host would
+        hold it back longer than the run's wait budget allows (then it is not asked at all)."""
+        while (wait := gate.claim(now := self._clock())) > 0:
+            held = gate.held_back_seconds(now)
+            if held > 0 and not self._budget.spend(held):
+                self._budget_spent()
+                detail = (
+                    f"not asked: {gate.host} is slowed down for {wait:.1f} s more and "
+                    f"the run's wait budget ({self.policy.run_wait_budget_seconds:g} s) is spent"
+                )
+                return _Answer(failure=FailureKind.TIMEOUT, detail=detail)
+            await self._sleep(wait)
+        return None
+
+    def _pace(self, gate: HostGate, url: str, answer: _Answer, *, first_try: bool) -> None:
+        """Let an answer set its host's pace (issue 11). A 429 or any Retry-After slows the
+        host; a 5xx, reset or timeout is the URL's own fault unless several URLs of the host
+        fail together; any other answer counts towards speeding the host back up."""
+        now = self._clock()
         retry_after = parse_retry_after(answer.headers.get("retry-after"), self._now())
-        pause = min(retry_after or 0.0, self.policy.max_retry_after_seconds)
+        transient = is_transient(answer.status, answer.failure)
+        if answer.status == 429 or retry_after is not None:
+            pause = min(retry_after or 0.0, self.policy.max_retry_after_seconds)
+            # A URL's own retry meeting the same refusal waits it out; it does not count twice.
+            grow = first_try and (answer.status == 429 or transient)
+            self._slow(gate, now, pause, str(answer.status), grow=grow)
+        elif transient:
+            if gate.note_fault(now, url):
+                self._slow(gate, now, 0.0, f"{HOST_FAULT_URLS} URLs failing", grow=True)
+        elif answer.status is not None:
+            gate.note_answer(now)
+
+    def _slow(self, gate: HostGate, now: float, pause: float, why: str, *, grow: bool) -> None:
         was_slowed = gate.slowed
-        wait = gate.slow_down(self._clock(), pause)
+        wait = gate.slow_down(now, pause, grow=grow)
         # Once per slow-down, not once per refused request: a busy host refuses many.
         log = logger.debug if was_slowed else logger.info
         log(
             "slowing down on %s: %s, waiting %.1f s, then %.2f s between requests",
             gate.host,
-            answer.status,
+            why,
             wait,
             gate.interval_seconds,
         )

@@ -31,6 +31,11 @@ class FetchPolicy(BaseModel):
     retries: int = Field(default=3, ge=0)  # tries after the first, transient failures only
     backoff_base_seconds: float = Field(default=0.5, ge=0)
     max_retry_after_seconds: float = Field(default=120.0, ge=0)
+    # Issue 11: waiting beyond the configured pace is bounded. A URL's retry waits (backoff,
+    # Retry-After) stop at the first; everything a run waits beyond its pace (retry waits, a
+    # slowed host's pauses and longer intervals) at the second.
+    url_wait_budget_seconds: float = Field(default=60.0, ge=0)
+    run_wait_budget_seconds: float = Field(default=1800.0, ge=0)
     # Origins (`scheme://host:port`) that may be loopback or private: the list's own and those
     # the settings allow. Every other request is refused such addresses (fetch/guard.py).
     allowed_origins: tuple[str, ...] = ()

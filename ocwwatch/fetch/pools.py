@@ -16,6 +16,8 @@ ALL_PROXY, NO_PROXY), as an httpx client would.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import os
 import urllib.request
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
+
+from ocwwatch.errors import ConfigError
 
 MAX_POOLS = 32  # origins whose idle connections are kept open
 
@@ -79,6 +83,37 @@ class OriginTransports:
             task = asyncio.create_task(self._pools.pop(origin).transport.aclose())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
+
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")  # the ones a web request may use
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def check_proxy_environment(environ: dict[str, str] | None = None) -> None:
+    """Refuse a proxy variable that names no proxy URL, as one configuration error naming it
+    (issue 11): else every request would fail alone, each with its own traceback."""
+    problems = []
+    for name, value in sorted((environ if environ is not None else dict(os.environ)).items()):
+        if name.lower() not in PROXY_VARIABLES or not value.strip():
+            continue
+        problem = _proxy_problem(value.strip())
+        if problem is not None:
+            problems.append(f"environment: {name}={value!r}: {problem}")
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _proxy_problem(value: str) -> str | None:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - a port that is no number raises here
+    except ValueError as exc:
+        return f"not a proxy URL ({exc}); write scheme://host:port, e.g. http://proxy:3128"
+    if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
+        return "not a proxy URL; write scheme://host:port, e.g. http://proxy.example:3128"
+    if parts.scheme.lower().startswith("socks") and importlib.util.find_spec("socksio") is None:
+        return "a SOCKS proxy needs the socksio package (pip install 'httpx[socks]')"
+    return None
 
 
 def environment_proxy(url: str) -> str | None:

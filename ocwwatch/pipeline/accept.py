@@ -44,7 +44,8 @@ def accept_latest(
     or with `replaced`: a plain accept never swaps one course for another (issue 12).
     """
     refuse_packaged_list(config.settings.resources)
-    with Store.open(config.settings.database) as store:
+    busy = config.settings.store.busy_timeout_seconds
+    with Store.open(config.settings.database, busy_timeout_seconds=busy) as store:
         run = store.latest_run()
         if run is None:
             raise ConfigError(

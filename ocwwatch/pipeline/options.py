@@ -10,7 +10,7 @@ from datetime import timedelta
 from ocwwatch.archive import ArchiveOptions
 from ocwwatch.config import DeepSettings, HttpSettings
 from ocwwatch.crawl import DeepOptions
-from ocwwatch.fetch import FetchPolicy
+from ocwwatch.fetch import FetchPolicy, check_proxy_environment
 from ocwwatch.models import ResourceKind
 
 
@@ -27,10 +27,18 @@ def fetch_policy(
         max_redirects=http.max_redirects,
         max_bytes=http.max_bytes,
         retries=http.retries,
+        url_wait_budget_seconds=http.url_wait_budget_seconds,
+        run_wait_budget_seconds=http.run_wait_budget_seconds,
     )
     if http.user_agent:
         policy = policy.model_copy(update={"user_agent": http.user_agent})
     return policy
+
+
+def check_environment() -> None:
+    """The environment's part of the settings (proxy variables): a bad value is a ConfigError
+    naming the variable, raised before any run starts (issue 11)."""
+    check_proxy_environment()
 
 
 def deep_options(deep: DeepSettings) -> DeepOptions:

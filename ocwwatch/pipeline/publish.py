@@ -15,7 +15,7 @@ from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
-from ocwwatch.errors import StoreError
+from ocwwatch.errors import FileWriteError, ReportFilesError, StoreError
 from ocwwatch.files import copy_file, install_file, stage_file, write_file
 from ocwwatch.judge import News, news_since
 from ocwwatch.models import Report, Run, Validators
@@ -55,28 +55,27 @@ def publish_run(
     run = report.run
     assert run.finished_at is not None, "only finished runs are published"
     staged: dict[str, Path] = {}
-    for name, render in RENDERERS.items():
-        in_pieces = IN_PIECES.get(name)
-        if in_pieces is None:
-            store.save_report(run.id, name, render(report))
-            continue
-        # Written in pieces to a hidden file (a crash leaves it to the next publish to remove),
-        # copied into the store from there, and made the report file once the run is complete.
-        reports_dir.mkdir(parents=True, exist_ok=True)
-        target = reports_dir / report_filename(run, name)
-        with stage_file(target, what="the report") as (temporary, out):
-            out.writelines(piece.encode("utf-8") for piece in in_pieces(report))
-        staged[name] = temporary
-        store.save_report_file(run.id, name, staged[name])
-    store.save_report(run.id, SUMMARY, summarize_report(report))
-    news = news_of(store, report)
-    store.save_report(run.id, NEWS, json.dumps(asdict(news), ensure_ascii=False))
-    if run.replay is not None:
-        store.save_report(run.id, REPLAY, run.replay)
-    finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline, validators)
-    write_run_files(store, reports_dir, finished, staged)
-    restore_run_files(store, reports_dir)
-    write_listings(store, reports_dir, reports_url, replay=run.replay is not None)
+    try:
+        stage_reports(store, report, reports_dir, staged)
+        store.save_report(run.id, SUMMARY, summarize_report(report))
+        news = news_of(store, report)
+        store.save_report(run.id, NEWS, json.dumps(asdict(news), ensure_ascii=False))
+        if run.replay is not None:
+            store.save_report(run.id, REPLAY, run.replay)
+        finished = store.finish_run(run.id, run.finished_at, run.counts, run.offline, validators)
+    except BaseException:
+        for temporary in staged.values():  # a full disk wants its space back now
+            temporary.unlink(missing_ok=True)
+        raise
+    try:
+        write_run_files(store, reports_dir, finished, staged)
+        restore_run_files(store, reports_dir, run.id)
+        write_listings(store, reports_dir, reports_url, replay=run.replay is not None)
+    except (FileWriteError, OSError) as exc:
+        # Complete is complete (issue 11): the files are copies of what the store holds.
+        raise ReportFilesError(
+            f"{exc}; run {run.id} is stored complete (`ocwwatch report {run.id}` prints it)"
+        ) from exc
     return finished
 
 
@@ -99,15 +98,54 @@ def stored_news(store: Store, run: Run) -> News | None:
     return None if stored is None else News(**json.loads(stored))
 
 
-def restore_run_files(store: Store, reports_dir: Path) -> None:
-    """Rewrite any complete run's missing report file from the database, drop stale temps.
+def stage_reports(store: Store, report: Report, reports_dir: Path, staged: dict[str, Path]) -> None:
+    """Store every rendering and write each to a hidden file beside its report file, before
+    the run is marked complete: a full disk then fails the run, never leaves a complete run
+    without its files (issue 11); after it, making them the report files is only renames.
 
-    A run killed after it was marked complete but before its files were written would
-    otherwise be linked from the index without a report behind the link.
+    A rendering written in pieces goes to its hidden file first and into the store from there
+    (a crash leaves the hidden file to the next publish to remove)."""
+    run = report.run
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileWriteError(f"{reports_dir}: cannot create the reports folder: {exc}") from exc
+    for name, render in RENDERERS.items():
+        target = reports_dir / report_filename(run, name)
+        in_pieces = IN_PIECES.get(name)
+        if in_pieces is None:
+            text = render(report)
+            store.save_report(run.id, name, text)
+            with stage_file(target, what="the report") as (temporary, out):
+                out.write(text.encode("utf-8"))
+            staged[name] = temporary
+            continue
+        with stage_file(target, what="the report") as (temporary, out):
+            out.writelines(piece.encode("utf-8") for piece in in_pieces(report))
+        staged[name] = temporary
+        store.save_report_file(run.id, name, temporary)
+
+
+def restore_run_files(store: Store, reports_dir: Path, current: int) -> None:
+    """Rewrite the report files a crash kept from being written, drop stale temporaries.
+
+    Only a crash after `complete` and before the files leaves a run without them, and only the
+    newest runs: those after the newest earlier run whose files are all there (or, if none is,
+    the newest earlier run). Older runs' missing files were removed on purpose (by hand, or
+    by retention) and are never brought back (issue 11).
     """
     for leftover in reports_dir.glob(".*.tmp"):
         leftover.unlink(missing_ok=True)
-    for run in store.list_runs():
+    unwritten = []
+    for run in store.list_runs():  # newest first
+        if run.id == current:
+            continue
+        if all((reports_dir / report_filename(run, name)).exists() for name in RENDERERS):
+            break
+        unwritten.append(run)
+    else:
+        unwritten = unwritten[:1]  # no earlier run has its files: only the newest is a crash's
+    for run in unwritten:
         for name in RENDERERS:
             path = reports_dir / report_filename(run, name)
             data = None if path.exists() else store.load_report_bytes(run.id, name)
@@ -123,18 +161,19 @@ def write_run_files(
     stored: moved from `staged` where the report was written there, else from the store (as
     UTF-8 bytes, never decoded)."""
     reports_dir.mkdir(parents=True, exist_ok=True)
+    # Every run file first (renames of staged files need no space), the `latest` copies after.
     for name in RENDERERS:
         path = reports_dir / report_filename(run, name)
-        latest = reports_dir / f"latest.{FILE_SUFFIX[name]}"
         if staged and name in staged:
             install_file(staged[name], path, what="the report")
-            copy_file(path, latest, what="the report")
             continue
         data = store.load_report_bytes(run.id, name)
         if data is None:
             raise StoreError(f"{store.path}: run {run.id} has no stored {name} report")
         write_bytes(path, data)
-        write_bytes(latest, data)
+    for name in RENDERERS:
+        latest = reports_dir / f"latest.{FILE_SUFFIX[name]}"
+        copy_file(reports_dir / report_filename(run, name), latest, what="the report")
 
 
 def write_listings(

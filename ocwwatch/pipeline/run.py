@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -18,6 +18,7 @@ from ocwwatch.archive import archived_copy, suggest_snapshots
 from ocwwatch.clock import Clock, utc_now
 from ocwwatch.config import Config
 from ocwwatch.crawl import Crawled, Seed, crawl_sites, plan_sites
+from ocwwatch.errors import ReportFilesError, StoppingError, StoreError
 from ocwwatch.fetch import Fetcher, FetchPolicy, Scenario, load_scenario, open_fetcher
 from ocwwatch.judge import UNREACHABLE_FAILURES, News, is_link_finding, judge_link
 from ocwwatch.models import (
@@ -42,6 +43,7 @@ from ocwwatch.pipeline.options import (
 )
 from ocwwatch.pipeline.progress import ticking
 from ocwwatch.pipeline.publish import publish_run, stored_news
+from ocwwatch.pipeline.retention import prune_quietly
 from ocwwatch.pipeline.successor import find_successor
 from ocwwatch.report import report_filename
 from ocwwatch.store import Store
@@ -59,6 +61,7 @@ class Outcomes:
     validators: dict[str, Validators] = field(default_factory=dict)  # saved when complete
     broken: tuple[str, ...] = ()  # ids of resources whose check raised (internal errors)
     database: Path | None = None  # where the run was stored (a replay's own database)
+    unwritten: str | None = None  # why report files of the (complete) run are missing
 
     @property
     def findings(self) -> bool:
@@ -72,6 +75,7 @@ def check_and_publish(
     *,
     deep: bool = False,
     tick_seconds: float | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> Outcomes:
     """A check's whole life: read the scenario of a replay, hold the writer lock, abandon runs
     a crash left `running`, run every stage, store and publish the reports. A run that fails
@@ -86,7 +90,13 @@ def check_and_publish(
         settings.http, replay=scenario is not None, allowed_origins=config.trusted_origins()
     )
     check_urls(settings.notify.urls, str(settings.source))
-    with Store.open(settings.database) as store, store.lock(settings.lock_timeout_seconds):
+    busy = settings.store.busy_timeout_seconds
+    with (
+        Store.open(settings.database, busy_timeout_seconds=busy) as store,
+        store.lock(settings.lock_timeout_seconds, stopping),
+    ):
+        if stopping is not None and stopping():  # asked to stop as the lock came free
+            raise StoppingError(f"stopping: {settings.database}: no run started")
         store.abandon_stale_runs(utc_now())
         with ticking(settings.database, progress, tick_seconds if deep else None):
             outcomes = asyncio.run(
@@ -95,10 +105,18 @@ def check_and_publish(
         if replay is not None:
             outcomes.report = marked_replay(outcomes.report, replay)
         outcomes.database = settings.database
-        run = publish_run(
-            store, outcomes.report, settings.reports_dir, settings.reports_url, outcomes.validators
-        )
+        report = outcomes.report
+        try:
+            run = publish_run(
+                store, report, settings.reports_dir, settings.reports_url, outcomes.validators
+            )
+        except ReportFilesError as exc:
+            return replace(outcomes, unwritten=str(exc))
+        except BaseException as exc:
+            fail_run_if_possible(store, report.run.id, exc)
+            raise
         news = stored_news(store, run)
+        prune_quietly(store, settings, utc_now())
     page = settings.reports_dir / report_filename(outcomes.report.run, "html")
     progress(
         f"reports: {page} (also .md, .json and .sarif; every run: {page.with_name('index.html')})"
@@ -110,6 +128,15 @@ def check_and_publish(
             title, body = describe_news(run, news, settings.reports_url)
             send(settings.notify.urls, title, body, settings.notify.timeout_seconds)
     return outcomes
+
+
+def fail_run_if_possible(store: Store, run_id: int, exc: BaseException) -> None:
+    """Store the run failed with the reason; when even that write fails (a full disk), the run
+    stays `running` for the next check to mark failed, and the first error is the one told."""
+    try:
+        store.fail_run(run_id, utc_now(), f"{type(exc).__name__}: {exc}")
+    except StoreError as also:
+        log.info("run %d stays 'running' until the next check marks it failed: %s", run_id, also)
 
 
 def describe_news(run: Run, news: News, reports_url: str | None) -> tuple[str, str]:
@@ -258,7 +285,7 @@ async def run_check(
         )
     except BaseException as exc:
         # Interrupted or broken: keep the run, but never let it count as complete.
-        store.fail_run(run_id, now(), f"{type(exc).__name__}: {exc}")
+        fail_run_if_possible(store, run_id, exc)
         raise
 
 

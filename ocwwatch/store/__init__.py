@@ -10,7 +10,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -18,11 +18,12 @@ from typing import IO
 
 from sqlite_utils import Database
 
-from ocwwatch.errors import NoSuchRunError, StoreBusyError, StoreError
+from ocwwatch.errors import NoSuchRunError, StoppingError, StoreBusyError, StoreError
 from ocwwatch.files import open_lock_file
 from ocwwatch.models import Counts, LinkCheck, Observation, ResourceKind, Run, Validators
-from ocwwatch.store.base import BUSY_TIMEOUT_MS
+from ocwwatch.store.base import DEFAULT_BUSY_TIMEOUT_SECONDS
 from ocwwatch.store.crawl import CrawlStore
+from ocwwatch.store.retention import Prunable, RetentionStore
 from ocwwatch.store.rows import (
     format_time,
     link_check_from_row,
@@ -36,7 +37,7 @@ from ocwwatch.store.schema import MIGRATIONS
 from ocwwatch.store.wayback import WaybackStore
 from ocwwatch.store.writer import StoreWriter
 
-__all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "Store"]
+__all__ = ["DEFAULT_BUSY_TIMEOUT_SECONDS", "MIGRATIONS", "Prunable", "Store"]
 
 _LOCK_POLL_SECONDS = 0.05
 REPORT_CHUNK_BYTES = 1 << 20  # a report file is copied into the database this much at a time
@@ -68,7 +69,7 @@ WHERE c.url IN (SELECT value FROM json_each(?)) AND c.run_id = (
 """
 
 
-class Store(CrawlStore, WaybackStore):
+class Store(CrawlStore, WaybackStore, RetentionStore):
     """The ocwwatch database. Open with `Store.open`; use as a context manager or `close()`.
 
     `resources` and `links` point at the latest row written, whatever became of its run; the
@@ -80,8 +81,8 @@ class Store(CrawlStore, WaybackStore):
 
     def writer(self) -> StoreWriter[Store]:
         """Calls on a thread and a connection of their own, in order (a crawl's many writes)."""
-        path = self.path
-        return StoreWriter(lambda: Store.open(path))
+        path, busy = self.path, self.busy_timeout_seconds
+        return StoreWriter(lambda: Store.open(path, busy_timeout_seconds=busy))
 
     def start_run(self, now: datetime) -> int:
         """Record a new run as 'running' and return its id."""
@@ -278,10 +279,13 @@ class Store(CrawlStore, WaybackStore):
         return self.path.with_name(self.path.name + ".lock")
 
     @contextmanager
-    def lock(self, timeout_seconds: float) -> Iterator[None]:
-        """Hold the exclusive writer lock, waiting up to `timeout_seconds` (StoreBusyError)."""
+    def lock(
+        self, timeout_seconds: float, stopping: Callable[[], bool] | None = None
+    ) -> Iterator[None]:
+        """Hold the exclusive writer lock, waiting up to `timeout_seconds` (StoreBusyError);
+        a wait that `stopping` ends raises StoppingError (issue 11: a daemon asked to stop)."""
         with open_lock_file(self.lock_path) as handle:
-            self._acquire(handle, timeout_seconds)
+            self._acquire(handle, timeout_seconds, stopping)
             handle.truncate(0)
             handle.write(f"{os.getpid()}\n")
             handle.flush()
@@ -292,12 +296,18 @@ class Store(CrawlStore, WaybackStore):
                 self._locked = False
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _acquire(self, handle: IO[str], timeout_seconds: float) -> None:
+    def _acquire(
+        self, handle: IO[str], timeout_seconds: float, stopping: Callable[[], bool] | None
+    ) -> None:
         deadline = time.monotonic() + timeout_seconds
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if stopping is not None and stopping():
+                    raise StoppingError(
+                        f"stopping while waiting for {self.lock_path}: no run started"
+                    ) from None
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise StoreBusyError(self._busy_message(handle, timeout_seconds)) from None

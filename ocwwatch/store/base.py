@@ -6,6 +6,7 @@ methods (in `ocwwatch.store` and `ocwwatch.store.crawl`) read and write those.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,13 +17,17 @@ from typing import Self, TypeVar
 
 from sqlite_utils import Database
 
-from ocwwatch.errors import StoreBusyError, StoreError
+from ocwwatch.errors import ForeignDatabaseError, StoreBusyError, StoreError
 from ocwwatch.store.rows import Row, format_time
 from ocwwatch.store.schema import MIGRATIONS
 
 T = TypeVar("T")
 
-BUSY_TIMEOUT_MS = 5000
+DEFAULT_BUSY_TIMEOUT_SECONDS = 30.0  # [store] busy_timeout_seconds
+# PRAGMA application_id: "ocww" in ASCII. A database without it that holds tables other than
+# ocwwatch's is another program's, and is refused rather than extended (issue 11).
+APPLICATION_ID = 0x6F637777
+LOW_SPACE_BYTES = 1024 * 1024  # free space under which a write failure is blamed on the disk
 
 
 @contextmanager
@@ -35,29 +40,65 @@ def translated(path: Path, action: str) -> Iterator[None]:
         kind = (
             StoreBusyError if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) else StoreError
         )
-        raise kind(f"{path}: cannot {action}: {exc}") from exc
+        note = _damage_note(code) or _disk_space_note(path, exc)
+        raise kind(f"{path}: cannot {action}: {exc}{note}") from exc
+
+
+def _damage_note(code: int | None) -> str:
+    """A damaged or foreign file: say what to do, not only SQLite's words (issue 11)."""
+    primary = None if code is None else code & 0xFF  # extended codes keep the primary below
+    if primary == sqlite3.SQLITE_CORRUPT:
+        return (
+            "; the file is damaged: restore it from a backup, or move it aside (with its -wal"
+            " and -shm files) and a new history starts"
+        )
+    if primary == sqlite3.SQLITE_NOTADB:
+        return "; it is no SQLite database: name another file in `database` or with --db"
+    return ""
+
+
+def _disk_space_note(path: Path, exc: sqlite3.Error) -> str:
+    """SQLite calls a full disk "disk I/O error" when it cannot even create its -shm file:
+    say so when the disk is (nearly) full, the cause a reader can act on."""
+    if "disk" not in str(exc):
+        return ""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return ""
+    if free >= LOW_SPACE_BYTES:
+        return ""
+    return f" (its disk is full: {free // 1024} kB free)"
 
 
 class StoreBase:
     """An open, migrated database and the plumbing its readers and writers share."""
 
-    def __init__(self, path: Path, db: Database) -> None:
+    def __init__(
+        self, path: Path, db: Database, busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS
+    ) -> None:
         self.path = path
         self._db = db
         self._locked = False
+        self.busy_timeout_seconds = busy_timeout_seconds
 
     @classmethod
-    def open(cls, path: Path) -> Self:
-        """Open (creating it and its folder if needed) and migrate the database at `path`."""
+    def open(
+        cls, path: Path, *, busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS
+    ) -> Self:
+        """Open (creating it and its folder if needed) and migrate the database at `path`.
+
+        `busy_timeout_seconds`: how long a statement waits for another connection's lock."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{path}: cannot create its folder: {exc}") from exc
         with translated(path, "open the database"):
             db = Database(path, execute_plugins=False)
-        store = cls(path, db)
+        store = cls(path, db, busy_timeout_seconds)
         try:
             store._configure()
+            store._refuse_foreign()
             store._migrate()
         except BaseException:
             db.close()
@@ -71,11 +112,10 @@ class StoreBase:
         """
         if not path.is_file():
             raise StoreError(f"{path}: no database yet; run `ocwwatch check` first")
-        with translated(path, "open the database for reading"):
-            connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-            db = Database(connection, execute_plugins=False)
+        db = _connect_read_only(path)
         store = cls(path, db)
         try:
+            store._refuse_foreign()
             with translated(path, "read the schema version"):
                 rows = list(db.query("SELECT max(version) AS newest FROM migrations"))
         except BaseException:
@@ -108,12 +148,30 @@ class StoreBase:
 
     def _configure(self) -> None:
         with translated(self.path, "configure the database"):
-            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_seconds * 1000)}")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.enable_wal()
 
+    def _refuse_foreign(self) -> None:
+        """Refuse another program's SQLite file: one not marked ocwwatch's (application_id)
+        that holds tables, unless they are an ocwwatch schema from before the mark."""
+        with translated(self.path, "read what the database is"):
+            mark = next(self._db.query("PRAGMA application_id"))["application_id"]
+            tables = set(self._db.table_names())
+        if mark == APPLICATION_ID or (
+            mark == 0 and (not tables or {"migrations", "runs"} <= tables)
+        ):
+            return
+        named = ", ".join(sorted(tables)[:5]) or "none"
+        whose = f"application id {mark:#x}" if mark else f"no ocwwatch mark, tables: {named}"
+        raise ForeignDatabaseError(
+            f"{self.path}: not an ocwwatch database ({whose}); it is left untouched: "
+            "name a new file in the settings' `database` or with --db"
+        )
+
     def _migrate(self) -> None:
         with self._transaction("migrate the schema") as db:
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS migrations "
                 "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -131,6 +189,7 @@ class StoreBase:
                     db.table("migrations").insert(
                         {"version": version, "applied_at": format_time(datetime.now(UTC))}
                     )
+            db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
     def schema_version(self) -> int:
         """The newest migration applied to this database."""
@@ -151,6 +210,11 @@ class StoreBase:
                 self._db.rollback()
                 raise
 
+    def _execute_outside_transaction(self, action: str, sql: str) -> None:
+        """A statement SQLite will not run inside a transaction (VACUUM, a checkpoint)."""
+        with translated(self.path, action):
+            self._db.execute(sql)
+
     def _select(self, action: str, sql: str, params: Sequence[object] = ()) -> list[Row]:
         with translated(self.path, action):
             return list(self._db.query(sql, list(params)))
@@ -170,3 +234,21 @@ class StoreBase:
             raise StoreError(f"{self.path}: run {run_id} does not exist")
         if running and row["status"] != "running":
             raise StoreError(f"{self.path}: run {run_id} is {row['status']}, no longer running")
+
+
+def _connect_read_only(path: Path) -> Database:
+    """A read-only connection. Reading a WAL database needs its -shm file, which a full disk or
+    a read-only mount cannot create: then, if no writer left a -wal file, the file is opened as
+    immutable (SQLite's way to read such media), else the error stands."""
+    uri = path.resolve().as_uri()
+    with translated(path, "open the database for reading"):
+        connection = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            connection.close()
+            wal = path.with_name(path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise
+            connection = sqlite3.connect(f"{uri}?immutable=1", uri=True)
+    return Database(connection, execute_plugins=False)

@@ -111,11 +111,13 @@ FROM (
     WHERE run_id = :run_id AND url_key = :url_key ORDER BY id
 ) AS s
 """
-# Links whose latest check said `ok`, made by a complete run that started at or after a time.
+# Links whose latest check said `ok`, made by a complete run, asked between two times. A time
+# after `now` (a clock that was set back, another machine's skew) is stale, never fresh: else a
+# dead link would keep that `ok` for as long as the skew lasts (issue 11).
 _FRESH = """
 SELECT l.url, l.http_status, l.asked_at FROM links AS l JOIN runs AS r ON r.id = l.last_run_id
 WHERE l.url IN (SELECT value FROM json_each(?)) AND l.state = 'ok'
-    AND r.status = 'complete' AND l.asked_at >= ?
+    AND r.status = 'complete' AND l.asked_at >= ? AND l.asked_at <= ?
 """
 _UPSERT_LINK = """
 INSERT INTO links (
@@ -302,11 +304,11 @@ class CrawlStore(StoreBase):
             db.conn.executemany(_UPSERT_LINK, rows)
 
     def fresh_links(
-        self, urls: Sequence[str], since: datetime
+        self, urls: Sequence[str], since: datetime, now: datetime
     ) -> dict[str, tuple[int | None, datetime]]:
         """Of `urls`, those whose latest verdict, `ok` in a complete run, was decided by a
-        request at `since` or later: their status then and when it was asked."""
-        params = [json.dumps(list(urls)), format_time(since)]
+        request between `since` and `now`: their status then and when it was asked."""
+        params = [json.dumps(list(urls)), format_time(since), format_time(now)]
         fresh = {}
         for row in self._select("read recent link checks", _FRESH, params):
             asked = parse_time(row["asked_at"])
