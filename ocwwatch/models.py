@@ -69,6 +69,22 @@ class LinkKind(StrEnum):
     EMBED = "embed"  # an embedded video player (YouTube)
 
 
+class ElementKind(StrEnum):
+    """What a reader's browser does with a found URL, by the element and attribute that hold it
+    (issue 14): the names `[deep] link_kinds` selects and reports show."""
+
+    LINK = "link"  # a[href], area[href]: followed when clicked
+    IMAGE = "image"  # img src/srcset, picture source srcset, video poster
+    FRAME = "frame"  # iframe[src], frame[src]: loaded into the page
+    MEDIA = "media"  # video/audio/source src, track src
+    OBJECT = "object"  # object[data], embed[src]
+    STYLESHEET = "stylesheet"  # link rel=stylesheet, CSS @import
+    ICON = "icon"  # link rel=icon (and its apple-touch and mask variants)
+    SCRIPT = "script"  # script[src]
+    REFRESH = "refresh"  # <meta http-equiv=refresh content="0; url=...">
+    CSS = "css"  # url(...) in a <style> element or a style="" attribute
+
+
 class ChangeKind(StrEnum):
     ADDED = "added"
     REMOVED = "removed"
@@ -173,6 +189,8 @@ class Link(Record):
 
     url: str
     text: str = ""
+    element: str = "a[href]"  # the tag and attribute it was found in (`img[srcset]`, ...)
+    kind: ElementKind = ElementKind.LINK
 
 
 class NavItem(Record):

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ocwwatch.models import Resource
+from ocwwatch.models import ElementKind, Resource
 from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 
 # Resource ids name report anchors and history queries; keeping them to a safe alphabet means
@@ -78,6 +78,9 @@ class DeepSettings(Section):
     # when CPU, not politeness, bounds the crawl (a fast mirror, high per-host concurrency).
     extract_workers: Annotated[int, Field(ge=0, le=32)] = 0
     check_external: bool = True  # also check links that leave the crawled course sites
+    # Issue 14: which of the URLs a reader's browser follows or loads are checked, by what the
+    # element holding them is for (link, image, stylesheet, ...); every kind by default.
+    link_kinds: tuple[ElementKind, ...] = tuple(ElementKind)
     respect_robots: bool = True  # honour each host's robots.txt (RFC 9309)
     robots_user_agent: str = Field(default="ocwwatch", min_length=1)  # token robots.txt names
     # Moved to [http], as origins: a value here is refused with a message that says so.

@@ -36,6 +36,7 @@ from ocwwatch.fetch import Fetcher
 from ocwwatch.judge import ANSWERED
 from ocwwatch.models import (
     CrawlStep,
+    ElementKind,
     FetchResult,
     FrontierEntry,
     Link,
@@ -75,6 +76,8 @@ class DeepOptions:
     judge_batch: int = 500  # found links judged per read
     max_links_per_page: int = MAX_LINKS_PER_PAGE  # links read from one page, in page order
     max_links_per_run: int = 200_000  # distinct links the crawl queues; later ones are dropped
+    # What the elements holding the links read are for (issue 14): other links are not checked.
+    link_kinds: frozenset[ElementKind] = frozenset(ElementKind)
 
 
 @dataclass
@@ -252,6 +255,8 @@ class DeepCrawl:
     def add_links(self, links: Sequence[Link], found_on: str, parent: FrontierEntry) -> None:
         """Queue a page's links (the store ignores known ones) and record where each was."""
         for link in links:
+            if link.kind not in self.options.link_kinds:
+                continue
             key = url_key(link.url)
             if not self.within_run_cap(key, found_on):
                 continue
@@ -262,7 +267,7 @@ class DeepCrawl:
             self.recent[key] = None
             if len(self.recent) > RECENT_KEYS:
                 self.recent.popitem(last=False)
-            kind, site_id = self.scope.classify(link.url, key)
+            kind, site_id = self.scope.classify(link.url, key, link.kind)
             self.step.found.append(
                 FrontierEntry(
                     url=link.url,

@@ -7,10 +7,10 @@ threads in this process: a `ProcessPoolExecutor`'s feeder threads fought the loo
 and cost as much as the reading they took away.
 
 A request is the URL, the content type and the body, each prefixed by its length; the answer
-is JSON, `[page kind, [[url, text], ...], [problem, ...]]`, prefixed by its length; one page at
-a time per reader, which keeps at most `max_links` of a page's links (its command line says
-how many). Once a reader dies or misbehaves, its page and every later one are read in this
-process instead.
+is JSON, `[page kind, [[url, text, element, kind], ...], [problem, ...]]`, prefixed by its
+length; one page at a time per reader, which keeps at most `max_links` of a page's links (its
+command line says how many). Once a reader dies or misbehaves, its page and every later one are
+read in this process instead.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import BinaryIO, Self
 
 from ocwwatch.extract import MAX_LINKS_PER_PAGE, extract_links
-from ocwwatch.models import Extraction, Link, Metadata, PageKind
+from ocwwatch.models import ElementKind, Extraction, Link, Metadata, PageKind
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +129,12 @@ class PageReaders:
         finally:
             self._idle.put_nowait(process)
         metadata = Metadata(page_kind=PageKind(kind), content_type=content_type, problems=problems)
-        return Extraction(metadata=metadata, links=tuple(Link(url=u, text=t) for u, t in links))
+        read = tuple(Link(url=u, text=t, element=e, kind=ElementKind(k)) for u, t, e, k in links)
+        return Extraction(metadata=metadata, links=read)
 
     async def _ask(
         self, process: asyncio.subprocess.Process, request: tuple[bytes, str, str | None]
-    ) -> tuple[str, list[tuple[str, str]], tuple[str, ...]]:
+    ) -> tuple[str, list[tuple[str, str, str, str]], tuple[str, ...]]:
         stdin, stdout = process.stdin, process.stdout
         if stdin is None or stdout is None:
             raise OSError("the reader has no pipes")
@@ -146,8 +147,8 @@ class PageReaders:
             kind, links, problems = json.loads(await stdout.readexactly(length))
         except asyncio.IncompleteReadError as exc:
             raise EOFError("the reader exited") from exc
-        pairs = [(str(url), str(text)) for url, text in links]
-        return str(kind), pairs, tuple(str(problem) for problem in problems)
+        rows = [(str(url), str(text), str(element), str(use)) for url, text, element, use in links]
+        return str(kind), rows, tuple(str(problem) for problem in problems)
 
 
 def _frame(request: tuple[bytes, str, str | None]) -> bytes:
@@ -181,7 +182,7 @@ def serve(source: BinaryIO, sink: BinaryIO, max_links: int = MAX_LINKS_PER_PAGE)
         extraction = extract_links(
             body, url.decode(), content_type.decode() or None, max_links=max_links
         )
-        links = [[link.url, link.text] for link in extraction.links]
+        links = [[link.url, link.text, link.element, link.kind.value] for link in extraction.links]
         metadata = extraction.metadata
         answer = json.dumps([metadata.page_kind.value, links, metadata.problems]).encode()
         sink.write(_LENGTH.pack(len(answer)) + answer)

@@ -12,11 +12,13 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from ocwwatch.fetch import normalise_url
-from ocwwatch.models import LinkKind
+from ocwwatch.models import ElementKind, LinkKind
 from ocwwatch.urls import WEB_SCHEMES, InvalidURLError, parse_url
 
 # A last path segment with one of these suffixes is still a page; any other suffix is a file.
 PAGE_SUFFIXES = frozenset({"html", "htm", "shtml", "xhtml", "php", "asp", "aspx", "jsp"})
+# Elements whose URL a reader follows or sees as a page: only these are crawled as pages.
+PAGE_ELEMENTS = frozenset({ElementKind.LINK, ElementKind.REFRESH, ElementKind.FRAME})
 # Embedded players that answer 200 whatever became of the video (issue 4, item 1).
 EMBED_PREFIXES = (
     "https://www.youtube.com/embed/",
@@ -96,12 +98,18 @@ class Scope:
     def site_by_id(self, resource_id: str | None) -> Site | None:
         return next((site for site in self.sites if site.resource_id == resource_id), None)
 
-    def classify(self, url: str, key: str) -> tuple[LinkKind, str | None]:
-        """How to check a found link, and the site it belongs to (None outside every site)."""
+    def classify(
+        self, url: str, key: str, element: ElementKind = ElementKind.LINK
+    ) -> tuple[LinkKind, str | None]:
+        """How to check a found link, and the site it belongs to (None outside every site).
+
+        What a page loads (an image, a stylesheet, a script...) is a file whatever its name;
+        only what a reader follows or is shown as a page (a link, a frame) can be a page.
+        """
         site = self.site_of(key)
         if url.startswith(EMBED_PREFIXES):
             kind = LinkKind.EMBED
-        elif is_file_path(key):
+        elif element not in PAGE_ELEMENTS or is_file_path(key):
             kind = LinkKind.FILE
         elif site is not None:
             kind = LinkKind.PAGE

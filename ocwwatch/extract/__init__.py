@@ -17,12 +17,12 @@ from ocwwatch.extract.dom import (
     decode_html,
     fold_text,
     load_page,
-    page_links_fast,
     parse_html,
     visible_text,
 )
 from ocwwatch.extract.html import extract_html, is_not_found
 from ocwwatch.extract.legacy import extract_legacy, is_legacy_course
+from ocwwatch.extract.links import page_links_fast
 from ocwwatch.extract.ocw import course_links, course_page_kind, extract_ocw, is_course_site
 from ocwwatch.extract.pdf import PDF_MAGIC, extract_pdf
 from ocwwatch.models import HTML_TYPES, Extraction, Metadata, PageKind
@@ -151,7 +151,7 @@ def _extract_html(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
 def _links_only(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
     """The page kind and links `_extract_html` would find, without the rest of the metadata."""
     tree = page.tree
-    anchors = page_links_fast(tree, page.base, page.max_links)
+    anchors = page_links_fast(page)
     if is_course_site(tree):
         kind, links = course_page_kind(tree), course_links(page, anchors)
     elif is_legacy_course(tree):

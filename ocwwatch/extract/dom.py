@@ -10,14 +10,13 @@ import codecs
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from ocwwatch.models import Link
+from ocwwatch.models import ElementKind, Link
 from ocwwatch.urls import InvalidURLError, parse_url
 
 # The HTML standard only honours a charset declared in the first 1024 bytes.
@@ -32,9 +31,8 @@ _SPACES = re.compile(r"\s+")
 _URL_NOISE = re.compile(r"[\t\n\r]")
 # Typographic quotes and dashes would make "L'Hospital" miss "L’Hospital".
 _TYPOGRAPHY = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
-# Hrefs whose resolution depends on the base's scheme and host only, not its path: root-relative
-# paths and absolute http(s) URLs with a host (pages of one site share most of these).
-_ORIGIN_ONLY = re.compile(r"/(?!/)|https?://[^/?#]")
+# Whether a page can have CSS URLs at all: most have none, and then no style="" is read.
+_CSS_HINT = re.compile(r"url\(|@import", re.I)
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
 _VOID = ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr")
 _OPTIONAL_END = ("li", "p", "dt", "dd", "option", "optgroup", "tr", "td", "th", "rt", "rp")
@@ -57,6 +55,7 @@ class Page:
     problems: tuple[str, ...] = ()  # found while decoding, before any extractor ran
     # Link collection stops once it has more than this many (None: no limit): see page_links.
     max_links: int | None = None
+    has_css_urls: bool = True  # the text has a CSS `url(` or `@import`: style="" is read
 
 
 def load_page(body: bytes, url: str, content_type: str, max_links: int | None = None) -> Page:
@@ -64,7 +63,8 @@ def load_page(body: bytes, url: str, content_type: str, max_links: int | None = 
     text, problems = decode_html(body)
     tree, depth_problems = parse_html(text)
     problems += depth_problems
-    return Page(tree, url, base_url(tree, url), content_type, len(body), problems, max_links)
+    css = _CSS_HINT.search(text) is not None
+    return Page(tree, url, base_url(tree, url), content_type, len(body), problems, max_links, css)
 
 
 def decode_html(body: bytes) -> tuple[str, tuple[str, ...]]:
@@ -230,89 +230,22 @@ def anchor_text(node: LexborNode) -> str:
 
 
 def collect_links(
-    nodes: Iterable[tuple[str | None, str]], base: str, limit: int | None = None
+    found: Iterable[tuple[str | None, str, str, ElementKind]], base: str, limit: int | None = None
 ) -> tuple[Link, ...]:
-    """Resolve (href, text) pairs; keep http(s) only, first occurrence (and its text) wins.
+    """Resolve (href, text, element, kind) tuples; keep http(s) only, first occurrence (and its
+    text) wins.
 
     With `limit`, stops at `limit + 1` links: one more than the cap tells the caller the page
     had more, without resolving (or building records for) the rest.
     """
     seen: dict[str, Link] = {}
-    for href, text in nodes:
+    for href, text, element, kind in found:
         url = resolve_url(base, href)
         if url is not None and url not in seen:
-            seen[url] = Link(url=url, text=text)
+            seen[url] = Link(url=url, text=text, element=element, kind=kind)
             if limit is not None and len(seen) > limit:
                 break
     return tuple(seen.values())
-
-
-def anchor_nodes(tree: LexborHTMLParser) -> Iterator[LexborNode]:
-    """Every <a> in page order, one node at a time (callers skip those without an href).
-
-    A walk, not `tree.css("a[href]")`: that builds every match at once, a million node objects
-    for a hostile page whose links are cut at the first few thousand anyway.
-    """
-    root = tree.root
-    if root is None:
-        return
-    for node in root.traverse():
-        if node.tag == "a":
-            yield node
-
-
-def page_links(tree: LexborHTMLParser, base: str, limit: int | None = None) -> tuple[Link, ...]:
-    """Every <a href> of the page, in page order (at most `limit + 1`: see collect_links)."""
-    pairs = ((attr(node, "href"), anchor_text(node)) for node in anchor_nodes(tree))
-    return collect_links(pairs, base, limit)
-
-
-def page_links_fast(
-    tree: LexborHTMLParser, base: str, limit: int | None = None
-) -> tuple[Link, ...]:
-    """`page_links`, resolving each distinct href once and reading an anchor's text only
-    when its URL is new (the first occurrence's text wins either way)."""
-    resolve = _resolver(base)
-    resolved: dict[str, str | None] = {}
-    seen: dict[str, Link] = {}
-    for node in anchor_nodes(tree):
-        href = node.attributes.get("href")
-        if not href:
-            continue
-        if href in resolved:
-            url = resolved[href]
-        else:
-            url = resolved[href] = resolve(href)
-        if url is not None and url not in seen:
-            seen[url] = Link(url=url, text=anchor_text(node))
-            if limit is not None and len(seen) > limit:
-                break
-    return tuple(seen.values())
-
-
-def _resolver(base: str) -> Callable[[str], str | None]:
-    """`resolve_url` against `base`, shared between pages of one site where the base's path
-    cannot matter (the answer is the same, only computed once)."""
-    try:
-        parts = urlsplit(base)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in WEB_SCHEMES or not parts.netloc:
-        return lambda href: resolve_url(base, href)
-    origin = f"{parts.scheme}://{parts.netloc}/"
-
-    def resolve(href: str) -> str | None:
-        cleaned = _URL_NOISE.sub("", href).strip()
-        if _ORIGIN_ONLY.match(cleaned):
-            return _resolve_shared(origin, cleaned)
-        return resolve_url(base, cleaned)
-
-    return resolve
-
-
-@lru_cache(maxsize=1 << 15)
-def _resolve_shared(origin: str, href: str) -> str | None:
-    return resolve_url(origin, href)
 
 
 def same_page(left: str | None, right: str | None) -> bool:

@@ -1,0 +1,251 @@
+"""A page's links as a reader's browser sees them: every URL-bearing attribute it follows or
+loads (HTML standard), `srcset` candidates, `<meta http-equiv=refresh>` targets and CSS `url()`
+and `@import`, each with the element and attribute it was found in (issue 14).
+
+Pure functions over a parsed Page; resolving is dom.py's (the WHATWG parser). No I/O, no raising.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from ocwwatch.extract.dom import (
+    WEB_SCHEMES,
+    Page,
+    anchor_text,
+    attr,
+    clean_text,
+    collect_links,
+    resolve_url,
+)
+from ocwwatch.models import ElementKind, Link
+
+Kind = ElementKind
+# The attributes of the HTML standard whose URL a browser follows (a, area) or loads, by tag.
+URL_ATTRIBUTES: dict[str, tuple[tuple[str, ElementKind], ...]] = {
+    "a": (("href", Kind.LINK),),
+    "area": (("href", Kind.LINK),),
+    "img": (("src", Kind.IMAGE), ("srcset", Kind.IMAGE)),
+    "iframe": (("src", Kind.FRAME),),
+    "frame": (("src", Kind.FRAME),),
+    "video": (("src", Kind.MEDIA), ("poster", Kind.IMAGE)),
+    "audio": (("src", Kind.MEDIA),),
+    "source": (("src", Kind.MEDIA), ("srcset", Kind.IMAGE)),
+    "track": (("src", Kind.MEDIA),),
+    "object": (("data", Kind.OBJECT),),
+    "embed": (("src", Kind.OBJECT),),
+    "script": (("src", Kind.SCRIPT),),
+}
+# <link rel> values whose href the browser loads. Never preconnect, dns-prefetch, prefetch:
+# hints about hosts or later pages, not resources a reader sees.
+LINK_RELS: dict[str, ElementKind] = {
+    "stylesheet": Kind.STYLESHEET,
+    "icon": Kind.ICON,
+    "apple-touch-icon": Kind.ICON,
+    "apple-touch-icon-precomposed": Kind.ICON,
+    "mask-icon": Kind.ICON,
+}
+# Kinds a reader follows by clicking (the rest the browser loads with the page).
+FOLLOWED = frozenset({Kind.LINK, Kind.REFRESH})
+STYLE_ELEMENT = "style"
+STYLE_ATTRIBUTE = "[style]"
+# CSS `url(...)` (quoted or not) and `@import "..."`: what a browser fetches from a style sheet.
+_CSS_URL = re.compile(
+    r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)\s"']*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""",
+    re.I,
+)
+# The refresh pragma's "N; url=target" (HTML standard, "shared declarative refresh steps").
+_REFRESH = re.compile(r"""^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(["']?)(.*)$""", re.I | re.S)
+_SPACE = " \t\n\r\f"
+# The elements the walk reads, and the selector of style="" attributes that hold a URL.
+_WALKED = frozenset({*URL_ATTRIBUTES, "link", "meta", STYLE_ELEMENT})
+_STYLED = '[style*="url(" i]'
+# Hrefs whose resolution depends on the base's scheme and host only, not its path: root-relative
+# paths and absolute http(s) URLs with a host (pages of one site share most of these).
+_ORIGIN_ONLY = re.compile(r"/(?!/)|https?://[^/?#]")
+_URL_NOISE = re.compile(r"[\t\n\r]")
+
+# One URL found: the text as written, the anchor's text (read only when needed), where it was.
+Found = tuple[str, Callable[[], str], str, ElementKind]
+
+
+def srcset_urls(srcset: str) -> list[str]:
+    """The URLs of a `srcset` (HTML standard, "parse a srcset attribute"): each candidate's URL
+    runs to the first whitespace; a comma ends a candidate outside its descriptors' brackets."""
+    urls: list[str] = []
+    position, end = 0, len(srcset)
+    while position < end:
+        while position < end and (srcset[position] in _SPACE or srcset[position] == ","):
+            position += 1
+        start = position
+        while position < end and srcset[position] not in _SPACE:
+            position += 1
+        url = srcset[start:position]
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:  # skip the descriptors, up to a comma outside parentheses
+            depth = 0
+            while position < end and (srcset[position] != "," or depth):
+                depth += {"(": 1, ")": -1}.get(srcset[position], 0)
+                position += 1
+        if url:
+            urls.append(url)
+    return urls
+
+
+def refresh_url(content: str) -> str | None:
+    """The target of `<meta http-equiv=refresh content=...>`, or None when it only reloads."""
+    match = _REFRESH.match(content)
+    if match is None:
+        return None
+    quote, target = match.groups()
+    if quote and quote in target:
+        target = target[: target.index(quote)]
+    target = target.strip()
+    return target or None
+
+
+def css_urls(css: str) -> list[str]:
+    """Every `url(...)` and `@import "..."` target of a style sheet, in order."""
+    return [
+        next(group for group in match.groups() if group is not None)
+        for match in _CSS_URL.finditer(css)
+    ]
+
+
+def _no_text() -> str:
+    return ""
+
+
+def _found_in(node: LexborNode, tag: str) -> Iterator[Found]:
+    """The URLs one element holds, with their element and kind."""
+    attributes = node.attributes
+    for name, kind in URL_ATTRIBUTES.get(tag, ()):
+        value = attributes.get(name)
+        if value:
+            yield from _attribute(node, tag, name, value, kind)
+    if tag == "link":
+        yield from _link_element(attributes)
+    elif tag == "meta":
+        yield from _refresh(attributes)
+    elif tag == STYLE_ELEMENT:
+        for url in css_urls(node.text(deep=True)):
+            yield url, _no_text, STYLE_ELEMENT, Kind.CSS
+
+
+def _attribute(
+    node: LexborNode, tag: str, name: str, value: str, kind: ElementKind
+) -> Iterator[Found]:
+    element = f"{tag}[{name}]"
+    if name == "srcset":
+        for url in srcset_urls(value):
+            yield url, _no_text, element, kind
+    elif kind is Kind.LINK:
+        yield value, _anchor_text(node), element, kind
+    else:
+        yield value, _titled(node), element, kind
+
+
+def _anchor_text(node: LexborNode) -> Callable[[], str]:
+    """What a reader sees for a link: its text (an area's alt text)."""
+    return lambda: anchor_text(node) or clean_text(attr(node, "alt"))
+
+
+def _titled(node: LexborNode) -> Callable[[], str]:
+    """What a reader sees for a loaded resource: its alt text, else its title."""
+    return lambda: clean_text(attr(node, "alt") or attr(node, "title"))
+
+
+def _link_element(attributes: dict[str, str | None]) -> Iterator[Found]:
+    href = attributes.get("href")
+    rels = (attributes.get("rel") or "").lower().split()
+    kind = next((LINK_RELS[rel] for rel in rels if rel in LINK_RELS), None)
+    if href and kind is not None:
+        yield href, _no_text, "link[href]", kind
+
+
+def _refresh(attributes: dict[str, str | None]) -> Iterator[Found]:
+    if (attributes.get("http-equiv") or "").strip().lower() != "refresh":
+        return
+    target = refresh_url(attributes.get("content") or "")
+    if target is not None:
+        yield target, _no_text, "meta[content]", Kind.REFRESH
+
+
+def found_urls(tree: LexborHTMLParser, *, styles: bool = True) -> Iterator[Found]:
+    """Every URL of the page: elements' in page order, then `style=""` attributes' (when
+    `styles`) in page order. The attributes are looked up by a selector, not on each element
+    of the walk: reading every element's attributes cost more than the rest of the walk."""
+    root = tree.root
+    if root is None:
+        return
+    for node in root.traverse():
+        tag = node.tag or ""
+        if tag == "a":  # most of a page's links: read here, without another generator
+            href = node.attributes.get("href")
+            if href:
+                yield href, _anchor_text(node), "a[href]", Kind.LINK
+        elif tag in _WALKED:
+            yield from _found_in(node, tag)
+    if styles:
+        for node in tree.css(_STYLED):
+            for url in css_urls(node.attributes.get("style") or ""):
+                yield url, _no_text, STYLE_ATTRIBUTE, Kind.CSS
+
+
+def page_links(page: Page) -> tuple[Link, ...]:
+    """Every link of the page, in page order (at most `max_links + 1`: see collect_links)."""
+    found = (
+        (href, text(), element, kind)
+        for href, text, element, kind in found_urls(page.tree, styles=page.has_css_urls)
+    )
+    return collect_links(found, page.base, page.max_links)
+
+
+def page_links_fast(page: Page) -> tuple[Link, ...]:
+    """`page_links`, resolving each distinct href once and reading an anchor's text only
+    when its URL is new (the first occurrence's text wins either way)."""
+    resolve = _resolver(page.base)
+    resolved: dict[str, str | None] = {}
+    seen: dict[str, Link] = {}
+    limit = page.max_links
+    for href, text, element, kind in found_urls(page.tree, styles=page.has_css_urls):
+        if href in resolved:
+            url = resolved[href]
+        else:
+            url = resolved[href] = resolve(href)
+        if url is not None and url not in seen:
+            seen[url] = Link(url=url, text=text(), element=element, kind=kind)
+            if limit is not None and len(seen) > limit:
+                break
+    return tuple(seen.values())
+
+
+def _resolver(base: str) -> Callable[[str], str | None]:
+    """`resolve_url` against `base`, shared between pages of one site where the base's path
+    cannot matter (the answer is the same, only computed once)."""
+    try:
+        parts = urlsplit(base)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in WEB_SCHEMES or not parts.netloc:
+        return lambda href: resolve_url(base, href)
+    origin = f"{parts.scheme}://{parts.netloc}/"
+
+    def resolve(href: str) -> str | None:
+        cleaned = _URL_NOISE.sub("", href).strip()
+        if _ORIGIN_ONLY.match(cleaned):
+            return _resolve_shared(origin, cleaned)
+        return resolve_url(base, cleaned)
+
+    return resolve
+
+
+@lru_cache(maxsize=1 << 15)
+def _resolve_shared(origin: str, href: str) -> str | None:
+    return resolve_url(origin, href)

@@ -1,0 +1,182 @@
+"""Issue 14: the deep check sees every link a reader's browser would, one table row per kind of
+element and attribute, through extraction and through a crawl served on a MockTransport."""
+
+from __future__ import annotations
+
+import pytest
+from support.crawl import HOME, MockSite, by_path, config, deep_run, ok, pdf, status
+
+from ocwwatch.extract import extract_links, extract_page
+from ocwwatch.extract.links import css_urls, refresh_url, srcset_urls
+from ocwwatch.models import ElementKind, LinkKind, LinkState
+from ocwwatch.store import Store
+
+pytestmark = pytest.mark.anyio
+
+BASE = "https://example.org/course/page/"
+K = ElementKind
+
+# (markup inside <body>, [(resolved URL, element, kind), ...]) in page order.
+ELEMENTS = [
+    ("<a href='a.html'>A</a>", [(BASE + "a.html", "a[href]", K.LINK)]),
+    (
+        "<map><area href='/area' alt='Region'></map>",
+        [("https://example.org/area", "area[href]", K.LINK)],
+    ),
+    ("<img src='i.png' alt='I'>", [(BASE + "i.png", "img[src]", K.IMAGE)]),
+    (
+        "<img srcset='s1.png 1x, s2.png 2x'>",
+        [(BASE + "s1.png", "img[srcset]", K.IMAGE), (BASE + "s2.png", "img[srcset]", K.IMAGE)],
+    ),
+    (
+        "<picture><source srcset='p.webp' type='image/webp'><img src='p.jpg'></picture>",
+        [(BASE + "p.webp", "source[srcset]", K.IMAGE), (BASE + "p.jpg", "img[src]", K.IMAGE)],
+    ),
+    ("<iframe src='/embed/x'></iframe>", [("https://example.org/embed/x", "iframe[src]", K.FRAME)]),
+    (
+        "<video src='v.mp4' poster='v.jpg'></video>",
+        [(BASE + "v.mp4", "video[src]", K.MEDIA), (BASE + "v.jpg", "video[poster]", K.IMAGE)],
+    ),
+    ("<audio src='a.mp3'></audio>", [(BASE + "a.mp3", "audio[src]", K.MEDIA)]),
+    (
+        "<video><source src='w.webm'><track src='w.vtt'></video>",
+        [(BASE + "w.webm", "source[src]", K.MEDIA), (BASE + "w.vtt", "track[src]", K.MEDIA)],
+    ),
+    ("<object data='o.swf'></object>", [(BASE + "o.swf", "object[data]", K.OBJECT)]),
+    ("<embed src='e.svg'>", [(BASE + "e.svg", "embed[src]", K.OBJECT)]),
+    (
+        "<link rel='stylesheet' href='/s.css'>",
+        [("https://example.org/s.css", "link[href]", K.STYLESHEET)],
+    ),
+    (
+        "<link rel='shortcut icon' href='/f.ico'>",
+        [("https://example.org/f.ico", "link[href]", K.ICON)],
+    ),
+    ("<link rel='preconnect' href='https://cdn.example.net'>", []),
+    ("<link rel='dns-prefetch' href='//cdn.example.net'>", []),
+    ("<link rel='canonical' href='/c'>", []),
+    ("<script src='/j.js'></script>", [("https://example.org/j.js", "script[src]", K.SCRIPT)]),
+    (
+        "<meta http-equiv='refresh' content='5; url=/moved/'>",
+        [("https://example.org/moved/", "meta[content]", K.REFRESH)],
+    ),
+    ("<meta http-equiv='refresh' content='30'>", []),
+    (
+        "<style>@import 'imp.css'; .x { background: url(\"bg.png\") }</style>",
+        [(BASE + "imp.css", "style", K.CSS), (BASE + "bg.png", "style", K.CSS)],
+    ),
+    (
+        "<div style='background-image: url(/d.png)'>x</div>",
+        [("https://example.org/d.png", "[style]", K.CSS)],
+    ),
+    (
+        "<base href='https://cdn.example.net/b/'><img src='i.png'><a href='../up'>u</a>",
+        [
+            ("https://cdn.example.net/b/i.png", "img[src]", K.IMAGE),
+            ("https://cdn.example.net/up", "a[href]", K.LINK),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("markup", "expected"), ELEMENTS, ids=[row[0][:40] for row in ELEMENTS])
+def test_every_url_a_browser_follows_or_loads_is_read(
+    markup: str, expected: list[tuple[str, str, ElementKind]]
+) -> None:
+    """Each element and attribute a browser follows or loads gives its link, element and kind;
+    hints (preconnect, dns-prefetch) and pages' own statements (canonical) give none."""
+    body = f"<html><head><title>t</title></head><body>{markup}</body></html>".encode()
+    fast = extract_links(body, BASE, "text/html")
+    found = [(link.url, link.element, link.kind) for link in fast.links]
+    assert found == expected
+    assert extract_page(body, BASE, "text/html").links == fast.links
+
+
+SRCSETS = [
+    ("a.png", ["a.png"]),
+    ("a.png 1x, b.png 2x", ["a.png", "b.png"]),
+    ("a.png 100w,b.png 200w", ["a.png", "b.png"]),
+    ("image,1.jpg 1x, image,2.jpg 2x", ["image,1.jpg", "image,2.jpg"]),
+    ("a.png, b.png", ["a.png", "b.png"]),
+    ("  ,, a.png  ", ["a.png"]),
+    ("data:image/png;base64,iVBORw0KGgo= 1x", ["data:image/png;base64,iVBORw0KGgo="]),
+]
+
+
+@pytest.mark.parametrize(("srcset", "urls"), SRCSETS)
+def test_srcset_candidates_as_the_html_standard_parses_them(srcset: str, urls: list[str]) -> None:
+    """A candidate's URL runs to whitespace (commas inside it stay); descriptors are skipped."""
+    assert srcset_urls(srcset) == urls
+
+
+@pytest.mark.parametrize(
+    ("content", "url"),
+    [
+        ("0; url=/next", "/next"),
+        ("0;URL='/quoted' ", "/quoted"),
+        ("3, url = x.html", "x.html"),
+        ("0; /bare", "/bare"),
+        ("5", None),
+    ],
+)
+def test_meta_refresh_targets(content: str, url: str | None) -> None:
+    """The refresh pragma's URL, quoted or not, with or without `url=`; a bare delay has none."""
+    assert refresh_url(content) == url
+
+
+def test_css_urls_quoted_unquoted_and_imports() -> None:
+    """url() with either quote or none, and @import of a string, in order."""
+    css = "@import \"a.css\"; b { background: url( 'b.png' ) } c { src: url(c.woff) }"
+    assert css_urls(css) == ["a.css", "b.png", "c.woff"]
+
+
+# --- through a crawl ---------------------------------------------------------------------------
+
+COURSE = (
+    b"<html><head><title>Course</title><link rel='stylesheet' href='/courses/c1/s.css'>"
+    b"<link rel='preconnect' href='https://fonts.example.net'>"
+    b"<script src='/courses/c1/gone.js'></script></head><body>"
+    b"<img src='/courses/c1/img/slide' alt='Slide one'><img src='/courses/c1/missing.png'>"
+    b"<iframe src='/courses/c1/player/'></iframe><video poster='/courses/c1/poster.jpg'></video>"
+    b"<a href='/courses/c1/notes.pdf'>Notes</a></body></html>"
+)
+
+
+def course_site() -> MockSite:
+    return MockSite(
+        {
+            HOME: ok(COURSE),
+            "/courses/c1/s.css": ok(b"body{}", "text/css"),
+            "/courses/c1/img/slide": ok(b"\x89PNG", "image/png"),
+            "/courses/c1/player/": ok(b"<html><title>Player</title><a href='/courses/c1/x/'>x</a>"),
+            "/courses/c1/x/": ok(b"<html><title>X</title></html>"),
+            "/courses/c1/poster.jpg": status(404),
+            "/courses/c1/notes.pdf": pdf(),
+        }
+    )
+
+
+async def test_a_crawl_checks_what_a_page_loads_and_says_what_broke(store: Store) -> None:
+    """Broken images, scripts and posters are dead links like a broken anchor; an image with no
+    suffix is checked as a file (HEAD), never read; a frame's page is read for its links."""
+    mock = course_site()
+    outcomes = await deep_run(config(mock), store, transport=mock.transport())
+    links = by_path(outcomes, mock)
+    states = {path: link.state for path, link in links.items()}
+    assert states["/courses/c1/s.css"] is LinkState.OK
+    assert states["/courses/c1/gone.js"] is LinkState.DEAD
+    assert states["/courses/c1/missing.png"] is LinkState.DEAD
+    assert states["/courses/c1/poster.jpg"] is LinkState.DEAD
+    assert states["/courses/c1/x/"] is LinkState.OK  # found inside the frame's page
+    assert links["/courses/c1/img/slide"].kind is LinkKind.FILE
+    assert ("GET", "/courses/c1/img/slide") not in mock.requests
+    assert not [url for url in links if "fonts.example.net" in url]
+
+
+async def test_link_kinds_selects_what_is_checked(store: Store) -> None:
+    """`[deep] link_kinds = ["link"]` checks anchors only: no image, script or stylesheet."""
+    mock = course_site()
+    cfg = config(mock, link_kinds=["link"])
+    outcomes = await deep_run(cfg, store, transport=mock.transport())
+    assert set(by_path(outcomes, mock)) == {"/courses/c1/notes.pdf"}
+    assert mock.count("/courses/c1/gone.js") == 0
