@@ -58,6 +58,7 @@ class LinkState(StrEnum):
     BLOCKED = "blocked"
     UNKNOWN = "unknown"
     SKIPPED = "skipped"
+    INVALID = "invalid"  # an href a browser's URL parser rejects (issue 14): broken as written
 
 
 class LinkKind(StrEnum):
@@ -234,6 +235,14 @@ class Extraction(Record):
 
     metadata: Metadata
     links: tuple[Link, ...] = ()
+    # Links no request can follow (issue 14): another scheme (`mailto:`, `file:`), or an href a
+    # browser rejects (`http://`, kept as written). The deep check reports them; nothing fetches.
+    unfetchable: tuple[Link, ...] = ()
+
+    @property
+    def crawl_links(self) -> tuple[Link, ...]:
+        """Every link the deep check reports: the fetchable ones, then the rest."""
+        return self.links + self.unfetchable if self.unfetchable else self.links
 
 
 # --- the curated list ----------------------------------------------------------------------

@@ -4,11 +4,13 @@ element and attribute, through extraction and through a crawl served on a MockTr
 from __future__ import annotations
 
 import pytest
-from support.crawl import HOME, MockSite, by_path, config, deep_run, ok, pdf, status
+from support.crawl import HOME, T0, MockSite, by_path, config, deep_run, ok, pdf, status
 
 from ocwwatch.extract import extract_links, extract_page
 from ocwwatch.extract.links import css_urls, refresh_url, srcset_urls
-from ocwwatch.models import ElementKind, LinkKind, LinkState
+from ocwwatch.fetch import Recording
+from ocwwatch.judge import is_link_finding
+from ocwwatch.models import ElementKind, LinkCheck, LinkKind, LinkState
 from ocwwatch.store import Store
 
 pytestmark = pytest.mark.anyio
@@ -180,3 +182,62 @@ async def test_link_kinds_selects_what_is_checked(store: Store) -> None:
     outcomes = await deep_run(cfg, store, transport=mock.transport())
     assert set(by_path(outcomes, mock)) == {"/courses/c1/notes.pdf"}
     assert mock.count("/courses/c1/gone.js") == 0
+
+
+# --- nothing silently dropped (item 2) ---------------------------------------------------------
+
+# (href as written, the state the deep check reports, a word its detail has); None: no link.
+HREFS = [
+    ("http://localhost]", LinkState.INVALID, "rejects"),
+    ("http://", LinkState.INVALID, "rejects"),
+    ("//////", LinkState.INVALID, "rejects"),
+    ("http://[::1", LinkState.INVALID, "rejects"),
+    ("https://exa mple.org/", LinkState.INVALID, "rejects"),
+    ("mailto:editor@example.org", LinkState.SKIPPED, "mailto:"),
+    ("tel:+1-555-0100", LinkState.SKIPPED, "tel:"),
+    ("javascript:void(0)", LinkState.SKIPPED, "javascript:"),
+    ("ftp://ftp.example.org/book.txt", LinkState.SKIPPED, "ftp:"),
+    ("file:///C:/Users/me/notes.pdf", LinkState.DEAD, "reader's own computer"),
+    ("data:text/plain,inline", None, ""),
+    ("#top", None, ""),
+    ("", None, ""),
+]
+
+
+async def unfetchable_run(
+    store: Store, mock: MockSite, home: Recording | None = None
+) -> dict[str, LinkCheck]:
+    """A deep run of a home holding every href of HREFS; its links by URL."""
+    hrefs = "".join(f"<a href='{href}'>{n}</a>" for n, (href, _, _) in enumerate(HREFS))
+    body = f"<html><head><title>Home</title></head><body>{hrefs}</body></html>".encode()
+    mock.routes[HOME] = home or ok(body, etag='"v1"')
+    outcomes = await deep_run(config(mock), store, transport=mock.transport(), at=T0)
+    return {link.url: link for link in outcomes.report.links}
+
+
+@pytest.mark.parametrize(("href", "state", "word"), HREFS, ids=[row[0] or "empty" for row in HREFS])
+async def test_links_no_request_can_follow_are_reported_not_dropped(
+    store: Store, href: str, state: LinkState | None, word: str
+) -> None:
+    """An href a browser rejects is `invalid`, another scheme `skipped` naming it, a file: link
+    `dead`; inline content, fragments of the page and empty hrefs are no links. None is fetched."""
+    links = await unfetchable_run(store, MockSite({}))
+    if state is None:
+        assert not [url for url in links if url.startswith(href or "\0")]
+        return
+    link = links[href]
+    assert (link.state, link.http_status) == (state, None)
+    assert word in (link.detail or "")
+
+
+async def test_unfetchable_links_survive_a_304_and_count_as_findings(store: Store) -> None:
+    """A page unchanged since the last run (304) still reports its invalid and file: links,
+    and each is a finding at once (the run exits with findings)."""
+    mock = MockSite({})
+    await unfetchable_run(store, mock)
+    answered = len(mock.requests)
+    links = await unfetchable_run(store, mock, home=status(304))
+    assert mock.requests[answered:] == [("GET", HOME)]  # the home, and nothing else
+    assert links["//////"].state is LinkState.INVALID
+    assert links["file:///C:/Users/me/notes.pdf"].state is LinkState.DEAD
+    assert is_link_finding(links["http://"], failures_before_finding=3)

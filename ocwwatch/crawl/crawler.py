@@ -248,7 +248,7 @@ class DeepCrawl:
             page = remembered(target, result, extraction)
             if page is not None:
                 self.step.pages.append(page)
-            return extraction.links
+            return extraction.crawl_links
         cached = self.store.load_crawled_page(target.key)
         return cached.links if cached is not None else None
 
@@ -426,7 +426,7 @@ class DeepCrawl:
         earlier = self.fresh.pop(entry.key, None)
         refusal = self.scope.refusal(entry.url)
         if refusal is not None:
-            return skipped(entry, refusal, self.now())
+            return skipped(entry, refusal[1], self.now(), refusal[0])
         outside = entry.kind in {LinkKind.EXTERNAL, LinkKind.EMBED}
         if outside and not self.options.check_external:
             reason = "links to other sites are not checked (deep.check_external = false)"

@@ -57,8 +57,11 @@ class Visit:
     page: CrawledPage | None = None  # remembered for the next run's conditional request
 
 
-def skipped(entry: FrontierEntry, reason: str, now: datetime) -> Visit:
-    probe = LinkProbe(key=entry.key, state=LinkState.SKIPPED, detail=reason, fetched_at=now)
+def skipped(
+    entry: FrontierEntry, reason: str, now: datetime, state: LinkState = LinkState.SKIPPED
+) -> Visit:
+    """A link judged without a request: skipped, or one no request could follow (issue 14)."""
+    probe = LinkProbe(key=entry.key, state=state, detail=reason, fetched_at=now)
     return Visit(entry=entry, probe=probe)
 
 
@@ -176,7 +179,7 @@ class Prober:
             entry=entry,
             probe=probe_of(entry, result, extraction.metadata, "GET"),
             final=landing_of(entry, result, extraction.metadata, self.scope, "GET"),
-            links=extraction.links if read else (),
+            links=extraction.crawl_links if read else (),
             found_on=result.final_url,
             read=read,
             links_cut=read and links_were_cut(extraction.metadata),
@@ -249,5 +252,5 @@ def remembered(
         final_url=result.final_url,
         validators=validators,
         page_kind=extraction.metadata.page_kind,
-        links=extraction.links,
+        links=extraction.crawl_links,
     )

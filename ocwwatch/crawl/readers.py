@@ -7,10 +7,11 @@ threads in this process: a `ProcessPoolExecutor`'s feeder threads fought the loo
 and cost as much as the reading they took away.
 
 A request is the URL, the content type and the body, each prefixed by its length; the answer
-is JSON, `[page kind, [[url, text, element, kind], ...], [problem, ...]]`, prefixed by its
-length; one page at a time per reader, which keeps at most `max_links` of a page's links (its
-command line says how many). Once a reader dies or misbehaves, its page and every later one are
-read in this process instead.
+is JSON, `[page kind, [[url, text, element, kind], ...], [problem, ...], fetchable]`, prefixed
+by its length (the first `fetchable` links are the page's `links`, the rest `unfetchable`); one
+page at a time per reader, which keeps at most `max_links` of a page's links (its command line
+says how many). Once a reader dies or misbehaves, its page and every later one are read in this
+process instead.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class PageReaders:
         try:
             if self._broken:
                 return extract_links(body, url, content_type, max_links=self.max_links)
-            kind, links, problems = await self._ask(process, (body, url, content_type))
+            kind, links, problems, fetchable = await self._ask(process, (body, url, content_type))
         except (OSError, EOFError, ValueError, TypeError) as exc:
             log.warning("a page reader failed (%s); reading pages in this process", exc)
             self._broken = True
@@ -130,11 +131,11 @@ class PageReaders:
             self._idle.put_nowait(process)
         metadata = Metadata(page_kind=PageKind(kind), content_type=content_type, problems=problems)
         read = tuple(Link(url=u, text=t, element=e, kind=ElementKind(k)) for u, t, e, k in links)
-        return Extraction(metadata=metadata, links=read)
+        return Extraction(metadata=metadata, links=read[:fetchable], unfetchable=read[fetchable:])
 
     async def _ask(
         self, process: asyncio.subprocess.Process, request: tuple[bytes, str, str | None]
-    ) -> tuple[str, list[tuple[str, str, str, str]], tuple[str, ...]]:
+    ) -> tuple[str, list[tuple[str, str, str, str]], tuple[str, ...], int]:
         stdin, stdout = process.stdin, process.stdout
         if stdin is None or stdout is None:
             raise OSError("the reader has no pipes")
@@ -144,11 +145,11 @@ class PageReaders:
             (length,) = _LENGTH.unpack(await stdout.readexactly(_LENGTH.size))
             if length > MAX_ANSWER_BYTES:
                 raise ValueError(f"answer of {length} bytes")
-            kind, links, problems = json.loads(await stdout.readexactly(length))
+            kind, links, problems, fetchable = json.loads(await stdout.readexactly(length))
         except asyncio.IncompleteReadError as exc:
             raise EOFError("the reader exited") from exc
         rows = [(str(url), str(text), str(element), str(use)) for url, text, element, use in links]
-        return str(kind), rows, tuple(str(problem) for problem in problems)
+        return str(kind), rows, tuple(str(problem) for problem in problems), int(fetchable)
 
 
 def _frame(request: tuple[bytes, str, str | None]) -> bytes:
@@ -182,8 +183,13 @@ def serve(source: BinaryIO, sink: BinaryIO, max_links: int = MAX_LINKS_PER_PAGE)
         extraction = extract_links(
             body, url.decode(), content_type.decode() or None, max_links=max_links
         )
-        links = [[link.url, link.text, link.element, link.kind.value] for link in extraction.links]
+        links = [
+            [link.url, link.text, link.element, link.kind.value] for link in extraction.crawl_links
+        ]
         metadata = extraction.metadata
-        answer = json.dumps([metadata.page_kind.value, links, metadata.problems]).encode()
+        fetchable = len(extraction.links)
+        answer = json.dumps(
+            [metadata.page_kind.value, links, metadata.problems, fetchable]
+        ).encode()
         sink.write(_LENGTH.pack(len(answer)) + answer)
         sink.flush()

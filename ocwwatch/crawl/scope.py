@@ -12,13 +12,16 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from ocwwatch.fetch import normalise_url
-from ocwwatch.models import ElementKind, LinkKind
+from ocwwatch.models import ElementKind, LinkKind, LinkState
 from ocwwatch.urls import WEB_SCHEMES, InvalidURLError, parse_url
 
 # A last path segment with one of these suffixes is still a page; any other suffix is a file.
 PAGE_SUFFIXES = frozenset({"html", "htm", "shtml", "xhtml", "php", "asp", "aspx", "jsp"})
 # Elements whose URL a reader follows or sees as a page: only these are crawled as pages.
 PAGE_ELEMENTS = frozenset({ElementKind.LINK, ElementKind.REFRESH, ElementKind.FRAME})
+FILE_LINK = (
+    "a file: link names a file on the reader's own computer: broken for every reader of a web page"
+)
 # Embedded players that answer 200 whatever became of the video (issue 4, item 1).
 EMBED_PREFIXES = (
     "https://www.youtube.com/embed/",
@@ -121,18 +124,24 @@ class Scope:
         """A host that serves a watched site: its pages say "not found" in their body."""
         return host_of(url) in self.watched_hosts
 
-    def refusal(self, url: str) -> str | None:
-        """Why a found link must not be fetched at all, or None (issue 4, item 6).
+    def refusal(self, url: str) -> tuple[LinkState, str] | None:
+        """The state of a found link that must not be fetched at all, and why; None to fetch it
+        (issue 4, item 6; issue 14).
 
-        Which addresses may be reached is the fetcher's address guard's to say, for every
-        request alike (fetch/guard.py); its refusals come back as `skipped` with the reason.
+        An href a browser rejects is `invalid`; another scheme is `skipped` with its scheme,
+        except `file:`, which names a file on the reader's own computer: on a web page that is
+        a broken link for every reader. Which addresses may be reached is the fetcher's address
+        guard's to say, for every request alike (fetch/guard.py); its refusals come back as
+        `skipped` with the reason.
         """
         try:
             parsed = parse_url(url)
         except InvalidURLError as exc:
-            return str(exc)
+            return LinkState.INVALID, f"a browser rejects this href ({exc})"
+        if parsed.scheme == "file":
+            return LinkState.DEAD, FILE_LINK
         if parsed.scheme not in WEB_SCHEMES:
-            return f"only http(s) links are fetched, not {parsed.scheme}: ones"
+            return LinkState.SKIPPED, f"a {parsed.scheme}: link (only http(s) links are fetched)"
         if not parsed.host:
-            return "the URL has no host"
+            return LinkState.INVALID, "the URL has no host"
         return None

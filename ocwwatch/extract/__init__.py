@@ -134,7 +134,9 @@ def _cap_links(extraction: Extraction, max_links: int) -> Extraction:
     problem = f"{LINKS_CUT} {max_links}: the page has more (deep.max_links_per_page)"
     metadata = extraction.metadata
     metadata = metadata.model_copy(update={"problems": (*metadata.problems, problem)})
-    return Extraction(metadata=metadata, links=extraction.links[:max_links])
+    return extraction.model_copy(
+        update={"metadata": metadata, "links": extraction.links[:max_links]}
+    )
 
 
 def _extract_html(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
@@ -151,7 +153,7 @@ def _extract_html(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
 def _links_only(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
     """The page kind and links `_extract_html` would find, without the rest of the metadata."""
     tree = page.tree
-    anchors = page_links_fast(page)
+    anchors, unfetchable = page_links_fast(page)
     if is_course_site(tree):
         kind, links = course_page_kind(tree), course_links(page, anchors)
     elif is_legacy_course(tree):
@@ -165,7 +167,7 @@ def _links_only(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
         size_bytes=page.size_bytes,
         problems=page.problems + problems,
     )
-    return Extraction(metadata=metadata, links=links)
+    return Extraction(metadata=metadata, links=links, unfetchable=unfetchable)
 
 
 def _other(body: bytes, media_type: str | None, problems: tuple[str, ...]) -> Extraction:

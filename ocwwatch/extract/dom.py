@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ocwwatch.models import ElementKind, Link
-from ocwwatch.urls import InvalidURLError, parse_url
+from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 
 # The HTML standard only honours a charset declared in the first 1024 bytes.
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
@@ -40,6 +40,9 @@ _IMPLIED = ("html", "head", "body", "thead", "tbody", "tfoot", "colgroup", "capt
 _SELF_CLOSING = frozenset(_VOID + _OPTIONAL_END + _IMPLIED + ("param", "source", "track"))
 MAX_DEPTH = 5000
 WEB_SCHEMES = frozenset({"http", "https"})
+# URLs that are the content itself (or nothing): no link to check or to report.
+INLINE_SCHEMES = frozenset({"data", "about", "blob"})
+MAX_HREF_CHARS = 2048  # of an href kept as written (a browser rejects it, or another scheme)
 INVISIBLE_TAGS = ["script", "style", "noscript", "template"]
 
 
@@ -193,6 +196,15 @@ def base_url(tree: LexborHTMLParser, page_url: str) -> str:
 def resolve_url(base: str, href: str | None) -> str | None:
     """Absolute http(s) URL as a browser resolves it (WHATWG), without user info or fragment;
     None for anything else or what a browser rejects."""
+    resolved = resolve_href(base, href)
+    return resolved[0] if resolved is not None and resolved[1] else None
+
+
+def resolve_href(base: str, href: str | None) -> tuple[str, bool] | None:
+    """An href as a browser reads it (issue 14): `(absolute http(s) URL, True)`, without user
+    info or fragment; `(the URL, False)` for another scheme (`mailto:`, `file:`), or `(the href
+    as written, False)` for one a browser rejects (`http://`, `//////`); None for no link at all
+    (empty, a fragment of this page, inline content such as `data:`). Credentials are redacted."""
     if href is None:
         return None
     cleaned = _URL_NOISE.sub("", href).strip()
@@ -201,8 +213,12 @@ def resolve_url(base: str, href: str | None) -> str | None:
     try:
         absolute = parse_url(cleaned, base)
     except InvalidURLError:
+        return redact_url(cleaned)[:MAX_HREF_CHARS], False
+    if absolute.is_web:
+        return absolute.request_url, True
+    if absolute.scheme in INLINE_SCHEMES:
         return None
-    return absolute.request_url if absolute.is_web else None
+    return absolute.href[:MAX_HREF_CHARS], False
 
 
 def canonical_url(tree: LexborHTMLParser, base: str) -> str | None:
@@ -238,14 +254,27 @@ def collect_links(
     With `limit`, stops at `limit + 1` links: one more than the cap tells the caller the page
     had more, without resolving (or building records for) the rest.
     """
+    return collect_all(found, base, limit)[0]
+
+
+def collect_all(
+    found: Iterable[tuple[str | None, str, str, ElementKind]], base: str, limit: int | None = None
+) -> tuple[tuple[Link, ...], tuple[Link, ...]]:
+    """`collect_links`, and the links no request can follow (another scheme, or a URL a
+    browser rejects: see resolve_href), at most `limit` of them, first occurrence wins."""
     seen: dict[str, Link] = {}
+    unfetchable: dict[str, Link] = {}
     for href, text, element, kind in found:
-        url = resolve_url(base, href)
-        if url is not None and url not in seen:
-            seen[url] = Link(url=url, text=text, element=element, kind=kind)
+        resolved = resolve_href(base, href)
+        if resolved is None:
+            continue
+        url, fetchable = resolved
+        into = seen if fetchable else unfetchable
+        if url not in into and (fetchable or limit is None or len(into) < limit):
+            into[url] = Link(url=url, text=text, element=element, kind=kind)
             if limit is not None and len(seen) > limit:
                 break
-    return tuple(seen.values())
+    return tuple(seen.values()), tuple(unfetchable.values())
 
 
 def same_page(left: str | None, right: str | None) -> bool:

@@ -63,7 +63,8 @@ def extract_legacy(page: Page) -> Extraction:
         size_bytes=page.size_bytes,
         problems=page.problems + (() if title else ("no course title (#course_title h1)",)),
     )
-    return Extraction(metadata=metadata, links=page_links(page))
+    links, unfetchable = page_links(page)
+    return Extraction(metadata=metadata, links=links, unfetchable=unfetchable)
 
 
 def _texts(tree: LexborHTMLParser, *selectors: str) -> tuple[str, ...]:

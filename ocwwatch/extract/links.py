@@ -20,8 +20,8 @@ from ocwwatch.extract.dom import (
     anchor_text,
     attr,
     clean_text,
-    collect_links,
-    resolve_url,
+    collect_all,
+    resolve_href,
 )
 from ocwwatch.models import ElementKind, Link
 
@@ -70,6 +70,8 @@ _STYLED = '[style*="url(" i]'
 _ORIGIN_ONLY = re.compile(r"/(?!/)|https?://[^/?#]")
 _URL_NOISE = re.compile(r"[\t\n\r]")
 
+# A page's links: those a request can follow, and the rest (another scheme, or invalid).
+PageLinks = tuple[tuple[Link, ...], tuple[Link, ...]]
 # One URL found: the text as written, the anchor's text (read only when needed), where it was.
 Found = tuple[str, Callable[[], str], str, ElementKind]
 
@@ -198,54 +200,60 @@ def found_urls(tree: LexborHTMLParser, *, styles: bool = True) -> Iterator[Found
                 yield url, _no_text, STYLE_ATTRIBUTE, Kind.CSS
 
 
-def page_links(page: Page) -> tuple[Link, ...]:
-    """Every link of the page, in page order (at most `max_links + 1`: see collect_links)."""
+def page_links(page: Page) -> PageLinks:
+    """Every link of the page, in page order (at most `max_links + 1`: see collect_links), and
+    those no request can follow (see resolve_href)."""
     found = (
         (href, text(), element, kind)
         for href, text, element, kind in found_urls(page.tree, styles=page.has_css_urls)
     )
-    return collect_links(found, page.base, page.max_links)
+    return collect_all(found, page.base, page.max_links)
 
 
-def page_links_fast(page: Page) -> tuple[Link, ...]:
+def page_links_fast(page: Page) -> PageLinks:
     """`page_links`, resolving each distinct href once and reading an anchor's text only
     when its URL is new (the first occurrence's text wins either way)."""
     resolve = _resolver(page.base)
-    resolved: dict[str, str | None] = {}
+    resolved: dict[str, tuple[str, bool] | None] = {}
     seen: dict[str, Link] = {}
+    unfetchable: dict[str, Link] = {}
     limit = page.max_links
     for href, text, element, kind in found_urls(page.tree, styles=page.has_css_urls):
         if href in resolved:
-            url = resolved[href]
+            answer = resolved[href]
         else:
-            url = resolved[href] = resolve(href)
-        if url is not None and url not in seen:
-            seen[url] = Link(url=url, text=text(), element=element, kind=kind)
+            answer = resolved[href] = resolve(href)
+        if answer is None:
+            continue
+        url, fetchable = answer
+        into = seen if fetchable else unfetchable
+        if url not in into and (fetchable or limit is None or len(into) < limit):
+            into[url] = Link(url=url, text=text(), element=element, kind=kind)
             if limit is not None and len(seen) > limit:
                 break
-    return tuple(seen.values())
+    return tuple(seen.values()), tuple(unfetchable.values())
 
 
-def _resolver(base: str) -> Callable[[str], str | None]:
-    """`resolve_url` against `base`, shared between pages of one site where the base's path
+def _resolver(base: str) -> Callable[[str], tuple[str, bool] | None]:
+    """`resolve_href` against `base`, shared between pages of one site where the base's path
     cannot matter (the answer is the same, only computed once)."""
     try:
         parts = urlsplit(base)
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in WEB_SCHEMES or not parts.netloc:
-        return lambda href: resolve_url(base, href)
+        return lambda href: resolve_href(base, href)
     origin = f"{parts.scheme}://{parts.netloc}/"
 
-    def resolve(href: str) -> str | None:
+    def resolve(href: str) -> tuple[str, bool] | None:
         cleaned = _URL_NOISE.sub("", href).strip()
         if _ORIGIN_ONLY.match(cleaned):
             return _resolve_shared(origin, cleaned)
-        return resolve_url(base, cleaned)
+        return resolve_href(base, cleaned)
 
     return resolve
 
 
 @lru_cache(maxsize=1 << 15)
-def _resolve_shared(origin: str, href: str) -> str | None:
-    return resolve_url(origin, href)
+def _resolve_shared(origin: str, href: str) -> tuple[str, bool] | None:
+    return resolve_href(origin, href)

@@ -96,7 +96,8 @@ def extract_ocw(page: Page) -> Extraction:
         **course,
         **own,
     )
-    return Extraction(metadata=metadata, links=_links(page))
+    links, unfetchable = page_links(page)
+    return Extraction(metadata=metadata, links=course_links(page, links), unfetchable=unfetchable)
 
 
 def _course_fields(page: Page, problems: list[str]) -> dict[str, Any]:
@@ -306,12 +307,6 @@ def _file_url(page: Page) -> str | None:
             if url is not None:
                 return url
     return None
-
-
-def _links(page: Page) -> tuple[Link, ...]:
-    """Every link, then embedded players not among them (videos are links the list promises
-    too)."""
-    return course_links(page, page_links(page))
 
 
 def course_links(page: Page, anchors: tuple[Link, ...]) -> tuple[Link, ...]:

@@ -108,8 +108,9 @@ def link_state(result: FetchResult, metadata: Metadata) -> tuple[LinkState, str 
 
 
 def is_link_finding(check: LinkCheck, failures_before_finding: int) -> bool:
-    """Dead links are findings at once; blocked and unknown ones only after several runs."""
-    if check.state in {LinkState.DEAD, LinkState.SOFT404}:
+    """Dead and invalid links are findings at once; blocked and unknown ones only after several
+    runs."""
+    if check.state in {LinkState.DEAD, LinkState.SOFT404, LinkState.INVALID}:
         return True
     if check.state in {LinkState.BLOCKED, LinkState.UNKNOWN}:
         return check.failed_runs >= failures_before_finding

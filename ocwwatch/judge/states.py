@@ -33,4 +33,6 @@ ANSWERED = frozenset({200, 304})
 # that answers it is judged like one that answers 200, its "not found" page and all.
 ANSWERED_OR_PARTIAL = ANSWERED | {206}
 # A link in one of these states has failed this run: its streak grows.
-FAILING = frozenset({LinkState.DEAD, LinkState.SOFT404, LinkState.BLOCKED, LinkState.UNKNOWN})
+FAILING = frozenset(
+    {LinkState.DEAD, LinkState.SOFT404, LinkState.INVALID, LinkState.BLOCKED, LinkState.UNKNOWN}
+)

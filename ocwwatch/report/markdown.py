@@ -48,6 +48,7 @@ _SECTION_TITLES: dict[Outcome, tuple[str, str]] = {
 LINK_FINDINGS: tuple[LinkState, ...] = (
     LinkState.DEAD,
     LinkState.SOFT404,
+    LinkState.INVALID,
     LinkState.REDIRECTED,
     LinkState.BLOCKED,
     LinkState.UNKNOWN,
