@@ -91,10 +91,16 @@ def page_metadata(result: FetchResult, max_links: int = MAX_LINKS_PER_PAGE) -> E
 
 
 def probe_of(
-    entry: FrontierEntry, result: FetchResult, metadata: Metadata, method: str
+    entry: FrontierEntry,
+    result: FetchResult,
+    metadata: Metadata,
+    method: str,
+    *,
+    ranged: bool = False,
 ) -> LinkProbe:
-    """The stored form of a fetch, with the crawl's own verdict where it has one."""
-    decided = crawl_state(result, metadata, entry.kind)
+    """The stored form of a fetch, with the crawl's own verdict where it has one (`ranged`:
+    the request asked for a byte range)."""
+    decided = crawl_state(result, metadata, entry.kind, ranged=ranged)
     return LinkProbe(
         key=entry.key,
         final_url=result.final_url,
@@ -112,7 +118,13 @@ def probe_of(
 
 
 def landing_of(
-    entry: FrontierEntry, result: FetchResult, metadata: Metadata, scope: Scope, method: str
+    entry: FrontierEntry,
+    result: FetchResult,
+    metadata: Metadata,
+    scope: Scope,
+    method: str,
+    *,
+    ranged: bool = False,
 ) -> tuple[FrontierEntry, LinkProbe] | None:
     """Where a redirect ended, as its own checked entry, so that it is not fetched again."""
     key = url_key(result.final_url)
@@ -127,7 +139,7 @@ def landing_of(
         depth=entry.depth,
     )
     direct = result.model_copy(update={"url": result.final_url, "redirects": ()})
-    return landing, probe_of(landing, direct, metadata, method)
+    return landing, probe_of(landing, direct, metadata, method, ranged=ranged)
 
 
 def trusts_head(head: FetchResult, entry: FrontierEntry) -> bool:
@@ -196,7 +208,7 @@ class Prober:
             metadata = Metadata(page_kind=kind, content_type=head.content_type)
             return self.visit_of(entry, head, metadata, "HEAD")
         result = await self.fetch_start(entry.url)
-        return self.visit_of(entry, result, page_metadata(result).metadata, "GET")
+        return self.visit_of(entry, result, page_metadata(result).metadata, "GET", ranged=True)
 
     async def check_external(self, entry: FrontierEntry) -> Visit:
         """A watched host's page by GET (its 404 page comes with 200), a YouTube embed through
@@ -231,12 +243,18 @@ class Prober:
         return await self.fetcher.fetch(url, headers=FILE_START_RANGE, first_bytes=FILE_START_BYTES)
 
     def visit_of(
-        self, entry: FrontierEntry, result: FetchResult, metadata: Metadata, method: str
+        self,
+        entry: FrontierEntry,
+        result: FetchResult,
+        metadata: Metadata,
+        method: str,
+        *,
+        ranged: bool = False,
     ) -> Visit:
         return Visit(
             entry=entry,
-            probe=probe_of(entry, result, metadata, method),
-            final=landing_of(entry, result, metadata, self.scope, method),
+            probe=probe_of(entry, result, metadata, method, ranged=ranged),
+            final=landing_of(entry, result, metadata, self.scope, method, ranged=ranged),
         )
 
 

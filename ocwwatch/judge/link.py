@@ -13,11 +13,10 @@ from urllib.parse import urlsplit
 from ocwwatch.judge.resource import describe_move, redirect_kind
 from ocwwatch.judge.states import (
     ANSWERED_OR_PARTIAL,
-    BLOCKED_STATUSES,
-    DEAD_STATUSES,
     ENDLESS_REDIRECTS,
     FAILING,
 )
+from ocwwatch.judge.statuses import judge_status
 from ocwwatch.models import (
     HTML_TYPES,
     FailureKind,
@@ -43,9 +42,6 @@ CHALLENGE_MARKERS = (
 )
 CHALLENGE_STATUSES = frozenset({403, 429, 503})
 MAX_SNIFF_BYTES = 64 * 1024
-# judge.link_state decides these; among them 416, which answers the ranged GET of a file check
-# (probe.fetch_start) when the file is empty: it exists, so it is ok, not an unknown 4xx.
-JUDGED_ELSEWHERE = frozenset({401, 403, 404, 410, 416, 429})
 
 
 def failure_streak(
@@ -86,22 +82,26 @@ def judge_link(
 
 
 def link_state(result: FetchResult, metadata: Metadata) -> tuple[LinkState, str | None]:
-    """DESIGN.md's link states, with the reason for anything but ok."""
+    """DESIGN.md's link states, with the reason for anything but ok; the status decides by the
+    matrix resources share (judge/statuses.py), for a request without Range."""
+    verdict = None
+    if result.status is not None:
+        verdict = judge_status(result.status, conditional=result.not_modified)
     if (
         result.failure is FailureKind.DNS
         or result.failure in ENDLESS_REDIRECTS
-        or result.status in DEAD_STATUSES
+        or (verdict is not None and verdict.link is LinkState.DEAD)
     ):
         return LinkState.DEAD, result.failure_detail or f"status {result.status}"
     if result.status in ANSWERED_OR_PARTIAL and metadata.page_kind is PageKind.NOT_FOUND:
         served = 206 if result.status == 206 else 200  # a 304 stands for the 200 read before
         return LinkState.SOFT404, f"a 'not found' page served with status {served}"
-    if result.status in BLOCKED_STATUSES:
-        return LinkState.BLOCKED, f"status {result.status}"
+    if verdict is not None and verdict.link is LinkState.BLOCKED:
+        return verdict.link, f"status {verdict.reason}"
     if result.failure is not None:  # no answer, or one that broke off or overflowed the cap
         return LinkState.UNKNOWN, result.failure_detail or result.failure.value
-    if result.status is not None and result.status >= 500:
-        return LinkState.UNKNOWN, f"status {result.status}"
+    if verdict is not None and verdict.link is not LinkState.OK:
+        return verdict.link, f"status {verdict.reason}"
     if result.redirects and result.final_url != result.url:
         return LinkState.REDIRECTED, describe_move(result)
     return LinkState.OK, None
@@ -135,9 +135,13 @@ def bot_challenge(result: FetchResult) -> str | None:
 
 
 def crawl_state(
-    result: FetchResult, metadata: Metadata, kind: LinkKind
+    result: FetchResult, metadata: Metadata, kind: LinkKind, *, ranged: bool = False
 ) -> tuple[LinkState, str] | None:
-    """A state the crawl decides itself, overriding `judge.link_state`; None to defer to it."""
+    """A state the crawl decides itself, overriding `judge.link_state`; None to defer to it.
+
+    `ranged`: the request asked for a byte range (a file check's GET). The stored probe keeps
+    the status but not how it was asked for, so a 304 to a request without validators and a
+    416 to a ranged one are decided here, by the same matrix."""
     challenge = bot_challenge(result)
     if challenge is not None:
         return LinkState.BLOCKED, challenge
@@ -150,10 +154,9 @@ def crawl_state(
         landed = result.content_type or "an unknown type"
         return LinkState.DEAD, f"the PDF link now lands on {landed}, not a PDF"
     status = result.status
-    if status == 451:
-        return LinkState.BLOCKED, "status 451 (unavailable for legal reasons)"
-    if status is not None and 400 <= status < 500 and status not in JUDGED_ELSEWHERE:
-        return LinkState.UNKNOWN, f"status {status}"
+    if (status == 304 and not result.not_modified) or (status == 416 and ranged):
+        verdict = judge_status(status, conditional=result.not_modified, ranged=ranged)
+        return verdict.link, f"status {verdict.reason or status}"
     return None
 
 

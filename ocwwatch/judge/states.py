@@ -8,8 +8,6 @@ from __future__ import annotations
 from ocwwatch.models import FailureKind, LinkState
 
 PERMANENT = frozenset({301, 308})
-DEAD_STATUSES = frozenset({404, 410})
-BLOCKED_STATUSES = frozenset({401, 403, 429})
 # Failures that say nothing about the link itself: the network, not the page.
 TRANSIENT_FAILURES = frozenset(
     {
