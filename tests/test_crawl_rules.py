@@ -53,7 +53,8 @@ def test_path_case_and_query_make_another_url() -> None:
     [
         (OCW, OCW),
         ("https://ocw.mit.edu/courses/x/index.htm", "https://ocw.mit.edu/courses/x/"),
-        ("https://ocw.mit.edu/courses/x", "https://ocw.mit.edu/courses/x/"),
+        # `./` from an extensionless last segment is its folder, as a browser resolves it
+        ("https://ocw.mit.edu/courses/x", "https://ocw.mit.edu/courses/"),
         ("https://ocw.mit.edu/courses/x/?utm=1", "https://ocw.mit.edu/courses/x/"),
     ],
 )

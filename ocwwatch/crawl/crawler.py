@@ -29,7 +29,7 @@ from ocwwatch.crawl.probe import (
 )
 from ocwwatch.crawl.readers import PageReaders
 from ocwwatch.crawl.robots import RobotsBook
-from ocwwatch.crawl.scope import Scope, url_key
+from ocwwatch.crawl.scope import Scope, may_be_page, url_key
 from ocwwatch.crawl.verdict import judge_found
 from ocwwatch.extract import MAX_LINKS_PER_PAGE, links_were_cut
 from ocwwatch.fetch import Fetcher
@@ -342,10 +342,7 @@ class DeepCrawl:
         site = self.scope.site_by_id(entry.resource_id)
         if entry.kind is not LinkKind.PAGE or site is None:
             return False
-        if self.pages_read[site.resource_id] >= site.max_pages:
-            return False
-        self.pages_read[site.resource_id] += 1
-        return True
+        return self.take_page(site.resource_id, site.max_pages)
 
     # --- checking --------------------------------------------------------------------------
 
@@ -442,7 +439,21 @@ class DeepCrawl:
             return await self.prober.check_page(entry, read_links=read_links)
         if outside:
             return await self.prober.check_external(entry)
-        return await self.prober.check_file(entry)
+        return await self.prober.check_file(entry, self.page_budget(entry))
+
+    def page_budget(self, entry: FrontierEntry) -> Callable[[], bool] | None:
+        """For a file of a site whose name a page may have, what grants it a page of the
+        site's budget if its answer is a page; None for any other."""
+        site = self.scope.site_of(entry.key)
+        if site is None or not may_be_page(entry.key):
+            return None
+        return lambda: self.take_page(site.resource_id, site.max_pages)
+
+    def take_page(self, resource_id: str, max_pages: int) -> bool:
+        if self.pages_read[resource_id] >= max_pages:
+            return False
+        self.pages_read[resource_id] += 1
+        return True
 
     def absorb(self, visit: Visit) -> None:
         self.step.settled.append((visit.entry, visit.probe))

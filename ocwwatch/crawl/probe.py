@@ -7,6 +7,7 @@ Each check returns a `Visit` value; nothing here writes to the store or decides 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -142,6 +143,11 @@ def landing_of(
     return landing, probe_of(landing, direct, metadata, method, ranged=ranged)
 
 
+def is_html_answer(result: FetchResult) -> bool:
+    """A successful answer that says it is a web page."""
+    return result.failure is None and result.status == 200 and result.content_type in HTML_TYPES
+
+
 def trusts_head(head: FetchResult, entry: FrontierEntry) -> bool:
     """Whether a HEAD answer can stand for the link, or a GET must confirm it (issue 4)."""
     if head.status is None or head.failure is not None:
@@ -200,9 +206,17 @@ class Prober:
             visit.page = remembered(entry, result, extraction)
         return visit
 
-    async def check_file(self, entry: FrontierEntry) -> Visit:
-        """HEAD; a ranged GET where HEAD is refused (405, 501) or cannot be believed."""
+    async def check_file(
+        self, entry: FrontierEntry, as_page: Callable[[], bool] | None = None
+    ) -> Visit:
+        """HEAD; a ranged GET where HEAD is refused (405, 501) or cannot be believed.
+
+        With `as_page`, a file's name that a page may have (`/v1.2`): when HEAD says HTML and
+        `as_page()` grants a page of the site's budget, it is checked and read as a page (issue
+        14: the answer decides, not the name)."""
         head = await self.fetcher.fetch(entry.url, method="HEAD")
+        if as_page is not None and is_html_answer(head) and as_page():
+            return await self.check_page(entry, read_links=True)
         if trusts_head(head, entry):
             kind = PageKind.PDF if head.content_type == "application/pdf" else PageKind.OTHER
             metadata = Metadata(page_kind=kind, content_type=head.content_type)

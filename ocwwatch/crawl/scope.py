@@ -17,6 +17,100 @@ from ocwwatch.urls import WEB_SCHEMES, InvalidURLError, parse_url
 
 # A last path segment with one of these suffixes is still a page; any other suffix is a file.
 PAGE_SUFFIXES = frozenset({"html", "htm", "shtml", "xhtml", "php", "asp", "aspx", "jsp"})
+# Suffixes that name a file's type: such a link is never read as a page, whatever it answers.
+FILE_SUFFIXES = frozenset(
+    {
+        "pdf",
+        "ps",
+        "eps",
+        "djvu",
+        "epub",
+        "mobi",
+        "doc",
+        "docx",
+        "odt",
+        "rtf",
+        "txt",
+        "tex",
+        "md",
+        "csv",
+        "tsv",
+        "json",
+        "xml",
+        "yaml",
+        "yml",
+        "ppt",
+        "pptx",
+        "odp",
+        "key",
+        "xls",
+        "xlsx",
+        "ods",
+        "zip",
+        "gz",
+        "tgz",
+        "bz2",
+        "xz",
+        "7z",
+        "rar",
+        "tar",
+        "jar",
+        "dmg",
+        "exe",
+        "iso",
+        "msi",
+        "apk",
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "svg",
+        "webp",
+        "avif",
+        "bmp",
+        "tif",
+        "tiff",
+        "ico",
+        "mp3",
+        "mp4",
+        "m4a",
+        "m4v",
+        "mov",
+        "avi",
+        "mkv",
+        "webm",
+        "ogg",
+        "ogv",
+        "oga",
+        "wav",
+        "flac",
+        "srt",
+        "vtt",
+        "sbv",
+        "css",
+        "js",
+        "mjs",
+        "map",
+        "woff",
+        "woff2",
+        "ttf",
+        "otf",
+        "eot",
+        "swf",
+        "nb",
+        "m",
+        "py",
+        "ipynb",
+        "r",
+        "mat",
+        "sas",
+        "dta",
+        "sav",
+        "cdf",
+        "ggb",
+        "jnlp",
+    }
+)
 # Elements whose URL a reader follows or sees as a page: only these are crawled as pages.
 PAGE_ELEMENTS = frozenset({ElementKind.LINK, ElementKind.REFRESH, ElementKind.FRAME})
 FILE_LINK = (
@@ -51,15 +145,24 @@ def host_of(url: str) -> str:
 
 
 def site_prefix(final_url: str) -> str:
-    """The URL prefix a course site lives under: its home's folder, without query."""
-    parts = urlsplit(url_key(final_url))
-    path = parts.path or "/"
-    last = path.rsplit("/", 1)[-1]
-    if "." in last:
-        path = path[: -len(last)]
-    elif not path.endswith("/"):
-        path += "/"
-    return f"{parts.scheme}://{parts.netloc}{path}"
+    """The URL prefix a course site lives under: its home's folder, as a browser resolves `./`
+    from the home (issue 14): `/course/` for `/course/` and `/course/index.html`, and
+    `/pageBase/` for an extensionless `/pageBase/index` (whose siblings are the site's pages)."""
+    key = url_key(final_url)
+    try:
+        return parse_url("./", key).request_url
+    except InvalidURLError:
+        return key
+
+
+def may_be_page(url: str) -> bool:
+    """Whether a link with a file's name may still be a page, if its answer says HTML: its
+    suffix is none a file type is known by (`/v1.2`, `/guide.v2`; not `/notes.pdf`)."""
+    try:
+        last = urlsplit(url).path.rsplit("/", 1)[-1]
+    except ValueError:
+        return False
+    return "." in last and last.rsplit(".", 1)[-1].lower() not in FILE_SUFFIXES
 
 
 @lru_cache(maxsize=CACHED_URLS)

@@ -6,6 +6,7 @@ Pure functions of what was fetched and of the link's previous check.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -30,6 +31,10 @@ from ocwwatch.models import (
 )
 
 HOME_PATHS = frozenset({"", "/", "/index.html", "/index.htm"})
+# A home page's other names: index documents of any server, and a language's root (`en`,
+# `pt-BR`, `zh_Hant`): a redirect from one of these to `/` is no soft 404.
+INDEX_DOCUMENT = re.compile(r"^(?:index|default|home)\.[a-z0-9]{1,5}$", re.I)
+LANGUAGE_ROOT = re.compile(r"^[a-z]{2}(?:[-_](?:[a-z]{2}|[a-z]{4}))?$", re.I)
 # Text of the interstitial pages bot walls send instead of the page (Cloudflare, Imperva,
 # PerimeterX, generic captchas); looked for only in refusals, never in a 200.
 CHALLENGE_MARKERS = (
@@ -172,14 +177,28 @@ def lands_off_pdf(result: FetchResult, metadata: Metadata, kind: LinkKind) -> bo
 
 
 def is_home_redirect(url: str, final_url: str | None, redirected: bool) -> bool:
-    """A redirect from a deeper URL to a site's home page: how many sites say "not found"."""
+    """A redirect from a deeper URL to a site's home page: how many sites say "not found".
+
+    Not from the home under another name (`/index.php`, `/default.aspx`) or a language's root
+    (`/en/`, `/pt-br/index.html`): sending those to `/` is the site's ordinary way (issue 14).
+    """
     if not redirected or final_url is None:
         return False
     try:
         start, end = urlsplit(url), urlsplit(final_url)
     except ValueError:
         return False
-    return start.path not in HOME_PATHS and end.path in HOME_PATHS and not end.query
+    if end.path not in HOME_PATHS or end.query:
+        return False
+    return start.path not in HOME_PATHS and not is_home_alias(start.path)
+
+
+def is_home_alias(path: str) -> bool:
+    """A path that names a site's home: an index document, in the root or a language's root."""
+    segments = [segment for segment in path.split("/") if segment]
+    if segments and INDEX_DOCUMENT.match(segments[-1]):
+        segments.pop()
+    return not segments or (len(segments) == 1 and LANGUAGE_ROOT.match(segments[0]) is not None)
 
 
 def restate(

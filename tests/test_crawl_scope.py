@@ -1,0 +1,158 @@
+"""Issue 14: the deep check reads a page by its answer, not its name, crawls the folder a browser
+resolves `./` to, and does not take a site's ordinary redirects to its home for soft 404s."""
+
+from __future__ import annotations
+
+import pytest
+from support.crawl import HOME, MockSite, by_path, config, deep_run, moved, ok, page, status
+
+from ocwwatch.crawl.scope import may_be_page, site_prefix
+from ocwwatch.judge import is_home_redirect
+from ocwwatch.models import LinkState
+from ocwwatch.store import Store
+
+pytestmark = pytest.mark.anyio
+
+C = HOME  # /courses/c1/
+
+
+# --- read by content type ----------------------------------------------------------------------
+
+
+def dotted_site() -> MockSite:
+    return MockSite(
+        {
+            C: ok(page(C + "v1.2", C + "guide.v2", C + "data.v3", C + "notes.pdf")),
+            C + "v1.2": ok(page(C + "from-v12/")),
+            C + "guide.v2": ok(page(C + "from-guide/")),
+            C + "data.v3": ok(b"\x00\x01binary", "application/octet-stream"),
+            C + "notes.pdf": ok(page(C + "from-pdf/")),
+            C + "from-guide/": ok(page(title="Guide child")),
+        }
+    )
+
+
+async def test_a_dotted_last_segment_answering_html_is_read_as_a_page(store: Store) -> None:
+    """/v1.2 and /guide.v2 get HEAD first; their answer says HTML, so they are read and their
+    links checked (one dead, one ok)."""
+    mock = dotted_site()
+    links = by_path(await deep_run(config(mock), store, transport=mock.transport()), mock)
+    assert links[C + "v1.2"].state is LinkState.OK
+    assert links[C + "from-v12/"].state is LinkState.DEAD
+    assert links[C + "from-guide/"].state is LinkState.OK
+    assert mock.requests.count(("HEAD", C + "v1.2")) == 1
+    assert mock.requests.count(("GET", C + "v1.2")) == 1
+
+
+async def test_a_dotted_name_answering_a_file_is_not_downloaded(store: Store) -> None:
+    """/data.v3 answers a binary type to HEAD: it is a file, and no GET fetches it."""
+    mock = dotted_site()
+    links = by_path(await deep_run(config(mock), store, transport=mock.transport()), mock)
+    assert links[C + "data.v3"].state is LinkState.OK
+    assert ("GET", C + "data.v3") not in mock.requests
+
+
+async def test_a_file_type_name_is_never_read_as_a_page(store: Store) -> None:
+    """A .pdf link answering a web page is dead (it lands on HTML), and that page's links are
+    not the site's: they are not checked."""
+    mock = dotted_site()
+    links = by_path(await deep_run(config(mock), store, transport=mock.transport()), mock)
+    assert links[C + "notes.pdf"].state is LinkState.DEAD
+    assert C + "from-pdf/" not in links
+
+
+async def test_dotted_pages_count_against_max_pages(store: Store) -> None:
+    """With max_pages = 2 (the home and one more), only one dotted page is read."""
+    mock = dotted_site()
+    outcomes = await deep_run(config(mock, max_pages=2), store, transport=mock.transport())
+    links = by_path(outcomes, mock)
+    assert (C + "from-v12/" in links) != (C + "from-guide/" in links)
+
+
+@pytest.mark.parametrize(
+    ("url", "maybe"),
+    [
+        ("https://a.test/docs/v1.2", True),
+        ("https://a.test/docs/guide.v2", True),
+        ("https://a.test/docs/notes.pdf", False),
+        ("https://a.test/docs/slides.PPTX", False),
+        ("https://a.test/docs/clip.mp4", False),
+        ("https://a.test/docs/page", False),  # no suffix: a page by its kind, not this rule
+    ],
+)
+def test_which_file_names_a_page_may_have(url: str, maybe: bool) -> None:
+    """A suffix no file type is known by may be a page's; a file type's never is."""
+    assert may_be_page(url) is maybe
+
+
+# --- scope: the folder `./` resolves to --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("home", "prefix"),
+    [
+        ("https://a.test/pageBase/index", "https://a.test/pageBase/"),
+        ("https://a.test/pageBase/index.html", "https://a.test/pageBase/"),
+        ("https://a.test/pageBase/", "https://a.test/pageBase/"),
+        ("https://a.test/pageBase", "https://a.test/"),
+        ("https://a.test/a/b/c?x=1#f", "https://a.test/a/b/"),
+        ("https://a.test", "https://a.test/"),
+    ],
+)
+def test_scope_is_the_folder_a_browser_resolves_dot_slash_to(home: str, prefix: str) -> None:
+    """The start URL's folder, computed as `new URL("./", home)` computes it."""
+    assert site_prefix(home) == prefix
+
+
+async def test_an_extensionless_start_url_crawls_its_siblings(store: Store) -> None:
+    """A course listed as /pageBase/index reads /pageBase/sibling, and checks what it links."""
+    mock = MockSite(
+        {
+            "/pageBase/index": ok(page("/pageBase/sibling", "/elsewhere/")),
+            "/pageBase/sibling": ok(page("/pageBase/deeper")),
+            "/elsewhere/": ok(page("/elsewhere/child")),
+        }
+    )
+    cfg = config(mock, home="/pageBase/index")
+    links = by_path(await deep_run(cfg, store, transport=mock.transport()), mock)
+    assert links["/pageBase/deeper"].state is LinkState.DEAD
+    assert "/elsewhere/child" not in links  # outside the folder: checked, not read
+
+
+# --- redirects to the home page ----------------------------------------------------------------
+
+REDIRECTS = [
+    ("/index.php", LinkState.REDIRECTED),
+    ("/default.aspx", LinkState.REDIRECTED),
+    ("/en/", LinkState.REDIRECTED),
+    ("/en", LinkState.REDIRECTED),
+    ("/pt-BR/index.html", LinkState.REDIRECTED),
+    ("/courses/c1/gone/", LinkState.SOFT404),
+    ("/en/old-page/", LinkState.SOFT404),
+    ("/docs/", LinkState.SOFT404),
+]
+
+
+@pytest.mark.parametrize(("path", "state"), REDIRECTS, ids=[row[0] for row in REDIRECTS])
+async def test_only_a_deeper_page_sent_home_is_a_soft_404(
+    store: Store, path: str, state: LinkState
+) -> None:
+    """The home under another name or a language root redirected to / is an ordinary
+    redirect; a page of content sent to the home page is a soft 404."""
+    mock = MockSite({path: moved(301, "/"), "/": ok(page(title="Home"))})
+    mock.routes[C] = ok(page(path))
+    link = by_path(await deep_run(config(mock), store, transport=mock.transport()), mock)[path]
+    assert link.state is state
+
+
+def test_a_redirect_to_the_home_with_a_query_is_no_soft_404() -> None:
+    """`/x -> /?lang=fr` lands on a chosen page, not the bare home."""
+    assert not is_home_redirect("https://a.test/x/", "https://a.test/?lang=fr", redirected=True)
+
+
+async def test_a_redirect_to_a_page_not_found_is_still_dead(store: Store) -> None:
+    """/en/ -> / where / answers 404: dead, whatever the rule says about the redirect."""
+    mock = MockSite({"/en/": moved(302, "/"), "/": status(404)})
+    mock.routes[C] = ok(page("/en/"))
+    link = by_path(await deep_run(config(mock), store, transport=mock.transport()), mock)["/en/"]
+    assert link.state is LinkState.DEAD
