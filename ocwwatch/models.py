@@ -360,10 +360,12 @@ class Observation(Record):
 
 
 class Anchor(Record):
-    """One place a link was found: the page, and the link's text there."""
+    """One place a link was found: the page, the link's text there, and the element and
+    attribute that held it (issue 14: an `img[src]` is an image to fix, not a link)."""
 
     page: str
     text: str = ""
+    element: str = "a[href]"
 
 
 class LinkCheck(Record):
@@ -485,8 +487,8 @@ class Report(Record):
 
 # --- archive lookups ---------------------------------------------------------------------
 
-# Where a found link was seen: the link's key, the page, the anchor text there.
-Source = tuple[str, str, str]
+# Where a found link was seen: the link's key, the page, the anchor text there, the element.
+Source = tuple[str, str, str, str]
 
 
 @dataclass

@@ -241,3 +241,20 @@ async def test_unfetchable_links_survive_a_304_and_count_as_findings(store: Stor
     assert links["//////"].state is LinkState.INVALID
     assert links["file:///C:/Users/me/notes.pdf"].state is LinkState.DEAD
     assert is_link_finding(links["http://"], failures_before_finding=3)
+
+
+async def test_a_stored_check_names_the_element_each_link_was_found_in(store: Store) -> None:
+    """A broken image's stored check says `img[src]`, a script's `script[src]`: the report can
+    say what to fix, not only where."""
+    mock = course_site()
+    outcomes = await deep_run(config(mock), store, transport=mock.transport())
+    stored = {c.url: c for c in store.load_link_checks(outcomes.report.run.id)}
+    elements = {
+        path: [anchor.element for anchor in stored[mock.url(path)].anchors]
+        for path in ("/courses/c1/missing.png", "/courses/c1/gone.js", "/courses/c1/notes.pdf")
+    }
+    assert elements == {
+        "/courses/c1/missing.png": ["img[src]"],
+        "/courses/c1/gone.js": ["script[src]"],
+        "/courses/c1/notes.pdf": ["a[href]"],
+    }

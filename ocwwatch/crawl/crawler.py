@@ -208,7 +208,7 @@ class DeepCrawl:
         kind, site_id = self.scope.classify(result.url, key)
         entry = FrontierEntry(url=result.url, key=key, kind=kind, resource_id=site_id)
         if seed.found_on is not None:
-            self.step.sources.append((key, seed.found_on, ""))
+            self.step.sources.append((key, seed.found_on, "", "a[href]"))
         landing = landing_of(entry, result, seed.metadata, self.scope, "GET")
         target = landing[0] if landing is not None else entry
         site = self.readable_site(target, result, seed.metadata)
@@ -260,7 +260,7 @@ class DeepCrawl:
             key = url_key(link.url)
             if not self.within_run_cap(key, found_on):
                 continue
-            self.step.sources.append((key, found_on, link.text))
+            self.step.sources.append((key, found_on, link.text, link.element))
             if key in self.recent:
                 self.recent.move_to_end(key)
                 continue  # queued a moment ago: a site's menu and footer are on every page

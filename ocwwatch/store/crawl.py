@@ -59,8 +59,8 @@ WHERE crawl_frontier.state != 'done'
 # A step's sources go in as one JSON array, unpacked by SQLite: binding a crawl's hundred
 # thousand rows one by one from Python held the GIL the event loop needs.
 _SOURCES = """
-INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text)
-SELECT ?, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) ORDER BY key
+INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text, element)
+SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) ORDER BY key
 """
 _FOUND = """
 SELECT f.* FROM crawl_frontier AS f
@@ -95,9 +95,9 @@ INSERT INTO link_checks (
 SELECT
     :run_id, :url, json_group_array(s.found_on), :state, :http_status, :final_url,
     :first_failed_at, :failed_runs, :detail, :suggestion, :kind, :redirects,
-    json_group_array(json_object('page', s.found_on, 'text', s.anchor_text))
+    json_group_array(json_object('page', s.found_on, 'text', s.anchor_text, 'element', s.element))
 FROM (
-    SELECT found_on, anchor_text FROM crawl_sources
+    SELECT found_on, anchor_text, element FROM crawl_sources
     WHERE run_id = :run_id AND url_key = :url_key ORDER BY id
 ) AS s
 """
@@ -209,8 +209,8 @@ class CrawlStore(StoreBase):
 
     def save_crawl_step(self, run_id: int, now: datetime, step: CrawlStep) -> None:
         """In one transaction: queue new links (a known key is ignored), record where links
-        were found (`Source`: the link's key, the page, the anchor text there), settle checked
-        entries with their probes, and remember pages read."""
+        were found (`Source`: the link's key, the page, the anchor text and element there),
+        settle checked entries with their probes, and remember pages read."""
         found, sources, settled, pages = step.found, step.sources, step.settled, step.pages
         updated_at = format_time(now)
         with self._transaction(f"save a crawl step of run {run_id}") as db:

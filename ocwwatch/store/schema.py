@@ -157,6 +157,13 @@ ALTER TABLE links ADD COLUMN asked_at TEXT;
 """
 
 
+# Issue 14: the element and attribute each found link was read from (`img[src]`,
+# `link[href]`...), so that a report can say an image or a stylesheet is broken.
+_SCHEMA_5 = """
+ALTER TABLE crawl_sources ADD COLUMN element TEXT NOT NULL DEFAULT 'a[href]';
+"""
+
+
 def _migrate_1_initial(db: Database) -> None:
     db.executescript(_SCHEMA_1)
 
@@ -173,10 +180,15 @@ def _migrate_4_links_asked_at(db: Database) -> None:
     db.executescript(_SCHEMA_4)
 
 
+def _migrate_5_source_elements(db: Database) -> None:
+    db.executescript(_SCHEMA_5)
+
+
 # Append only: a migration's position (from 1) is the schema version it brings the database to.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _migrate_1_initial,
     _migrate_2_deep_check,
     _migrate_3_wayback_lookups,
     _migrate_4_links_asked_at,
+    _migrate_5_source_elements,
 )
