@@ -29,6 +29,9 @@ class ResourceKind(StrEnum):
     OCW_COURSE = "ocw-course"
     PDF = "pdf"
     PAGE = "page"
+    # Any other site (issue 14): checked like a page, and crawled by --deep within its folder
+    # like a course site, so one checker serves a list's non-OCW entries too.
+    SITE = "site"
 
 
 class Outcome(StrEnum):

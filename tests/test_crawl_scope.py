@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from support.crawl import HOME, MockSite, by_path, config, deep_run, moved, ok, page, status
 
+from ocwwatch.config import Config, Settings
 from ocwwatch.crawl.scope import may_be_page, site_prefix
 from ocwwatch.judge import is_home_redirect
-from ocwwatch.models import LinkState
+from ocwwatch.models import LinkState, Outcome, Resource, ResourceKind
 from ocwwatch.store import Store
 
 pytestmark = pytest.mark.anyio
@@ -156,3 +157,28 @@ async def test_a_redirect_to_a_page_not_found_is_still_dead(store: Store) -> Non
     mock.routes[C] = ok(page("/en/"))
     link = by_path(await deep_run(config(mock), store, transport=mock.transport()), mock)["/en/"]
     assert link.state is LinkState.DEAD
+
+
+# --- any site, not only OCW --------------------------------------------------------------------
+
+
+async def test_a_site_resource_is_crawled_within_its_folder_like_a_course(store: Store) -> None:
+    """A `site` entry (a generic HTML site) is crawled like a course: its pages are read and
+    their links checked; a page outside its folder is checked, not read."""
+    mock = MockSite(
+        {
+            "/book/": ok(page("/book/ch1.html", "/blog/")),
+            "/book/ch1.html": ok(page("/book/ch2.html", "/book/fig1.png")),
+            "/book/ch2.html": ok(page(title="Chapter 2")),
+            "/blog/": ok(page("/blog/post/")),
+        }
+    )
+    resource = Resource(id="book", url=mock.url("/book/"), kind=ResourceKind.SITE)
+    cfg = Config(settings=Settings(), resources=(resource,))
+    outcomes = await deep_run(cfg, store, transport=mock.transport())
+    links = by_path(outcomes, mock)
+    assert outcomes.report.resources[0].outcome is Outcome.OK
+    assert links["/book/ch2.html"].state is LinkState.OK
+    assert links["/book/fig1.png"].state is LinkState.DEAD
+    assert links["/blog/"].state is LinkState.OK
+    assert "/blog/post/" not in links
