@@ -195,6 +195,22 @@ class Link(Record):
     text: str = ""
     element: str = "a[href]"  # the tag and attribute it was found in (`img[srcset]`, ...)
     kind: ElementKind = ElementKind.LINK
+    # rel=nofollow, or the page's robots meta says nofollow: checked, never crawled from.
+    nofollow: bool = False
+
+    def to_row(self) -> list[str | bool]:
+        """The compact JSON form page readers send and remembered pages keep."""
+        return [self.url, self.text, self.element, self.kind.value, self.nofollow]
+
+    @classmethod
+    def from_row(cls, row: Sequence[object]) -> Link:
+        """A link from `to_row`'s form; `[url, text]`, as stored before links had elements
+        (issue 14), is an `<a href>`."""
+        url, text = str(row[0]), str(row[1])
+        if len(row) < 5:
+            return cls(url=url, text=text)
+        kind = ElementKind(str(row[3]))
+        return cls(url=url, text=text, element=str(row[2]), kind=kind, nofollow=bool(row[4]))
 
 
 class NavItem(Record):

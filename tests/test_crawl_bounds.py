@@ -40,8 +40,8 @@ def test_a_page_within_max_links_is_not_cut() -> None:
 def test_link_collection_stops_reading_one_past_the_cap() -> None:
     """collect_links takes one pair past the limit and no more: the rest are never resolved."""
 
-    def pairs() -> Iterator[tuple[str, str, str, ElementKind]]:
-        yield from ((f"/{n}", "", "a[href]", ElementKind.LINK) for n in range(3))
+    def pairs() -> Iterator[tuple[str, str, str, ElementKind, bool]]:
+        yield from ((f"/{n}", "", "a[href]", ElementKind.LINK, False) for n in range(3))
         raise AssertionError("read past the cap")
 
     assert len(collect_links(pairs(), URL, limit=2)) == 3

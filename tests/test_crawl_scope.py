@@ -8,6 +8,7 @@ from support.crawl import HOME, MockSite, by_path, config, deep_run, moved, ok, 
 
 from ocwwatch.config import Config, Settings
 from ocwwatch.crawl.scope import may_be_page, site_prefix
+from ocwwatch.extract import extract_links, extract_page
 from ocwwatch.judge import is_home_redirect
 from ocwwatch.models import LinkState, Outcome, Resource, ResourceKind
 from ocwwatch.store import Store
@@ -182,3 +183,47 @@ async def test_a_site_resource_is_crawled_within_its_folder_like_a_course(store:
     assert links["/book/fig1.png"].state is LinkState.DEAD
     assert links["/blog/"].state is LinkState.OK
     assert "/blog/post/" not in links
+
+
+# --- crawl hints: nofollow ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("markup", "nofollow"),
+    [
+        ("<a href='/x' rel='nofollow'>x</a>", True),
+        ("<a href='/x' rel='external NoFollow'>x</a>", True),
+        ("<a href='/x' rel='noopener'>x</a>", False),
+        ("<meta name='robots' content='noindex, nofollow'><a href='/x'>x</a>", True),
+        ("<meta name='ROBOTS' content='none'><a href='/x'>x</a>", True),
+        ("<meta name='robots' content='noindex'><a href='/x'>x</a>", False),
+        ("<meta name='googlebot' content='nofollow'><a href='/x'>x</a>", False),
+    ],
+)
+def test_nofollow_hints_are_read(markup: str, nofollow: bool) -> None:
+    """rel=nofollow marks its link; robots meta nofollow (or none) marks every link."""
+    body = f"<html><head><title>t</title></head><body>{markup}</body></html>".encode()
+    [link] = extract_links(body, "https://a.test/", "text/html").links
+    assert link.nofollow is nofollow
+    assert extract_page(body, "https://a.test/", "text/html").links == (link,)
+
+
+async def test_the_crawl_checks_nofollow_links_but_does_not_follow_them(store: Store) -> None:
+    """A rel=nofollow page of the site is checked (GET), not read; a page whose robots meta says
+    nofollow is read, and its links are checked, but none of them is read."""
+    mock = MockSite(
+        {
+            C: ok(b"<html><title>Home</title><a href='a/' rel='nofollow'>a</a><a href='b/'>b</a>"),
+            C + "a/": ok(page(C + "a-child/")),
+            C + "b/": ok(
+                b"<html><head><meta name='robots' content='nofollow'></head>"
+                b"<a href='/courses/c1/b-child/'>c</a></html>"
+            ),
+            C + "b-child/": ok(page(C + "b-grandchild/")),
+        }
+    )
+    links = by_path(await deep_run(config(mock), store, transport=mock.transport()), mock)
+    assert links[C + "a/"].state is LinkState.OK
+    assert C + "a-child/" not in links
+    assert links[C + "b-child/"].state is LinkState.OK
+    assert C + "b-grandchild/" not in links

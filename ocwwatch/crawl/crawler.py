@@ -268,6 +268,8 @@ class DeepCrawl:
             if len(self.recent) > RECENT_KEYS:
                 self.recent.popitem(last=False)
             kind, site_id = self.scope.classify(link.url, key, link.kind)
+            if link.nofollow and kind is LinkKind.PAGE:
+                kind = LinkKind.EXTERNAL  # checked by GET like another site's page, never read
             self.step.found.append(
                 FrontierEntry(
                     url=link.url,
@@ -425,7 +427,8 @@ class DeepCrawl:
         if refusal is not None:
             return skipped(entry, refusal[1], self.now(), refusal[0])
         outside = entry.kind in {LinkKind.EXTERNAL, LinkKind.EMBED}
-        if outside and not self.options.check_external:
+        leaves = outside and self.scope.site_of(entry.key) is None
+        if leaves and not self.options.check_external:
             reason = "links to other sites are not checked (deep.check_external = false)"
             return skipped(entry, reason, self.now())
         if earlier is not None and not read_links:

@@ -7,7 +7,7 @@ threads in this process: a `ProcessPoolExecutor`'s feeder threads fought the loo
 and cost as much as the reading they took away.
 
 A request is the URL, the content type and the body, each prefixed by its length; the answer
-is JSON, `[page kind, [[url, text, element, kind], ...], [problem, ...], fetchable]`, prefixed
+is JSON, `[page kind, [Link.to_row(), ...], [problem, ...], fetchable]`, prefixed
 by its length (the first `fetchable` links are the page's `links`, the rest `unfetchable`); one
 page at a time per reader, which keeps at most `max_links` of a page's links (its command line
 says how many). Once a reader dies or misbehaves, its page and every later one are read in this
@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import BinaryIO, Self
 
 from ocwwatch.extract import MAX_LINKS_PER_PAGE, extract_links
-from ocwwatch.models import ElementKind, Extraction, Link, Metadata, PageKind
+from ocwwatch.models import Extraction, Link, Metadata, PageKind
 
 log = logging.getLogger(__name__)
 
@@ -130,12 +130,12 @@ class PageReaders:
         finally:
             self._idle.put_nowait(process)
         metadata = Metadata(page_kind=PageKind(kind), content_type=content_type, problems=problems)
-        read = tuple(Link(url=u, text=t, element=e, kind=ElementKind(k)) for u, t, e, k in links)
+        read = tuple(Link.from_row(row) for row in links)
         return Extraction(metadata=metadata, links=read[:fetchable], unfetchable=read[fetchable:])
 
     async def _ask(
         self, process: asyncio.subprocess.Process, request: tuple[bytes, str, str | None]
-    ) -> tuple[str, list[tuple[str, str, str, str]], tuple[str, ...], int]:
+    ) -> tuple[str, list[list[object]], tuple[str, ...], int]:
         stdin, stdout = process.stdin, process.stdout
         if stdin is None or stdout is None:
             raise OSError("the reader has no pipes")
@@ -148,7 +148,7 @@ class PageReaders:
             kind, links, problems, fetchable = json.loads(await stdout.readexactly(length))
         except asyncio.IncompleteReadError as exc:
             raise EOFError("the reader exited") from exc
-        rows = [(str(url), str(text), str(element), str(use)) for url, text, element, use in links]
+        rows = [list(row) for row in links]
         return str(kind), rows, tuple(str(problem) for problem in problems), int(fetchable)
 
 
@@ -183,9 +183,7 @@ def serve(source: BinaryIO, sink: BinaryIO, max_links: int = MAX_LINKS_PER_PAGE)
         extraction = extract_links(
             body, url.decode(), content_type.decode() or None, max_links=max_links
         )
-        links = [
-            [link.url, link.text, link.element, link.kind.value] for link in extraction.crawl_links
-        ]
+        links = [link.to_row() for link in extraction.crawl_links]
         metadata = extraction.metadata
         fetchable = len(extraction.links)
         answer = json.dumps(

@@ -246,10 +246,12 @@ def anchor_text(node: LexborNode) -> str:
 
 
 def collect_links(
-    found: Iterable[tuple[str | None, str, str, ElementKind]], base: str, limit: int | None = None
+    found: Iterable[tuple[str | None, str, str, ElementKind, bool]],
+    base: str,
+    limit: int | None = None,
 ) -> tuple[Link, ...]:
-    """Resolve (href, text, element, kind) tuples; keep http(s) only, first occurrence (and its
-    text) wins.
+    """Resolve (href, text, element, kind, nofollow) tuples; keep http(s) only, first
+    occurrence (and its text) wins.
 
     With `limit`, stops at `limit + 1` links: one more than the cap tells the caller the page
     had more, without resolving (or building records for) the rest.
@@ -258,20 +260,22 @@ def collect_links(
 
 
 def collect_all(
-    found: Iterable[tuple[str | None, str, str, ElementKind]], base: str, limit: int | None = None
+    found: Iterable[tuple[str | None, str, str, ElementKind, bool]],
+    base: str,
+    limit: int | None = None,
 ) -> tuple[tuple[Link, ...], tuple[Link, ...]]:
     """`collect_links`, and the links no request can follow (another scheme, or a URL a
     browser rejects: see resolve_href), at most `limit` of them, first occurrence wins."""
     seen: dict[str, Link] = {}
     unfetchable: dict[str, Link] = {}
-    for href, text, element, kind in found:
+    for href, text, element, kind, nofollow in found:
         resolved = resolve_href(base, href)
         if resolved is None:
             continue
         url, fetchable = resolved
         into = seen if fetchable else unfetchable
         if url not in into and (fetchable or limit is None or len(into) < limit):
-            into[url] = Link(url=url, text=text, element=element, kind=kind)
+            into[url] = Link(url=url, text=text, element=element, kind=kind, nofollow=nofollow)
             if limit is not None and len(seen) > limit:
                 break
     return tuple(seen.values()), tuple(unfetchable.values())

@@ -73,7 +73,8 @@ _URL_NOISE = re.compile(r"[\t\n\r]")
 # A page's links: those a request can follow, and the rest (another scheme, or invalid).
 PageLinks = tuple[tuple[Link, ...], tuple[Link, ...]]
 # One URL found: the text as written, the anchor's text (read only when needed), where it was.
-Found = tuple[str, Callable[[], str], str, ElementKind]
+# `nofollow`: a link marked rel=nofollow, which the crawl checks but does not follow.
+Found = tuple[str, Callable[[], str], str, ElementKind, bool]
 
 
 def srcset_urls(srcset: str) -> list[str]:
@@ -124,6 +125,23 @@ def _no_text() -> str:
     return ""
 
 
+def _nofollow(attributes: dict[str, str | None]) -> bool:
+    rel = attributes.get("rel")
+    return rel is not None and "nofollow" in rel.lower().split()
+
+
+def robots_nofollow(tree: LexborHTMLParser) -> bool:
+    """Whether `<meta name=robots content="nofollow">` (or `none`) asks crawlers to follow
+    none of the page's links."""
+    for node in tree.css("meta[name]"):
+        if (node.attributes.get("name") or "").strip().lower() != "robots":
+            continue
+        words = re.split(r"[\s,]+", (node.attributes.get("content") or "").lower())
+        if "nofollow" in words or "none" in words:
+            return True
+    return False
+
+
 def _found_in(node: LexborNode, tag: str) -> Iterator[Found]:
     """The URLs one element holds, with their element and kind."""
     attributes = node.attributes
@@ -137,7 +155,7 @@ def _found_in(node: LexborNode, tag: str) -> Iterator[Found]:
         yield from _refresh(attributes)
     elif tag == STYLE_ELEMENT:
         for url in css_urls(node.text(deep=True)):
-            yield url, _no_text, STYLE_ELEMENT, Kind.CSS
+            yield url, _no_text, STYLE_ELEMENT, Kind.CSS, False
 
 
 def _attribute(
@@ -146,11 +164,11 @@ def _attribute(
     element = f"{tag}[{name}]"
     if name == "srcset":
         for url in srcset_urls(value):
-            yield url, _no_text, element, kind
+            yield url, _no_text, element, kind, False
     elif kind is Kind.LINK:
-        yield value, _anchor_text(node), element, kind
+        yield value, _anchor_text(node), element, kind, _nofollow(node.attributes)
     else:
-        yield value, _titled(node), element, kind
+        yield value, _titled(node), element, kind, False
 
 
 def _anchor_text(node: LexborNode) -> Callable[[], str]:
@@ -168,7 +186,7 @@ def _link_element(attributes: dict[str, str | None]) -> Iterator[Found]:
     rels = (attributes.get("rel") or "").lower().split()
     kind = next((LINK_RELS[rel] for rel in rels if rel in LINK_RELS), None)
     if href and kind is not None:
-        yield href, _no_text, "link[href]", kind
+        yield href, _no_text, "link[href]", kind, False
 
 
 def _refresh(attributes: dict[str, str | None]) -> Iterator[Found]:
@@ -176,7 +194,7 @@ def _refresh(attributes: dict[str, str | None]) -> Iterator[Found]:
         return
     target = refresh_url(attributes.get("content") or "")
     if target is not None:
-        yield target, _no_text, "meta[content]", Kind.REFRESH
+        yield target, _no_text, "meta[content]", Kind.REFRESH, False
 
 
 def found_urls(tree: LexborHTMLParser, *, styles: bool = True) -> Iterator[Found]:
@@ -189,25 +207,34 @@ def found_urls(tree: LexborHTMLParser, *, styles: bool = True) -> Iterator[Found
     for node in root.traverse():
         tag = node.tag or ""
         if tag == "a":  # most of a page's links: read here, without another generator
-            href = node.attributes.get("href")
+            attributes = node.attributes
+            href = attributes.get("href")
             if href:
-                yield href, _anchor_text(node), "a[href]", Kind.LINK
+                yield href, _anchor_text(node), "a[href]", Kind.LINK, _nofollow(attributes)
         elif tag in _WALKED:
             yield from _found_in(node, tag)
     if styles:
         for node in tree.css(_STYLED):
             for url in css_urls(node.attributes.get("style") or ""):
-                yield url, _no_text, STYLE_ATTRIBUTE, Kind.CSS
+                yield url, _no_text, STYLE_ATTRIBUTE, Kind.CSS, False
 
 
 def page_links(page: Page) -> PageLinks:
     """Every link of the page, in page order (at most `max_links + 1`: see collect_links), and
     those no request can follow (see resolve_href)."""
     found = (
-        (href, text(), element, kind)
-        for href, text, element, kind in found_urls(page.tree, styles=page.has_css_urls)
+        (href, text(), element, kind, nofollow)
+        for href, text, element, kind, nofollow in found_urls(page.tree, styles=page.has_css_urls)
     )
-    return collect_all(found, page.base, page.max_links)
+    return _page_nofollow(page, collect_all(found, page.base, page.max_links))
+
+
+def _page_nofollow(page: Page, links: PageLinks) -> PageLinks:
+    """Every link marked nofollow when the page's robots meta says so."""
+    if not robots_nofollow(page.tree):
+        return links
+    fetchable, unfetchable = links
+    return tuple(link.model_copy(update={"nofollow": True}) for link in fetchable), unfetchable
 
 
 def page_links_fast(page: Page) -> PageLinks:
@@ -218,7 +245,7 @@ def page_links_fast(page: Page) -> PageLinks:
     seen: dict[str, Link] = {}
     unfetchable: dict[str, Link] = {}
     limit = page.max_links
-    for href, text, element, kind in found_urls(page.tree, styles=page.has_css_urls):
+    for href, text, element, kind, nofollow in found_urls(page.tree, styles=page.has_css_urls):
         if href in resolved:
             answer = resolved[href]
         else:
@@ -228,10 +255,11 @@ def page_links_fast(page: Page) -> PageLinks:
         url, fetchable = answer
         into = seen if fetchable else unfetchable
         if url not in into and (fetchable or limit is None or len(into) < limit):
-            into[url] = Link(url=url, text=text(), element=element, kind=kind)
+            link = Link(url=url, text=text(), element=element, kind=kind, nofollow=nofollow)
+            into[url] = link
             if limit is not None and len(seen) > limit:
                 break
-    return tuple(seen.values()), tuple(unfetchable.values())
+    return _page_nofollow(page, (tuple(seen.values()), tuple(unfetchable.values())))
 
 
 def _resolver(base: str) -> Callable[[str], tuple[str, bool] | None]:

@@ -312,7 +312,13 @@ def _file_url(page: Page) -> str | None:
 def course_links(page: Page, anchors: tuple[Link, ...]) -> tuple[Link, ...]:
     """The page's anchors, then its embedded players not already among them."""
     embeds = (
-        (attr(node, "src"), clean_text(attr(node, "title")), "iframe[src]", ElementKind.FRAME)
+        (
+            attr(node, "src"),
+            clean_text(attr(node, "title")),
+            "iframe[src]",
+            ElementKind.FRAME,
+            False,
+        )
         for node in page.tree.css(_EMBEDS)
     )
     extra = collect_links(embeds, page.base, page.max_links)

@@ -14,7 +14,6 @@ from datetime import datetime
 from ocwwatch.models import (
     CrawledPage,
     CrawlStep,
-    ElementKind,
     FoundLink,
     FrontierEntry,
     Link,
@@ -177,13 +176,13 @@ def _page_from_row(row: Row) -> CrawledPage:
         final_url=row["final_url"],
         validators=Validators(etag=row["etag"], last_modified=row["last_modified"]),
         page_kind=row["page_kind"],
-        links=tuple(_link_from_json(item) for item in json.loads(row["links"])),
+        links=tuple(Link.from_row(item) for item in json.loads(row["links"])),
     )
 
 
 def _page_values(page: CrawledPage, updated_at: str) -> list[object]:
     links = json.dumps(
-        [[link.url, link.text, link.element, link.kind.value] for link in page.links],
+        [link.to_row() for link in page.links],
         ensure_ascii=False,
     )
     return [
@@ -306,11 +305,3 @@ class CrawlStore(StoreBase):
         sql = "SELECT * FROM crawled_pages WHERE url = ?"
         rows = self._select("read crawled pages", sql, [url_key])
         return self._parse("crawled_pages", rows[0], _page_from_row) if rows else None
-
-
-def _link_from_json(item: list[str]) -> Link:
-    """A remembered link: `[url, text, element, kind]` (issue 14), or `[url, text]` as stored
-    before links had elements (an `<a href>`)."""
-    if len(item) < 4:
-        return Link(url=item[0], text=item[1])
-    return Link(url=item[0], text=item[1], element=item[2], kind=ElementKind(item[3]))
