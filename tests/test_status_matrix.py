@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from support.crawl import HOME, MockSite, config, deep_run, ok, page, status
 
-from ocwwatch.config import Config, Settings
+from ocwwatch.config import Config, DeepSettings, Settings
 from ocwwatch.fetch import Recording
 from ocwwatch.judge.statuses import judge_status
 from ocwwatch.models import LinkState, Outcome, Resource, ResourceKind
@@ -166,3 +166,25 @@ async def test_file_checks_judge_304_and_416_by_the_request(store: Store) -> Non
     }
     assert states == {HOME + "a.bin": LinkState.UNKNOWN, HOME + "empty.bin": LinkState.OK}
     assert ("GET", HOME + "empty.bin") in mock.requests
+
+
+async def test_accepted_statuses_make_a_link_ok_everywhere_or_per_host(store: Store) -> None:
+    """`accept = [403]` and `accept_hosts = {"127.0.0.1" = [999]}`: those answers are ok, with
+    the reason; a 404 stays dead."""
+    mock = MockSite({"/x403": answer(403), "/x999": answer(999), "/x404": answer(404)})
+    mock.routes[HOME] = ok(page("/x403", "/x999", "/x404"))
+    cfg = config(mock, accept=[403], accept_hosts={"127.0.0.1": [999]})
+    outcomes = await deep_run(cfg, store, transport=mock.transport())
+    links = {link.url.removeprefix(mock.base_url): link for link in outcomes.report.links}
+    assert {path: link.state for path, link in links.items()} == {
+        "/x403": LinkState.OK,
+        "/x999": LinkState.OK,
+        "/x404": LinkState.DEAD,
+    }
+    assert "accepted by the settings" in (links["/x403"].detail or "")
+
+
+def test_an_accepted_status_must_be_a_status() -> None:
+    """`accept = [1000]` is a configuration error, not a silent no-op."""
+    with pytest.raises(ValueError, match="accept"):
+        DeepSettings(accept=[1000])

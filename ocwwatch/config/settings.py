@@ -59,6 +59,9 @@ class HttpSettings(Section):
         return values
 
 
+Status = Annotated[int, Field(ge=100, le=999)]
+
+
 class DeepOverride(Section):
     """`[deep.resources."<id>"]`: one course site's own deep-check settings."""
 
@@ -81,6 +84,10 @@ class DeepSettings(Section):
     # Issue 14: which of the URLs a reader's browser follows or loads are checked, by what the
     # element holding them is for (link, image, stylesheet, ...); every kind by default.
     link_kinds: tuple[ElementKind, ...] = tuple(ElementKind)
+    # Issue 14: statuses a found link may answer and still be ok (a site that answers crawlers
+    # 403 or 999 while readers get the page), everywhere or per host (`"www.linkedin.com"`).
+    accept: tuple[Status, ...] = ()
+    accept_hosts: dict[str, tuple[Status, ...]] = {}
     respect_robots: bool = True  # honour each host's robots.txt (RFC 9309)
     robots_user_agent: str = Field(default="ocwwatch", min_length=1)  # token robots.txt names
     # Moved to [http], as origins: a value here is refused with a message that says so.

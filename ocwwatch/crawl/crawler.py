@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,15 +29,16 @@ from ocwwatch.crawl.probe import (
 )
 from ocwwatch.crawl.readers import PageReaders
 from ocwwatch.crawl.robots import RobotsBook
-from ocwwatch.crawl.scope import Scope, may_be_page, url_key
+from ocwwatch.crawl.scope import Scope, host_of, may_be_page, url_key
 from ocwwatch.crawl.verdict import judge_found
 from ocwwatch.extract import MAX_LINKS_PER_PAGE, links_were_cut
 from ocwwatch.fetch import Fetcher
-from ocwwatch.judge import ANSWERED
+from ocwwatch.judge import ANSWERED, restate
 from ocwwatch.models import (
     CrawlStep,
     ElementKind,
     FetchResult,
+    FoundLink,
     FrontierEntry,
     Link,
     LinkCheck,
@@ -56,6 +57,8 @@ RECENT_KEYS = 4096  # keys queued lately, not offered to the store again (bounde
 # Pages a working link's check carries into the run's reports; the store keeps every one.
 FOUND_ON_KEPT = 25
 WORKING = frozenset({LinkState.OK, LinkState.SKIPPED})
+# States whose status the settings may accept as ok (not a soft 404: its status is a 200).
+ACCEPTABLE = frozenset({LinkState.DEAD, LinkState.BLOCKED, LinkState.UNKNOWN})
 REUSED = "earlier run"  # the probe method of a verdict taken over within recheck_after
 
 
@@ -78,6 +81,17 @@ class DeepOptions:
     max_links_per_run: int = 200_000  # distinct links the crawl queues; later ones are dropped
     # What the elements holding the links read are for (issue 14): other links are not checked.
     link_kinds: frozenset[ElementKind] = frozenset(ElementKind)
+    # Statuses that are ok for a link after all (issue 14), everywhere and by lower-case host.
+    accept: frozenset[int] = frozenset()
+    accept_hosts: Mapping[str, frozenset[int]] = field(default_factory=dict)
+
+    def accepts(self, check: LinkCheck) -> bool:
+        """Whether the settings accept the status of a failing link's answer."""
+        status = check.http_status
+        if status is None or check.state not in ACCEPTABLE:
+            return False
+        host = host_of(check.final_url or check.url)
+        return status in self.accept or status in self.accept_hosts.get(host, ())
 
 
 @dataclass
@@ -494,9 +508,7 @@ class DeepCrawl:
                 return checks
             previous = self.store.link_states(found.entry.url for found in batch)
             now = self.now()
-            judged = [
-                (f.entry.key, judge_found(f, (), previous.get(f.entry.url), now)) for f in batch
-            ]
+            judged = [(f.entry.key, self.judge(f, previous.get(f.entry.url), now)) for f in batch]
             # When a request decided each verdict: now, or for one taken over, when it was.
             asked = [f.probe.fetched_at if reused_probe(f.probe) else now for f in batch]
             rows = [(key, check, at) for (key, check), at in zip(judged, asked, strict=True)]
@@ -508,6 +520,14 @@ class DeepCrawl:
             found_on |= self.pages_of(to_fix, None, pages)
             checks += [c.model_copy(update=found_on[k]) for k, c in judged]
             after = batch[-1].entry.seq
+
+    def judge(self, found: FoundLink, previous: LinkCheck | None, now: datetime) -> LinkCheck:
+        """A found link's check, ok after all when the settings accept its status."""
+        check = judge_found(found, (), previous, now)
+        if not self.options.accepts(check):
+            return check
+        reason = f"status {check.http_status}, accepted by the settings (deep.accept)"
+        return restate(check, LinkState.OK, reason, previous, now)
 
     def pages_of(
         self, keys: list[str], limit: int | None, pages: dict[str, str]
