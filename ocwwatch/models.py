@@ -62,6 +62,9 @@ class LinkState(StrEnum):
     UNKNOWN = "unknown"
     SKIPPED = "skipped"
     INVALID = "invalid"  # an href a browser's URL parser rejects (issue 14): broken as written
+    # A `page#id` link whose page has no such id (issue 14, `[deep] check_fragments`): the page
+    # works, the reader lands at its top instead of the section meant.
+    MISSING_FRAGMENT = "missing-fragment"
 
 
 class LinkKind(StrEnum):
@@ -197,10 +200,12 @@ class Link(Record):
     kind: ElementKind = ElementKind.LINK
     # rel=nofollow, or the page's robots meta says nofollow: checked, never crawled from.
     nofollow: bool = False
+    fragments: tuple[str, ...] = ()  # the `#id`s the page links this URL with (issue 14)
 
-    def to_row(self) -> list[str | bool]:
+    def to_row(self) -> list[str | bool | list[str]]:
         """The compact JSON form page readers send and remembered pages keep."""
-        return [self.url, self.text, self.element, self.kind.value, self.nofollow]
+        row: list[str | bool | list[str]] = [self.url, self.text, self.element, self.kind.value]
+        return [*row, self.nofollow, list(self.fragments)]
 
     @classmethod
     def from_row(cls, row: Sequence[object]) -> Link:
@@ -210,7 +215,15 @@ class Link(Record):
         if len(row) < 5:
             return cls(url=url, text=text)
         kind = ElementKind(str(row[3]))
-        return cls(url=url, text=text, element=str(row[2]), kind=kind, nofollow=bool(row[4]))
+        fragments = row[5] if len(row) > 5 and isinstance(row[5], list) else []
+        return cls(
+            url=url,
+            text=text,
+            element=str(row[2]),
+            kind=kind,
+            nofollow=bool(row[4]),
+            fragments=tuple(str(fragment) for fragment in fragments),
+        )
 
 
 class NavItem(Record):
@@ -257,6 +270,9 @@ class Extraction(Record):
     # Links no request can follow (issue 14): another scheme (`mailto:`, `file:`), or an href a
     # browser rejects (`http://`, kept as written). The deep check reports them; nothing fetches.
     unfetchable: tuple[Link, ...] = ()
+    # What a link's `#fragment` can name on this page: its ids and `<a name>`s (issue 14). Read
+    # by the crawl's reader (extract_links) only.
+    targets: tuple[str, ...] = ()
 
     @property
     def crawl_links(self) -> tuple[Link, ...]:
@@ -462,6 +478,7 @@ class CrawledPage(Record):
     validators: Validators
     page_kind: PageKind
     links: tuple[Link, ...] = ()
+    targets: tuple[str, ...] = ()  # what fragments can name on it (Extraction.targets)
 
 
 class Counts(Record):

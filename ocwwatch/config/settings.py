@@ -86,6 +86,8 @@ class DeepSettings(Section):
     link_kinds: tuple[ElementKind, ...] = tuple(ElementKind)
     # Issue 14: statuses a found link may answer and still be ok (a site that answers crawlers
     # 403 or 999 while readers get the page), everywhere or per host (`"www.linkedin.com"`).
+    # Issue 14: check that a link's `#id` names an element of its page (pages the crawl reads).
+    check_fragments: bool = False
     accept: tuple[Status, ...] = ()
     accept_hosts: dict[str, tuple[Status, ...]] = {}
     respect_robots: bool = True  # honour each host's robots.txt (RFC 9309)

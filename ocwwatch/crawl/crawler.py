@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ocwwatch.clock import Clock
+from ocwwatch.crawl.fragments import FragmentLink, Fragments
 from ocwwatch.crawl.frontier import Frontier, FrontierWriter
 from ocwwatch.crawl.probe import (
     Prober,
@@ -81,6 +82,7 @@ class DeepOptions:
     max_links_per_run: int = 200_000  # distinct links the crawl queues; later ones are dropped
     # What the elements holding the links read are for (issue 14): other links are not checked.
     link_kinds: frozenset[ElementKind] = frozenset(ElementKind)
+    check_fragments: bool = False  # judge `page#id` links by the ids of the pages read
     # Statuses that are ok for a link after all (issue 14), everywhere and by lower-case host.
     accept: frozenset[int] = frozenset()
     accept_hosts: Mapping[str, frozenset[int]] = field(default_factory=dict)
@@ -183,6 +185,7 @@ class DeepCrawl:
         # one link goes uncounted).
         self.queued: set[int] = set()
         self.cuts = Cuts()
+        self.fragments = Fragments()  # used with check_fragments only
         self.checked = 0
         # Steps with found links handed to the store, and how many the last claim came after.
         self.found_flushes = 0
@@ -204,6 +207,8 @@ class DeepCrawl:
                 async with readers:
                     self.prober.readers = readers
                     await self.drain()
+                if self.options.check_fragments:
+                    self.fragments.settle(self.step, self.now())
                 await self.flush()
                 await self.writer.settle()  # judging reads every step on the main connection
                 pages = sum(self.pages_read.values())
@@ -262,9 +267,18 @@ class DeepCrawl:
             page = remembered(target, result, extraction)
             if page is not None:
                 self.step.pages.append(page)
+            self.note_targets((target.key, url_key(result.final_url)), extraction.targets)
             return extraction.crawl_links
         cached = self.store.load_crawled_page(target.key)
-        return cached.links if cached is not None else None
+        if cached is None:
+            return None
+        self.note_targets((target.key, url_key(result.final_url)), cached.targets)
+        return cached.links
+
+    def note_targets(self, keys: Sequence[str], targets: Sequence[str]) -> None:
+        """Remember what a page read lets fragments name, when fragments are checked."""
+        if self.options.check_fragments:
+            self.fragments.note_page(keys, targets)
 
     def add_links(self, links: Sequence[Link], found_on: str, parent: FrontierEntry) -> None:
         """Queue a page's links (the store ignores known ones) and record where each was."""
@@ -274,6 +288,8 @@ class DeepCrawl:
             key = url_key(link.url)
             if not self.within_run_cap(key, found_on):
                 continue
+            if link.fragments and self.options.check_fragments:
+                self.note_fragments(link, key, found_on, parent)
             self.step.sources.append((key, found_on, link.text, link.element))
             if key in self.recent:
                 self.recent.move_to_end(key)
@@ -293,6 +309,14 @@ class DeepCrawl:
                     depth=parent.depth + 1,
                 )
             )
+
+    def note_fragments(self, link: Link, key: str, found_on: str, parent: FrontierEntry) -> None:
+        resource_id = self.scope.classify(link.url, key, link.kind)[1] or parent.resource_id
+        for fragment in link.fragments:
+            found = FragmentLink(
+                key, link.url, fragment, found_on, link.text, link.element, resource_id
+            )
+            self.fragments.note_link(found)
 
     def within_run_cap(self, key: str, found_on: str) -> bool:
         """Whether `key` was queued already this run, or still fits under max_links_per_run."""
@@ -480,6 +504,8 @@ class DeepCrawl:
                 self.landed.add(visit.final[0].key)
         if visit.page is not None:
             self.step.pages.append(visit.page)
+        if visit.read and visit.found_on is not None and visit.probe.status in ANSWERED:
+            self.note_targets((visit.entry.key, url_key(visit.found_on)), visit.targets)
         if visit.links and visit.found_on is not None:
             if visit.links_cut:
                 self.cut_page(visit.found_on)

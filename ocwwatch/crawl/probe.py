@@ -56,6 +56,7 @@ class Visit:
     read: bool = False  # the (final) page's links were read, whether or not it had any
     links_cut: bool = False  # the page had more links than the crawl's max_links_per_page
     page: CrawledPage | None = None  # remembered for the next run's conditional request
+    targets: tuple[str, ...] = ()  # what fragments can name on the page read (its ids)
 
 
 def skipped(
@@ -185,8 +186,11 @@ class Prober:
         validators = {cached.final_url: cached.validators} if cached else {}
         result = await self.fetcher.fetch(entry.url, validators=validators)
         if result.not_modified and cached is not None:
-            extraction = Extraction(metadata=Metadata(page_kind=cached.page_kind))
-            extraction = extraction.model_copy(update={"links": cached.links})
+            extraction = Extraction(
+                metadata=Metadata(page_kind=cached.page_kind),
+                links=cached.links,
+                targets=cached.targets,
+            )
         else:
             extraction = await self.read_page(result)
         # A "not found" page's links are the site's chrome, not the course's: never followed.
@@ -201,6 +205,7 @@ class Prober:
             found_on=result.final_url,
             read=read,
             links_cut=read and links_were_cut(extraction.metadata),
+            targets=extraction.targets if read else (),
         )
         if read and not result.not_modified:
             visit.page = remembered(entry, result, extraction)
@@ -285,4 +290,5 @@ def remembered(
         validators=validators,
         page_kind=extraction.metadata.page_kind,
         links=extraction.crawl_links,
+        targets=extraction.targets,
     )

@@ -7,7 +7,7 @@ threads in this process: a `ProcessPoolExecutor`'s feeder threads fought the loo
 and cost as much as the reading they took away.
 
 A request is the URL, the content type and the body, each prefixed by its length; the answer
-is JSON, `[page kind, [Link.to_row(), ...], [problem, ...], fetchable]`, prefixed
+is JSON, `[page kind, [Link.to_row(), ...], [problem, ...], fetchable, [target, ...]]`, prefixed
 by its length (the first `fetchable` links are the page's `links`, the rest `unfetchable`); one
 page at a time per reader, which keeps at most `max_links` of a page's links (its command line
 says how many). Once a reader dies or misbehaves, its page and every later one are read in this
@@ -24,7 +24,7 @@ import signal
 import struct
 import sys
 from types import TracebackType
-from typing import BinaryIO, Self
+from typing import Any, BinaryIO, Self
 
 from ocwwatch.extract import MAX_LINKS_PER_PAGE, extract_links
 from ocwwatch.models import Extraction, Link, Metadata, PageKind
@@ -119,7 +119,8 @@ class PageReaders:
         try:
             if self._broken:
                 return extract_links(body, url, content_type, max_links=self.max_links)
-            kind, links, problems, fetchable = await self._ask(process, (body, url, content_type))
+            answer = await self._ask(process, (body, url, content_type))
+            extraction = _extraction_of(answer, content_type)
         except (OSError, EOFError, ValueError, TypeError) as exc:
             log.warning("a page reader failed (%s); reading pages in this process", exc)
             self._broken = True
@@ -129,13 +130,11 @@ class PageReaders:
             raise
         finally:
             self._idle.put_nowait(process)
-        metadata = Metadata(page_kind=PageKind(kind), content_type=content_type, problems=problems)
-        read = tuple(Link.from_row(row) for row in links)
-        return Extraction(metadata=metadata, links=read[:fetchable], unfetchable=read[fetchable:])
+        return extraction
 
     async def _ask(
         self, process: asyncio.subprocess.Process, request: tuple[bytes, str, str | None]
-    ) -> tuple[str, list[list[object]], tuple[str, ...], int]:
+    ) -> list[Any]:
         stdin, stdout = process.stdin, process.stdout
         if stdin is None or stdout is None:
             raise OSError("the reader has no pipes")
@@ -145,11 +144,29 @@ class PageReaders:
             (length,) = _LENGTH.unpack(await stdout.readexactly(_LENGTH.size))
             if length > MAX_ANSWER_BYTES:
                 raise ValueError(f"answer of {length} bytes")
-            kind, links, problems, fetchable = json.loads(await stdout.readexactly(length))
+            answer = json.loads(await stdout.readexactly(length))
         except asyncio.IncompleteReadError as exc:
             raise EOFError("the reader exited") from exc
-        rows = [list(row) for row in links]
-        return str(kind), rows, tuple(str(problem) for problem in problems), int(fetchable)
+        if not isinstance(answer, list):
+            raise TypeError("the answer is no JSON array")
+        return answer
+
+
+def _extraction_of(answer: list[Any], content_type: str | None) -> Extraction:
+    """A reader's answer as the Extraction it stands for (ValueError, TypeError if garbled)."""
+    kind, rows, problems, fetchable, targets = answer
+    metadata = Metadata(
+        page_kind=PageKind(kind),
+        content_type=content_type,
+        problems=tuple(str(problem) for problem in problems),
+    )
+    links = tuple(Link.from_row(row) for row in rows)
+    return Extraction(
+        metadata=metadata,
+        links=links[: int(fetchable)],
+        unfetchable=links[int(fetchable) :],
+        targets=tuple(str(target) for target in targets),
+    )
 
 
 def _frame(request: tuple[bytes, str, str | None]) -> bytes:
@@ -187,7 +204,7 @@ def serve(source: BinaryIO, sink: BinaryIO, max_links: int = MAX_LINKS_PER_PAGE)
         metadata = extraction.metadata
         fetchable = len(extraction.links)
         answer = json.dumps(
-            [metadata.page_kind.value, links, metadata.problems, fetchable]
+            [metadata.page_kind.value, links, metadata.problems, fetchable, extraction.targets]
         ).encode()
         sink.write(_LENGTH.pack(len(answer)) + answer)
         sink.flush()

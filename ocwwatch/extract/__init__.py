@@ -22,7 +22,7 @@ from ocwwatch.extract.dom import (
 )
 from ocwwatch.extract.html import extract_html, is_not_found
 from ocwwatch.extract.legacy import extract_legacy, is_legacy_course
-from ocwwatch.extract.links import page_links_fast
+from ocwwatch.extract.links import page_links_fast, page_targets
 from ocwwatch.extract.ocw import course_links, course_page_kind, extract_ocw, is_course_site
 from ocwwatch.extract.pdf import PDF_MAGIC, extract_pdf
 from ocwwatch.models import HTML_TYPES, Extraction, Metadata, PageKind
@@ -167,7 +167,8 @@ def _links_only(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
         size_bytes=page.size_bytes,
         problems=page.problems + problems,
     )
-    return Extraction(metadata=metadata, links=links, unfetchable=unfetchable)
+    targets = page_targets(tree)
+    return Extraction(metadata=metadata, links=links, unfetchable=unfetchable, targets=targets)
 
 
 def _other(body: bytes, media_type: str | None, problems: tuple[str, ...]) -> Extraction:

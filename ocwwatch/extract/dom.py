@@ -10,9 +10,10 @@ import codecs
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from functools import partial
+from urllib.parse import unquote, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -43,6 +44,8 @@ WEB_SCHEMES = frozenset({"http", "https"})
 # URLs that are the content itself (or nothing): no link to check or to report.
 INLINE_SCHEMES = frozenset({"data", "about", "blob"})
 MAX_HREF_CHARS = 2048  # of an href kept as written (a browser rejects it, or another scheme)
+MAX_FRAGMENT_CHARS = 256
+MAX_FRAGMENTS_PER_LINK = 64  # distinct #targets kept for one URL of one page
 INVISIBLE_TAGS = ["script", "style", "noscript", "template"]
 
 
@@ -266,19 +269,55 @@ def collect_all(
 ) -> tuple[tuple[Link, ...], tuple[Link, ...]]:
     """`collect_links`, and the links no request can follow (another scheme, or a URL a
     browser rejects: see resolve_href), at most `limit` of them, first occurrence wins."""
-    seen: dict[str, Link] = {}
-    unfetchable: dict[str, Link] = {}
+    links = LinkSet(limit)
     for href, text, element, kind, nofollow in found:
         resolved = resolve_href(base, href)
-        if resolved is None:
+        if resolved is None or href is None:
             continue
         url, fetchable = resolved
-        into = seen if fetchable else unfetchable
-        if url not in into and (fetchable or limit is None or len(into) < limit):
-            into[url] = Link(url=url, text=text, element=element, kind=kind, nofollow=nofollow)
-            if limit is not None and len(seen) > limit:
-                break
-    return tuple(seen.values()), tuple(unfetchable.values())
+        make = partial(Link, url=url, text=text, element=element, kind=kind, nofollow=nofollow)
+        if not links.add(url, fetchable, href, make):
+            break
+    return links.result()
+
+
+class LinkSet:
+    """One page's links as they are found: a URL's first occurrence (and its text) wins, the
+    fragments it is linked with add up (`#id` targets, issue 14); http(s) links stop one past
+    `limit`, the others are kept up to `limit`."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.fetchable: dict[str, Link] = {}
+        self.unfetchable: dict[str, Link] = {}
+        self.fragments: dict[str, dict[str, None]] = {}
+
+    def add(self, url: str, fetchable: bool, href: str, make: Callable[[], Link]) -> bool:
+        """Add one found link (`make` builds it when its URL is new); False once full."""
+        into = self.fetchable if fetchable else self.unfetchable
+        if url not in into:
+            if not fetchable and self.limit is not None and len(into) >= self.limit:
+                return True
+            into[url] = make()
+        if fetchable and "#" in href:
+            fragment = link_fragment(href)
+            if fragment:
+                self.fragments.setdefault(url, {})[fragment] = None
+        return self.limit is None or len(self.fetchable) <= self.limit
+
+    def result(self) -> tuple[tuple[Link, ...], tuple[Link, ...]]:
+        links = self.fetchable
+        for url, fragments in self.fragments.items():
+            kept = tuple(fragments)[:MAX_FRAGMENTS_PER_LINK]
+            links[url] = links[url].model_copy(update={"fragments": kept})
+        return tuple(links.values()), tuple(self.unfetchable.values())
+
+
+def link_fragment(href: str) -> str:
+    """The element id an href's fragment names (percent-decoded); '' for none, and for a text
+    fragment (`#:~:text=...`), which names words, not an element."""
+    fragment = href.split("#", 1)[1].split(":~:", 1)[0]
+    return unquote(fragment)[:MAX_FRAGMENT_CHARS]
 
 
 def same_page(left: str | None, right: str | None) -> bool:

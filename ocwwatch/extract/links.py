@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ocwwatch.extract.dom import (
     WEB_SCHEMES,
+    LinkSet,
     Page,
     anchor_text,
     attr,
@@ -242,9 +243,7 @@ def page_links_fast(page: Page) -> PageLinks:
     when its URL is new (the first occurrence's text wins either way)."""
     resolve = _resolver(page.base)
     resolved: dict[str, tuple[str, bool] | None] = {}
-    seen: dict[str, Link] = {}
-    unfetchable: dict[str, Link] = {}
-    limit = page.max_links
+    links = LinkSet(page.max_links)
     for href, text, element, kind, nofollow in found_urls(page.tree, styles=page.has_css_urls):
         if href in resolved:
             answer = resolved[href]
@@ -253,13 +252,27 @@ def page_links_fast(page: Page) -> PageLinks:
         if answer is None:
             continue
         url, fetchable = answer
-        into = seen if fetchable else unfetchable
-        if url not in into and (fetchable or limit is None or len(into) < limit):
-            link = Link(url=url, text=text(), element=element, kind=kind, nofollow=nofollow)
-            into[url] = link
-            if limit is not None and len(seen) > limit:
-                break
-    return _page_nofollow(page, (tuple(seen.values()), tuple(unfetchable.values())))
+        if not links.add(url, fetchable, href, partial(_link, url, text, element, kind, nofollow)):
+            break
+    return _page_nofollow(page, links.result())
+
+
+def _link(
+    url: str, text: Callable[[], str], element: str, kind: ElementKind, nofollow: bool
+) -> Link:
+    return Link(url=url, text=text(), element=element, kind=kind, nofollow=nofollow)
+
+
+def page_targets(tree: LexborHTMLParser) -> tuple[str, ...]:
+    """What a fragment of a link to this page can name: element ids and `<a name>`s."""
+    targets: dict[str, None] = {}
+    for node in tree.css("[id], a[name]"):
+        attributes = node.attributes
+        for name in ("id", "name"):
+            value = attributes.get(name)
+            if value and (name == "id" or node.tag == "a"):
+                targets[value] = None
+    return tuple(targets)
 
 
 def _resolver(base: str) -> Callable[[str], tuple[str, bool] | None]:

@@ -113,9 +113,14 @@ def link_state(result: FetchResult, metadata: Metadata) -> tuple[LinkState, str 
 
 
 def is_link_finding(check: LinkCheck, failures_before_finding: int) -> bool:
-    """Dead and invalid links are findings at once; blocked and unknown ones only after several
-    runs."""
-    if check.state in {LinkState.DEAD, LinkState.SOFT404, LinkState.INVALID}:
+    """Dead, invalid and missing-fragment links are findings at once; blocked and unknown ones
+    only after several runs."""
+    if check.state in {
+        LinkState.DEAD,
+        LinkState.SOFT404,
+        LinkState.INVALID,
+        LinkState.MISSING_FRAGMENT,
+    }:
         return True
     if check.state in {LinkState.BLOCKED, LinkState.UNKNOWN}:
         return check.failed_runs >= failures_before_finding

@@ -32,5 +32,12 @@ ANSWERED = frozenset({200, 304})
 ANSWERED_OR_PARTIAL = ANSWERED | {206}
 # A link in one of these states has failed this run: its streak grows.
 FAILING = frozenset(
-    {LinkState.DEAD, LinkState.SOFT404, LinkState.INVALID, LinkState.BLOCKED, LinkState.UNKNOWN}
+    {
+        LinkState.DEAD,
+        LinkState.SOFT404,
+        LinkState.INVALID,
+        LinkState.MISSING_FRAGMENT,
+        LinkState.BLOCKED,
+        LinkState.UNKNOWN,
+    }
 )

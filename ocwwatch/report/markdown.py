@@ -49,6 +49,7 @@ LINK_FINDINGS: tuple[LinkState, ...] = (
     LinkState.DEAD,
     LinkState.SOFT404,
     LinkState.INVALID,
+    LinkState.MISSING_FRAGMENT,
     LinkState.REDIRECTED,
     LinkState.BLOCKED,
     LinkState.UNKNOWN,

@@ -177,6 +177,7 @@ def _page_from_row(row: Row) -> CrawledPage:
         validators=Validators(etag=row["etag"], last_modified=row["last_modified"]),
         page_kind=row["page_kind"],
         links=tuple(Link.from_row(item) for item in json.loads(row["links"])),
+        targets=tuple(json.loads(row["targets"])),
     )
 
 
@@ -193,6 +194,7 @@ def _page_values(page: CrawledPage, updated_at: str) -> list[object]:
         page.page_kind.value,
         links,
         updated_at,
+        json.dumps(page.targets, ensure_ascii=False),
     ]
 
 
@@ -222,7 +224,7 @@ class CrawlStore(StoreBase):
                 [_entry_values(run_id, e) + _probe_values(p) for e, p in settled],
             )
             conn.executemany(
-                "INSERT OR REPLACE INTO crawled_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO crawled_pages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [_page_values(page, updated_at) for page in pages],
             )
 

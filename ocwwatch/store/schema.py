@@ -158,9 +158,11 @@ ALTER TABLE links ADD COLUMN asked_at TEXT;
 
 
 # Issue 14: the element and attribute each found link was read from (`img[src]`,
-# `link[href]`...), so that a report can say an image or a stylesheet is broken.
+# `link[href]`...), so that a report can say an image or a stylesheet is broken; and what a
+# link's `#fragment` can name on a page read (its ids), so that a 304 can stand for them too.
 _SCHEMA_5 = """
 ALTER TABLE crawl_sources ADD COLUMN element TEXT NOT NULL DEFAULT 'a[href]';
+ALTER TABLE crawled_pages ADD COLUMN targets TEXT NOT NULL DEFAULT '[]';
 """
 
 
