@@ -10,9 +10,8 @@ import codecs
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 from urllib.parse import unquote, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -275,8 +274,10 @@ def collect_all(
         if resolved is None or href is None:
             continue
         url, fetchable = resolved
-        make = partial(Link, url=url, text=text, element=element, kind=kind, nofollow=nofollow)
-        if not links.add(url, fetchable, href, make):
+        if links.known(url, fetchable, href):
+            continue
+        link = Link(url=url, text=text, element=element, kind=kind, nofollow=nofollow)
+        if not links.add(link, fetchable, href):
             break
     return links.result()
 
@@ -292,18 +293,29 @@ class LinkSet:
         self.unfetchable: dict[str, Link] = {}
         self.fragments: dict[str, dict[str, None]] = {}
 
-    def add(self, url: str, fetchable: bool, href: str, make: Callable[[], Link]) -> bool:
-        """Add one found link (`make` builds it when its URL is new); False once full."""
-        into = self.fetchable if fetchable else self.unfetchable
-        if url not in into:
-            if not fetchable and self.limit is not None and len(into) >= self.limit:
-                return True
-            into[url] = make()
+    def known(self, url: str, fetchable: bool, href: str) -> bool:
+        """Whether `url` was found before on the page (`href`'s fragment is noted if so)."""
+        if url not in (self.fetchable if fetchable else self.unfetchable):
+            return False
         if fetchable and "#" in href:
-            fragment = link_fragment(href)
-            if fragment:
-                self.fragments.setdefault(url, {})[fragment] = None
-        return self.limit is None or len(self.fetchable) <= self.limit
+            self.add_fragment(url, href)
+        return True
+
+    def add(self, link: Link, fetchable: bool, href: str) -> bool:
+        """Add a link whose URL is new on the page; False once the page is full."""
+        if fetchable:
+            self.fetchable[link.url] = link
+            if "#" in href:
+                self.add_fragment(link.url, href)
+            return self.limit is None or len(self.fetchable) <= self.limit
+        if self.limit is None or len(self.unfetchable) < self.limit:
+            self.unfetchable[link.url] = link
+        return True
+
+    def add_fragment(self, url: str, href: str) -> None:
+        fragment = link_fragment(href)
+        if fragment:
+            self.fragments.setdefault(url, {})[fragment] = None
 
     def result(self) -> tuple[tuple[Link, ...], tuple[Link, ...]]:
         links = self.fetchable

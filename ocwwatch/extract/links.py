@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from functools import lru_cache, partial
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -252,26 +252,25 @@ def page_links_fast(page: Page) -> PageLinks:
         if answer is None:
             continue
         url, fetchable = answer
-        if not links.add(url, fetchable, href, partial(_link, url, text, element, kind, nofollow)):
+        if links.known(url, fetchable, href):
+            continue
+        if not links.add(_shared_link(url, text(), element, kind, nofollow), fetchable, href):
             break
     return _page_nofollow(page, links.result())
 
 
-def _link(
-    url: str, text: Callable[[], str], element: str, kind: ElementKind, nofollow: bool
-) -> Link:
-    return Link(url=url, text=text(), element=element, kind=kind, nofollow=nofollow)
+@lru_cache(maxsize=1 << 13)
+def _shared_link(url: str, text: str, element: str, kind: ElementKind, nofollow: bool) -> Link:
+    """One record for a link that a site's pages repeat (its menu, footer, style sheets and
+    scripts are on every page): built and validated once, not once a page. Links are frozen."""
+    return Link(url=url, text=text, element=element, kind=kind, nofollow=nofollow)
 
 
 def page_targets(tree: LexborHTMLParser) -> tuple[str, ...]:
     """What a fragment of a link to this page can name: element ids and `<a name>`s."""
-    targets: dict[str, None] = {}
-    for node in tree.css("[id], a[name]"):
-        attributes = node.attributes
-        for name in ("id", "name"):
-            value = attributes.get(name)
-            if value and (name == "id" or node.tag == "a"):
-                targets[value] = None
+    targets = dict.fromkeys(node.id for node in tree.css("[id]") if node.id)
+    targets.update(dict.fromkeys(node.attributes.get("name") or "" for node in tree.css("a[name]")))
+    targets.pop("", None)
     return tuple(targets)
 
 
