@@ -73,9 +73,10 @@ _URL_NOISE = re.compile(r"[\t\n\r]")
 
 # A page's links: those a request can follow, and the rest (another scheme, or invalid).
 PageLinks = tuple[tuple[Link, ...], tuple[Link, ...]]
-# One URL found: the text as written, the anchor's text (read only when needed), where it was.
-# `nofollow`: a link marked rel=nofollow, which the crawl checks but does not follow.
-Found = tuple[str, Callable[[], str], str, ElementKind, bool]
+# One URL found: the text as written, the element whose text a reader sees for it (None: no
+# text; read only when the URL is new on the page), where it was, and whether it is marked
+# rel=nofollow (the crawl checks it but does not follow it).
+Found = tuple[str, LexborNode | None, str, ElementKind, bool]
 
 
 def srcset_urls(srcset: str) -> list[str]:
@@ -122,13 +123,19 @@ def css_urls(css: str) -> list[str]:
     ]
 
 
-def _no_text() -> str:
-    return ""
-
-
 def _nofollow(attributes: dict[str, str | None]) -> bool:
     rel = attributes.get("rel")
     return rel is not None and "nofollow" in rel.lower().split()
+
+
+def link_text(node: LexborNode | None, kind: ElementKind) -> str:
+    """What a reader sees for a found URL: a link's text (an area's alt text), a loaded
+    resource's alt text or title; '' for none."""
+    if node is None:
+        return ""
+    if kind is Kind.LINK:
+        return anchor_text(node) or clean_text(attr(node, "alt"))
+    return clean_text(attr(node, "alt") or attr(node, "title"))
 
 
 def robots_nofollow(tree: LexborHTMLParser) -> bool:
@@ -144,42 +151,25 @@ def robots_nofollow(tree: LexborHTMLParser) -> bool:
 
 
 def _found_in(node: LexborNode, tag: str) -> Iterator[Found]:
-    """The URLs one element holds, with their element and kind."""
+    """The URLs one element (not an `<a>`) holds, with their element and kind."""
     attributes = node.attributes
     for name, kind in URL_ATTRIBUTES.get(tag, ()):
         value = attributes.get(name)
-        if value:
-            yield from _attribute(node, tag, name, value, kind)
+        if not value:
+            continue
+        element = f"{tag}[{name}]"
+        if name == "srcset":
+            for url in srcset_urls(value):
+                yield url, None, element, kind, False
+        else:
+            yield value, node, element, kind, kind is Kind.LINK and _nofollow(attributes)
     if tag == "link":
         yield from _link_element(attributes)
     elif tag == "meta":
         yield from _refresh(attributes)
     elif tag == STYLE_ELEMENT:
         for url in css_urls(node.text(deep=True)):
-            yield url, _no_text, STYLE_ELEMENT, Kind.CSS, False
-
-
-def _attribute(
-    node: LexborNode, tag: str, name: str, value: str, kind: ElementKind
-) -> Iterator[Found]:
-    element = f"{tag}[{name}]"
-    if name == "srcset":
-        for url in srcset_urls(value):
-            yield url, _no_text, element, kind, False
-    elif kind is Kind.LINK:
-        yield value, _anchor_text(node), element, kind, _nofollow(node.attributes)
-    else:
-        yield value, _titled(node), element, kind, False
-
-
-def _anchor_text(node: LexborNode) -> Callable[[], str]:
-    """What a reader sees for a link: its text (an area's alt text)."""
-    return lambda: anchor_text(node) or clean_text(attr(node, "alt"))
-
-
-def _titled(node: LexborNode) -> Callable[[], str]:
-    """What a reader sees for a loaded resource: its alt text, else its title."""
-    return lambda: clean_text(attr(node, "alt") or attr(node, "title"))
+            yield url, None, STYLE_ELEMENT, Kind.CSS, False
 
 
 def _link_element(attributes: dict[str, str | None]) -> Iterator[Found]:
@@ -187,7 +177,7 @@ def _link_element(attributes: dict[str, str | None]) -> Iterator[Found]:
     rels = (attributes.get("rel") or "").lower().split()
     kind = next((LINK_RELS[rel] for rel in rels if rel in LINK_RELS), None)
     if href and kind is not None:
-        yield href, _no_text, "link[href]", kind, False
+        yield href, None, "link[href]", kind, False
 
 
 def _refresh(attributes: dict[str, str | None]) -> Iterator[Found]:
@@ -195,7 +185,7 @@ def _refresh(attributes: dict[str, str | None]) -> Iterator[Found]:
         return
     target = refresh_url(attributes.get("content") or "")
     if target is not None:
-        yield target, _no_text, "meta[content]", Kind.REFRESH, False
+        yield target, None, "meta[content]", Kind.REFRESH, False
 
 
 def found_urls(tree: LexborHTMLParser, *, styles: bool = True) -> Iterator[Found]:
@@ -211,21 +201,23 @@ def found_urls(tree: LexborHTMLParser, *, styles: bool = True) -> Iterator[Found
             attributes = node.attributes
             href = attributes.get("href")
             if href:
-                yield href, _anchor_text(node), "a[href]", Kind.LINK, _nofollow(attributes)
+                rel = attributes.get("rel")
+                nofollow = rel is not None and "nofollow" in rel.lower().split()
+                yield href, node, "a[href]", Kind.LINK, nofollow
         elif tag in _WALKED:
             yield from _found_in(node, tag)
     if styles:
         for node in tree.css(_STYLED):
             for url in css_urls(node.attributes.get("style") or ""):
-                yield url, _no_text, STYLE_ATTRIBUTE, Kind.CSS, False
+                yield url, None, STYLE_ATTRIBUTE, Kind.CSS, False
 
 
 def page_links(page: Page) -> PageLinks:
     """Every link of the page, in page order (at most `max_links + 1`: see collect_links), and
     those no request can follow (see resolve_href)."""
     found = (
-        (href, text(), element, kind, nofollow)
-        for href, text, element, kind, nofollow in found_urls(page.tree, styles=page.has_css_urls)
+        (href, link_text(node, kind), element, kind, nofollow)
+        for href, node, element, kind, nofollow in found_urls(page.tree, styles=page.has_css_urls)
     )
     return _page_nofollow(page, collect_all(found, page.base, page.max_links))
 
@@ -244,7 +236,7 @@ def page_links_fast(page: Page) -> PageLinks:
     resolve = _resolver(page.base)
     resolved: dict[str, tuple[str, bool] | None] = {}
     links = LinkSet(page.max_links)
-    for href, text, element, kind, nofollow in found_urls(page.tree, styles=page.has_css_urls):
+    for href, node, element, kind, nofollow in found_urls(page.tree, styles=page.has_css_urls):
         if href in resolved:
             answer = resolved[href]
         else:
@@ -254,7 +246,8 @@ def page_links_fast(page: Page) -> PageLinks:
         url, fetchable = answer
         if links.known(url, fetchable, href):
             continue
-        if not links.add(_shared_link(url, text(), element, kind, nofollow), fetchable, href):
+        link = _shared_link(url, link_text(node, kind), element, kind, nofollow)
+        if not links.add(link, fetchable, href):
             break
     return _page_nofollow(page, links.result())
 
