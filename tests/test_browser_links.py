@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from support.crawl import HOME, T0, MockSite, by_path, config, deep_run, ok, pdf, status
 
+from ocwwatch.crawl import readers
 from ocwwatch.extract import extract_links, extract_page
 from ocwwatch.extract.links import css_urls, refresh_url, srcset_urls
 from ocwwatch.fetch import Recording
@@ -258,3 +259,29 @@ async def test_a_stored_check_names_the_element_each_link_was_found_in(store: St
         "/courses/c1/gone.js": ["script[src]"],
         "/courses/c1/notes.pdf": ["a[href]"],
     }
+
+
+async def test_a_reader_process_answers_everything_a_link_carries() -> None:
+    """Element, kind, nofollow, fragments, the unfetchable links and the page's ids come back
+    from a reader process (deep.extract_workers) exactly as extract_links finds them here."""
+    body = (
+        b"<html><head><link rel='stylesheet' href='/s.css'></head><body id='top-of-page'>"
+        b"<a href='a/#sec' rel='nofollow'>A</a><img src='i.png' alt='I'><a href='mailto:x@y'>m</a>"
+        b"<a href='http://'>bad</a><h2 id='sec'>S</h2></body></html>"
+    )
+    url = "http://127.0.0.1:8000" + HOME
+    async with readers.PageReaders(1) as pool:
+        await pool.started()
+        read = await pool.read(body, url, "text/html")
+    direct = extract_links(body, url, "text/html")
+    assert (read.links, read.unfetchable, read.targets) == (
+        direct.links,
+        direct.unfetchable,
+        direct.targets,
+    )
+    assert [(link.element, link.nofollow, link.fragments) for link in read.links] == [
+        ("link[href]", False, ()),
+        ("a[href]", True, ("sec",)),
+        ("img[src]", False, ()),
+    ]
+    assert [link.url for link in read.unfetchable] == ["mailto:x@y", "http://"]
