@@ -270,9 +270,10 @@ class Extraction(Record):
     # Links no request can follow (issue 14): another scheme (`mailto:`, `file:`), or an href a
     # browser rejects (`http://`, kept as written). The deep check reports them; nothing fetches.
     unfetchable: tuple[Link, ...] = ()
-    # What a link's `#fragment` can name on this page: its ids and `<a name>`s (issue 14). Read
-    # by the crawl's reader (extract_links) only.
+    # What a link's `#fragment` can name on this page: its ids and `<a name>`s (issue 14), and
+    # the ids its own `href="#id"` links name. Read by the crawl's reader (extract_links) only.
     targets: tuple[str, ...] = ()
+    own_fragments: tuple[str, ...] = ()
 
     @property
     def crawl_links(self) -> tuple[Link, ...]:
@@ -479,6 +480,7 @@ class CrawledPage(Record):
     page_kind: PageKind
     links: tuple[Link, ...] = ()
     targets: tuple[str, ...] = ()  # what fragments can name on it (Extraction.targets)
+    own_fragments: tuple[str, ...] = ()  # the ids its `href="#id"` links name
 
 
 class Counts(Record):

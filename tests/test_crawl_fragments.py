@@ -118,3 +118,25 @@ async def test_a_304_keeps_the_ids_of_the_page_it_stands_for(store: Store) -> No
     links = await fragment_run(store, mock, check_fragments=True)
     assert links[C + "notes/#intro"].state is LinkState.OK
     assert links[C + "notes/#gone"].state is LinkState.MISSING_FRAGMENT
+
+
+OWN = (
+    b"<html><head><title>Home</title></head><body><a href='#skip'>skip</a>"
+    b"<a href='#nowhere'>broken</a><a href=' #top '>top</a><main id='skip'>"
+    b"<a href='notes/#intro'>notes</a></main></body></html>"
+)
+
+
+async def test_a_pages_links_to_its_own_sections_are_checked(store: Store) -> None:
+    """`href="#skip"` names an id of the page itself: ok; `#nowhere` is missing-fragment; and
+    so again when the page answers 304 the next run."""
+    mock = fragment_site()
+    mock.routes[C] = ok(OWN, etag='"h1"')
+    links = await fragment_run(store, mock, check_fragments=True)
+    assert links[C + "#skip"].state is LinkState.OK
+    assert links[C + "#nowhere"].state is LinkState.MISSING_FRAGMENT
+    assert links[C + "#top"].state is LinkState.OK
+    assert links[C + "notes/#intro"].state is LinkState.OK
+    mock.routes[C] = status(304)
+    links = await fragment_run(store, mock, check_fragments=True)
+    assert links[C + "#nowhere"].state is LinkState.MISSING_FRAGMENT

@@ -267,18 +267,27 @@ class DeepCrawl:
             page = remembered(target, result, extraction)
             if page is not None:
                 self.step.pages.append(page)
-            self.note_targets((target.key, url_key(result.final_url)), extraction.targets)
+            self.note_page(target, result.final_url, extraction.targets, extraction.own_fragments)
             return extraction.crawl_links
         cached = self.store.load_crawled_page(target.key)
         if cached is None:
             return None
-        self.note_targets((target.key, url_key(result.final_url)), cached.targets)
+        self.note_page(target, result.final_url, cached.targets, cached.own_fragments)
         return cached.links
 
-    def note_targets(self, keys: Sequence[str], targets: Sequence[str]) -> None:
-        """Remember what a page read lets fragments name, when fragments are checked."""
-        if self.options.check_fragments:
-            self.fragments.note_page(keys, targets)
+    def note_page(
+        self, entry: FrontierEntry, final_url: str, targets: Sequence[str], own: Sequence[str]
+    ) -> None:
+        """Remember what a page read lets fragments name, and the page's links to its own
+        sections (`href="#id"`), when fragments are checked."""
+        if not self.options.check_fragments:
+            return
+        key = url_key(final_url)
+        self.fragments.note_page((entry.key, key), targets)
+        site = entry.resource_id
+        for fragment in own:
+            found = FragmentLink(key, final_url, fragment, final_url, "", "a[href]", site)
+            self.fragments.note_link(found)
 
     def add_links(self, links: Sequence[Link], found_on: str, parent: FrontierEntry) -> None:
         """Queue a page's links (the store ignores known ones) and record where each was."""
@@ -505,7 +514,7 @@ class DeepCrawl:
         if visit.page is not None:
             self.step.pages.append(visit.page)
         if visit.read and visit.found_on is not None and visit.probe.status in ANSWERED:
-            self.note_targets((visit.entry.key, url_key(visit.found_on)), visit.targets)
+            self.note_page(visit.entry, visit.found_on, visit.targets, visit.own_fragments)
         if visit.links and visit.found_on is not None:
             if visit.links_cut:
                 self.cut_page(visit.found_on)

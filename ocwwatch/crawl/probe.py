@@ -57,6 +57,7 @@ class Visit:
     links_cut: bool = False  # the page had more links than the crawl's max_links_per_page
     page: CrawledPage | None = None  # remembered for the next run's conditional request
     targets: tuple[str, ...] = ()  # what fragments can name on the page read (its ids)
+    own_fragments: tuple[str, ...] = ()  # the ids its own `href="#id"` links name
 
 
 def skipped(
@@ -190,6 +191,7 @@ class Prober:
                 metadata=Metadata(page_kind=cached.page_kind),
                 links=cached.links,
                 targets=cached.targets,
+                own_fragments=cached.own_fragments,
             )
         else:
             extraction = await self.read_page(result)
@@ -206,6 +208,7 @@ class Prober:
             read=read,
             links_cut=read and links_were_cut(extraction.metadata),
             targets=extraction.targets if read else (),
+            own_fragments=extraction.own_fragments if read else (),
         )
         if read and not result.not_modified:
             visit.page = remembered(entry, result, extraction)
@@ -291,4 +294,5 @@ def remembered(
         page_kind=extraction.metadata.page_kind,
         links=extraction.crawl_links,
         targets=extraction.targets,
+        own_fragments=extraction.own_fragments,
     )

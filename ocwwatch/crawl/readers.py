@@ -7,11 +7,11 @@ threads in this process: a `ProcessPoolExecutor`'s feeder threads fought the loo
 and cost as much as the reading they took away.
 
 A request is the URL, the content type and the body, each prefixed by its length; the answer
-is JSON, `[page kind, [Link.to_row(), ...], [problem, ...], fetchable, [target, ...]]`, prefixed
-by its length (the first `fetchable` links are the page's `links`, the rest `unfetchable`); one
-page at a time per reader, which keeps at most `max_links` of a page's links (its command line
-says how many). Once a reader dies or misbehaves, its page and every later one are read in this
-process instead.
+is JSON, `[page kind, [Link.to_row(), ...], [problem, ...], fetchable, [target, ...], [own
+fragment, ...]]`, prefixed by its length (the first `fetchable` links are the page's `links`,
+the rest `unfetchable`); one page at a time per reader, which keeps at most `max_links` of a
+page's links (its command line says how many). Once a reader dies or misbehaves, its page and
+every later one are read in this process instead.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ class PageReaders:
 
 def _extraction_of(answer: list[Any], content_type: str | None) -> Extraction:
     """A reader's answer as the Extraction it stands for (ValueError, TypeError if garbled)."""
-    kind, rows, problems, fetchable, targets = answer
+    kind, rows, problems, fetchable, targets, own = answer
     metadata = Metadata(
         page_kind=PageKind(kind),
         content_type=content_type,
@@ -166,6 +166,7 @@ def _extraction_of(answer: list[Any], content_type: str | None) -> Extraction:
         links=links[: int(fetchable)],
         unfetchable=links[int(fetchable) :],
         targets=tuple(str(target) for target in targets),
+        own_fragments=tuple(str(fragment) for fragment in own),
     )
 
 
@@ -204,7 +205,14 @@ def serve(source: BinaryIO, sink: BinaryIO, max_links: int = MAX_LINKS_PER_PAGE)
         metadata = extraction.metadata
         fetchable = len(extraction.links)
         answer = json.dumps(
-            [metadata.page_kind.value, links, metadata.problems, fetchable, extraction.targets]
+            [
+                metadata.page_kind.value,
+                links,
+                metadata.problems,
+                fetchable,
+                extraction.targets,
+                extraction.own_fragments,
+            ]
         ).encode()
         sink.write(_LENGTH.pack(len(answer)) + answer)
         sink.flush()

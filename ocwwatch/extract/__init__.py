@@ -153,7 +153,7 @@ def _extract_html(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
 def _links_only(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
     """The page kind and links `_extract_html` would find, without the rest of the metadata."""
     tree = page.tree
-    anchors, unfetchable = page_links_fast(page)
+    anchors, unfetchable, own = page_links_fast(page)
     if is_course_site(tree):
         kind, links = course_page_kind(tree), course_links(page, anchors)
     elif is_legacy_course(tree):
@@ -167,8 +167,13 @@ def _links_only(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
         size_bytes=page.size_bytes,
         problems=page.problems + problems,
     )
-    targets = page_targets(tree)
-    return Extraction(metadata=metadata, links=links, unfetchable=unfetchable, targets=targets)
+    return Extraction(
+        metadata=metadata,
+        links=links,
+        unfetchable=unfetchable,
+        targets=page_targets(tree),
+        own_fragments=own,
+    )
 
 
 def _other(body: bytes, media_type: str | None, problems: tuple[str, ...]) -> Extraction:

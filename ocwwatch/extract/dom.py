@@ -45,7 +45,7 @@ WEB_SCHEMES = frozenset({"http", "https"})
 INLINE_SCHEMES = frozenset({"data", "about", "blob"})
 MAX_HREF_CHARS = 2048  # of an href kept as written (a browser rejects it, or another scheme)
 MAX_FRAGMENT_CHARS = 256
-MAX_FRAGMENTS_PER_LINK = 64  # distinct #targets kept for one URL of one page
+MAX_FRAGMENTS_PER_LINK = 64  # distinct #targets kept for one URL of one page (or the page)
 INVISIBLE_TAGS = ["script", "style", "noscript", "template"]
 
 
@@ -273,6 +273,8 @@ def collect_all(
     for href, text, element, kind, nofollow in found:
         resolved = resolve_href(base, href)
         if resolved is None or href is None:
+            if href:
+                links.add_own(href)
             continue
         url, fetchable = resolved
         if links.known(url, fetchable, href):
@@ -293,6 +295,7 @@ class LinkSet:
         self.fetchable: dict[str, Link] = {}
         self.unfetchable: dict[str, Link] = {}
         self.fragments: dict[str, dict[str, None]] = {}
+        self.own: dict[str, None] = {}  # the ids `href="#id"` links name on the page itself
 
     def known(self, url: str, fetchable: bool, href: str) -> bool:
         """Whether `url` was found before on the page (`href`'s fragment is noted if so)."""
@@ -313,6 +316,13 @@ class LinkSet:
             self.unfetchable[link.url] = link
         return True
 
+    def add_own(self, href: str) -> None:
+        """Note an href that is only a fragment (`#id`): a link within the page itself."""
+        if href.lstrip().startswith("#") and len(self.own) < MAX_FRAGMENTS_PER_LINK:
+            fragment = link_fragment(href)
+            if fragment:
+                self.own[fragment] = None
+
     def add_fragment(self, url: str, href: str) -> None:
         fragment = link_fragment(href)
         if fragment:
@@ -329,7 +339,8 @@ class LinkSet:
 def link_fragment(href: str) -> str:
     """The element id an href's fragment names (percent-decoded); '' for none, and for a text
     fragment (`#:~:text=...`), which names words, not an element."""
-    fragment = href.split("#", 1)[1].split(":~:", 1)[0]
+    cleaned = _URL_NOISE.sub("", href).strip()  # as a browser cleans a URL before parsing it
+    fragment = cleaned.split("#", 1)[1].split(":~:", 1)[0] if "#" in cleaned else ""
     return unquote(fragment)[:MAX_FRAGMENT_CHARS]
 
 

@@ -230,9 +230,10 @@ def _page_nofollow(page: Page, links: PageLinks) -> PageLinks:
     return tuple(link.model_copy(update={"nofollow": True}) for link in fetchable), unfetchable
 
 
-def page_links_fast(page: Page) -> PageLinks:
+def page_links_fast(page: Page) -> tuple[tuple[Link, ...], tuple[Link, ...], tuple[str, ...]]:
     """`page_links`, resolving each distinct href once and reading an anchor's text only
-    when its URL is new (the first occurrence's text wins either way)."""
+    when its URL is new (the first occurrence's text wins either way); and the ids the page's
+    own `href="#id"` links name."""
     resolve = _resolver(page.base)
     resolved: dict[str, tuple[str, bool] | None] = {}
     links = LinkSet(page.max_links)
@@ -242,6 +243,7 @@ def page_links_fast(page: Page) -> PageLinks:
         else:
             answer = resolved[href] = resolve(href)
         if answer is None:
+            links.add_own(href)
             continue
         url, fetchable = answer
         if links.known(url, fetchable, href):
@@ -249,7 +251,8 @@ def page_links_fast(page: Page) -> PageLinks:
         link = _shared_link(url, link_text(node, kind), element, kind, nofollow)
         if not links.add(link, fetchable, href):
             break
-    return _page_nofollow(page, links.result())
+    found, unfetchable = _page_nofollow(page, links.result())
+    return found, unfetchable, tuple(links.own)
 
 
 @lru_cache(maxsize=1 << 13)

@@ -177,8 +177,18 @@ def _page_from_row(row: Row) -> CrawledPage:
         validators=Validators(etag=row["etag"], last_modified=row["last_modified"]),
         page_kind=row["page_kind"],
         links=tuple(Link.from_row(item) for item in json.loads(row["links"])),
-        targets=tuple(json.loads(row["targets"])),
+        **_targets(json.loads(row["targets"])),
     )
+
+
+def _targets(stored: object) -> dict[str, tuple[str, ...]]:
+    """A remembered page's ids and own fragments: `{"ids": [...], "own": [...]}`."""
+    if not isinstance(stored, dict):
+        return {}
+    return {
+        "targets": tuple(str(target) for target in stored.get("ids", ())),
+        "own_fragments": tuple(str(fragment) for fragment in stored.get("own", ())),
+    }
 
 
 def _page_values(page: CrawledPage, updated_at: str) -> list[object]:
@@ -194,7 +204,7 @@ def _page_values(page: CrawledPage, updated_at: str) -> list[object]:
         page.page_kind.value,
         links,
         updated_at,
-        json.dumps(page.targets, ensure_ascii=False),
+        json.dumps({"ids": page.targets, "own": page.own_fragments}, ensure_ascii=False),
     ]
 
 
