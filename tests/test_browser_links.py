@@ -35,6 +35,12 @@ ELEMENTS = [
         "<picture><source srcset='p.webp' type='image/webp'><img src='p.jpg'></picture>",
         [(BASE + "p.webp", "source[srcset]", K.IMAGE), (BASE + "p.jpg", "img[src]", K.IMAGE)],
     ),
+    ("<input type='image' src='go.png'>", [(BASE + "go.png", "input[src]", K.IMAGE)]),
+    ("<input type='text' src='no.png'>", []),
+    (
+        "<svg><image href='s.svg'/><image xlink:href='x.svg'/></svg>",
+        [(BASE + "s.svg", "image[href]", K.IMAGE), (BASE + "x.svg", "image[xlink:href]", K.IMAGE)],
+    ),
     ("<iframe src='/embed/x'></iframe>", [("https://example.org/embed/x", "iframe[src]", K.FRAME)]),
     (
         "<video src='v.mp4' poster='v.jpg'></video>",

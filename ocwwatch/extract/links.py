@@ -41,6 +41,8 @@ URL_ATTRIBUTES: dict[str, tuple[tuple[str, ElementKind], ...]] = {
     "object": (("data", Kind.OBJECT),),
     "embed": (("src", Kind.OBJECT),),
     "script": (("src", Kind.SCRIPT),),
+    # SVG's <image> (an HTML <image> is parsed as <img>): href, or the older xlink:href
+    "image": (("href", Kind.IMAGE), ("xlink:href", Kind.IMAGE)),
 }
 # <link rel> values whose href the browser loads. Never preconnect, dns-prefetch, prefetch:
 # hints about hosts or later pages, not resources a reader sees.
@@ -64,7 +66,7 @@ _CSS_URL = re.compile(
 _REFRESH = re.compile(r"""^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(["']?)(.*)$""", re.I | re.S)
 _SPACE = " \t\n\r\f"
 # The elements the walk reads, and the selector of style="" attributes that hold a URL.
-_WALKED = frozenset({*URL_ATTRIBUTES, "link", "meta", STYLE_ELEMENT})
+_WALKED = frozenset({*URL_ATTRIBUTES, "link", "meta", "input", STYLE_ELEMENT})
 _STYLED = '[style*="url(" i]'
 # Hrefs whose resolution depends on the base's scheme and host only, not its path: root-relative
 # paths and absolute http(s) URLs with a host (pages of one site share most of these).
@@ -163,13 +165,18 @@ def _found_in(node: LexborNode, tag: str) -> Iterator[Found]:
                 yield url, None, element, kind, False
         else:
             yield value, node, element, kind, kind is Kind.LINK and _nofollow(attributes)
-    if tag == "link":
-        yield from _link_element(attributes)
-    elif tag == "meta":
-        yield from _refresh(attributes)
-    elif tag == STYLE_ELEMENT:
+    if tag == STYLE_ELEMENT:
         for url in css_urls(node.text(deep=True)):
             yield url, None, STYLE_ELEMENT, Kind.CSS, False
+    elif tag in _BY_ATTRIBUTES:
+        yield from _BY_ATTRIBUTES[tag](attributes)
+
+
+def _image_input(attributes: dict[str, str | None]) -> Iterator[Found]:
+    """`<input type=image src>`: a button drawn by an image the browser loads."""
+    src = attributes.get("src")
+    if src and (attributes.get("type") or "").strip().lower() == "image":
+        yield src, None, "input[src]", Kind.IMAGE, False
 
 
 def _link_element(attributes: dict[str, str | None]) -> Iterator[Found]:
@@ -186,6 +193,14 @@ def _refresh(attributes: dict[str, str | None]) -> Iterator[Found]:
     target = refresh_url(attributes.get("content") or "")
     if target is not None:
         yield target, None, "meta[content]", Kind.REFRESH, False
+
+
+# Elements whose URL depends on another of their attributes (rel, http-equiv, type).
+_BY_ATTRIBUTES: dict[str, Callable[[dict[str, str | None]], Iterator[Found]]] = {
+    "link": _link_element,
+    "meta": _refresh,
+    "input": _image_input,
+}
 
 
 def found_urls(tree: LexborHTMLParser, *, styles: bool = True) -> Iterator[Found]:
