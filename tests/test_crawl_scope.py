@@ -7,6 +7,7 @@ import pytest
 from support.crawl import HOME, MockSite, by_path, config, deep_run, moved, ok, page, status
 
 from ocwwatch.config import Config, Settings
+from ocwwatch.crawl.probe import header_nofollow
 from ocwwatch.crawl.scope import may_be_page, site_prefix
 from ocwwatch.extract import extract_links, extract_page
 from ocwwatch.judge import is_home_redirect
@@ -227,3 +228,35 @@ async def test_the_crawl_checks_nofollow_links_but_does_not_follow_them(store: S
     assert C + "a-child/" not in links
     assert links[C + "b-child/"].state is LinkState.OK
     assert C + "b-grandchild/" not in links
+
+
+@pytest.mark.parametrize(
+    ("value", "nofollow"),
+    [
+        ("nofollow", True),
+        ("noindex, NoFollow", True),
+        ("none", True),
+        ("noindex", False),
+        ("googlebot: nofollow", False),  # another crawler's directive
+        ("googlebot: noindex, nofollow", False),
+        ("unavailable_after: 25 Jun 2010 15:00:00 PST, nofollow", True),
+        ("", False),
+    ],
+)
+def test_x_robots_tag_nofollow_is_read_for_every_crawler_only(value: str, nofollow: bool) -> None:
+    """The header's nofollow counts when it names no crawler (a prefix names one until the next)."""
+    assert header_nofollow(value) is nofollow
+
+
+async def test_a_page_whose_header_says_nofollow_is_not_followed(store: Store) -> None:
+    """`X-Robots-Tag: nofollow` on a page of the site: its links are checked, none is read."""
+    mock = MockSite(
+        {
+            C: ok(page(C + "h/")),
+            C + "h/": ok(page(C + "h-child/"), **{"x-robots-tag": "noindex, nofollow"}),
+            C + "h-child/": ok(page(C + "h-grandchild/")),
+        }
+    )
+    links = by_path(await deep_run(config(mock), store, transport=mock.transport()), mock)
+    assert links[C + "h-child/"].state is LinkState.OK
+    assert C + "h-grandchild/" not in links

@@ -21,6 +21,7 @@ from ocwwatch.crawl.frontier import Frontier, FrontierWriter
 from ocwwatch.crawl.probe import (
     Prober,
     Visit,
+    followed_as_told,
     landing_of,
     page_metadata,
     probe_of,
@@ -262,6 +263,7 @@ class DeepCrawl:
         """A seed page's links from the body already read, or last run's read (on a 304)."""
         if result.status == 200 and result.body:
             extraction = page_metadata(result, self.options.max_links_per_page)
+            extraction = followed_as_told(result, extraction)
             if links_were_cut(extraction.metadata):
                 self.cut_page(result.final_url)
             page = remembered(target, result, extraction)

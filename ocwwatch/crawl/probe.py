@@ -145,6 +145,30 @@ def landing_of(
     return landing, probe_of(landing, direct, metadata, method, ranged=ranged)
 
 
+def followed_as_told(result: FetchResult, extraction: Extraction) -> Extraction:
+    """The page's links, all marked nofollow when its answer's `X-Robots-Tag` header says
+    `nofollow` (or `none`) to every crawler (issue 14: as its robots meta would)."""
+    if not header_nofollow(result.headers.get("x-robots-tag", "")):
+        return extraction
+    nofollow = {"nofollow": True}
+    links = tuple(link.model_copy(update=nofollow) for link in extraction.links)
+    return extraction.model_copy(update={"links": links})
+
+
+def header_nofollow(value: str) -> bool:
+    """Whether an `X-Robots-Tag` value says nofollow to every crawler: directives after a
+    `name:` prefix are that crawler's only (`googlebot: nofollow`), until the next prefix."""
+    agent = None
+    for part in value.lower().split(","):
+        name, colon, rest = part.partition(":")
+        directive = part
+        if colon and name.strip() != "unavailable_after":  # that one's value is a date
+            agent, directive = name.strip(), rest
+        if agent is None and directive.strip() in {"nofollow", "none"}:
+            return True
+    return False
+
+
 def is_html_answer(result: FetchResult) -> bool:
     """A successful answer that says it is a web page."""
     return result.failure is None and result.status == 200 and result.content_type in HTML_TYPES
@@ -194,7 +218,7 @@ class Prober:
                 own_fragments=cached.own_fragments,
             )
         else:
-            extraction = await self.read_page(result)
+            extraction = followed_as_told(result, await self.read_page(result))
         # A "not found" page's links are the site's chrome, not the course's: never followed.
         readable = extraction.metadata.page_kind is not PageKind.NOT_FOUND
         in_site = readable and self.scope.site_of(url_key(result.final_url)) is not None
