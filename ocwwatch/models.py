@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
@@ -207,23 +208,31 @@ class Link(Record):
         row: list[str | bool | list[str]] = [self.url, self.text, self.element, self.kind.value]
         return [*row, self.nofollow, list(self.fragments)]
 
-    @classmethod
-    def from_row(cls, row: Sequence[object]) -> Link:
+    @staticmethod
+    def from_row(row: Sequence[object]) -> Link:
         """A link from `to_row`'s form; `[url, text]`, as stored before links had elements
         (issue 14), is an `<a href>`."""
         url, text = str(row[0]), str(row[1])
         if len(row) < 5:
-            return cls(url=url, text=text)
-        kind = ElementKind(str(row[3]))
+            return _shared_link((url, text, "a[href]", "link", False, ()))
         fragments = row[5] if len(row) > 5 and isinstance(row[5], list) else []
-        return cls(
-            url=url,
-            text=text,
-            element=str(row[2]),
-            kind=kind,
-            nofollow=bool(row[4]),
-            fragments=tuple(str(fragment) for fragment in fragments),
-        )
+        found = (str(row[2]), str(row[3]), bool(row[4]), tuple(str(f) for f in fragments))
+        return _shared_link((url, text, *found))
+
+
+@lru_cache(maxsize=1 << 13)
+def _shared_link(row: tuple[str, str, str, str, bool, tuple[str, ...]]) -> Link:
+    """One record for each link remembered pages repeat (a site's menu is on every page): a
+    304 run rebuilds thousands of them. Links are frozen, so one can stand for all."""
+    url, text, element, kind, nofollow, fragments = row
+    return Link(
+        url=url,
+        text=text,
+        element=element,
+        kind=ElementKind(kind),
+        nofollow=nofollow,
+        fragments=fragments,
+    )
 
 
 class NavItem(Record):
