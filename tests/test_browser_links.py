@@ -276,15 +276,16 @@ async def test_a_reader_process_answers_everything_a_link_carries() -> None:
         b"<a href='http://'>bad</a><h2 id='sec'>S</h2></body></html>"
     )
     url = "http://127.0.0.1:8000" + HOME
-    async with readers.PageReaders(1) as pool:
+    async with readers.PageReaders(1, fragments=True) as pool:
         await pool.started()
         read = await pool.read(body, url, "text/html")
-    direct = extract_links(body, url, "text/html")
+    direct = extract_links(body, url, "text/html", fragments=True)
     assert (read.links, read.unfetchable, read.targets) == (
         direct.links,
         direct.unfetchable,
         direct.targets,
     )
+    assert set(read.targets) == {"top-of-page", "sec"}
     assert [(link.element, link.nofollow, link.fragments) for link in read.links] == [
         ("link[href]", False, ()),
         ("a[href]", True, ("sec",)),

@@ -40,7 +40,8 @@ def test_a_links_fragments_are_kept_decoded_and_without_text_directives() -> Non
 
 def test_a_pages_targets_are_its_ids_and_named_anchors() -> None:
     """ids of any element, and `name` of `<a>` only (a div's name names nothing)."""
-    targets = extract_links(TARGET, "https://a.test/", "text/html").targets
+    targets = extract_links(TARGET, "https://a.test/", "text/html", fragments=True).targets
+    assert extract_links(TARGET, "https://a.test/", "text/html").targets == ()  # not asked for
     assert sorted(targets) == ["intro", "legacy", "sec one"]  # a set: the order says nothing
 
 

@@ -174,7 +174,9 @@ class DeepCrawl:
         self.now = now
         self.progress = progress
         self.robots = RobotsBook(fetcher, options.robots_user_agent, enabled=options.respect_robots)
-        self.prober = Prober(fetcher, store, scope, options.max_links_per_page)
+        self.prober = Prober(
+            fetcher, store, scope, options.max_links_per_page, fragments=options.check_fragments
+        )
         self.step = CrawlStep()
         self.claimed: deque[tuple[FrontierEntry, bool]] = deque()
         self.pages_read: Counter[str] = Counter()
@@ -204,7 +206,11 @@ class DeepCrawl:
             for seed in seeds:
                 self.plant(seed)
             async with self.store.writer() as self.writer:
-                readers = PageReaders(self.options.extract_workers, self.options.max_links_per_page)
+                readers = PageReaders(
+                    self.options.extract_workers,
+                    self.options.max_links_per_page,
+                    fragments=self.options.check_fragments,
+                )
                 async with readers:
                     self.prober.readers = readers
                     await self.drain()
@@ -262,7 +268,10 @@ class DeepCrawl:
     def seed_links(self, result: FetchResult, target: FrontierEntry) -> tuple[Link, ...] | None:
         """A seed page's links from the body already read, or last run's read (on a 304)."""
         if result.status == 200 and result.body:
-            extraction = page_metadata(result, self.options.max_links_per_page)
+            options = self.options
+            extraction = page_metadata(
+                result, options.max_links_per_page, fragments=options.check_fragments
+            )
             extraction = followed_as_told(result, extraction)
             if links_were_cut(extraction.metadata):
                 self.cut_page(result.final_url)

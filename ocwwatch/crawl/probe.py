@@ -81,13 +81,20 @@ def shared_failure(entry: FrontierEntry, robots: FetchResult) -> Visit:
     return Visit(entry=entry, probe=probe)
 
 
-def page_metadata(result: FetchResult, max_links: int = MAX_LINKS_PER_PAGE) -> Extraction:
-    """Read a body only where it can say something: HTML (not found? links?) or by type."""
+def page_metadata(
+    result: FetchResult, max_links: int = MAX_LINKS_PER_PAGE, *, fragments: bool = False
+) -> Extraction:
+    """Read a body only where it can say something: HTML (not found? links? with `fragments`,
+    its ids) or by type."""
     if result.status not in READABLE or not result.body:
         return Extraction(metadata=Metadata(page_kind=PageKind.OTHER))
     if result.content_type in HTML_TYPES or result.content_type is None:
         return extract_links(
-            result.body, result.final_url, result.content_type, max_links=max_links
+            result.body,
+            result.final_url,
+            result.content_type,
+            max_links=max_links,
+            fragments=fragments,
         )
     kind = PageKind.PDF if result.content_type == "application/pdf" else PageKind.OTHER
     return Extraction(metadata=Metadata(page_kind=kind, content_type=result.content_type))
@@ -190,19 +197,26 @@ class Prober:
     """Checks frontier entries with one Fetcher; remembers nothing between entries."""
 
     def __init__(
-        self, fetcher: Fetcher, store: Frontier, scope: Scope, max_links: int = MAX_LINKS_PER_PAGE
+        self,
+        fetcher: Fetcher,
+        store: Frontier,
+        scope: Scope,
+        max_links: int = MAX_LINKS_PER_PAGE,
+        *,
+        fragments: bool = False,
     ) -> None:
         self.fetcher = fetcher
         self.store = store
         self.scope = scope
         self.max_links = max_links  # links read from one page
+        self.fragments = fragments  # pages are read for their ids too (check_fragments)
         self.readers: PageReaders | None = None  # set while a crawl has page readers
 
     async def read_page(self, result: FetchResult) -> Extraction:
         """`page_metadata`, by the crawl's page-reading processes when it has them."""
         readers = self.readers
         if readers is None or result.status != 200 or result.content_type not in HTML_TYPES:
-            return page_metadata(result, self.max_links)
+            return page_metadata(result, self.max_links, fragments=self.fragments)
         return await readers.read(result.body, result.final_url, result.content_type)
 
     async def check_page(self, entry: FrontierEntry, *, read_links: bool) -> Visit:

@@ -37,16 +37,19 @@ READY = b"ready\n"  # what a reader writes once its imports are done
 # What a reader process runs (not `-m`: the package imports this module before runpy would).
 READER_MAIN = (
     "import sys; from ocwwatch.crawl.readers import serve; "
-    "serve(sys.stdin.buffer, sys.stdout.buffer, int(sys.argv[1]))"
+    "serve(sys.stdin.buffer, sys.stdout.buffer, int(sys.argv[1]), sys.argv[2] == '1')"
 )
 
 
 class PageReaders:
     """An async context manager holding `count` reader processes (none when `count` is 0)."""
 
-    def __init__(self, count: int, max_links: int = MAX_LINKS_PER_PAGE) -> None:
+    def __init__(
+        self, count: int, max_links: int = MAX_LINKS_PER_PAGE, *, fragments: bool = False
+    ) -> None:
         self.count = count
         self.max_links = max_links
+        self.fragments = fragments  # read each page's ids too (extract_links' `fragments`)
         self._processes: list[asyncio.subprocess.Process] = []
         self._idle: asyncio.Queue[asyncio.subprocess.Process] = asyncio.Queue()
         self._broken = False  # a reader failed: every page is read here from then on
@@ -60,6 +63,7 @@ class PageReaders:
                 "-c",
                 READER_MAIN,
                 str(self.max_links),
+                "1" if self.fragments else "0",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
             )
@@ -114,23 +118,28 @@ class PageReaders:
     async def read(self, body: bytes, url: str, content_type: str | None) -> Extraction:
         """`extract_links` of the page, by a reader process while they work."""
         if not self.ready:
-            return extract_links(body, url, content_type, max_links=self.max_links)
+            return self._read_here(body, url, content_type)
         process = await self._idle.get()
         try:
             if self._broken:
-                return extract_links(body, url, content_type, max_links=self.max_links)
+                return self._read_here(body, url, content_type)
             answer = await self._ask(process, (body, url, content_type))
             extraction = _extraction_of(answer, content_type)
         except (OSError, EOFError, ValueError, TypeError) as exc:
             log.warning("a page reader failed (%s); reading pages in this process", exc)
             self._broken = True
-            return extract_links(body, url, content_type, max_links=self.max_links)
+            return self._read_here(body, url, content_type)
         except BaseException:  # cancelled mid-message: the pipe is out of step for good
             self._broken = True
             raise
         finally:
             self._idle.put_nowait(process)
         return extraction
+
+    def _read_here(self, body: bytes, url: str, content_type: str | None) -> Extraction:
+        return extract_links(
+            body, url, content_type, max_links=self.max_links, fragments=self.fragments
+        )
 
     async def _ask(
         self, process: asyncio.subprocess.Process, request: tuple[bytes, str, str | None]
@@ -184,7 +193,12 @@ def _read_part(source: BinaryIO) -> bytes | None:
     return source.read(length)
 
 
-def serve(source: BinaryIO, sink: BinaryIO, max_links: int = MAX_LINKS_PER_PAGE) -> None:
+def serve(
+    source: BinaryIO,
+    sink: BinaryIO,
+    max_links: int = MAX_LINKS_PER_PAGE,
+    fragments: bool = False,
+) -> None:
     """A reader's loop: a page in, its kind and links out, until its input ends.
 
     Deaf to SIGINT and SIGTERM: they reach the whole process group, and the crawling process
@@ -199,7 +213,11 @@ def serve(source: BinaryIO, sink: BinaryIO, max_links: int = MAX_LINKS_PER_PAGE)
         if content_type is None or body is None:
             return
         extraction = extract_links(
-            body, url.decode(), content_type.decode() or None, max_links=max_links
+            body,
+            url.decode(),
+            content_type.decode() or None,
+            max_links=max_links,
+            fragments=fragments,
         )
         links = [link.to_row() for link in extraction.crawl_links]
         metadata = extraction.metadata

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 
 from ocwwatch.extract.dom import (
     Page,
@@ -48,6 +49,8 @@ _HTML_START = re.compile(
     rb"|br|p|!--)[\s>/]",
     re.I,
 )
+# How one HTML page is read: its Page and the problems found before reading it in.
+Reader = Callable[[Page, tuple[str, ...]], Extraction]
 # A page's links are collected up to this many (the `[deep] max_links_per_page` default): a
 # hostile page's million links would otherwise become a million records. The problem that
 # says so starts with LINKS_CUT.
@@ -73,17 +76,24 @@ def extract_page(
 
 
 def extract_links(
-    body: bytes, url: str, content_type: str | None, *, max_links: int = MAX_LINKS_PER_PAGE
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    *,
+    max_links: int = MAX_LINKS_PER_PAGE,
+    fragments: bool = False,
 ) -> Extraction:
     """`extract_page` cut to what a crawl needs: the page kind and the links; never raises.
 
     The links and the kind are those `extract_page` finds (within `max_links` likewise); the
     other metadata (title, menu, instructors...) is not read, and a PDF is recognised but not
-    parsed.
+    parsed. With `fragments`, also what `#id`s can name on the page (`targets`) and the ids
+    its own `href="#id"` links name (`own_fragments`).
     """
     media_type = _media_type(content_type)
     try:
-        return _dispatch(body, url, media_type, max_links, links_only=True)
+        read = partial(_links_only, fragments=fragments)
+        return _dispatch(body, url, media_type, max_links, read=read)
     except Exception as exc:  # as extract_page: one bad body never stops the run
         log.debug("link extraction failed for %s", url, exc_info=exc)
         problem = f"extraction failed: {type(exc).__name__}: {exc}"[:200]
@@ -109,16 +119,17 @@ def links_were_cut(metadata: Metadata) -> bool:
 
 
 def _dispatch(
-    body: bytes, url: str, media_type: str | None, max_links: int, *, links_only: bool = False
+    body: bytes, url: str, media_type: str | None, max_links: int, *, read: Reader | None = None
 ) -> Extraction:
+    """The extraction of one body by its type; an HTML page's by `read` (default: all of it)."""
     head = body[:1024]
     sniffed_html = _HTML_START.match(head.lstrip(b"\xef\xbb\xbf")) is not None
     if PDF_MAGIC in head or (media_type == PDF_TYPE and not sniffed_html):
-        if links_only:  # a PDF has no links: its kind is all a crawl needs
+        if read is not None:  # a crawl's read: a PDF has no links, its kind is all it needs
             metadata = Metadata(page_kind=PageKind.PDF, content_type=PDF_TYPE, size_bytes=len(body))
             return Extraction(metadata=metadata)
         return extract_pdf(body, _mismatch(media_type, PDF_TYPE))
-    read = _links_only if links_only else _extract_html
+    read = read or _extract_html
     if media_type in HTML_TYPES:
         return _cap_links(read(load_page(body, url, media_type, max_links), ()), max_links)
     if (media_type is None or media_type in _UNINFORMATIVE) and sniffed_html:
@@ -150,7 +161,9 @@ def _extract_html(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
     return extract_html(page)
 
 
-def _links_only(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
+def _links_only(
+    page: Page, problems: tuple[str, ...] = (), *, fragments: bool = False
+) -> Extraction:
     """The page kind and links `_extract_html` would find, without the rest of the metadata."""
     tree = page.tree
     anchors, unfetchable, own = page_links_fast(page)
@@ -171,8 +184,8 @@ def _links_only(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
         metadata=metadata,
         links=links,
         unfetchable=unfetchable,
-        targets=page_targets(tree),
-        own_fragments=own,
+        targets=page_targets(tree) if fragments else (),
+        own_fragments=own if fragments else (),
     )
 
 
