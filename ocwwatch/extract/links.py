@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
+from itertools import islice
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -65,6 +66,7 @@ _CSS_URL = re.compile(
 # The refresh pragma's "N; url=target" (HTML standard, "shared declarative refresh steps").
 _REFRESH = re.compile(r"""^\s*[\d.]*\s*[;,]?\s*(?:url\s*=\s*)?(["']?)(.*)$""", re.I | re.S)
 _SPACE = " \t\n\r\f"
+MAX_TARGETS = 20_000  # ids kept of one page, for `#id` links (check_fragments)
 # The elements the walk reads, and the selector of style="" attributes that hold a URL.
 _WALKED = frozenset({*URL_ATTRIBUTES, "link", "meta", "input", STYLE_ELEMENT})
 _STYLED = '[style*="url(" i]'
@@ -278,11 +280,13 @@ def _shared_link(url: str, text: str, element: str, kind: ElementKind, nofollow:
 
 
 def page_targets(tree: LexborHTMLParser) -> tuple[str, ...]:
-    """What a fragment of a link to this page can name: element ids and `<a name>`s."""
+    """What a fragment of a link to this page can name: element ids and `<a name>`s, the
+    first MAX_TARGETS of them (a real page has hundreds; a hostile one's million would be
+    held, sent by a reader and remembered for every run)."""
     targets = dict.fromkeys(node.id for node in tree.css("[id]") if node.id)
     targets.update(dict.fromkeys(node.attributes.get("name") or "" for node in tree.css("a[name]")))
     targets.pop("", None)
-    return tuple(targets)
+    return tuple(islice(targets, MAX_TARGETS))
 
 
 def _resolver(base: str) -> Callable[[str], tuple[str, bool] | None]:
