@@ -54,7 +54,7 @@ EXIT_CODES = {
 FORMATS = ("markdown", "json", "html", "sarif")
 # The outcomes `--fail-on` takes (models.Outcome but `ok`; kept here so --help stays fast).
 FAIL_ON_CHOICES = ("dead", "replaced", "moved", "changed", "unknown", "error")
-KINDS = ("ocw-course", "pdf", "page")  # what `list add --kind` takes (models.ResourceKind)
+KINDS = ("ocw-course", "pdf", "page", "site")  # what `list add --kind` takes (models.ResourceKind)
 PROGRESS_SECONDS = 5.0  # between a deep check's progress lines
 # C0 controls except tab and newline, DEL and C1 controls: what terminal escapes are made of.
 

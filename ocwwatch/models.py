@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,6 +30,9 @@ class ResourceKind(StrEnum):
     OCW_COURSE = "ocw-course"
     PDF = "pdf"
     PAGE = "page"
+    # Any other site (issue 14): checked like a page, and crawled by --deep within its folder
+    # like a course site, so one checker serves a list's non-OCW entries too.
+    SITE = "site"
 
 
 class Outcome(StrEnum):
@@ -58,6 +62,10 @@ class LinkState(StrEnum):
     BLOCKED = "blocked"
     UNKNOWN = "unknown"
     SKIPPED = "skipped"
+    INVALID = "invalid"  # an href a browser's URL parser rejects (issue 14): broken as written
+    # A `page#id` link whose page has no such id (issue 14, `[deep] check_fragments`): the page
+    # works, the reader lands at its top instead of the section meant.
+    MISSING_FRAGMENT = "missing-fragment"
 
 
 # What a found link's state amounts to as a resource outcome, where it is a finding: a dead or
@@ -66,6 +74,8 @@ class LinkState(StrEnum):
 LINK_AS_OUTCOME: dict[LinkState, Outcome] = {
     LinkState.DEAD: Outcome.DEAD,
     LinkState.SOFT404: Outcome.DEAD,
+    LinkState.INVALID: Outcome.DEAD,  # broken for every reader
+    LinkState.MISSING_FRAGMENT: Outcome.CHANGED,  # the page works, the section is gone
     LinkState.REDIRECTED: Outcome.MOVED,
     LinkState.BLOCKED: Outcome.UNKNOWN,
     LinkState.UNKNOWN: Outcome.UNKNOWN,
@@ -79,6 +89,22 @@ class LinkKind(StrEnum):
     FILE = "file"  # a file (PDF, video, archive...): HEAD, then GET where HEAD fails
     EXTERNAL = "external"  # anything outside the crawled sites: checked once, never crawled
     EMBED = "embed"  # an embedded video player (YouTube)
+
+
+class ElementKind(StrEnum):
+    """What a reader's browser does with a found URL, by the element and attribute that hold it
+    (issue 14): the names `[deep] link_kinds` selects and reports show."""
+
+    LINK = "link"  # a[href], area[href]: followed when clicked
+    IMAGE = "image"  # img src/srcset, picture source srcset, video poster
+    FRAME = "frame"  # iframe[src], frame[src]: loaded into the page
+    MEDIA = "media"  # video/audio/source src, track src
+    OBJECT = "object"  # object[data], embed[src]
+    STYLESHEET = "stylesheet"  # link rel=stylesheet, CSS @import
+    ICON = "icon"  # link rel=icon (and its apple-touch and mask variants)
+    SCRIPT = "script"  # script[src]
+    REFRESH = "refresh"  # <meta http-equiv=refresh content="0; url=...">
+    CSS = "css"  # url(...) in a <style> element or a style="" attribute
 
 
 class ChangeKind(StrEnum):
@@ -185,6 +211,42 @@ class Link(Record):
 
     url: str
     text: str = ""
+    element: str = "a[href]"  # the tag and attribute it was found in (`img[srcset]`, ...)
+    kind: ElementKind = ElementKind.LINK
+    # rel=nofollow, or the page's robots meta says nofollow: checked, never crawled from.
+    nofollow: bool = False
+    fragments: tuple[str, ...] = ()  # the `#id`s the page links this URL with (issue 14)
+
+    def to_row(self) -> list[str | bool | list[str]]:
+        """The compact JSON form page readers send and remembered pages keep."""
+        row: list[str | bool | list[str]] = [self.url, self.text, self.element, self.kind.value]
+        return [*row, self.nofollow, list(self.fragments)]
+
+    @staticmethod
+    def from_row(row: Sequence[object]) -> Link:
+        """A link from `to_row`'s form; `[url, text]`, as stored before links had elements
+        (issue 14), is an `<a href>`."""
+        url, text = str(row[0]), str(row[1])
+        if len(row) < 5:
+            return _shared_link((url, text, "a[href]", "link", False, ()))
+        fragments = row[5] if len(row) > 5 and isinstance(row[5], list) else []
+        found = (str(row[2]), str(row[3]), bool(row[4]), tuple(str(f) for f in fragments))
+        return _shared_link((url, text, *found))
+
+
+@lru_cache(maxsize=1 << 13)
+def _shared_link(row: tuple[str, str, str, str, bool, tuple[str, ...]]) -> Link:
+    """One record for each link remembered pages repeat (a site's menu is on every page): a
+    304 run rebuilds thousands of them. Links are frozen, so one can stand for all."""
+    url, text, element, kind, nofollow, fragments = row
+    return Link(
+        url=url,
+        text=text,
+        element=element,
+        kind=ElementKind(kind),
+        nofollow=nofollow,
+        fragments=fragments,
+    )
 
 
 class NavItem(Record):
@@ -228,6 +290,18 @@ class Extraction(Record):
 
     metadata: Metadata
     links: tuple[Link, ...] = ()
+    # Links no request can follow (issue 14): another scheme (`mailto:`, `file:`), or an href a
+    # browser rejects (`http://`, kept as written). The deep check reports them; nothing fetches.
+    unfetchable: tuple[Link, ...] = ()
+    # What a link's `#fragment` can name on this page: its ids and `<a name>`s (issue 14), and
+    # the ids its own `href="#id"` links name. Read by the crawl's reader (extract_links) only.
+    targets: tuple[str, ...] = ()
+    own_fragments: tuple[str, ...] = ()
+
+    @property
+    def crawl_links(self) -> tuple[Link, ...]:
+        """Every link the deep check reports: the fetchable ones, then the rest."""
+        return self.links + self.unfetchable if self.unfetchable else self.links
 
 
 # --- the curated list ----------------------------------------------------------------------
@@ -345,10 +419,12 @@ class Observation(Record):
 
 
 class Anchor(Record):
-    """One place a link was found: the page, and the link's text there."""
+    """One place a link was found: the page, the link's text there, and the element and
+    attribute that held it (issue 14: an `img[src]` is an image to fix, not a link)."""
 
     page: str
     text: str = ""
+    element: str = "a[href]"
 
 
 class LinkCheck(Record):
@@ -426,6 +502,8 @@ class CrawledPage(Record):
     validators: Validators
     page_kind: PageKind
     links: tuple[Link, ...] = ()
+    targets: tuple[str, ...] = ()  # what fragments can name on it (Extraction.targets)
+    own_fragments: tuple[str, ...] = ()  # the ids its `href="#id"` links name
 
 
 class Counts(Record):
@@ -482,8 +560,8 @@ class Report(Record):
 
 # --- archive lookups ---------------------------------------------------------------------
 
-# Where a found link was seen: the link's key, the page, the anchor text there.
-Source = tuple[str, str, str]
+# Where a found link was seen: the link's key, the page, the anchor text there, the element.
+Source = tuple[str, str, str, str]
 
 
 @dataclass

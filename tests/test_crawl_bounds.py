@@ -12,6 +12,7 @@ from support.crawl import HOME, MockSite, by_path, config, deep_run, ok, page
 from ocwwatch.crawl import readers
 from ocwwatch.extract import LINKS_CUT, extract_links, links_were_cut
 from ocwwatch.extract.dom import collect_links
+from ocwwatch.models import ElementKind
 from ocwwatch.report import render_json, render_markdown
 from ocwwatch.store import Store
 
@@ -39,8 +40,8 @@ def test_a_page_within_max_links_is_not_cut() -> None:
 def test_link_collection_stops_reading_one_past_the_cap() -> None:
     """collect_links takes one pair past the limit and no more: the rest are never resolved."""
 
-    def pairs() -> Iterator[tuple[str, str]]:
-        yield from ((f"/{n}", "") for n in range(3))
+    def pairs() -> Iterator[tuple[str, str, str, ElementKind, bool]]:
+        yield from ((f"/{n}", "", "a[href]", ElementKind.LINK, False) for n in range(3))
         raise AssertionError("read past the cap")
 
     assert len(collect_links(pairs(), URL, limit=2)) == 3

@@ -510,7 +510,7 @@ def test_first_result_of_a_run_wins(store: Store) -> None:
     run_id = store.start_run(T0)
     store.save_crawl_step(run_id, T0, CrawlStep(settled=[(entry("a/"), probe("a/", 200))]))
     store.save_crawl_step(run_id, T0, CrawlStep(settled=[(entry("a/"), probe("a/", 500))]))
-    store.save_crawl_step(run_id, T0, CrawlStep(sources=[(SITE + "a/", SITE, "")]))
+    store.save_crawl_step(run_id, T0, CrawlStep(sources=[(SITE + "a/", SITE, "", "a[href]")]))
     [found] = store.load_found_links(run_id, 0, 10)
     assert found.probe.status == 200
 
@@ -519,10 +519,10 @@ def test_sources_read_back_in_the_order_found(store: Store) -> None:
     """Where a checked link was found reads back page by page, first found first, once each."""
     run_id = store.start_run(T0)
     sources = [
-        (SITE + "x.pdf", SITE, "Notes"),
-        (SITE + "y.pdf", SITE, "Other"),
-        (SITE + "x.pdf", SITE + "a/", "Lecture notes"),
-        (SITE + "x.pdf", SITE, "Notes again"),
+        (SITE + "x.pdf", SITE, "Notes", "a[href]"),
+        (SITE + "y.pdf", SITE, "Other", "a[href]"),
+        (SITE + "x.pdf", SITE + "a/", "Lecture notes", "a[href]"),
+        (SITE + "x.pdf", SITE, "Notes again", "a[href]"),
     ]
     settled = [(entry("x.pdf", LinkKind.FILE), probe("x.pdf"))]
     store.save_crawl_step(run_id, T0, CrawlStep(sources=sources, settled=settled))
@@ -536,17 +536,17 @@ def test_sources_read_back_in_the_order_found(store: Store) -> None:
 
 
 def test_found_checks_are_stored_with_their_anchors(store: Store) -> None:
-    """A found link's stored check gets its pages and anchor texts from the sources."""
+    """A found link's stored check gets its pages, anchor texts and elements from the sources."""
     run_id = store.start_run(T0)
     sources = [
-        (SITE + "x.pdf", SITE, "Notes"),
-        (SITE + "x.pdf", SITE + "a/", "Lecture notes — 微積分"),
+        (SITE + "x.pdf", SITE, "Notes", "a[href]"),
+        (SITE + "x.pdf", SITE + "a/", "Lecture notes — 微積分", "embed[src]"),
     ]
     store.save_crawl_step(run_id, T0, CrawlStep(sources=sources))
     check = LinkCheck(url=SITE + "x.pdf", state=LinkState.OK)
     store.save_found_checks(run_id, [(SITE + "x.pdf", check, T0)])
     [stored] = store.load_link_checks(run_id)
-    anchors = tuple(Anchor(page=page, text=text) for _key, page, text in sources)
+    anchors = tuple(Anchor(page=p, text=t, element=e) for _key, p, t, e in sources)
     pages = (SITE, SITE + "a/")
     assert stored == check.model_copy(update={"found_on": pages, "anchors": anchors})
 
@@ -562,7 +562,7 @@ def test_reset_frontier_drops_older_runs_working_rows(store: Store, db_path: Pat
     """A new deep run starts with an empty frontier; older runs' rows are removed."""
     old = complete_run(store, 0)
     store.save_crawl_step(
-        old, T0, CrawlStep(found=[entry("a/")], sources=[(SITE + "a/", SITE, "")])
+        old, T0, CrawlStep(found=[entry("a/")], sources=[(SITE + "a/", SITE, "", "a[href]")])
     )
     new = store.start_run(at(24))
     store.reset_frontier(new)

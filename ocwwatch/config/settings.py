@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ocwwatch.models import Expected, Resource, ResourceKind
+from ocwwatch.models import ElementKind, Expected, Resource, ResourceKind
 from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 
 # Resource ids name report anchors and history queries; keeping them to a safe alphabet means
@@ -63,6 +63,9 @@ class HttpSettings(Section):
         return values
 
 
+Status = Annotated[int, Field(ge=100, le=999)]
+
+
 class DeepOverride(Section):
     """`[deep.resources."<id>"]`: one course site's own deep-check settings."""
 
@@ -82,6 +85,15 @@ class DeepSettings(Section):
     # when CPU, not politeness, bounds the crawl (a fast mirror, high per-host concurrency).
     extract_workers: Annotated[int, Field(ge=0, le=32)] = 0
     check_external: bool = True  # also check links that leave the crawled course sites
+    # Issue 14: which of the URLs a reader's browser follows or loads are checked, by what the
+    # element holding them is for (link, image, stylesheet, ...); every kind by default.
+    link_kinds: tuple[ElementKind, ...] = tuple(ElementKind)
+    # Issue 14: statuses a found link may answer and still be ok (a site that answers crawlers
+    # 403 or 999 while readers get the page), everywhere or per host (`"www.linkedin.com"`).
+    # Issue 14: check that a link's `#id` names an element of its page (pages the crawl reads).
+    check_fragments: bool = False
+    accept: tuple[Status, ...] = ()
+    accept_hosts: dict[str, tuple[Status, ...]] = {}
     respect_robots: bool = True  # honour each host's robots.txt (RFC 9309)
     robots_user_agent: str = Field(default="ocwwatch", min_length=1)  # token robots.txt names
     # Moved to [http], as origins: a value here is refused with a message that says so.

@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from ocwwatch.clock import Clock
+from ocwwatch.crawl.fragments import FragmentLink, Fragments
 from ocwwatch.crawl.frontier import Frontier, FrontierWriter
 from ocwwatch.crawl.probe import (
     Prober,
     Visit,
+    followed_as_told,
     landing_of,
     page_metadata,
     probe_of,
@@ -29,14 +31,16 @@ from ocwwatch.crawl.probe import (
 )
 from ocwwatch.crawl.readers import PageReaders
 from ocwwatch.crawl.robots import RobotsBook
-from ocwwatch.crawl.scope import Scope, url_key
+from ocwwatch.crawl.scope import Scope, host_of, may_be_page, url_key
 from ocwwatch.crawl.verdict import judge_found
 from ocwwatch.extract import MAX_LINKS_PER_PAGE, links_were_cut
 from ocwwatch.fetch import Fetcher
-from ocwwatch.judge import ANSWERED
+from ocwwatch.judge import ANSWERED, restate
 from ocwwatch.models import (
     CrawlStep,
+    ElementKind,
     FetchResult,
+    FoundLink,
     FrontierEntry,
     Link,
     LinkCheck,
@@ -55,6 +59,8 @@ RECENT_KEYS = 4096  # keys queued lately, not offered to the store again (bounde
 # Pages a working link's check carries into the run's reports; the store keeps every one.
 FOUND_ON_KEPT = 25
 WORKING = frozenset({LinkState.OK, LinkState.SKIPPED})
+# States whose status the settings may accept as ok (not a soft 404: its status is a 200).
+ACCEPTABLE = frozenset({LinkState.DEAD, LinkState.BLOCKED, LinkState.UNKNOWN})
 REUSED = "earlier run"  # the probe method of a verdict taken over within recheck_after
 
 
@@ -75,6 +81,20 @@ class DeepOptions:
     judge_batch: int = 500  # found links judged per read
     max_links_per_page: int = MAX_LINKS_PER_PAGE  # links read from one page, in page order
     max_links_per_run: int = 200_000  # distinct links the crawl queues; later ones are dropped
+    # What the elements holding the links read are for (issue 14): other links are not checked.
+    link_kinds: frozenset[ElementKind] = frozenset(ElementKind)
+    check_fragments: bool = False  # judge `page#id` links by the ids of the pages read
+    # Statuses that are ok for a link after all (issue 14), everywhere and by lower-case host.
+    accept: frozenset[int] = frozenset()
+    accept_hosts: Mapping[str, frozenset[int]] = field(default_factory=dict)
+
+    def accepts(self, check: LinkCheck) -> bool:
+        """Whether the settings accept the status of a failing link's answer."""
+        status = check.http_status
+        if status is None or check.state not in ACCEPTABLE:
+            return False
+        host = host_of(check.final_url or check.url)
+        return status in self.accept or status in self.accept_hosts.get(host, ())
 
 
 @dataclass
@@ -154,7 +174,9 @@ class DeepCrawl:
         self.now = now
         self.progress = progress
         self.robots = RobotsBook(fetcher, options.robots_user_agent, enabled=options.respect_robots)
-        self.prober = Prober(fetcher, store, scope, options.max_links_per_page)
+        self.prober = Prober(
+            fetcher, store, scope, options.max_links_per_page, fragments=options.check_fragments
+        )
         self.step = CrawlStep()
         self.claimed: deque[tuple[FrontierEntry, bool]] = deque()
         self.pages_read: Counter[str] = Counter()
@@ -166,6 +188,7 @@ class DeepCrawl:
         # one link goes uncounted).
         self.queued: set[int] = set()
         self.cuts = Cuts()
+        self.fragments = Fragments()  # used with check_fragments only
         self.checked = 0
         # Steps with found links handed to the store, and how many the last claim came after.
         self.found_flushes = 0
@@ -183,10 +206,16 @@ class DeepCrawl:
             for seed in seeds:
                 self.plant(seed)
             async with self.store.writer() as self.writer:
-                readers = PageReaders(self.options.extract_workers, self.options.max_links_per_page)
+                readers = PageReaders(
+                    self.options.extract_workers,
+                    self.options.max_links_per_page,
+                    fragments=self.options.check_fragments,
+                )
                 async with readers:
                     self.prober.readers = readers
                     await self.drain()
+                if self.options.check_fragments:
+                    self.fragments.settle(self.step, self.now())
                 await self.flush()
                 await self.writer.settle()  # judging reads every step on the main connection
                 pages = sum(self.pages_read.values())
@@ -205,7 +234,7 @@ class DeepCrawl:
         kind, site_id = self.scope.classify(result.url, key)
         entry = FrontierEntry(url=result.url, key=key, kind=kind, resource_id=site_id)
         if seed.found_on is not None:
-            self.step.sources.append((key, seed.found_on, ""))
+            self.step.sources.append((key, seed.found_on, "", "a[href]"))
         landing = landing_of(entry, result, seed.metadata, self.scope, "GET")
         target = landing[0] if landing is not None else entry
         site = self.readable_site(target, result, seed.metadata)
@@ -241,30 +270,58 @@ class DeepCrawl:
         if result.failure is not None:
             return ()  # the check's own tries broke off; asking again would repeat them (issue 11)
         if result.status == 200 and result.body:
-            extraction = page_metadata(result, self.options.max_links_per_page)
+            options = self.options
+            extraction = page_metadata(
+                result, options.max_links_per_page, fragments=options.check_fragments
+            )
+            extraction = followed_as_told(result, extraction)
             if links_were_cut(extraction.metadata):
                 self.cut_page(result.final_url)
             page = remembered(target, result, extraction)
             if page is not None:
                 self.step.pages.append(page)
-            return extraction.links
+            self.note_page(target, result.final_url, extraction.targets, extraction.own_fragments)
+            return extraction.crawl_links
         cached = self.store.load_crawled_page(target.key)
-        return cached.links if cached is not None else None
+        if cached is None:
+            return None
+        self.note_page(target, result.final_url, cached.targets, cached.own_fragments)
+        return cached.links
+
+    def note_page(
+        self, entry: FrontierEntry, final_url: str, targets: Sequence[str], own: Sequence[str]
+    ) -> None:
+        """Remember what a page read lets fragments name, and the page's links to its own
+        sections (`href="#id"`), when fragments are checked."""
+        if not self.options.check_fragments:
+            return
+        key = url_key(final_url)
+        self.fragments.note_page((entry.key, key), targets)
+        site = entry.resource_id
+        for fragment in own:
+            found = FragmentLink(key, final_url, fragment, final_url, "", "a[href]", site)
+            self.fragments.note_link(found)
 
     def add_links(self, links: Sequence[Link], found_on: str, parent: FrontierEntry) -> None:
         """Queue a page's links (the store ignores known ones) and record where each was."""
         for link in links:
+            if link.kind not in self.options.link_kinds:
+                continue
             key = url_key(link.url)
             if not self.within_run_cap(key, found_on):
                 continue
-            self.step.sources.append((key, found_on, link.text))
+            if link.fragments and self.options.check_fragments:
+                self.note_fragments(link, key, found_on, parent)
+            self.step.sources.append((key, found_on, link.text, link.element))
             if key in self.recent:
                 self.recent.move_to_end(key)
                 continue  # queued a moment ago: a site's menu and footer are on every page
             self.recent[key] = None
             if len(self.recent) > RECENT_KEYS:
                 self.recent.popitem(last=False)
-            kind, site_id = self.scope.classify(link.url, key)
+            kind, site_id = self.scope.classify(link.url, key, link.kind)
+            if link.nofollow and kind is LinkKind.PAGE:
+                kind = LinkKind.EXTERNAL  # checked by GET like another site's page, never read
             self.step.found.append(
                 FrontierEntry(
                     url=link.url,
@@ -274,6 +331,14 @@ class DeepCrawl:
                     depth=parent.depth + 1,
                 )
             )
+
+    def note_fragments(self, link: Link, key: str, found_on: str, parent: FrontierEntry) -> None:
+        resource_id = self.scope.classify(link.url, key, link.kind)[1] or parent.resource_id
+        for fragment in link.fragments:
+            found = FragmentLink(
+                key, link.url, fragment, found_on, link.text, link.element, resource_id
+            )
+            self.fragments.note_link(found)
 
     def within_run_cap(self, key: str, found_on: str) -> bool:
         """Whether `key` was queued already this run, or still fits under max_links_per_run."""
@@ -340,10 +405,7 @@ class DeepCrawl:
         site = self.scope.site_by_id(entry.resource_id)
         if entry.kind is not LinkKind.PAGE or site is None:
             return False
-        if self.pages_read[site.resource_id] >= site.max_pages:
-            return False
-        self.pages_read[site.resource_id] += 1
-        return True
+        return self.take_page(site.resource_id, site.max_pages)
 
     # --- checking --------------------------------------------------------------------------
 
@@ -424,9 +486,10 @@ class DeepCrawl:
         earlier = self.fresh.pop(entry.key, None)
         refusal = self.scope.refusal(entry.url)
         if refusal is not None:
-            return skipped(entry, refusal, self.now())
+            return skipped(entry, refusal[1], self.now(), refusal[0])
         outside = entry.kind in {LinkKind.EXTERNAL, LinkKind.EMBED}
-        if outside and not self.options.check_external:
+        leaves = outside and self.scope.site_of(entry.key) is None
+        if leaves and not self.options.check_external:
             reason = "links to other sites are not checked (deep.check_external = false)"
             return skipped(entry, reason, self.now())
         if earlier is not None and not read_links:
@@ -440,7 +503,21 @@ class DeepCrawl:
             return await self.prober.check_page(entry, read_links=read_links)
         if outside:
             return await self.prober.check_external(entry)
-        return await self.prober.check_file(entry)
+        return await self.prober.check_file(entry, self.page_budget(entry))
+
+    def page_budget(self, entry: FrontierEntry) -> Callable[[], bool] | None:
+        """For a file of a site whose name a page may have, what grants it a page of the
+        site's budget if its answer is a page; None for any other."""
+        site = self.scope.site_of(entry.key)
+        if site is None or not may_be_page(entry.key):
+            return None
+        return lambda: self.take_page(site.resource_id, site.max_pages)
+
+    def take_page(self, resource_id: str, max_pages: int) -> bool:
+        if self.pages_read[resource_id] >= max_pages:
+            return False
+        self.pages_read[resource_id] += 1
+        return True
 
     def absorb(self, visit: Visit) -> None:
         self.step.settled.append((visit.entry, visit.probe))
@@ -450,6 +527,8 @@ class DeepCrawl:
                 self.landed.add(visit.final[0].key)
         if visit.page is not None:
             self.step.pages.append(visit.page)
+        if visit.read and visit.found_on is not None and visit.probe.status in ANSWERED:
+            self.note_page(visit.entry, visit.found_on, visit.targets, visit.own_fragments)
         if visit.links and visit.found_on is not None:
             if visit.links_cut:
                 self.cut_page(visit.found_on)
@@ -478,9 +557,7 @@ class DeepCrawl:
                 return checks
             previous = self.store.link_states(found.entry.url for found in batch)
             now = self.now()
-            judged = [
-                (f.entry.key, judge_found(f, (), previous.get(f.entry.url), now)) for f in batch
-            ]
+            judged = [(f.entry.key, self.judge(f, previous.get(f.entry.url), now)) for f in batch]
             # When a request decided each verdict: now, or for one taken over, when it was.
             asked = [f.probe.fetched_at if reused_probe(f.probe) else now for f in batch]
             rows = [(key, check, at) for (key, check), at in zip(judged, asked, strict=True)]
@@ -492,6 +569,14 @@ class DeepCrawl:
             found_on |= self.pages_of(to_fix, None, pages)
             checks += [c.model_copy(update=found_on[k]) for k, c in judged]
             after = batch[-1].entry.seq
+
+    def judge(self, found: FoundLink, previous: LinkCheck | None, now: datetime) -> LinkCheck:
+        """A found link's check, ok after all when the settings accept its status."""
+        check = judge_found(found, (), previous, now)
+        if not self.options.accepts(check):
+            return check
+        reason = f"status {check.http_status}, accepted by the settings (deep.accept)"
+        return restate(check, LinkState.OK, reason, previous, now)
 
     def pages_of(
         self, keys: list[str], limit: int | None, pages: dict[str, str]

@@ -7,6 +7,7 @@ Each check returns a `Visit` value; nothing here writes to the store or decides 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -55,10 +56,15 @@ class Visit:
     read: bool = False  # the (final) page's links were read, whether or not it had any
     links_cut: bool = False  # the page had more links than the crawl's max_links_per_page
     page: CrawledPage | None = None  # remembered for the next run's conditional request
+    targets: tuple[str, ...] = ()  # what fragments can name on the page read (its ids)
+    own_fragments: tuple[str, ...] = ()  # the ids its own `href="#id"` links name
 
 
-def skipped(entry: FrontierEntry, reason: str, now: datetime) -> Visit:
-    probe = LinkProbe(key=entry.key, state=LinkState.SKIPPED, detail=reason, fetched_at=now)
+def skipped(
+    entry: FrontierEntry, reason: str, now: datetime, state: LinkState = LinkState.SKIPPED
+) -> Visit:
+    """A link judged without a request: skipped, or one no request could follow (issue 14)."""
+    probe = LinkProbe(key=entry.key, state=state, detail=reason, fetched_at=now)
     return Visit(entry=entry, probe=probe)
 
 
@@ -75,23 +81,36 @@ def shared_failure(entry: FrontierEntry, robots: FetchResult) -> Visit:
     return Visit(entry=entry, probe=probe)
 
 
-def page_metadata(result: FetchResult, max_links: int = MAX_LINKS_PER_PAGE) -> Extraction:
-    """Read a body only where it can say something: HTML (not found? links?) or by type."""
+def page_metadata(
+    result: FetchResult, max_links: int = MAX_LINKS_PER_PAGE, *, fragments: bool = False
+) -> Extraction:
+    """Read a body only where it can say something: HTML (not found? links? with `fragments`,
+    its ids) or by type."""
     if result.status not in READABLE or not result.body:
         return Extraction(metadata=Metadata(page_kind=PageKind.OTHER))
     if result.content_type in HTML_TYPES or result.content_type is None:
         return extract_links(
-            result.body, result.final_url, result.content_type, max_links=max_links
+            result.body,
+            result.final_url,
+            result.content_type,
+            max_links=max_links,
+            fragments=fragments,
         )
     kind = PageKind.PDF if result.content_type == "application/pdf" else PageKind.OTHER
     return Extraction(metadata=Metadata(page_kind=kind, content_type=result.content_type))
 
 
 def probe_of(
-    entry: FrontierEntry, result: FetchResult, metadata: Metadata, method: str
+    entry: FrontierEntry,
+    result: FetchResult,
+    metadata: Metadata,
+    method: str,
+    *,
+    ranged: bool = False,
 ) -> LinkProbe:
-    """The stored form of a fetch, with the crawl's own verdict where it has one."""
-    decided = crawl_state(result, metadata, entry.kind)
+    """The stored form of a fetch, with the crawl's own verdict where it has one (`ranged`:
+    the request asked for a byte range)."""
+    decided = crawl_state(result, metadata, entry.kind, ranged=ranged)
     return LinkProbe(
         key=entry.key,
         final_url=result.final_url,
@@ -109,7 +128,13 @@ def probe_of(
 
 
 def landing_of(
-    entry: FrontierEntry, result: FetchResult, metadata: Metadata, scope: Scope, method: str
+    entry: FrontierEntry,
+    result: FetchResult,
+    metadata: Metadata,
+    scope: Scope,
+    method: str,
+    *,
+    ranged: bool = False,
 ) -> tuple[FrontierEntry, LinkProbe] | None:
     """Where a redirect ended, as its own checked entry, so that it is not fetched again."""
     key = url_key(result.final_url)
@@ -124,7 +149,36 @@ def landing_of(
         depth=entry.depth,
     )
     direct = result.model_copy(update={"url": result.final_url, "redirects": ()})
-    return landing, probe_of(landing, direct, metadata, method)
+    return landing, probe_of(landing, direct, metadata, method, ranged=ranged)
+
+
+def followed_as_told(result: FetchResult, extraction: Extraction) -> Extraction:
+    """The page's links, all marked nofollow when its answer's `X-Robots-Tag` header says
+    `nofollow` (or `none`) to every crawler (issue 14: as its robots meta would)."""
+    if not header_nofollow(result.headers.get("x-robots-tag", "")):
+        return extraction
+    nofollow = {"nofollow": True}
+    links = tuple(link.model_copy(update=nofollow) for link in extraction.links)
+    return extraction.model_copy(update={"links": links})
+
+
+def header_nofollow(value: str) -> bool:
+    """Whether an `X-Robots-Tag` value says nofollow to every crawler: directives after a
+    `name:` prefix are that crawler's only (`googlebot: nofollow`), until the next prefix."""
+    agent = None
+    for part in value.lower().split(","):
+        name, colon, rest = part.partition(":")
+        directive = part
+        if colon and name.strip() != "unavailable_after":  # that one's value is a date
+            agent, directive = name.strip(), rest
+        if agent is None and directive.strip() in {"nofollow", "none"}:
+            return True
+    return False
+
+
+def is_html_answer(result: FetchResult) -> bool:
+    """A successful answer that says it is a web page."""
+    return result.failure is None and result.status == 200 and result.content_type in HTML_TYPES
 
 
 def trusts_head(head: FetchResult, entry: FrontierEntry) -> bool:
@@ -143,19 +197,26 @@ class Prober:
     """Checks frontier entries with one Fetcher; remembers nothing between entries."""
 
     def __init__(
-        self, fetcher: Fetcher, store: Frontier, scope: Scope, max_links: int = MAX_LINKS_PER_PAGE
+        self,
+        fetcher: Fetcher,
+        store: Frontier,
+        scope: Scope,
+        max_links: int = MAX_LINKS_PER_PAGE,
+        *,
+        fragments: bool = False,
     ) -> None:
         self.fetcher = fetcher
         self.store = store
         self.scope = scope
         self.max_links = max_links  # links read from one page
+        self.fragments = fragments  # pages are read for their ids too (check_fragments)
         self.readers: PageReaders | None = None  # set while a crawl has page readers
 
     async def read_page(self, result: FetchResult) -> Extraction:
         """`page_metadata`, by the crawl's page-reading processes when it has them."""
         readers = self.readers
         if readers is None or result.status != 200 or result.content_type not in HTML_TYPES:
-            return page_metadata(result, self.max_links)
+            return page_metadata(result, self.max_links, fragments=self.fragments)
         return await readers.read(result.body, result.final_url, result.content_type)
 
     async def check_page(self, entry: FrontierEntry, *, read_links: bool) -> Visit:
@@ -164,10 +225,14 @@ class Prober:
         validators = {cached.final_url: cached.validators} if cached else {}
         result = await self.fetcher.fetch(entry.url, validators=validators)
         if result.not_modified and cached is not None:
-            extraction = Extraction(metadata=Metadata(page_kind=cached.page_kind))
-            extraction = extraction.model_copy(update={"links": cached.links})
+            extraction = Extraction(
+                metadata=Metadata(page_kind=cached.page_kind),
+                links=cached.links,
+                targets=cached.targets,
+                own_fragments=cached.own_fragments,
+            )
         else:
-            extraction = await self.read_page(result)
+            extraction = followed_as_told(result, await self.read_page(result))
         # A "not found" page's links are the site's chrome, not the course's: never followed.
         readable = extraction.metadata.page_kind is not PageKind.NOT_FOUND
         in_site = readable and self.scope.site_of(url_key(result.final_url)) is not None
@@ -176,24 +241,34 @@ class Prober:
             entry=entry,
             probe=probe_of(entry, result, extraction.metadata, "GET"),
             final=landing_of(entry, result, extraction.metadata, self.scope, "GET"),
-            links=extraction.links if read else (),
+            links=extraction.crawl_links if read else (),
             found_on=result.final_url,
             read=read,
             links_cut=read and links_were_cut(extraction.metadata),
+            targets=extraction.targets if read else (),
+            own_fragments=extraction.own_fragments if read else (),
         )
         if read and not result.not_modified:
             visit.page = remembered(entry, result, extraction)
         return visit
 
-    async def check_file(self, entry: FrontierEntry) -> Visit:
-        """HEAD; a ranged GET where HEAD is refused (405, 501) or cannot be believed."""
+    async def check_file(
+        self, entry: FrontierEntry, as_page: Callable[[], bool] | None = None
+    ) -> Visit:
+        """HEAD; a ranged GET where HEAD is refused (405, 501) or cannot be believed.
+
+        With `as_page`, a file's name that a page may have (`/v1.2`): when HEAD says HTML and
+        `as_page()` grants a page of the site's budget, it is checked and read as a page (issue
+        14: the answer decides, not the name)."""
         head = await self.fetcher.fetch(entry.url, method="HEAD")
+        if as_page is not None and is_html_answer(head) and as_page():
+            return await self.check_page(entry, read_links=True)
         if trusts_head(head, entry):
             kind = PageKind.PDF if head.content_type == "application/pdf" else PageKind.OTHER
             metadata = Metadata(page_kind=kind, content_type=head.content_type)
             return self.visit_of(entry, head, metadata, "HEAD")
         result = await self.fetch_start(entry.url)
-        return self.visit_of(entry, result, page_metadata(result).metadata, "GET")
+        return self.visit_of(entry, result, page_metadata(result).metadata, "GET", ranged=True)
 
     async def check_external(self, entry: FrontierEntry) -> Visit:
         """A watched host's page by GET (its 404 page comes with 200), a YouTube embed through
@@ -228,12 +303,18 @@ class Prober:
         return await self.fetcher.fetch(url, headers=FILE_START_RANGE, first_bytes=FILE_START_BYTES)
 
     def visit_of(
-        self, entry: FrontierEntry, result: FetchResult, metadata: Metadata, method: str
+        self,
+        entry: FrontierEntry,
+        result: FetchResult,
+        metadata: Metadata,
+        method: str,
+        *,
+        ranged: bool = False,
     ) -> Visit:
         return Visit(
             entry=entry,
-            probe=probe_of(entry, result, metadata, method),
-            final=landing_of(entry, result, metadata, self.scope, method),
+            probe=probe_of(entry, result, metadata, method, ranged=ranged),
+            final=landing_of(entry, result, metadata, self.scope, method, ranged=ranged),
         )
 
 
@@ -249,5 +330,7 @@ def remembered(
         final_url=result.final_url,
         validators=validators,
         page_kind=extraction.metadata.page_kind,
-        links=extraction.links,
+        links=extraction.crawl_links,
+        targets=extraction.targets,
+        own_fragments=extraction.own_fragments,
     )

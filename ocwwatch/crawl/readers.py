@@ -7,10 +7,11 @@ threads in this process: a `ProcessPoolExecutor`'s feeder threads fought the loo
 and cost as much as the reading they took away.
 
 A request is the URL, the content type and the body, each prefixed by its length; the answer
-is JSON, `[page kind, [[url, text], ...], [problem, ...]]`, prefixed by its length; one page at
-a time per reader, which keeps at most `max_links` of a page's links (its command line says
-how many). Once a reader dies or misbehaves, its page and every later one are read in this
-process instead.
+is JSON, `[page kind, [Link.to_row(), ...], [problem, ...], fetchable, [target, ...], [own
+fragment, ...]]`, prefixed by its length (the first `fetchable` links are the page's `links`,
+the rest `unfetchable`); one page at a time per reader, which keeps at most `max_links` of a
+page's links (its command line says how many). Once a reader dies or misbehaves, its page and
+every later one are read in this process instead.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import signal
 import struct
 import sys
 from types import TracebackType
-from typing import BinaryIO, Self
+from typing import Any, BinaryIO, Self
 
 from ocwwatch.extract import MAX_LINKS_PER_PAGE, extract_links
 from ocwwatch.models import Extraction, Link, Metadata, PageKind
@@ -36,16 +37,19 @@ READY = b"ready\n"  # what a reader writes once its imports are done
 # What a reader process runs (not `-m`: the package imports this module before runpy would).
 READER_MAIN = (
     "import sys; from ocwwatch.crawl.readers import serve; "
-    "serve(sys.stdin.buffer, sys.stdout.buffer, int(sys.argv[1]))"
+    "serve(sys.stdin.buffer, sys.stdout.buffer, int(sys.argv[1]), sys.argv[2] == '1')"
 )
 
 
 class PageReaders:
     """An async context manager holding `count` reader processes (none when `count` is 0)."""
 
-    def __init__(self, count: int, max_links: int = MAX_LINKS_PER_PAGE) -> None:
+    def __init__(
+        self, count: int, max_links: int = MAX_LINKS_PER_PAGE, *, fragments: bool = False
+    ) -> None:
         self.count = count
         self.max_links = max_links
+        self.fragments = fragments  # read each page's ids too (extract_links' `fragments`)
         self._processes: list[asyncio.subprocess.Process] = []
         self._idle: asyncio.Queue[asyncio.subprocess.Process] = asyncio.Queue()
         self._broken = False  # a reader failed: every page is read here from then on
@@ -59,6 +63,7 @@ class PageReaders:
                 "-c",
                 READER_MAIN,
                 str(self.max_links),
+                "1" if self.fragments else "0",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
             )
@@ -113,27 +118,32 @@ class PageReaders:
     async def read(self, body: bytes, url: str, content_type: str | None) -> Extraction:
         """`extract_links` of the page, by a reader process while they work."""
         if not self.ready:
-            return extract_links(body, url, content_type, max_links=self.max_links)
+            return self._read_here(body, url, content_type)
         process = await self._idle.get()
         try:
             if self._broken:
-                return extract_links(body, url, content_type, max_links=self.max_links)
-            kind, links, problems = await self._ask(process, (body, url, content_type))
+                return self._read_here(body, url, content_type)
+            answer = await self._ask(process, (body, url, content_type))
+            extraction = _extraction_of(answer, content_type)
         except (OSError, EOFError, ValueError, TypeError) as exc:
             log.warning("a page reader failed (%s); reading pages in this process", exc)
             self._broken = True
-            return extract_links(body, url, content_type, max_links=self.max_links)
+            return self._read_here(body, url, content_type)
         except BaseException:  # cancelled mid-message: the pipe is out of step for good
             self._broken = True
             raise
         finally:
             self._idle.put_nowait(process)
-        metadata = Metadata(page_kind=PageKind(kind), content_type=content_type, problems=problems)
-        return Extraction(metadata=metadata, links=tuple(Link(url=u, text=t) for u, t in links))
+        return extraction
+
+    def _read_here(self, body: bytes, url: str, content_type: str | None) -> Extraction:
+        return extract_links(
+            body, url, content_type, max_links=self.max_links, fragments=self.fragments
+        )
 
     async def _ask(
         self, process: asyncio.subprocess.Process, request: tuple[bytes, str, str | None]
-    ) -> tuple[str, list[tuple[str, str]], tuple[str, ...]]:
+    ) -> list[Any]:
         stdin, stdout = process.stdin, process.stdout
         if stdin is None or stdout is None:
             raise OSError("the reader has no pipes")
@@ -143,11 +153,30 @@ class PageReaders:
             (length,) = _LENGTH.unpack(await stdout.readexactly(_LENGTH.size))
             if length > MAX_ANSWER_BYTES:
                 raise ValueError(f"answer of {length} bytes")
-            kind, links, problems = json.loads(await stdout.readexactly(length))
+            answer = json.loads(await stdout.readexactly(length))
         except asyncio.IncompleteReadError as exc:
             raise EOFError("the reader exited") from exc
-        pairs = [(str(url), str(text)) for url, text in links]
-        return str(kind), pairs, tuple(str(problem) for problem in problems)
+        if not isinstance(answer, list):
+            raise TypeError("the answer is no JSON array")
+        return answer
+
+
+def _extraction_of(answer: list[Any], content_type: str | None) -> Extraction:
+    """A reader's answer as the Extraction it stands for (ValueError, TypeError if garbled)."""
+    kind, rows, problems, fetchable, targets, own = answer
+    metadata = Metadata(
+        page_kind=PageKind(kind),
+        content_type=content_type,
+        problems=tuple(str(problem) for problem in problems),
+    )
+    links = tuple(Link.from_row(row) for row in rows)
+    return Extraction(
+        metadata=metadata,
+        links=links[: int(fetchable)],
+        unfetchable=links[int(fetchable) :],
+        targets=tuple(str(target) for target in targets),
+        own_fragments=tuple(str(fragment) for fragment in own),
+    )
 
 
 def _frame(request: tuple[bytes, str, str | None]) -> bytes:
@@ -164,7 +193,12 @@ def _read_part(source: BinaryIO) -> bytes | None:
     return source.read(length)
 
 
-def serve(source: BinaryIO, sink: BinaryIO, max_links: int = MAX_LINKS_PER_PAGE) -> None:
+def serve(
+    source: BinaryIO,
+    sink: BinaryIO,
+    max_links: int = MAX_LINKS_PER_PAGE,
+    fragments: bool = False,
+) -> None:
     """A reader's loop: a page in, its kind and links out, until its input ends.
 
     Deaf to SIGINT and SIGTERM: they reach the whole process group, and the crawling process
@@ -179,10 +213,24 @@ def serve(source: BinaryIO, sink: BinaryIO, max_links: int = MAX_LINKS_PER_PAGE)
         if content_type is None or body is None:
             return
         extraction = extract_links(
-            body, url.decode(), content_type.decode() or None, max_links=max_links
+            body,
+            url.decode(),
+            content_type.decode() or None,
+            max_links=max_links,
+            fragments=fragments,
         )
-        links = [[link.url, link.text] for link in extraction.links]
+        links = [link.to_row() for link in extraction.crawl_links]
         metadata = extraction.metadata
-        answer = json.dumps([metadata.page_kind.value, links, metadata.problems]).encode()
+        fetchable = len(extraction.links)
+        answer = json.dumps(
+            [
+                metadata.page_kind.value,
+                links,
+                metadata.problems,
+                fetchable,
+                extraction.targets,
+                extraction.own_fragments,
+            ]
+        ).encode()
         sink.write(_LENGTH.pack(len(answer)) + answer)
         sink.flush()

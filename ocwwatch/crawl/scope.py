@@ -12,11 +12,27 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from ocwwatch.fetch import normalise_url
-from ocwwatch.models import LinkKind
+from ocwwatch.models import ElementKind, LinkKind, LinkState
 from ocwwatch.urls import WEB_SCHEMES, InvalidURLError, parse_url
 
 # A last path segment with one of these suffixes is still a page; any other suffix is a file.
 PAGE_SUFFIXES = frozenset({"html", "htm", "shtml", "xhtml", "php", "asp", "aspx", "jsp"})
+# Suffixes that name a file's type: such a link is never read as a page, whatever it answers.
+_FILE_TYPES = (
+    "pdf ps eps djvu epub mobi doc docx odt rtf txt tex md csv tsv json xml yaml yml",
+    "ppt pptx odp key xls xlsx ods",
+    "zip gz tgz bz2 xz 7z rar tar jar dmg exe iso msi apk",
+    "png jpg jpeg gif svg webp avif bmp tif tiff ico",
+    "mp3 mp4 m4a m4v mov avi mkv webm ogg ogv oga wav flac srt vtt sbv",
+    "css js mjs map woff woff2 ttf otf eot swf",
+    "nb m py ipynb r mat sas dta sav cdf ggb jnlp",
+)
+FILE_SUFFIXES = frozenset(suffix for group in _FILE_TYPES for suffix in group.split())
+# Elements whose URL a reader follows or sees as a page: only these are crawled as pages.
+PAGE_ELEMENTS = frozenset({ElementKind.LINK, ElementKind.REFRESH, ElementKind.FRAME})
+FILE_LINK = (
+    "a file: link names a file on the reader's own computer: broken for every reader of a web page"
+)
 # Embedded players that answer 200 whatever became of the video (issue 4, item 1).
 EMBED_PREFIXES = (
     "https://www.youtube.com/embed/",
@@ -46,15 +62,24 @@ def host_of(url: str) -> str:
 
 
 def site_prefix(final_url: str) -> str:
-    """The URL prefix a course site lives under: its home's folder, without query."""
-    parts = urlsplit(url_key(final_url))
-    path = parts.path or "/"
-    last = path.rsplit("/", 1)[-1]
-    if "." in last:
-        path = path[: -len(last)]
-    elif not path.endswith("/"):
-        path += "/"
-    return f"{parts.scheme}://{parts.netloc}{path}"
+    """The URL prefix a course site lives under: its home's folder, as a browser resolves `./`
+    from the home (issue 14): `/course/` for `/course/` and `/course/index.html`, and
+    `/pageBase/` for an extensionless `/pageBase/index` (whose siblings are the site's pages)."""
+    key = url_key(final_url)
+    try:
+        return parse_url("./", key).request_url
+    except InvalidURLError:
+        return key
+
+
+def may_be_page(url: str) -> bool:
+    """Whether a link with a file's name may still be a page, if its answer says HTML: its
+    suffix is none a file type is known by (`/v1.2`, `/guide.v2`; not `/notes.pdf`)."""
+    try:
+        last = urlsplit(url).path.rsplit("/", 1)[-1]
+    except ValueError:
+        return False
+    return "." in last and last.rsplit(".", 1)[-1].lower() not in FILE_SUFFIXES
 
 
 @lru_cache(maxsize=CACHED_URLS)
@@ -96,12 +121,18 @@ class Scope:
     def site_by_id(self, resource_id: str | None) -> Site | None:
         return next((site for site in self.sites if site.resource_id == resource_id), None)
 
-    def classify(self, url: str, key: str) -> tuple[LinkKind, str | None]:
-        """How to check a found link, and the site it belongs to (None outside every site)."""
+    def classify(
+        self, url: str, key: str, element: ElementKind = ElementKind.LINK
+    ) -> tuple[LinkKind, str | None]:
+        """How to check a found link, and the site it belongs to (None outside every site).
+
+        What a page loads (an image, a stylesheet, a script...) is a file whatever its name;
+        only what a reader follows or is shown as a page (a link, a frame) can be a page.
+        """
         site = self.site_of(key)
         if url.startswith(EMBED_PREFIXES):
             kind = LinkKind.EMBED
-        elif is_file_path(key):
+        elif element not in PAGE_ELEMENTS or is_file_path(key):
             kind = LinkKind.FILE
         elif site is not None:
             kind = LinkKind.PAGE
@@ -113,18 +144,24 @@ class Scope:
         """A host that serves a watched site: its pages say "not found" in their body."""
         return host_of(url) in self.watched_hosts
 
-    def refusal(self, url: str) -> str | None:
-        """Why a found link must not be fetched at all, or None (issue 4, item 6).
+    def refusal(self, url: str) -> tuple[LinkState, str] | None:
+        """The state of a found link that must not be fetched at all, and why; None to fetch it
+        (issue 4, item 6; issue 14).
 
-        Which addresses may be reached is the fetcher's address guard's to say, for every
-        request alike (fetch/guard.py); its refusals come back as `skipped` with the reason.
+        An href a browser rejects is `invalid`; another scheme is `skipped` with its scheme,
+        except `file:`, which names a file on the reader's own computer: on a web page that is
+        a broken link for every reader. Which addresses may be reached is the fetcher's address
+        guard's to say, for every request alike (fetch/guard.py); its refusals come back as
+        `skipped` with the reason.
         """
         try:
             parsed = parse_url(url)
         except InvalidURLError as exc:
-            return str(exc)
+            return LinkState.INVALID, f"a browser rejects this href ({exc})"
+        if parsed.scheme == "file":
+            return LinkState.DEAD, FILE_LINK
         if parsed.scheme not in WEB_SCHEMES:
-            return f"only http(s) links are fetched, not {parsed.scheme}: ones"
+            return LinkState.SKIPPED, f"a {parsed.scheme}: link (only http(s) links are fetched)"
         if not parsed.host:
-            return "the URL has no host"
+            return LinkState.INVALID, "the URL has no host"
         return None

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 
 from ocwwatch.extract.dom import (
     Page,
     decode_html,
     fold_text,
     load_page,
-    page_links_fast,
     parse_html,
     visible_text,
 )
 from ocwwatch.extract.html import extract_html, is_not_found
 from ocwwatch.extract.legacy import extract_legacy, is_legacy_course
+from ocwwatch.extract.links import page_links_fast, page_targets
 from ocwwatch.extract.ocw import course_links, course_page_kind, extract_ocw, is_course_site
 from ocwwatch.extract.pdf import PDF_MAGIC, extract_pdf
 from ocwwatch.models import HTML_TYPES, Extraction, Metadata, PageKind
@@ -48,6 +49,8 @@ _HTML_START = re.compile(
     rb"|br|p|!--)[\s>/]",
     re.I,
 )
+# How one HTML page is read: its Page and the problems found before reading it in.
+Reader = Callable[[Page, tuple[str, ...]], Extraction]
 # A page's links are collected up to this many (the `[deep] max_links_per_page` default): a
 # hostile page's million links would otherwise become a million records. The problem that
 # says so starts with LINKS_CUT.
@@ -73,17 +76,24 @@ def extract_page(
 
 
 def extract_links(
-    body: bytes, url: str, content_type: str | None, *, max_links: int = MAX_LINKS_PER_PAGE
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    *,
+    max_links: int = MAX_LINKS_PER_PAGE,
+    fragments: bool = False,
 ) -> Extraction:
     """`extract_page` cut to what a crawl needs: the page kind and the links; never raises.
 
     The links and the kind are those `extract_page` finds (within `max_links` likewise); the
     other metadata (title, menu, instructors...) is not read, and a PDF is recognised but not
-    parsed.
+    parsed. With `fragments`, also what `#id`s can name on the page (`targets`) and the ids
+    its own `href="#id"` links name (`own_fragments`).
     """
     media_type = _media_type(content_type)
     try:
-        return _dispatch(body, url, media_type, max_links, links_only=True)
+        read = partial(_links_only, fragments=fragments)
+        return _dispatch(body, url, media_type, max_links, read=read)
     except Exception as exc:  # as extract_page: one bad body never stops the run
         log.debug("link extraction failed for %s", url, exc_info=exc)
         problem = f"extraction failed: {type(exc).__name__}: {exc}"[:200]
@@ -109,16 +119,17 @@ def links_were_cut(metadata: Metadata) -> bool:
 
 
 def _dispatch(
-    body: bytes, url: str, media_type: str | None, max_links: int, *, links_only: bool = False
+    body: bytes, url: str, media_type: str | None, max_links: int, *, read: Reader | None = None
 ) -> Extraction:
+    """The extraction of one body by its type; an HTML page's by `read` (default: all of it)."""
     head = body[:1024]
     sniffed_html = _HTML_START.match(head.lstrip(b"\xef\xbb\xbf")) is not None
     if PDF_MAGIC in head or (media_type == PDF_TYPE and not sniffed_html):
-        if links_only:  # a PDF has no links: its kind is all a crawl needs
+        if read is not None:  # a crawl's read: a PDF has no links, its kind is all it needs
             metadata = Metadata(page_kind=PageKind.PDF, content_type=PDF_TYPE, size_bytes=len(body))
             return Extraction(metadata=metadata)
         return extract_pdf(body, _mismatch(media_type, PDF_TYPE))
-    read = _links_only if links_only else _extract_html
+    read = read or _extract_html
     if media_type in HTML_TYPES:
         return _cap_links(read(load_page(body, url, media_type, max_links), ()), max_links)
     if (media_type is None or media_type in _UNINFORMATIVE) and sniffed_html:
@@ -134,7 +145,9 @@ def _cap_links(extraction: Extraction, max_links: int) -> Extraction:
     problem = f"{LINKS_CUT} {max_links}: the page has more (deep.max_links_per_page)"
     metadata = extraction.metadata
     metadata = metadata.model_copy(update={"problems": (*metadata.problems, problem)})
-    return Extraction(metadata=metadata, links=extraction.links[:max_links])
+    return extraction.model_copy(
+        update={"metadata": metadata, "links": extraction.links[:max_links]}
+    )
 
 
 def _extract_html(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
@@ -148,10 +161,12 @@ def _extract_html(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
     return extract_html(page)
 
 
-def _links_only(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
+def _links_only(
+    page: Page, problems: tuple[str, ...] = (), *, fragments: bool = False
+) -> Extraction:
     """The page kind and links `_extract_html` would find, without the rest of the metadata."""
     tree = page.tree
-    anchors = page_links_fast(tree, page.base, page.max_links)
+    anchors, unfetchable, own = page_links_fast(page)
     if is_course_site(tree):
         kind, links = course_page_kind(tree), course_links(page, anchors)
     elif is_legacy_course(tree):
@@ -165,7 +180,13 @@ def _links_only(page: Page, problems: tuple[str, ...] = ()) -> Extraction:
         size_bytes=page.size_bytes,
         problems=page.problems + problems,
     )
-    return Extraction(metadata=metadata, links=links)
+    return Extraction(
+        metadata=metadata,
+        links=links,
+        unfetchable=unfetchable,
+        targets=page_targets(tree) if fragments else (),
+        own_fragments=own if fragments else (),
+    )
 
 
 def _other(body: bytes, media_type: str | None, problems: tuple[str, ...]) -> Extraction:

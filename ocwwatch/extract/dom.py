@@ -10,15 +10,14 @@ import codecs
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from ocwwatch.models import Link
-from ocwwatch.urls import InvalidURLError, parse_url
+from ocwwatch.models import ElementKind, Link
+from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 
 # The HTML standard only honours a charset declared in the first 1024 bytes.
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
@@ -32,9 +31,9 @@ _SPACES = re.compile(r"\s+")
 _URL_NOISE = re.compile(r"[\t\n\r]")
 # Typographic quotes and dashes would make "L'Hospital" miss "L’Hospital".
 _TYPOGRAPHY = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
-# Hrefs whose resolution depends on the base's scheme and host only, not its path: root-relative
-# paths and absolute http(s) URLs with a host (pages of one site share most of these).
-_ORIGIN_ONLY = re.compile(r"/(?!/)|https?://[^/?#]")
+# Whether a page can have CSS URLs at all: most have none, and then no style="" is read.
+# Substrings, not a case-blind regex: that scanned a whole page for each page read.
+_CSS_HINTS = ("url(", "URL(", "Url(", "@import")
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
 _VOID = ("area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr")
 _OPTIONAL_END = ("li", "p", "dt", "dd", "option", "optgroup", "tr", "td", "th", "rt", "rp")
@@ -42,6 +41,11 @@ _IMPLIED = ("html", "head", "body", "thead", "tbody", "tfoot", "colgroup", "capt
 _SELF_CLOSING = frozenset(_VOID + _OPTIONAL_END + _IMPLIED + ("param", "source", "track"))
 MAX_DEPTH = 5000
 WEB_SCHEMES = frozenset({"http", "https"})
+# URLs that are the content itself (or nothing): no link to check or to report.
+INLINE_SCHEMES = frozenset({"data", "about", "blob"})
+MAX_HREF_CHARS = 2048  # of an href kept as written (a browser rejects it, or another scheme)
+MAX_FRAGMENT_CHARS = 256
+MAX_FRAGMENTS_PER_LINK = 64  # distinct #targets kept for one URL of one page (or the page)
 INVISIBLE_TAGS = ["script", "style", "noscript", "template"]
 
 
@@ -57,6 +61,7 @@ class Page:
     problems: tuple[str, ...] = ()  # found while decoding, before any extractor ran
     # Link collection stops once it has more than this many (None: no limit): see page_links.
     max_links: int | None = None
+    has_css_urls: bool = True  # the text has a CSS `url(` or `@import`: style="" is read
 
 
 def load_page(body: bytes, url: str, content_type: str, max_links: int | None = None) -> Page:
@@ -64,7 +69,8 @@ def load_page(body: bytes, url: str, content_type: str, max_links: int | None = 
     text, problems = decode_html(body)
     tree, depth_problems = parse_html(text)
     problems += depth_problems
-    return Page(tree, url, base_url(tree, url), content_type, len(body), problems, max_links)
+    css = any(hint in text for hint in _CSS_HINTS)
+    return Page(tree, url, base_url(tree, url), content_type, len(body), problems, max_links, css)
 
 
 def decode_html(body: bytes) -> tuple[str, tuple[str, ...]]:
@@ -193,6 +199,15 @@ def base_url(tree: LexborHTMLParser, page_url: str) -> str:
 def resolve_url(base: str, href: str | None) -> str | None:
     """Absolute http(s) URL as a browser resolves it (WHATWG), without user info or fragment;
     None for anything else or what a browser rejects."""
+    resolved = resolve_href(base, href)
+    return resolved[0] if resolved is not None and resolved[1] else None
+
+
+def resolve_href(base: str, href: str | None) -> tuple[str, bool] | None:
+    """An href as a browser reads it (issue 14): `(absolute http(s) URL, True)`, without user
+    info or fragment; `(the URL, False)` for another scheme (`mailto:`, `file:`), or `(the href
+    as written, False)` for one a browser rejects (`http://`, `//////`); None for no link at all
+    (empty, a fragment of this page, inline content such as `data:`). Credentials are redacted."""
     if href is None:
         return None
     cleaned = _URL_NOISE.sub("", href).strip()
@@ -201,8 +216,12 @@ def resolve_url(base: str, href: str | None) -> str | None:
     try:
         absolute = parse_url(cleaned, base)
     except InvalidURLError:
+        return redact_url(cleaned)[:MAX_HREF_CHARS], False
+    if absolute.is_web:
+        return absolute.request_url, True
+    if absolute.scheme in INLINE_SCHEMES:
         return None
-    return absolute.request_url if absolute.is_web else None
+    return absolute.href[:MAX_HREF_CHARS], False
 
 
 def canonical_url(tree: LexborHTMLParser, base: str) -> str | None:
@@ -230,89 +249,99 @@ def anchor_text(node: LexborNode) -> str:
 
 
 def collect_links(
-    nodes: Iterable[tuple[str | None, str]], base: str, limit: int | None = None
+    found: Iterable[tuple[str | None, str, str, ElementKind, bool]],
+    base: str,
+    limit: int | None = None,
 ) -> tuple[Link, ...]:
-    """Resolve (href, text) pairs; keep http(s) only, first occurrence (and its text) wins.
+    """Resolve (href, text, element, kind, nofollow) tuples; keep http(s) only, first
+    occurrence (and its text) wins.
 
     With `limit`, stops at `limit + 1` links: one more than the cap tells the caller the page
     had more, without resolving (or building records for) the rest.
     """
-    seen: dict[str, Link] = {}
-    for href, text in nodes:
-        url = resolve_url(base, href)
-        if url is not None and url not in seen:
-            seen[url] = Link(url=url, text=text)
-            if limit is not None and len(seen) > limit:
-                break
-    return tuple(seen.values())
+    return collect_all(found, base, limit)[0]
 
 
-def anchor_nodes(tree: LexborHTMLParser) -> Iterator[LexborNode]:
-    """Every <a> in page order, one node at a time (callers skip those without an href).
-
-    A walk, not `tree.css("a[href]")`: that builds every match at once, a million node objects
-    for a hostile page whose links are cut at the first few thousand anyway.
-    """
-    root = tree.root
-    if root is None:
-        return
-    for node in root.traverse():
-        if node.tag == "a":
-            yield node
-
-
-def page_links(tree: LexborHTMLParser, base: str, limit: int | None = None) -> tuple[Link, ...]:
-    """Every <a href> of the page, in page order (at most `limit + 1`: see collect_links)."""
-    pairs = ((attr(node, "href"), anchor_text(node)) for node in anchor_nodes(tree))
-    return collect_links(pairs, base, limit)
-
-
-def page_links_fast(
-    tree: LexborHTMLParser, base: str, limit: int | None = None
-) -> tuple[Link, ...]:
-    """`page_links`, resolving each distinct href once and reading an anchor's text only
-    when its URL is new (the first occurrence's text wins either way)."""
-    resolve = _resolver(base)
-    resolved: dict[str, str | None] = {}
-    seen: dict[str, Link] = {}
-    for node in anchor_nodes(tree):
-        href = node.attributes.get("href")
-        if not href:
+def collect_all(
+    found: Iterable[tuple[str | None, str, str, ElementKind, bool]],
+    base: str,
+    limit: int | None = None,
+) -> tuple[tuple[Link, ...], tuple[Link, ...]]:
+    """`collect_links`, and the links no request can follow (another scheme, or a URL a
+    browser rejects: see resolve_href), at most `limit` of them, first occurrence wins."""
+    links = LinkSet(limit)
+    for href, text, element, kind, nofollow in found:
+        resolved = resolve_href(base, href)
+        if resolved is None or href is None:
+            if href:
+                links.add_own(href)
             continue
-        if href in resolved:
-            url = resolved[href]
-        else:
-            url = resolved[href] = resolve(href)
-        if url is not None and url not in seen:
-            seen[url] = Link(url=url, text=anchor_text(node))
-            if limit is not None and len(seen) > limit:
-                break
-    return tuple(seen.values())
+        url, fetchable = resolved
+        if links.known(url, fetchable, href):
+            continue
+        link = Link(url=url, text=text, element=element, kind=kind, nofollow=nofollow)
+        if not links.add(link, fetchable, href):
+            break
+    return links.result()
 
 
-def _resolver(base: str) -> Callable[[str], str | None]:
-    """`resolve_url` against `base`, shared between pages of one site where the base's path
-    cannot matter (the answer is the same, only computed once)."""
-    try:
-        parts = urlsplit(base)
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in WEB_SCHEMES or not parts.netloc:
-        return lambda href: resolve_url(base, href)
-    origin = f"{parts.scheme}://{parts.netloc}/"
+class LinkSet:
+    """One page's links as they are found: a URL's first occurrence (and its text) wins, the
+    fragments it is linked with add up (`#id` targets, issue 14); http(s) links stop one past
+    `limit`, the others are kept up to `limit`."""
 
-    def resolve(href: str) -> str | None:
-        cleaned = _URL_NOISE.sub("", href).strip()
-        if _ORIGIN_ONLY.match(cleaned):
-            return _resolve_shared(origin, cleaned)
-        return resolve_url(base, cleaned)
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.fetchable: dict[str, Link] = {}
+        self.unfetchable: dict[str, Link] = {}
+        self.fragments: dict[str, dict[str, None]] = {}
+        self.own: dict[str, None] = {}  # the ids `href="#id"` links name on the page itself
 
-    return resolve
+    def known(self, url: str, fetchable: bool, href: str) -> bool:
+        """Whether `url` was found before on the page (`href`'s fragment is noted if so)."""
+        if url not in (self.fetchable if fetchable else self.unfetchable):
+            return False
+        if fetchable and "#" in href:
+            self.add_fragment(url, href)
+        return True
+
+    def add(self, link: Link, fetchable: bool, href: str) -> bool:
+        """Add a link whose URL is new on the page; False once the page is full."""
+        if fetchable:
+            self.fetchable[link.url] = link
+            if "#" in href:
+                self.add_fragment(link.url, href)
+            return self.limit is None or len(self.fetchable) <= self.limit
+        if self.limit is None or len(self.unfetchable) < self.limit:
+            self.unfetchable[link.url] = link
+        return True
+
+    def add_own(self, href: str) -> None:
+        """Note an href that is only a fragment (`#id`): a link within the page itself."""
+        if href.lstrip().startswith("#") and len(self.own) < MAX_FRAGMENTS_PER_LINK:
+            fragment = link_fragment(href)
+            if fragment:
+                self.own[fragment] = None
+
+    def add_fragment(self, url: str, href: str) -> None:
+        fragment = link_fragment(href)
+        if fragment:
+            self.fragments.setdefault(url, {})[fragment] = None
+
+    def result(self) -> tuple[tuple[Link, ...], tuple[Link, ...]]:
+        links = self.fetchable
+        for url, fragments in self.fragments.items():
+            kept = tuple(fragments)[:MAX_FRAGMENTS_PER_LINK]
+            links[url] = links[url].model_copy(update={"fragments": kept})
+        return tuple(links.values()), tuple(self.unfetchable.values())
 
 
-@lru_cache(maxsize=1 << 15)
-def _resolve_shared(origin: str, href: str) -> str | None:
-    return resolve_url(origin, href)
+def link_fragment(href: str) -> str:
+    """The element id an href's fragment names (percent-decoded); '' for none, and for a text
+    fragment (`#:~:text=...`), which names words, not an element."""
+    cleaned = _URL_NOISE.sub("", href).strip()  # as a browser cleans a URL before parsing it
+    fragment = cleaned.split("#", 1)[1].split(":~:", 1)[0] if "#" in cleaned else ""
+    return unquote(fragment)[:MAX_FRAGMENT_CHARS]
 
 
 def same_page(left: str | None, right: str | None) -> bool:

@@ -18,8 +18,8 @@ from ocwwatch.extract.dom import (
     first_text,
     meta_content,
     node_text,
-    page_links,
 )
+from ocwwatch.extract.links import page_links
 from ocwwatch.models import Extraction, Metadata, PageKind
 
 # A whole heading or title that only says "not found" (optionally "404", "error", "page").
@@ -73,7 +73,7 @@ def extract_html(page: Page) -> Extraction:
     not_found = is_not_found(tree)
     title = not_found_title(tree) if not_found else html_title(tree)
     canonical = canonical_url(tree, page.base)
-    links = page_links(tree, page.base, page.max_links)
+    links, unfetchable = page_links(page)
     text = None if not_found else main_text(tree)  # last: it prunes the tree
     metadata = Metadata(
         page_kind=PageKind.NOT_FOUND if not_found else PageKind.HTML,
@@ -85,4 +85,4 @@ def extract_html(page: Page) -> Extraction:
         text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest() if text else None,
         main_text=text[:MAX_MAIN_TEXT] if text else None,
     )
-    return Extraction(metadata=metadata, links=links)
+    return Extraction(metadata=metadata, links=links, unfetchable=unfetchable)

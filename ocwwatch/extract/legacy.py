@@ -19,12 +19,12 @@ from ocwwatch.extract.dom import (
     clean_text,
     first_text,
     node_text,
-    page_links,
     resolve_url,
     same_page,
     unique,
 )
 from ocwwatch.extract.html import html_title
+from ocwwatch.extract.links import page_links
 from ocwwatch.models import Extraction, Metadata, NavItem, PageKind
 
 _MARKERS = ("nav#course_nav", "#course_title", "#course_info", "#course_inner_section")
@@ -63,7 +63,8 @@ def extract_legacy(page: Page) -> Extraction:
         size_bytes=page.size_bytes,
         problems=page.problems + (() if title else ("no course title (#course_title h1)",)),
     )
-    return Extraction(metadata=metadata, links=page_links(tree, page.base, page.max_links))
+    links, unfetchable = page_links(page)
+    return Extraction(metadata=metadata, links=links, unfetchable=unfetchable)
 
 
 def _texts(tree: LexborHTMLParser, *selectors: str) -> tuple[str, ...]:

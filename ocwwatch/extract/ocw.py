@@ -21,13 +21,13 @@ from ocwwatch.extract.dom import (
     first_text,
     fold_text,
     node_text,
-    page_links,
     resolve_url,
     same_page,
     unique,
 )
 from ocwwatch.extract.html import html_title
-from ocwwatch.models import Extraction, Link, Metadata, NavItem, PageKind
+from ocwwatch.extract.links import page_links
+from ocwwatch.models import ElementKind, Extraction, Link, Metadata, NavItem, PageKind
 
 # Markers of the course-v2 theme: the banner (course_banner.html) and the menu (nav.html).
 _THEME_MARKERS = ("#course-banner", ".course-number-term-detail", "nav.course-nav")
@@ -96,7 +96,8 @@ def extract_ocw(page: Page) -> Extraction:
         **course,
         **own,
     )
-    return Extraction(metadata=metadata, links=_links(page))
+    links, unfetchable = page_links(page)
+    return Extraction(metadata=metadata, links=course_links(page, links), unfetchable=unfetchable)
 
 
 def _course_fields(page: Page, problems: list[str]) -> dict[str, Any]:
@@ -308,15 +309,17 @@ def _file_url(page: Page) -> str | None:
     return None
 
 
-def _links(page: Page) -> tuple[Link, ...]:
-    """Every <a href>, then embedded players (videos are links the list promises too)."""
-    return course_links(page, page_links(page.tree, page.base, page.max_links))
-
-
 def course_links(page: Page, anchors: tuple[Link, ...]) -> tuple[Link, ...]:
     """The page's anchors, then its embedded players not already among them."""
     embeds = (
-        (attr(node, "src"), clean_text(attr(node, "title"))) for node in page.tree.css(_EMBEDS)
+        (
+            attr(node, "src"),
+            clean_text(attr(node, "title")),
+            "iframe[src]",
+            ElementKind.FRAME,
+            False,
+        )
+        for node in page.tree.css(_EMBEDS)
     )
     extra = collect_links(embeds, page.base, page.max_links)
     known = {link.url for link in anchors}

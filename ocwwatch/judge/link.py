@@ -6,6 +6,7 @@ Pure functions of what was fetched and of the link's previous check.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -13,11 +14,10 @@ from urllib.parse import urlsplit
 from ocwwatch.judge.resource import describe_move, redirect_kind
 from ocwwatch.judge.states import (
     ANSWERED_OR_PARTIAL,
-    BLOCKED_STATUSES,
-    DEAD_STATUSES,
     ENDLESS_REDIRECTS,
     FAILING,
 )
+from ocwwatch.judge.statuses import judge_status
 from ocwwatch.models import (
     HTML_TYPES,
     FailureKind,
@@ -31,6 +31,10 @@ from ocwwatch.models import (
 )
 
 HOME_PATHS = frozenset({"", "/", "/index.html", "/index.htm"})
+# A home page's other names: index documents of any server, and a language's root (`en`,
+# `pt-BR`, `zh_Hant`): a redirect from one of these to `/` is no soft 404.
+INDEX_DOCUMENT = re.compile(r"^(?:index|default|home)\.[a-z0-9]{1,5}$", re.I)
+LANGUAGE_ROOT = re.compile(r"^[a-z]{2}(?:[-_](?:[a-z]{2}|[a-z]{4}))?$", re.I)
 # Text of the interstitial pages bot walls send instead of the page (Cloudflare, Imperva,
 # PerimeterX, generic captchas); looked for only in refusals, never in a 200.
 CHALLENGE_MARKERS = (
@@ -43,9 +47,6 @@ CHALLENGE_MARKERS = (
 )
 CHALLENGE_STATUSES = frozenset({403, 429, 503})
 MAX_SNIFF_BYTES = 64 * 1024
-# judge.link_state decides these; among them 416, which answers the ranged GET of a file check
-# (probe.fetch_start) when the file is empty: it exists, so it is ok, not an unknown 4xx.
-JUDGED_ELSEWHERE = frozenset({401, 403, 404, 410, 416, 429})
 
 
 def failure_streak(
@@ -86,30 +87,40 @@ def judge_link(
 
 
 def link_state(result: FetchResult, metadata: Metadata) -> tuple[LinkState, str | None]:
-    """DESIGN.md's link states, with the reason for anything but ok."""
+    """DESIGN.md's link states, with the reason for anything but ok; the status decides by the
+    matrix resources share (judge/statuses.py), for a request without Range."""
+    verdict = None
+    if result.status is not None:
+        verdict = judge_status(result.status, conditional=result.not_modified)
     if (
         result.failure is FailureKind.DNS
         or result.failure in ENDLESS_REDIRECTS
-        or result.status in DEAD_STATUSES
+        or (verdict is not None and verdict.link is LinkState.DEAD)
     ):
         return LinkState.DEAD, result.failure_detail or f"status {result.status}"
     if result.status in ANSWERED_OR_PARTIAL and metadata.page_kind is PageKind.NOT_FOUND:
         served = 206 if result.status == 206 else 200  # a 304 stands for the 200 read before
         return LinkState.SOFT404, f"a 'not found' page served with status {served}"
-    if result.status in BLOCKED_STATUSES:
-        return LinkState.BLOCKED, f"status {result.status}"
+    if verdict is not None and verdict.link is LinkState.BLOCKED:
+        return verdict.link, f"status {verdict.reason}"
     if result.failure is not None:  # no answer, or one that broke off or overflowed the cap
         return LinkState.UNKNOWN, result.failure_detail or result.failure.value
-    if result.status is not None and result.status >= 500:
-        return LinkState.UNKNOWN, f"status {result.status}"
+    if verdict is not None and verdict.link is not LinkState.OK:
+        return verdict.link, f"status {verdict.reason}"
     if result.redirects and result.final_url != result.url:
         return LinkState.REDIRECTED, describe_move(result)
     return LinkState.OK, None
 
 
 def is_link_finding(check: LinkCheck, failures_before_finding: int) -> bool:
-    """Dead links are findings at once; blocked and unknown ones only after several runs."""
-    if check.state in {LinkState.DEAD, LinkState.SOFT404}:
+    """Dead, invalid and missing-fragment links are findings at once; blocked and unknown ones
+    only after several runs."""
+    if check.state in {
+        LinkState.DEAD,
+        LinkState.SOFT404,
+        LinkState.INVALID,
+        LinkState.MISSING_FRAGMENT,
+    }:
         return True
     if check.state in {LinkState.BLOCKED, LinkState.UNKNOWN}:
         return check.failed_runs >= failures_before_finding
@@ -134,9 +145,13 @@ def bot_challenge(result: FetchResult) -> str | None:
 
 
 def crawl_state(
-    result: FetchResult, metadata: Metadata, kind: LinkKind
+    result: FetchResult, metadata: Metadata, kind: LinkKind, *, ranged: bool = False
 ) -> tuple[LinkState, str] | None:
-    """A state the crawl decides itself, overriding `judge.link_state`; None to defer to it."""
+    """A state the crawl decides itself, overriding `judge.link_state`; None to defer to it.
+
+    `ranged`: the request asked for a byte range (a file check's GET). The stored probe keeps
+    the status but not how it was asked for, so a 304 to a request without validators and a
+    416 to a ranged one are decided here, by the same matrix."""
     challenge = bot_challenge(result)
     if challenge is not None:
         return LinkState.BLOCKED, challenge
@@ -149,10 +164,9 @@ def crawl_state(
         landed = result.content_type or "an unknown type"
         return LinkState.DEAD, f"the PDF link now lands on {landed}, not a PDF"
     status = result.status
-    if status == 451:
-        return LinkState.BLOCKED, "status 451 (unavailable for legal reasons)"
-    if status is not None and 400 <= status < 500 and status not in JUDGED_ELSEWHERE:
-        return LinkState.UNKNOWN, f"status {status}"
+    if (status == 304 and not result.not_modified) or (status == 416 and ranged):
+        verdict = judge_status(status, conditional=result.not_modified, ranged=ranged)
+        return verdict.link, f"status {verdict.reason or status}"
     return None
 
 
@@ -168,14 +182,28 @@ def lands_off_pdf(result: FetchResult, metadata: Metadata, kind: LinkKind) -> bo
 
 
 def is_home_redirect(url: str, final_url: str | None, redirected: bool) -> bool:
-    """A redirect from a deeper URL to a site's home page: how many sites say "not found"."""
+    """A redirect from a deeper URL to a site's home page: how many sites say "not found".
+
+    Not from the home under another name (`/index.php`, `/default.aspx`) or a language's root
+    (`/en/`, `/pt-br/index.html`): sending those to `/` is the site's ordinary way (issue 14).
+    """
     if not redirected or final_url is None:
         return False
     try:
         start, end = urlsplit(url), urlsplit(final_url)
     except ValueError:
         return False
-    return start.path not in HOME_PATHS and end.path in HOME_PATHS and not end.query
+    if end.path not in HOME_PATHS or end.query:
+        return False
+    return start.path not in HOME_PATHS and not is_home_alias(start.path)
+
+
+def is_home_alias(path: str) -> bool:
+    """A path that names a site's home: an index document, in the root or a language's root."""
+    segments = [segment for segment in path.split("/") if segment]
+    if segments and INDEX_DOCUMENT.match(segments[-1]):
+        segments.pop()
+    return not segments or (len(segments) == 1 and LANGUAGE_ROOT.match(segments[0]) is not None)
 
 
 def restate(

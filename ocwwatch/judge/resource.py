@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from ocwwatch.judge.states import (
     ANSWERED,
     DAMAGED_PDF,
-    DEAD_STATUSES,
     ENDLESS_REDIRECTS,
     NOT_FETCHED,
     UNREACHABLE_FAILURES,
 )
+from ocwwatch.judge.statuses import DEAD, judge_status
 from ocwwatch.models import (
     Against,
     Change,
@@ -50,11 +50,11 @@ def is_dead(result: FetchResult, metadata: Metadata, kind: ResourceKind) -> str 
         return f"the host name does not resolve ({result.failure_detail or 'DNS failure'})"
     if result.failure in ENDLESS_REDIRECTS:
         return f"the redirects never end ({result.failure.value})"
-    if result.status in DEAD_STATUSES:
+    if result.status in DEAD:
         return f"the server answers {result.status} (not found)"
-    if result.status in ANSWERED and metadata.page_kind is PageKind.NOT_FOUND:
+    answered = result.status in ANSWERED and (result.status != 304 or result.not_modified)
+    if answered and metadata.page_kind is PageKind.NOT_FOUND:
         return "the page is a 'not found' page served with status 200 (soft 404)"
-    answered = result.status in ANSWERED
     if kind is ResourceKind.PDF and answered and metadata.page_kind is not PageKind.PDF:
         landed = metadata.content_type or result.content_type or "an unknown type"
         return f"the PDF link now lands on {landed}, not a PDF"
@@ -73,8 +73,10 @@ def judge_resource(
         if result.failure in UNREACHABLE_FAILURES:
             return Outcome.UNKNOWN, f"no answer: {detail}"
         return Outcome.ERROR, f"{result.failure.value}: {detail}"
-    if result.status is not None and result.status not in ANSWERED:
-        return Outcome.UNKNOWN, f"the server answers {result.status}"
+    if result.status is not None:
+        verdict = judge_status(result.status, conditional=result.not_modified)
+        if verdict.resource is not Outcome.OK:
+            return verdict.resource, f"the server answers {verdict.reason}"
     unread = unreadable_body(result, metadata, kind)
     moved = bool(result.redirects) and result.final_url != result.url
     replaced = describe_replacement(changes)

@@ -8,8 +8,6 @@ from __future__ import annotations
 from ocwwatch.models import FailureKind, LinkState
 
 PERMANENT = frozenset({301, 308})
-DEAD_STATUSES = frozenset({404, 410})
-BLOCKED_STATUSES = frozenset({401, 403, 429})
 # Failures that say nothing about the link itself: the network, not the page.
 TRANSIENT_FAILURES = frozenset(
     {
@@ -33,4 +31,13 @@ ANSWERED = frozenset({200, 304})
 # that answers it is judged like one that answers 200, its "not found" page and all.
 ANSWERED_OR_PARTIAL = ANSWERED | {206}
 # A link in one of these states has failed this run: its streak grows.
-FAILING = frozenset({LinkState.DEAD, LinkState.SOFT404, LinkState.BLOCKED, LinkState.UNKNOWN})
+FAILING = frozenset(
+    {
+        LinkState.DEAD,
+        LinkState.SOFT404,
+        LinkState.INVALID,
+        LinkState.MISSING_FRAGMENT,
+        LinkState.BLOCKED,
+        LinkState.UNKNOWN,
+    }
+)

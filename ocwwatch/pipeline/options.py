@@ -52,6 +52,10 @@ def deep_options(deep: DeepSettings) -> DeepOptions:
         recheck_after=timedelta(hours=hours) if hours else None,
         max_links_per_page=deep.max_links_per_page,
         max_links_per_run=deep.max_links_per_run,
+        link_kinds=frozenset(deep.link_kinds),
+        check_fragments=deep.check_fragments,
+        accept=frozenset(deep.accept),
+        accept_hosts={host.lower(): frozenset(codes) for host, codes in deep.accept_hosts.items()},
     )
 
 

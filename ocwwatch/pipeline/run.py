@@ -49,6 +49,9 @@ from ocwwatch.report import report_filename
 from ocwwatch.store import Store
 
 log = logging.getLogger(__name__)
+# Resources whose page a deep run reads for links (a `page` alone, issue 12; a course or any
+# other site within its folder, issue 14).
+CRAWLED_KINDS = frozenset({ResourceKind.OCW_COURSE, ResourceKind.SITE, ResourceKind.PAGE})
 
 REPLAY_FOLDER = "replay"  # beside the live database and reports, for `check --replay` runs
 
@@ -258,7 +261,7 @@ def deep_seeds(config: Config, checked: Sequence[Checked]) -> list[Seed]:
     seeds = []
     for item in checked:
         observation = item.observation
-        if kinds[observation.id] in {ResourceKind.OCW_COURSE, ResourceKind.PAGE}:
+        if kinds[observation.id] in CRAWLED_KINDS:
             seeds.append(Seed(item.result, observation.metadata, resource_id=observation.id))
         seeds += [Seed(f.result, f.metadata, found_on=f.found_on) for f in item.followed]
     return seeds

@@ -69,6 +69,8 @@ _SECTION_TITLES: dict[Outcome, tuple[str, str]] = {
 LINK_FINDINGS: tuple[LinkState, ...] = (
     LinkState.DEAD,
     LinkState.SOFT404,
+    LinkState.INVALID,
+    LinkState.MISSING_FRAGMENT,
     LinkState.REDIRECTED,
     LinkState.BLOCKED,
     LinkState.UNKNOWN,

@@ -62,6 +62,12 @@ LINK_RULES: dict[LinkState, Rule] = {
     LinkState.BLOCKED: Rule(
         "OCW104", "BlockedLink", "note", "A link's host refused an automated check."
     ),
+    LinkState.INVALID: Rule(
+        "OCW105", "InvalidLink", "error", "A link no browser can follow (its URL does not parse)."
+    ),
+    LinkState.MISSING_FRAGMENT: Rule(
+        "OCW106", "MissingFragment", "warning", "A link's #fragment names no id on its page."
+    ),
 }
 RULES: tuple[Rule, ...] = (*RESOURCE_RULES.values(), *LINK_RULES.values())
 _INDEX = {rule.id: index for index, rule in enumerate(RULES)}

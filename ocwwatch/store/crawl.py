@@ -69,8 +69,8 @@ WHERE crawl_frontier.state != 'done'
 # A step's sources go in as one JSON array, unpacked by SQLite: binding a crawl's hundred
 # thousand rows one by one from Python held the GIL the event loop needs.
 _SOURCES = """
-INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text)
-SELECT ?, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) ORDER BY key
+INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text, element)
+SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) ORDER BY key
 """
 _FOUND = """
 SELECT f.* FROM crawl_frontier AS f
@@ -105,9 +105,9 @@ INSERT INTO link_checks (
 SELECT
     :run_id, :url, json_group_array(s.found_on), :state, :http_status, :final_url,
     :first_failed_at, :failed_runs, :detail, :suggestion, :kind, :redirects,
-    json_group_array(json_object('page', s.found_on, 'text', s.anchor_text))
+    json_group_array(json_object('page', s.found_on, 'text', s.anchor_text, 'element', s.element))
 FROM (
-    SELECT found_on, anchor_text FROM crawl_sources
+    SELECT found_on, anchor_text, element FROM crawl_sources
     WHERE run_id = :run_id AND url_key = :url_key ORDER BY id
 ) AS s
 """
@@ -189,12 +189,26 @@ def _page_from_row(row: Row) -> CrawledPage:
         final_url=row["final_url"],
         validators=Validators(etag=row["etag"], last_modified=row["last_modified"]),
         page_kind=row["page_kind"],
-        links=tuple(Link(url=url, text=text) for url, text in json.loads(row["links"])),
+        links=tuple(Link.from_row(item) for item in json.loads(row["links"])),
+        **_targets(json.loads(row["targets"])),
     )
 
 
+def _targets(stored: object) -> dict[str, tuple[str, ...]]:
+    """A remembered page's ids and own fragments: `{"ids": [...], "own": [...]}`."""
+    if not isinstance(stored, dict):
+        return {}
+    return {
+        "targets": tuple(str(target) for target in stored.get("ids", ())),
+        "own_fragments": tuple(str(fragment) for fragment in stored.get("own", ())),
+    }
+
+
 def _page_values(page: CrawledPage, updated_at: str) -> list[object]:
-    links = json.dumps([[link.url, link.text] for link in page.links], ensure_ascii=False)
+    links = json.dumps(
+        [link.to_row() for link in page.links],
+        ensure_ascii=False,
+    )
     return [
         page.url,
         page.final_url,
@@ -203,6 +217,7 @@ def _page_values(page: CrawledPage, updated_at: str) -> list[object]:
         page.page_kind.value,
         links,
         updated_at,
+        json.dumps({"ids": page.targets, "own": page.own_fragments}, ensure_ascii=False),
     ]
 
 
@@ -224,8 +239,8 @@ class CrawlStore(StoreBase):
 
     def save_crawl_step(self, run_id: int, now: datetime, step: CrawlStep) -> None:
         """In one transaction: queue new links (a known key is ignored), record where links
-        were found (`Source`: the link's key, the page, the anchor text there), settle checked
-        entries with their probes, and remember pages read."""
+        were found (`Source`: the link's key, the page, the anchor text and element there),
+        settle checked entries with their probes, and remember pages read."""
         found, sources, settled, pages = step.found, step.sources, step.settled, step.pages
         updated_at = format_time(now)
         with self._transaction(f"save a crawl step of run {run_id}") as db:
@@ -238,7 +253,7 @@ class CrawlStore(StoreBase):
                 [_entry_values(run_id, e) + _probe_values(p) for e, p in settled],
             )
             conn.executemany(
-                "INSERT OR REPLACE INTO crawled_pages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO crawled_pages VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [_page_values(page, updated_at) for page in pages],
             )
 

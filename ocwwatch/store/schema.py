@@ -200,6 +200,15 @@ WHERE c.state IN ('dead', 'soft404')
 """
 
 
+# Issue 14: the element and attribute each found link was read from (`img[src]`,
+# `link[href]`...), so that a report can say an image or a stylesheet is broken; and what a
+# link's `#fragment` can name on a page read (its ids), so that a 304 can stand for them too.
+_SCHEMA_6 = """
+ALTER TABLE crawl_sources ADD COLUMN element TEXT NOT NULL DEFAULT 'a[href]';
+ALTER TABLE crawled_pages ADD COLUMN targets TEXT NOT NULL DEFAULT '[]';
+"""
+
+
 def _migrate_1_initial(db: Database) -> None:
     db.executescript(_SCHEMA_1)
 
@@ -220,6 +229,10 @@ def _migrate_5_views(db: Database) -> None:
     db.executescript(_SCHEMA_5)
 
 
+def _migrate_6_source_elements(db: Database) -> None:
+    db.executescript(_SCHEMA_6)
+
+
 # Append only: a migration's position (from 1) is the schema version it brings the database to.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _migrate_1_initial,
@@ -227,4 +240,5 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _migrate_3_wayback_lookups,
     _migrate_4_links_asked_at,
     _migrate_5_views,
+    _migrate_6_source_elements,
 )
