@@ -16,7 +16,7 @@ import pytest
 from support.faultserver import FaultServer, respond
 
 from ocwwatch.cli import main
-from ocwwatch.judge import news_since
+from ocwwatch.judge import News, news_since
 from ocwwatch.models import (
     LinkCheck,
     LinkState,
@@ -27,6 +27,7 @@ from ocwwatch.models import (
     Report,
     Run,
 )
+from ocwwatch.pipeline.run import describe_news
 
 HTML = {"content-type": "text/html; charset=utf-8"}
 PAGE = b"<!doctype html><html><head><title>A page</title></head><body>hi</body></html>"
@@ -159,3 +160,15 @@ def test_a_dead_link_stands_through_a_plain_run_and_a_removed_entry_is_dropped()
         report(links=(link.model_copy(update={"state": LinkState.OK}),)), plain.standing
     )
     assert list(fixed.recovered) == ["link:https://example.org/x:dead"]
+
+
+def test_a_notification_line_from_a_server_is_inert() -> None:
+    """A fix URL or name a server supplied cannot add lines or terminal escapes to a message."""
+    hostile = "a: dead; fix: https://example.org/\x1b[31mred\n- forged: recovered"
+    news = News(standing={}, new={"resource:a:dead": hostile}, recovered={})
+    title, body = describe_news(Run(id=4, started_at=AT), news, None)
+    assert title == "ocwwatch run 4: 1 new"
+    assert body.splitlines() == [
+        "New:",
+        "- a: dead; fix: https://example.org/red - forged: recovered",
+    ]

@@ -47,6 +47,7 @@ from ocwwatch.pipeline.retention import prune_quietly
 from ocwwatch.pipeline.successor import find_successor
 from ocwwatch.report import report_filename
 from ocwwatch.store import Store
+from ocwwatch.text import one_line
 
 log = logging.getLogger(__name__)
 # Resources whose page a deep run reads for links (a `page` alone, issue 12; a course or any
@@ -144,15 +145,16 @@ def fail_run_if_possible(store: Store, run_id: int, exc: BaseException) -> None:
 
 def describe_news(run: Run, news: News, reports_url: str | None) -> tuple[str, str]:
     """A notification's title and plain-text body: each new finding with its fix, each
-    recovery, and where the report is."""
+    recovery, and where the report is. Every line is made inert (one line, no escapes): fix
+    URLs come from what servers answered, and chat services render what they are sent."""
     counts = [f"{len(news.new)} new"] if news.new else []
     counts += [f"{len(news.recovered)} recovered"] if news.recovered else []
     title = f"ocwwatch run {run.id}: {', '.join(counts)}"
     lines = []
     if news.new:
-        lines += ["New:", *(f"- {line}" for line in news.new.values())]
+        lines += ["New:", *(f"- {one_line(line)}" for line in news.new.values())]
     if news.recovered:
-        lines += ["Recovered:", *(f"- {line}" for line in news.recovered.values())]
+        lines += ["Recovered:", *(f"- {one_line(line)}" for line in news.recovered.values())]
     if reports_url:
         lines.append(f"Report: {reports_url.rstrip('/')}/run-{run.id}.html")
     return title, "\n".join(lines)
