@@ -172,7 +172,8 @@ def add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         metavar="OUTCOMES",
         help="comma-separated outcomes that make exit 1, from "
         f"{', '.join(FAIL_ON_CHOICES)}, or `none` (default: dead,replaced,moved,changed); "
-        "a --deep link counts as dead (dead, soft404), moved (redirected) or unknown",
+        "a --deep link counts as dead (dead, soft404, invalid), moved (redirected), "
+        "changed (missing-fragment) or unknown (blocked, unknown)",
     )
 
 

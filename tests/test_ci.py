@@ -12,8 +12,18 @@ import pytest
 from support.cli import check_list
 
 from ocwwatch import cli
-from ocwwatch.judge import FAIL_ON_CHOICES
-from ocwwatch.models import Location, Metadata, Observation, Outcome, PageKind, Report, Run
+from ocwwatch.judge import FAIL_ON_CHOICES, failing
+from ocwwatch.models import (
+    LinkCheck,
+    LinkState,
+    Location,
+    Metadata,
+    Observation,
+    Outcome,
+    PageKind,
+    Report,
+    Run,
+)
 from ocwwatch.report.github import workflow_commands
 
 CALCULUS = Path(__file__).parent / "fixtures" / "lists" / "calculus-for-deep-learning.md"
@@ -131,3 +141,22 @@ def test_the_action_uses_only_options_the_cli_has() -> None:
         known |= {flag for action in sub._actions for flag in action.option_strings}
     assert used <= known, used - known
     assert {"--list", "--fail-on", "--db", "--format"} <= used
+
+
+@pytest.mark.parametrize(
+    ("state", "fails_on"),
+    [
+        (LinkState.INVALID, "dead"),
+        (LinkState.SOFT404, "dead"),
+        (LinkState.REDIRECTED, "moved"),
+        (LinkState.MISSING_FRAGMENT, "changed"),
+        (LinkState.BLOCKED, "unknown"),
+    ],
+)
+def test_a_deep_link_fails_the_run_as_the_outcome_it_amounts_to(
+    state: LinkState, fails_on: str
+) -> None:
+    link = LinkCheck(url="https://example.org/x", state=state)
+    report = Report(run=Run(id=1, started_at=datetime(2026, 12, 5, tzinfo=UTC)), links=(link,))
+    assert failing(report, {fails_on}) == ["https://example.org/x"]
+    assert failing(report, set(FAIL_ON_CHOICES) - {fails_on}) == []
