@@ -6,13 +6,15 @@ report's keys (DESIGN.md, "Contracts"), so renderers can dump them without renam
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 
 class Record(BaseModel):
@@ -550,18 +552,107 @@ class CrawlProgress(Record):
     dead: int = 0  # answered 404/410 or judged dead by the crawl, so far
 
 
+# A link that works as asked (issue 15): what a deep run does not hold in memory, only counts.
+WORKING_LINKS = frozenset({LinkState.OK, LinkState.SKIPPED})
+
+
+class LinkChecks(Collection[LinkCheck]):
+    """A run's link checks, in the order judged: held, or (a deep run's, which can be a hundred
+    thousand) read back from the store on every pass, with only the links to fix held.
+
+    `where(states)` is the cheap pass for renderers that want some states only: when none of
+    them is a working state, it goes over the held links to fix instead of the store.
+    """
+
+    __slots__ = ("_held", "_read", "_total")
+
+    def __init__(
+        self,
+        held: Iterable[LinkCheck] = (),
+        *,
+        read: Callable[[], Iterator[LinkCheck]] | None = None,
+        total: int | None = None,
+    ) -> None:
+        self._held = tuple(held)
+        self._read = read
+        self._total = len(self._held) if total is None else total
+
+    @classmethod
+    def stored(
+        cls, to_fix: Iterable[LinkCheck], read: Callable[[], Iterator[LinkCheck]], total: int
+    ) -> LinkChecks:
+        """Checks kept in the store: `to_fix` (every link not working) held, all read back."""
+        return cls(to_fix, read=read, total=total)
+
+    def __iter__(self) -> Iterator[LinkCheck]:
+        return iter(self._held) if self._read is None else self._read()
+
+    def __len__(self) -> int:
+        return self._total
+
+    def __contains__(self, item: object) -> bool:
+        return any(item == check for check in self)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LinkChecks | tuple | list):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to tuples, so not hashable
+
+    def __repr__(self) -> str:
+        where = "held" if self._read is None else "stored"
+        return f"LinkChecks({self._total} {where})"
+
+    def where(self, states: Collection[LinkState]) -> Iterator[LinkCheck]:
+        """The checks whose state is one of `states`, in order."""
+        wanted = frozenset(states)
+        source = self._held if self._read is not None and not wanted & WORKING_LINKS else self
+        return (check for check in source if check.state in wanted)
+
+    def with_updates(self, updated: Iterable[LinkCheck]) -> LinkChecks:
+        """The same checks where `updated` (links to fix, by URL) replace the held ones; the
+        store, read back, must hold them already."""
+        by_url = {check.url: check for check in updated}
+        held = (by_url.get(check.url, check) for check in self._held)
+        return LinkChecks(held, read=self._read, total=self._total)
+
+    @classmethod
+    def of(cls, value: object) -> LinkChecks:
+        """A field value as LinkChecks: itself, or any iterable of checks (or their dicts)."""
+        if isinstance(value, LinkChecks):
+            return value
+        if not isinstance(value, Iterable) or isinstance(value, str | bytes | dict):
+            raise TypeError("link checks must be a sequence of link checks")
+        return cls(LinkCheck.model_validate(item) for item in value)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            cls.of,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda checks: [check.model_dump(mode="json") for check in checks]
+            ),
+        )
+
+
 class Report(Record):
     """Everything a renderer needs for one run."""
 
     run: Run
     resources: tuple[Observation, ...] = ()
-    links: tuple[LinkCheck, ...] = ()
+    links: LinkChecks = LinkChecks()
 
 
 # --- archive lookups ---------------------------------------------------------------------
 
 # Where a found link was seen: the link's key, the page, the anchor text there, the element.
 Source = tuple[str, str, str, str]
+# A found link's verdict to store: its key, the check, when a request last decided it, and how
+# many of the pages it was found on to keep (None: every one).
+FoundCheck = tuple[str, LinkCheck, datetime | None, int | None]
 
 
 @dataclass

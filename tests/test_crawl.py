@@ -152,14 +152,16 @@ async def test_frontier_and_sources_live_in_the_store(store: Store, tmp_path: Pa
     run_id = outcomes.report.run.id
     assert store.count_frontier(run_id) == {"queued": 0, "claimed": 0, "done": 3}
     [notes] = [f for f in store.load_found_links(run_id, 0, 100) if f.entry.url.endswith(".pdf")]
-    assert len(list(store.first_sources(run_id, [notes.entry.key], None))) == 2
+    [stored] = [c for c in store.load_link_checks(run_id) if c.url == notes.entry.url]
+    assert stored.found_on_count == 2
 
 
 async def test_reports_carry_every_page_of_a_broken_link_and_the_first_of_a_working_one(
     store: Store,
 ) -> None:
     """A link on more pages than FOUND_ON_KEPT: the report lists them all when it is broken
-    (each is a place to fix), the first ones and the count when it works; the store has all."""
+    (each is a place to fix), the first ones and the count when it works; the store keeps the
+    same, so that a run's checks do not copy a site's menu links once per page (issue 15)."""
     pages = [f"pages/p{n:02}/" for n in range(FOUND_ON_KEPT + 5)]
     mock = site(*pages)
     for path in pages:
@@ -175,7 +177,8 @@ async def test_reports_carry_every_page_of_a_broken_link_and_the_first_of_a_work
     assert notes.found_on_count == len(pages)
     assert (gone.found_on, gone.found_on_count) == (every_page, len(pages))
     stored = {c.url: c for c in store.load_link_checks(outcomes.report.run.id)}
-    assert stored[notes.url].found_on == every_page
+    assert (stored[notes.url], stored[gone.url]) == (notes, gone)
+    assert len(notes.anchors) == FOUND_ON_KEPT
 
 
 async def test_link_kinds_are_recorded(store: Store) -> None:

@@ -4,6 +4,7 @@ offline runs, and how deep links join the run's report. Served on 127.0.0.1 for 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from support.crawl import (
 )
 from support.loopback import LoopbackServer
 
+from ocwwatch.errors import StoreError
 from ocwwatch.fetch import Recording
 from ocwwatch.judge import is_link_finding
 from ocwwatch.models import Expected, LinkState, Promise, Resource, ResourceKind
@@ -155,14 +157,13 @@ async def test_pages_the_check_followed_are_merged_not_fetched_again(store: Stor
 
 
 async def test_deep_links_are_stored_with_their_anchors(store: Store) -> None:
-    """The stored link checks are the report's, plus every anchor (the report leaves them out)."""
+    """The report's link checks are the stored ones, read back with every anchor (issue 15:
+    the run holds only the links to fix)."""
     mock = MockSite(course_routes())
     outcomes = await deep_run(config(mock), store, transport=mock.transport())
     stored = store.load_link_checks(outcomes.report.run.id)
-    without_anchors = [
-        c.model_copy(update={"anchors": (), "found_on_count": len(c.found_on)}) for c in stored
-    ]
-    assert without_anchors == list(outcomes.report.links)
+    assert list(outcomes.report.links) == stored
+    assert len(outcomes.report.links) == len(stored)
     notes = next(c for c in stored if c.url.endswith("notes.pdf"))
     assert [a.page for a in notes.anchors] == list(notes.found_on)
 
@@ -217,3 +218,23 @@ async def test_the_recheck_window_counts_from_the_run_that_asked(store: Store) -
             await deep_run(cfg, store, at=T0 + timedelta(hours=hours))
             asked_per_run.append({path for _method, path, _headers in server.request_log})
     assert [HOME + "notes.pdf" in asked for asked in asked_per_run] == [False, True]
+
+
+async def test_a_deep_runs_report_holds_the_links_to_fix_and_reads_the_rest(
+    store: Store, tmp_path: Path
+) -> None:
+    """Issue 15: a deep run's memory does not grow with its links. The report holds the links
+    to fix; every pass over all of them reads the store again, a batch at a time."""
+    routes = course_routes()
+    routes[HOME + "pages/b/"] = ok(page("../a/", "../../gone.pdf"), etag='"b-1"')
+    mock = MockSite(routes)
+    outcomes = await deep_run(config(mock), store, transport=mock.transport())
+    links = outcomes.report.links
+    [gone] = links.where({LinkState.DEAD})
+    assert gone.url.endswith("gone.pdf")
+    assert len(links) == len(list(links)) == 4
+    store.close()
+    store.path.rename(tmp_path / "elsewhere.db")
+    assert list(links.where({LinkState.DEAD})) == [gone]  # held: no store needed
+    with pytest.raises(StoreError, match="no database yet"):
+        list(links.where({LinkState.OK}))  # the working ones live in the store only

@@ -528,11 +528,12 @@ def test_sources_read_back_in_the_order_found(store: Store) -> None:
     store.save_crawl_step(run_id, T0, CrawlStep(sources=sources, settled=settled))
     [found] = store.load_found_links(run_id, 0, 10)
     assert found.entry.kind is LinkKind.FILE
-    assert list(store.first_sources(run_id, [SITE + "x.pdf"], 10)) == [
-        (SITE + "x.pdf", SITE, 2),
-        (SITE + "x.pdf", SITE + "a/", 2),
-    ]
-    assert list(store.first_sources(run_id, [SITE + "x.pdf"], 1)) == [(SITE + "x.pdf", SITE, 2)]
+    check = LinkCheck(url=SITE + "x.pdf", state=LinkState.OK)
+    store.save_found_checks(run_id, [(SITE + "x.pdf", check, T0, 1)])
+    [stored] = store.load_link_checks(run_id)
+    # One source per page (the second anchor on SITE is not another place), the first kept.
+    assert (stored.found_on, stored.found_on_count) == ((SITE,), 2)
+    assert [anchor.text for anchor in stored.anchors] == ["Notes"]
 
 
 def test_found_checks_are_stored_with_their_anchors(store: Store) -> None:
@@ -544,11 +545,12 @@ def test_found_checks_are_stored_with_their_anchors(store: Store) -> None:
     ]
     store.save_crawl_step(run_id, T0, CrawlStep(sources=sources))
     check = LinkCheck(url=SITE + "x.pdf", state=LinkState.OK)
-    store.save_found_checks(run_id, [(SITE + "x.pdf", check, T0)])
+    store.save_found_checks(run_id, [(SITE + "x.pdf", check, T0, None)])
     [stored] = store.load_link_checks(run_id)
     anchors = tuple(Anchor(page=p, text=t, element=e) for _key, p, t, e in sources)
     pages = (SITE, SITE + "a/")
-    assert stored == check.model_copy(update={"found_on": pages, "anchors": anchors})
+    update = {"found_on": pages, "anchors": anchors, "found_on_count": 2}
+    assert stored == check.model_copy(update=update)
 
 
 def test_links_found_on_no_page_are_not_returned(store: Store) -> None:

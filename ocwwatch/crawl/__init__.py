@@ -17,7 +17,7 @@ from ocwwatch.crawl.frontier import Frontier
 from ocwwatch.crawl.scope import Scope, Site, site_prefix
 from ocwwatch.fetch import Fetcher
 from ocwwatch.judge import ANSWERED
-from ocwwatch.models import LinkCheck, PageKind
+from ocwwatch.models import LinkChecks, PageKind
 
 __all__ = ["Crawled", "DeepOptions", "Frontier", "Seed", "Site", "crawl_sites", "plan_sites"]
 
@@ -29,7 +29,7 @@ UNCRAWLABLE = frozenset({PageKind.NOT_FOUND, PageKind.PDF, PageKind.OTHER})
 class Crawled:
     """What a deep run found: every link judged, and what cut the crawl short (run notes)."""
 
-    links: list[LinkCheck]
+    links: LinkChecks
     notes: tuple[str, ...] = ()
 
 

@@ -37,13 +37,16 @@ from ocwwatch.extract import MAX_LINKS_PER_PAGE, links_were_cut
 from ocwwatch.fetch import Fetcher
 from ocwwatch.judge import ANSWERED, restate
 from ocwwatch.models import (
+    WORKING_LINKS,
     CrawlStep,
     ElementKind,
     FetchResult,
+    FoundCheck,
     FoundLink,
     FrontierEntry,
     Link,
     LinkCheck,
+    LinkChecks,
     LinkKind,
     LinkProbe,
     LinkState,
@@ -58,7 +61,6 @@ PROGRESS_EVERY = 1000  # links checked between progress lines
 RECENT_KEYS = 4096  # keys queued lately, not offered to the store again (bounded memory)
 # Pages a working link's check carries into the run's reports; the store keeps every one.
 FOUND_ON_KEPT = 25
-WORKING = frozenset({LinkState.OK, LinkState.SKIPPED})
 # States whose status the settings may accept as ok (not a soft 404: its status is a 200).
 ACCEPTABLE = frozenset({LinkState.DEAD, LinkState.BLOCKED, LinkState.UNKNOWN})
 REUSED = "earlier run"  # the probe method of a verdict taken over within recheck_after
@@ -199,7 +201,7 @@ class DeepCrawl:
         self.fresh: dict[str, tuple[int | None, datetime]] = {}
         self.writer: FrontierWriter  # set while the crawl runs
 
-    async def run(self, seeds: Sequence[Seed]) -> list[LinkCheck]:
+    async def run(self, seeds: Sequence[Seed]) -> LinkChecks:
         """Crawl from the seeds until the frontier is empty; return every found link judged."""
         self.store.reset_frontier(self.run_id)
         try:
@@ -540,35 +542,35 @@ class DeepCrawl:
 
     # --- judging ---------------------------------------------------------------------------
 
-    async def judge_all(self) -> list[LinkCheck]:
+    async def judge_all(self) -> LinkChecks:
         """Judge every link found, in the order found, storing each batch as it is judged.
 
-        The store copies every page and anchor each link was found on into its stored check.
-        The returned checks, for the run's reports, carry every page of a link to fix, but only
-        the first `FOUND_ON_KEPT` pages of a link that works (a site's menu links are on every
-        page), with the count; each page URL is one string shared by the whole run.
+        The store copies the pages and anchors each link was found on into its stored check:
+        every one for a link to fix, the first `FOUND_ON_KEPT` of a link that works (a site's
+        menu links are on every page), with the count. The returned checks hold only the links
+        to fix, read back once stored; the rest are read from the store by each pass over them,
+        so that a run's memory does not grow with its links (issue 15).
         """
-        checks: list[LinkCheck] = []
-        pages: dict[str, str] = {}
-        after = 0
+        total, after = 0, 0
         while True:
             batch = self.store.load_found_links(self.run_id, after, self.options.judge_batch)
             if not batch:
-                return checks
+                break
             previous = self.store.link_states(found.entry.url for found in batch)
             now = self.now()
-            judged = [(f.entry.key, self.judge(f, previous.get(f.entry.url), now)) for f in batch]
-            # When a request decided each verdict: now, or for one taken over, when it was.
-            asked = [f.probe.fetched_at if reused_probe(f.probe) else now for f in batch]
-            rows = [(key, check, at) for (key, check), at in zip(judged, asked, strict=True)]
-            # Saved on the store's thread while this one reads where the links were found.
+            rows: list[FoundCheck] = []
+            for found in batch:
+                check = self.judge(found, previous.get(found.entry.url), now)
+                # When a request decided the verdict: now, or for one taken over, when it was.
+                asked = found.probe.fetched_at if reused_probe(found.probe) else now
+                keep = FOUND_ON_KEPT if check.state in WORKING_LINKS else None
+                rows.append((found.entry.key, check, asked, keep))
             await self.writer.write(saving_checks(self.run_id, rows))
-            working = [key for key, check in judged if check.state in WORKING]
-            to_fix = [key for key, check in judged if check.state not in WORKING]
-            found_on = self.pages_of(working, FOUND_ON_KEPT, pages)
-            found_on |= self.pages_of(to_fix, None, pages)
-            checks += [c.model_copy(update=found_on[k]) for k, c in judged]
+            total += len(rows)
             after = batch[-1].entry.seq
+        await self.writer.settle()
+        to_fix = self.store.link_checks_to_fix(self.run_id)
+        return LinkChecks.stored(to_fix, self.store.stored_link_checks(self.run_id), total)
 
     def judge(self, found: FoundLink, previous: LinkCheck | None, now: datetime) -> LinkCheck:
         """A found link's check, ok after all when the settings accept its status."""
@@ -578,23 +580,7 @@ class DeepCrawl:
         reason = f"status {check.http_status}, accepted by the settings (deep.accept)"
         return restate(check, LinkState.OK, reason, previous, now)
 
-    def pages_of(
-        self, keys: list[str], limit: int | None, pages: dict[str, str]
-    ) -> dict[str, dict[str, Any]]:
-        """The first `limit` (None: all) pages each key was found on, and their count, as
-        LinkCheck updates."""
-        found: dict[str, list[str]] = {key: [] for key in keys}
-        totals: dict[str, int] = dict.fromkeys(keys, 0)
-        for key, page, total in self.store.first_sources(self.run_id, keys, limit):
-            found[key].append(pages.setdefault(page, page))
-            totals[key] = total
-        return {
-            key: {"found_on": tuple(on), "found_on_count": totals[key]} for key, on in found.items()
-        }
 
-
-def saving_checks(
-    run_id: int, rows: Sequence[tuple[str, LinkCheck, datetime | None]]
-) -> Callable[[Frontier], None]:
+def saving_checks(run_id: int, rows: Sequence[FoundCheck]) -> Callable[[Frontier], None]:
     """The write of a batch of verdicts, bound now: it runs later, on the store's thread."""
     return lambda frontier: frontier.save_found_checks(run_id, rows)

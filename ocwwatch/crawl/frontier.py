@@ -9,7 +9,14 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from ocwwatch.models import CrawledPage, CrawlStep, FoundLink, FrontierEntry, LinkCheck
+from ocwwatch.models import (
+    CrawledPage,
+    CrawlStep,
+    FoundCheck,
+    FoundLink,
+    FrontierEntry,
+    LinkCheck,
+)
 
 T = TypeVar("T")
 
@@ -41,13 +48,11 @@ class Frontier(Protocol):
 
     def load_found_links(self, run_id: int, after_seq: int, limit: int) -> list[FoundLink]: ...
 
-    def first_sources(
-        self, run_id: int, keys: Sequence[str], limit: int | None
-    ) -> Iterator[tuple[str, str, int]]: ...
+    def link_checks_to_fix(self, run_id: int) -> list[LinkCheck]: ...
 
-    def save_found_checks(
-        self, run_id: int, checks: Sequence[tuple[str, LinkCheck, datetime | None]]
-    ) -> None: ...
+    def save_found_checks(self, run_id: int, checks: Sequence[FoundCheck]) -> None: ...
+
+    def stored_link_checks(self, run_id: int) -> Callable[[], Iterator[LinkCheck]]: ...
 
     def load_crawled_page(self, url_key: str) -> CrawledPage | None: ...
 

@@ -17,11 +17,8 @@ FAIL_ON_CHOICES: tuple[str, ...] = tuple(o.value for o in Outcome if o is not Ou
 def failing(report: Report, fail_on: Collection[str]) -> list[str]:
     """The resources (by id) and links (by URL) whose outcome is one of `fail_on`."""
     found = [o.id for o in report.resources if o.outcome.value in fail_on]
-    found += [
-        link.url
-        for link in report.links
-        if link.state in LINK_AS_OUTCOME and LINK_AS_OUTCOME[link.state].value in fail_on
-    ]
+    states = [state for state, outcome in LINK_AS_OUTCOME.items() if outcome.value in fail_on]
+    found += [link.url for link in report.links.where(states)]
     return found
 
 
@@ -41,10 +38,10 @@ def finding_lines(report: Report) -> dict[str, str]:
         if item.suggestion is not None:
             line += f"; fix: {item.suggestion.url}"
         lines[key] = line
-    for link in report.links:
-        outcome = LINK_AS_OUTCOME.get(link.state)
-        if outcome in NEWSWORTHY:
-            lines[f"link:{link.url}:{outcome}"] = f"link {link.url}: {link.state.value}"
+    newsworthy = [state for state, outcome in LINK_AS_OUTCOME.items() if outcome in NEWSWORTHY]
+    for link in report.links.where(newsworthy):
+        outcome = LINK_AS_OUTCOME[link.state]
+        lines[f"link:{link.url}:{outcome}"] = f"link {link.url}: {link.state.value}"
     return lines
 
 
@@ -78,7 +75,11 @@ def news_since(report: Report, standing_before: Mapping[str, str]) -> News:
     """
     now = finding_lines(report)
     resources = {o.id: o.outcome for o in report.resources}
-    links = {link.url: link.state for link in report.links}
+    # The states this run gave the links of earlier findings: one pass, holding those only.
+    asked = {
+        key.split(":", 1)[1].rsplit(":", 1)[0] for key in standing_before if key[:5] == "link:"
+    }
+    links = {link.url: link.state for link in report.links if link.url in asked} if asked else {}
     standing = dict(now)
     dropped = set()
     for key, line in standing_before.items():

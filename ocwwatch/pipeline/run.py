@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from ocwwatch.archive import archived_copy, suggest_snapshots
+from ocwwatch.archive import SUGGESTED_STATES, archived_copy, suggest_snapshots
 from ocwwatch.clock import Clock, utc_now
 from ocwwatch.config import Config
 from ocwwatch.crawl import Crawled, Seed, crawl_sites, plan_sites
@@ -22,8 +22,11 @@ from ocwwatch.errors import ReportFilesError, StoppingError, StoreError
 from ocwwatch.fetch import Fetcher, FetchPolicy, Scenario, load_scenario, open_fetcher
 from ocwwatch.judge import UNREACHABLE_FAILURES, News, is_link_finding, judge_link
 from ocwwatch.models import (
+    WORKING_LINKS,
     Counts,
     LinkCheck,
+    LinkChecks,
+    LinkState,
     Observation,
     Outcome,
     Report,
@@ -231,10 +234,9 @@ def collect_validators(checked: Sequence[Checked]) -> dict[str, Validators]:
     return values
 
 
-def count(
-    observations: Sequence[Observation], links: Sequence[LinkCheck], failures_before: int
-) -> Counts:
-    dead_links = sum(is_link_finding(link, failures_before) for link in links)
+def count(observations: Sequence[Observation], links: LinkChecks, failures_before: int) -> Counts:
+    to_fix = links.where(frozenset(LinkState) - WORKING_LINKS)
+    dead_links = sum(is_link_finding(link, failures_before) for link in to_fix)
     return Counts(
         resources=len(observations),
         links=len(links),
@@ -340,7 +342,7 @@ async def judge_run(
         counts=counts,
         notes=found.notes,
     )
-    report = Report(run=run, resources=tuple(observations), links=tuple(links))
+    report = Report(run=run, resources=tuple(observations), links=links)
     broken = tuple(c.observation.id for c in checked if c.internal_error)
     return Outcomes(report=report, validators=collect_validators(checked), broken=broken)
 
@@ -362,7 +364,7 @@ async def find_links(
         return await crawl_deep(config, store, fetcher, run_id, checked, now=now, progress=progress)
     links = judge_links(checked, store, now())
     store.save_link_checks(run_id, links)
-    return Crawled(links)
+    return Crawled(LinkChecks(links))
 
 
 async def crawl_deep(
@@ -393,16 +395,12 @@ async def crawl_deep(
     )
     if not deep.wayback:
         return crawled
-    links = await suggest_snapshots(
-        store,
-        fetcher,
-        run_id,
-        crawled.links,
-        options=archive_options(deep),
-        now=now,
-        progress=progress,
+    # Only dead links are looked up, and those are the ones held: the store gets the snapshots.
+    dead = list(crawled.links.where(SUGGESTED_STATES))
+    found = await suggest_snapshots(
+        store, fetcher, run_id, dead, options=archive_options(deep), now=now, progress=progress
     )
-    return Crawled(links, crawled.notes)
+    return Crawled(crawled.links.with_updates(found), crawled.notes)
 
 
 async def succeed_dead(

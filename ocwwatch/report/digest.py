@@ -39,10 +39,9 @@ def resource_counts(report: Report) -> list[tuple[str, int]]:
 
 def link_counts(report: Report) -> list[tuple[str, int]]:
     """(`dead`, 2), (`ok or skipped`, 40)…: the links by what they need, the sections' order."""
-    counts = [
-        (name, sum(link.state in states for link in report.links)) for name, states in LINK_GROUPS
-    ]
-    rest = sum(link.state not in FINDING_STATES for link in report.links)
+    seen = Counter(link.state for link in report.links.where(FINDING_STATES))
+    counts = [(name, sum(seen[state] for state in states)) for name, states in LINK_GROUPS]
+    rest = len(report.links) - sum(seen.values())
     return [(name, count) for name, count in counts if count] + (
         [("ok or skipped", rest)] if rest else []
     )
@@ -98,7 +97,7 @@ def next_steps(report: Report) -> list[Step]:
                 "hand and edit the list"
             )
         )
-    dead_links = sum(link.state in LINK_GROUPS[0][1] for link in report.links)
+    dead_links = sum(1 for _link in report.links.where(LINK_GROUPS[0][1]))
     if dead_links:
         what = "link is" if dead_links == 1 else "links are"
         steps.append(

@@ -51,7 +51,7 @@ def summarize_report(report: Report) -> str:
         ids = sorted(item.id for item in report.resources if item.outcome is outcome)
         if ids:
             parts.append(f"{outcome.value.capitalize()}: {', '.join(ids)}.")
-    dead_links = sum(1 for link in report.links if link.state in _DEAD_LINK_STATES)
+    dead_links = sum(1 for _link in report.links.where(_DEAD_LINK_STATES))
     if dead_links:
         parts.append(f"Dead links: {dead_links}.")
     return clean_text(" ".join(parts) or "Nothing to report.")

@@ -26,10 +26,8 @@ def workflow_commands(report: Report) -> str:
     """The workflow commands for the run's findings, most severe first, then a count of the
     ones left out."""
     lines = [_resource(item) for item in report.resources if item.outcome in LEVELS]
-    for link in report.links:
-        outcome = LINK_AS_OUTCOME.get(link.state)
-        if outcome is None:
-            continue
+    for link in report.links.where(LINK_AS_OUTCOME):
+        outcome = LINK_AS_OUTCOME[link.state]
         where = f" (on {link.found_on[0]})" if link.found_on else ""
         title = f"link {link.state.value}"
         lines.append(_command(LEVELS[outcome], {"title": title}, f"{link.url}{where}"))

@@ -8,6 +8,7 @@ judge anything, and it does no I/O beyond loading its own templates.
 from __future__ import annotations
 
 import functools
+import heapq
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -113,10 +114,10 @@ def render_html(report: Report) -> str:
     grouped by the page they are on, and only then what is fine."""
     template = template_environment().get_template("report.html")
     rows = [_row(item) for item in sorted(report.resources, key=_severity_then_id)]
-    findings = sorted(
-        (link for link in report.links if link.state in LINK_FINDINGS), key=_link_severity
-    )
-    others = sorted((link for link in report.links if link.state not in LINK_FINDINGS), key=_url)
+    findings = sorted(report.links.where(LINK_FINDINGS), key=_link_severity)
+    # The first links that are fine, by URL, out of a pass that holds no more than those.
+    fine = (link for link in report.links if link.state not in LINK_FINDINGS)
+    others = heapq.nsmallest(MAX_OTHER_LINKS, fine, key=_url)
     return template.render(
         run=report.run,
         rows=[row for row in rows if row.item.outcome is not Outcome.OK],
@@ -127,8 +128,8 @@ def render_html(report: Report) -> str:
         steps=next_steps(report),
         link_findings=findings,
         link_pages=group_by_page(findings),
-        other_links=others[:MAX_OTHER_LINKS],
-        other_count=len(others),
+        other_links=others,
+        other_count=len(report.links) - len(findings),
         max_found_on=MAX_FOUND_ON,
         feed_href=None if report.run.replay else FEED_FILE,
         index_href=INDEX_FILE,

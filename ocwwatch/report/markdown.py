@@ -16,6 +16,7 @@ from ocwwatch.models import (
     Change,
     ChangeKind,
     LinkCheck,
+    LinkChecks,
     LinkState,
     Observation,
     Outcome,
@@ -311,9 +312,9 @@ def _metadata_lines(item: Observation) -> list[str]:
     return [f"- {name}: {escape_markdown(value)}" for name, value in pairs if value]
 
 
-def _links_section(links: Sequence[LinkCheck]) -> list[str]:
+def _links_section(links: LinkChecks) -> list[str]:
     """The links that need attention, by state; none, no heading (the summary counts them)."""
-    findings = [link for link in links if link.state in LINK_FINDINGS]
+    findings = list(links.where(LINK_FINDINGS))
     if not findings:
         return []
     lines = [f"## Links that need attention ({len(findings)})", ""]

@@ -78,7 +78,7 @@ def render_sarif(report: Report) -> str:
     results = [
         _resource_result(item) for item in report.resources if item.outcome in RESOURCE_RULES
     ]
-    results += [_link_result(link) for link in report.links if link.state in LINK_RULES]
+    results += [_link_result(link) for link in report.links.where(LINK_RULES)]
     run = report.run
     log: JsonObject = {
         "$schema": SARIF_SCHEMA,

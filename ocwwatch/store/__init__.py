@@ -60,7 +60,8 @@ WHERE r.status = 'complete' AND c.url = ? ORDER BY c.run_id DESC LIMIT 1
 # Where a link was found is left out: it can be thousands of pages, and a streak needs none.
 _LATEST_COMPLETE_CHECKS = """
 SELECT c.url, c.state, c.http_status, c.final_url, c.first_failed_at, c.failed_runs, c.detail,
-    c.suggestion, c.kind, c.redirects, '[]' AS found_on, '[]' AS anchors
+    c.suggestion, c.kind, c.redirects, '[]' AS found_on, '[]' AS anchors,
+    NULL AS found_on_count
 FROM link_checks AS c
 WHERE c.url IN (SELECT value FROM json_each(?)) AND c.run_id = (
     SELECT max(c2.run_id) FROM link_checks AS c2 JOIN runs AS r ON r.id = c2.run_id

@@ -151,6 +151,7 @@ class StoreBase:
             self._db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_seconds * 1000)}")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.enable_wal()
+            self._db.execute("PRAGMA synchronous = NORMAL")
 
     def _refuse_foreign(self) -> None:
         """Refuse another program's SQLite file: one not marked ocwwatch's (application_id)

@@ -7,14 +7,15 @@ It stores and returns records of `ocwwatch.models`; it never fetches, judges or 
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 from ocwwatch.models import (
+    WORKING_LINKS,
     CrawledPage,
     CrawlProgress,
     CrawlStep,
+    FoundCheck,
     FoundLink,
     FrontierEntry,
     Link,
@@ -22,11 +23,12 @@ from ocwwatch.models import (
     LinkProbe,
     Validators,
 )
-from ocwwatch.store.base import StoreBase, translated
+from ocwwatch.store.base import StoreBase
 from ocwwatch.store.rows import (
     Row,
     dump_json,
     format_time,
+    link_check_from_row,
     link_check_row,
     load_json,
     parse_time,
@@ -79,38 +81,27 @@ WHERE f.run_id = ? AND f.seq > ? AND f.state = 'done' AND EXISTS (
 )
 ORDER BY f.seq LIMIT ?
 """
-# The first pages each key was found on (in the order found), and how many there are in all.
-_FIRST_SOURCES = """
-SELECT k.value AS url_key, s.found_on, (
-    SELECT count(*) FROM crawl_sources AS c WHERE c.run_id = ?1 AND c.url_key = k.value
-) AS total
-FROM json_each(?2) AS k JOIN crawl_sources AS s ON s.id IN (
-    SELECT f.id FROM crawl_sources AS f WHERE f.run_id = ?1 AND f.url_key = k.value
-    ORDER BY f.id LIMIT ?3
-)
-ORDER BY s.id
-"""
-# Every page each key was found on, in the order found.
-_ALL_SOURCES = """
-SELECT url_key, found_on FROM crawl_sources
-WHERE run_id = ? AND url_key IN (SELECT value FROM json_each(?)) ORDER BY id
-"""
 # A found link's check, with where it was found (pages, and anchors) copied from the sources
 # in SQL: a link on every page of a site has thousands, which need never pass through Python.
+# A link's pages and anchors come from the sources: the first `:keep` of them (-1: all) in
+# the order found, and the count of all (issue 15: a working link keeps a few, one to fix all).
 _SAVE_FOUND = """
 INSERT INTO link_checks (
     run_id, url, found_on, state, http_status, final_url, first_failed_at, failed_runs, detail,
-    suggestion, kind, redirects, anchors
+    suggestion, kind, redirects, anchors, found_on_count
 )
 SELECT
     :run_id, :url, json_group_array(s.found_on), :state, :http_status, :final_url,
     :first_failed_at, :failed_runs, :detail, :suggestion, :kind, :redirects,
-    json_group_array(json_object('page', s.found_on, 'text', s.anchor_text, 'element', s.element))
+    json_group_array(json_object('page', s.found_on, 'text', s.anchor_text, 'element', s.element)),
+    (SELECT count(*) FROM crawl_sources WHERE run_id = :run_id AND url_key = :url_key)
 FROM (
     SELECT found_on, anchor_text, element FROM crawl_sources
-    WHERE run_id = :run_id AND url_key = :url_key ORDER BY id
+    WHERE run_id = :run_id AND url_key = :url_key ORDER BY id LIMIT :keep
 ) AS s
 """
+_TO_FIX = "SELECT * FROM link_checks WHERE run_id = ? AND state NOT IN (?, ?) ORDER BY id"
+_CHECKS_AFTER = "SELECT * FROM link_checks WHERE run_id = ? AND id > ? ORDER BY id LIMIT 500"
 # Links whose latest check said `ok`, made by a complete run, asked between two times. A time
 # after `now` (a clock that was set back, another machine's skew) is stale, never fresh: else a
 # dead link would keep that `ok` for as long as the skew lasts (issue 11).
@@ -286,37 +277,43 @@ class CrawlStore(StoreBase):
         rows = self._select("read found links", _FOUND, [run_id, after_seq, limit])
         return [self._parse("crawl_frontier", row, _found_from_row) for row in rows]
 
-    def first_sources(
-        self, run_id: int, keys: Sequence[str], limit: int | None
-    ) -> Iterator[tuple[str, str, int]]:
-        """(key, page, pages in all) for the first `limit` (None: every) page each of `keys`
-        was found on, in the order found."""
-        if not keys:
-            return
-        with translated(self.path, "read where links were found"):
-            if limit is not None:
-                yield from self._db.execute(_FIRST_SOURCES, [run_id, json.dumps(list(keys)), limit])
-                return
-            rows = list(self._db.execute(_ALL_SOURCES, [run_id, json.dumps(list(keys))]))
-        totals = Counter(key for key, _page in rows)
-        for key, page in rows:
-            yield key, page, totals[key]
+    def link_checks_to_fix(self, run_id: int) -> list[LinkCheck]:
+        """This run's stored checks of links that do not work, in the order saved."""
+        rows = self._select("read link checks", _TO_FIX, [run_id, *sorted(WORKING_LINKS)])
+        return [self._parse("link_checks", row, link_check_from_row) for row in rows]
 
-    def save_found_checks(
-        self, run_id: int, checks: Sequence[tuple[str, LinkCheck, datetime | None]]
-    ) -> None:
-        """Store the checks of found links (key, check, when a request last decided it),
-        their pages and anchors taken from the sources, and point `links` at them, in one
-        transaction."""
+    def save_found_checks(self, run_id: int, checks: Sequence[FoundCheck]) -> None:
+        """Store the checks of found links (key, check, when a request last decided it, how
+        many of its pages to keep: None for all), their pages and anchors taken from the
+        sources, and point `links` at them, in one transaction."""
         rows = [
             link_check_row(run_id, check)
-            | {"url_key": key, "asked_at": asked and format_time(asked)}
-            for key, check, asked in checks
+            | {
+                "url_key": key,
+                "asked_at": asked and format_time(asked),
+                "keep": -1 if keep is None else keep,
+            }
+            for key, check, asked, keep in checks
         ]
         with self._transaction(f"save link checks of run {run_id}") as db:
             self._require_run(db, run_id, running=True)
             db.conn.executemany(_SAVE_FOUND, rows)
             db.conn.executemany(_UPSERT_LINK, rows)
+
+    def stored_link_checks(self, run_id: int) -> Callable[[], Iterator[LinkCheck]]:
+        """What reads this run's link checks back, in the order saved, a batch at a time, on
+        a read-only connection of its own: a report can go over them after this store has
+        closed, and never holds them all (issue 15)."""
+        path, opener = self.path, type(self).open_read_only
+
+        def read() -> Iterator[LinkCheck]:
+            with opener(path) as store:
+                after = 0
+                while rows := store._select("read link checks", _CHECKS_AFTER, [run_id, after]):
+                    yield from (store._parse("link_checks", r, link_check_from_row) for r in rows)
+                    after = rows[-1]["id"]
+
+        return read
 
     def fresh_links(
         self, urls: Sequence[str], since: datetime, now: datetime

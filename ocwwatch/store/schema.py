@@ -209,6 +209,15 @@ ALTER TABLE crawled_pages ADD COLUMN targets TEXT NOT NULL DEFAULT '[]';
 """
 
 
+# Issue 15: a working link keeps only the first pages it was found on (`found_on`, `anchors`),
+# and this count of all of them; a link to fix keeps every page. A site's menu link is on every
+# page, and copying each page into each run's checks made a 3,300-link run's database 124 MB.
+# NULL: `found_on` is complete (every row before this migration, and every plain check).
+_SCHEMA_7 = """
+ALTER TABLE link_checks ADD COLUMN found_on_count INTEGER;
+"""
+
+
 def _migrate_1_initial(db: Database) -> None:
     db.executescript(_SCHEMA_1)
 
@@ -233,6 +242,10 @@ def _migrate_6_source_elements(db: Database) -> None:
     db.executescript(_SCHEMA_6)
 
 
+def _migrate_7_found_on_count(db: Database) -> None:
+    db.executescript(_SCHEMA_7)
+
+
 # Append only: a migration's position (from 1) is the schema version it brings the database to.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _migrate_1_initial,
@@ -241,4 +254,5 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _migrate_4_links_asked_at,
     _migrate_5_views,
     _migrate_6_source_elements,
+    _migrate_7_found_on_count,
 )
