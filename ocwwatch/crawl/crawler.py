@@ -234,7 +234,7 @@ class DeepCrawl:
         kind, site_id = self.scope.classify(result.url, key)
         entry = FrontierEntry(url=result.url, key=key, kind=kind, resource_id=site_id)
         if seed.found_on is not None:
-            self.step.sources.append((key, seed.found_on, "", "a[href]"))
+            self.step.sources.append((key, seed.found_on, "", "a[href]", ElementKind.LINK.value))
         landing = landing_of(entry, result, seed.metadata, self.scope, "GET")
         target = landing[0] if landing is not None else entry
         site = self.readable_site(target, result, seed.metadata)
@@ -299,7 +299,9 @@ class DeepCrawl:
         self.fragments.note_page((entry.key, key), targets)
         site = entry.resource_id
         for fragment in own:
-            found = FragmentLink(key, final_url, fragment, final_url, "", "a[href]", site)
+            found = FragmentLink(
+                key, final_url, fragment, final_url, "", "a[href]", ElementKind.LINK, site
+            )
             self.fragments.note_link(found)
 
     def add_links(self, links: Sequence[Link], found_on: str, parent: FrontierEntry) -> None:
@@ -312,7 +314,7 @@ class DeepCrawl:
                 continue
             if link.fragments and self.options.check_fragments:
                 self.note_fragments(link, key, found_on, parent)
-            self.step.sources.append((key, found_on, link.text, link.element))
+            self.step.sources.append((key, found_on, link.text, link.element, link.kind.value))
             if key in self.recent:
                 self.recent.move_to_end(key)
                 continue  # queued a moment ago: a site's menu and footer are on every page
@@ -336,7 +338,7 @@ class DeepCrawl:
         resource_id = self.scope.classify(link.url, key, link.kind)[1] or parent.resource_id
         for fragment in link.fragments:
             found = FragmentLink(
-                key, link.url, fragment, found_on, link.text, link.element, resource_id
+                key, link.url, fragment, found_on, link.text, link.element, link.kind, resource_id
             )
             self.fragments.note_link(found)
 
@@ -543,7 +545,8 @@ class DeepCrawl:
     async def judge_all(self) -> list[LinkCheck]:
         """Judge every link found, in the order found, storing each batch as it is judged.
 
-        The store copies every page and anchor each link was found on into its stored check.
+        The store copies every page and anchor each link was found on, and the elements it was
+        found in, into its stored check.
         The returned checks, for the run's reports, carry every page of a link to fix, but only
         the first `FOUND_ON_KEPT` pages of a link that works (a site's menu links are on every
         page), with the count; each page URL is one string shared by the whole run.
@@ -567,7 +570,11 @@ class DeepCrawl:
             to_fix = [key for key, check in judged if check.state not in WORKING]
             found_on = self.pages_of(working, FOUND_ON_KEPT, pages)
             found_on |= self.pages_of(to_fix, None, pages)
-            checks += [c.model_copy(update=found_on[k]) for k, c in judged]
+            found_as = self.store.found_as(self.run_id, [key for key, _check in judged])
+            checks += [
+                c.model_copy(update=found_on[k] | {"found_as": found_as.get(k, ())})
+                for k, c in judged
+            ]
             after = batch[-1].entry.seq
 
     def judge(self, found: FoundLink, previous: LinkCheck | None, now: datetime) -> LinkCheck:

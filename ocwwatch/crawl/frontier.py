@@ -9,7 +9,14 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from ocwwatch.models import CrawledPage, CrawlStep, FoundLink, FrontierEntry, LinkCheck
+from ocwwatch.models import (
+    CrawledPage,
+    CrawlStep,
+    FoundAs,
+    FoundLink,
+    FrontierEntry,
+    LinkCheck,
+)
 
 T = TypeVar("T")
 
@@ -44,6 +51,8 @@ class Frontier(Protocol):
     def first_sources(
         self, run_id: int, keys: Sequence[str], limit: int | None
     ) -> Iterator[tuple[str, str, int]]: ...
+
+    def found_as(self, run_id: int, keys: Sequence[str]) -> dict[str, tuple[FoundAs, ...]]: ...
 
     def save_found_checks(
         self, run_id: int, checks: Sequence[tuple[str, LinkCheck, datetime | None]]

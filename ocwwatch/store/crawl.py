@@ -10,11 +10,14 @@ import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from ocwwatch.models import (
     CrawledPage,
     CrawlProgress,
     CrawlStep,
+    ElementKind,
+    FoundAs,
     FoundLink,
     FrontierEntry,
     Link,
@@ -69,8 +72,9 @@ WHERE crawl_frontier.state != 'done'
 # A step's sources go in as one JSON array, unpacked by SQLite: binding a crawl's hundred
 # thousand rows one by one from Python held the GIL the event loop needs.
 _SOURCES = """
-INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text, element)
-SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) ORDER BY key
+INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text, element, kind)
+SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
+FROM json_each(?) ORDER BY key
 """
 _FOUND = """
 SELECT f.* FROM crawl_frontier AS f
@@ -95,17 +99,28 @@ _ALL_SOURCES = """
 SELECT url_key, found_on FROM crawl_sources
 WHERE run_id = ? AND url_key IN (SELECT value FROM json_each(?)) ORDER BY id
 """
-# A found link's check, with where it was found (pages, and anchors) copied from the sources
-# in SQL: a link on every page of a site has thousands, which need never pass through Python.
+# The distinct elements each key was found in (and what for), in the order first found.
+_ELEMENTS = """
+SELECT url_key, element, kind FROM crawl_sources
+WHERE run_id = ?1 AND url_key IN (SELECT value FROM json_each(?2))
+GROUP BY url_key, element, kind ORDER BY min(id)
+"""
+# A found link's check, with where it was found (pages, anchors, elements) copied from the
+# sources in SQL: a link on every page of a site has thousands, which need never pass through
+# Python.
 _SAVE_FOUND = """
 INSERT INTO link_checks (
     run_id, url, found_on, state, http_status, final_url, first_failed_at, failed_runs, detail,
-    suggestion, kind, redirects, anchors
+    suggestion, kind, redirects, anchors, elements
 )
 SELECT
     :run_id, :url, json_group_array(s.found_on), :state, :http_status, :final_url,
     :first_failed_at, :failed_runs, :detail, :suggestion, :kind, :redirects,
-    json_group_array(json_object('page', s.found_on, 'text', s.anchor_text, 'element', s.element))
+    json_group_array(json_object('page', s.found_on, 'text', s.anchor_text, 'element', s.element)),
+    (SELECT json_group_array(json_object('element', e.element, 'kind', e.kind)) FROM (
+        SELECT element, kind FROM crawl_sources WHERE run_id = :run_id AND url_key = :url_key
+        GROUP BY element, kind ORDER BY min(id)
+    ) AS e)
 FROM (
     SELECT found_on, anchor_text, element FROM crawl_sources
     WHERE run_id = :run_id AND url_key = :url_key ORDER BY id
@@ -181,6 +196,16 @@ def _found_from_row(row: Row) -> FoundLink:
         }
     )
     return FoundLink(entry=_entry_from_row(row), probe=probe)
+
+
+def _found_as_from_row(row: Row) -> FoundAs:
+    return _found_as(row["element"], row["kind"])
+
+
+@lru_cache(maxsize=256)
+def _found_as(element: str, kind: str) -> FoundAs:
+    """One record per element and kind (a site has a few dozen; its links, thousands)."""
+    return FoundAs(element=element, kind=ElementKind(kind))
 
 
 def _page_from_row(row: Row) -> CrawledPage:
@@ -301,6 +326,15 @@ class CrawlStore(StoreBase):
         totals = Counter(key for key, _page in rows)
         for key, page in rows:
             yield key, page, totals[key]
+
+    def found_as(self, run_id: int, keys: Sequence[str]) -> dict[str, tuple[FoundAs, ...]]:
+        """The distinct elements each of `keys` was found in this run, in the order found."""
+        found: dict[str, list[FoundAs]] = {}
+        params = [run_id, json.dumps(list(keys))]
+        for row in self._select("read the elements links were found in", _ELEMENTS, params):
+            use = self._parse("crawl_sources", row, _found_as_from_row)
+            found.setdefault(row["url_key"], []).append(use)
+        return {key: tuple(uses) for key, uses in found.items()}
 
     def save_found_checks(
         self, run_id: int, checks: Sequence[tuple[str, LinkCheck, datetime | None]]
