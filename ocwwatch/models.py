@@ -497,6 +497,12 @@ class LinkCheck(Record):
         """What a reader calls it, one word per distinct use: ("image",), ("image", "link")."""
         return tuple(dict.fromkeys(found.noun for found in self.found_as)) or ("link",)
 
+    @property
+    def noun(self) -> str:
+        """`nouns` as reports write them: "image", "image and link", "icon, image and link"."""
+        *rest, last = self.nouns
+        return f"{', '.join(rest)} and {last}" if rest else last
+
 
 # --- the deep check's frontier (issue 4) ---------------------------------------------------
 
