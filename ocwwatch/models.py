@@ -109,6 +109,33 @@ class ElementKind(StrEnum):
     CSS = "css"  # url(...) in a <style> element or a style="" attribute
 
 
+# How reports name a found link, in a reader's words (issue 14: a broken image must not read
+# like a broken link): by what its element is for, or, where the element says more (a <video>
+# plays a video, an <audio> a sound), by the element. The one place these words are chosen.
+READER_NOUNS: dict[ElementKind, str] = {
+    ElementKind.LINK: "link",
+    ElementKind.IMAGE: "image",
+    ElementKind.FRAME: "embedded frame",
+    ElementKind.MEDIA: "video or audio",
+    ElementKind.OBJECT: "embedded object",
+    ElementKind.STYLESHEET: "stylesheet",
+    ElementKind.ICON: "icon",
+    ElementKind.SCRIPT: "script",
+    ElementKind.REFRESH: "refresh redirect",
+    ElementKind.CSS: "file a style loads",
+}
+_ELEMENT_NOUNS: dict[str, str] = {
+    "video[src]": "video",
+    "audio[src]": "audio",
+    "track[src]": "subtitle track",
+}
+
+
+def reader_noun(element: str, kind: ElementKind) -> str:
+    """What a reader calls a link held by `element` (`img[src]`) for `kind`: "image"."""
+    return _ELEMENT_NOUNS.get(element) or READER_NOUNS[kind]
+
+
 class ChangeKind(StrEnum):
     ADDED = "added"
     REMOVED = "removed"
@@ -429,6 +456,17 @@ class Anchor(Record):
     element: str = "a[href]"
 
 
+class FoundAs(Record):
+    """An element and attribute a link was found in, and what it is for there (issue 14)."""
+
+    element: str = "a[href]"
+    kind: ElementKind = ElementKind.LINK
+
+    @property
+    def noun(self) -> str:
+        return reader_noun(self.element, self.kind)
+
+
 class LinkCheck(Record):
     """One link as one run saw it: the JSON report's `links[]` entry."""
 
@@ -448,10 +486,24 @@ class LinkCheck(Record):
     # How many pages it was found on, when `found_on` holds only the first of them (a deep
     # run's report: a site's menu link is on every page); None when `found_on` is complete.
     found_on_count: int | None = None
+    # The distinct elements it was found in, in the order found (issue 14); empty for a link
+    # the plain check followed, or one stored before elements were kept: an `<a href>`.
+    found_as: tuple[FoundAs, ...] = ()
 
     @property
     def pages_found_on(self) -> int:
         return len(self.found_on) if self.found_on_count is None else self.found_on_count
+
+    @property
+    def nouns(self) -> tuple[str, ...]:
+        """What a reader calls it, one word per distinct use: ("image",), ("image", "link")."""
+        return tuple(dict.fromkeys(found.noun for found in self.found_as)) or ("link",)
+
+    @property
+    def noun(self) -> str:
+        """`nouns` as reports write them: "image", "image and link", "icon, image and link"."""
+        *rest, last = self.nouns
+        return f"{', '.join(rest)} and {last}" if rest else last
 
 
 # --- the deep check's frontier (issue 4) ---------------------------------------------------
@@ -648,8 +700,9 @@ class Report(Record):
 
 # --- archive lookups ---------------------------------------------------------------------
 
-# Where a found link was seen: the link's key, the page, the anchor text there, the element.
-Source = tuple[str, str, str, str]
+# Where a found link was seen: the link's key, the page, the anchor text there, the element,
+# and what the element is for (an `ElementKind` value: `link[href]` is a stylesheet or an icon).
+Source = tuple[str, str, str, str, str]
 # A found link's verdict to store: its key, the check, when a request last decided it, and how
 # many of the pages it was found on to keep (None: every one).
 FoundCheck = tuple[str, LinkCheck, datetime | None, int | None]

@@ -160,7 +160,7 @@ async def test_one_failing_url_does_not_slow_its_host(fake: FakeTime) -> None:
     assert 1 <= retry_waits[0] <= 2
     assert 2 <= retry_waits[1] <= 4
     assert 4 <= retry_waits[2] <= 8
-    assert fake.sleeps[3:] == [0.5] * 8
+    assert fake.sleeps[3:] == pytest.approx([0.5] * 8)
 
 
 async def test_several_urls_failing_together_slow_the_host(fake: FakeTime) -> None:

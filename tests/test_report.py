@@ -414,6 +414,8 @@ LINK_KEYS = [
     "first_failed_at",
     "failed_runs",
     "suggestion",
+    "what",  # ours (issue 14): "image", "stylesheet"... in a reader's words
+    "found_as",  # ours (issue 14): the elements it was found in
 ]
 
 

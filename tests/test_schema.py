@@ -15,7 +15,7 @@ from support import schema
 from support.cli import TODAY, run
 
 from ocwwatch import __version__
-from ocwwatch.models import LinkState, Outcome
+from ocwwatch.models import ElementKind, LinkState, Outcome
 from ocwwatch.report.json_report import SCHEMA_VERSION
 
 
@@ -23,11 +23,13 @@ def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
     jsonschema.Draft202012Validator.check_schema(schema.SCHEMA)
 
 
-def test_the_schema_names_every_outcome_and_link_state() -> None:
-    """A new outcome or state in the code without the schema would break consumers."""
+def test_the_schema_names_every_outcome_link_state_and_element_kind() -> None:
+    """A new outcome, state or element kind in the code without the schema would break
+    consumers."""
     defs = schema.SCHEMA["$defs"]
     assert defs["outcome"]["enum"] == [outcome.value for outcome in Outcome]
     assert defs["link_state"]["enum"] == [state.value for state in LinkState]
+    assert defs["found_as"]["properties"]["kind"]["enum"] == [kind.value for kind in ElementKind]
 
 
 def test_a_check_report_carries_its_versions_and_was_validated(

@@ -22,6 +22,8 @@ from ocwwatch.models import (
     Counts,
     CrawledPage,
     CrawlStep,
+    ElementKind,
+    FoundAs,
     FrontierEntry,
     Hop,
     Link,
@@ -137,6 +139,7 @@ def full_link_check() -> LinkCheck:
         kind=LinkKind.FILE,
         redirects=(Hop(url="https://ocw.mit.edu/ans7870/Calculus.pdf", status=301),),
         anchors=(Anchor(page="https://example.org/list", text="Strang’s Calculus (PDF)"),),
+        found_as=(FoundAs(), FoundAs(element="embed[src]", kind=ElementKind.OBJECT)),
     )
 
 
@@ -510,7 +513,9 @@ def test_first_result_of_a_run_wins(store: Store) -> None:
     run_id = store.start_run(T0)
     store.save_crawl_step(run_id, T0, CrawlStep(settled=[(entry("a/"), probe("a/", 200))]))
     store.save_crawl_step(run_id, T0, CrawlStep(settled=[(entry("a/"), probe("a/", 500))]))
-    store.save_crawl_step(run_id, T0, CrawlStep(sources=[(SITE + "a/", SITE, "", "a[href]")]))
+    store.save_crawl_step(
+        run_id, T0, CrawlStep(sources=[(SITE + "a/", SITE, "", "a[href]", "link")])
+    )
     [found] = store.load_found_links(run_id, 0, 10)
     assert found.probe.status == 200
 
@@ -519,10 +524,10 @@ def test_sources_read_back_in_the_order_found(store: Store) -> None:
     """Where a checked link was found reads back page by page, first found first, once each."""
     run_id = store.start_run(T0)
     sources = [
-        (SITE + "x.pdf", SITE, "Notes", "a[href]"),
-        (SITE + "y.pdf", SITE, "Other", "a[href]"),
-        (SITE + "x.pdf", SITE + "a/", "Lecture notes", "a[href]"),
-        (SITE + "x.pdf", SITE, "Notes again", "a[href]"),
+        (SITE + "x.pdf", SITE, "Notes", "a[href]", "link"),
+        (SITE + "y.pdf", SITE, "Other", "a[href]", "link"),
+        (SITE + "x.pdf", SITE + "a/", "Lecture notes", "a[href]", "link"),
+        (SITE + "x.pdf", SITE, "Notes again", "a[href]", "link"),
     ]
     settled = [(entry("x.pdf", LinkKind.FILE), probe("x.pdf"))]
     store.save_crawl_step(run_id, T0, CrawlStep(sources=sources, settled=settled))
@@ -537,20 +542,27 @@ def test_sources_read_back_in_the_order_found(store: Store) -> None:
 
 
 def test_found_checks_are_stored_with_their_anchors(store: Store) -> None:
-    """A found link's stored check gets its pages, anchor texts and elements from the sources."""
+    """A found link's stored check gets its pages, anchor texts and elements from the sources,
+    and the distinct elements it was found in (with what for), in the order found."""
     run_id = store.start_run(T0)
     sources = [
-        (SITE + "x.pdf", SITE, "Notes", "a[href]"),
-        (SITE + "x.pdf", SITE + "a/", "Lecture notes — 微積分", "embed[src]"),
+        (SITE + "x.pdf", SITE, "Notes", "a[href]", "link"),
+        (SITE + "x.pdf", SITE + "a/", "Lecture notes — 微積分", "embed[src]", "object"),
+        (SITE + "x.pdf", SITE + "b/", "", "a[href]", "link"),
     ]
     store.save_crawl_step(run_id, T0, CrawlStep(sources=sources))
     check = LinkCheck(url=SITE + "x.pdf", state=LinkState.OK)
     store.save_found_checks(run_id, [(SITE + "x.pdf", check, T0, None)])
     [stored] = store.load_link_checks(run_id)
-    anchors = tuple(Anchor(page=p, text=t, element=e) for _key, p, t, e in sources)
-    pages = (SITE, SITE + "a/")
-    update = {"found_on": pages, "anchors": anchors, "found_on_count": 2}
+    anchors = tuple(Anchor(page=p, text=t, element=e) for _key, p, t, e, _kind in sources)
+    pages = (SITE, SITE + "a/", SITE + "b/")
+    found_as = (
+        FoundAs(element="a[href]", kind=ElementKind.LINK),
+        FoundAs(element="embed[src]", kind=ElementKind.OBJECT),
+    )
+    update = {"found_on": pages, "anchors": anchors, "found_as": found_as, "found_on_count": 3}
     assert stored == check.model_copy(update=update)
+    assert stored.nouns == ("link", "embedded object")
 
 
 def test_links_found_on_no_page_are_not_returned(store: Store) -> None:
@@ -564,7 +576,9 @@ def test_reset_frontier_drops_older_runs_working_rows(store: Store, db_path: Pat
     """A new deep run starts with an empty frontier; older runs' rows are removed."""
     old = complete_run(store, 0)
     store.save_crawl_step(
-        old, T0, CrawlStep(found=[entry("a/")], sources=[(SITE + "a/", SITE, "", "a[href]")])
+        old,
+        T0,
+        CrawlStep(found=[entry("a/")], sources=[(SITE + "a/", SITE, "", "a[href]", "link")]),
     )
     new = store.start_run(at(24))
     store.reset_frontier(new)
@@ -602,7 +616,8 @@ def test_link_states_reads_many_latest_checks_at_once(store: Store) -> None:
     running = store.start_run(at(48))
     store.save_link_checks(running, [newer.model_copy(update={"failed_runs": 9})])
     states = store.link_states([full_link_check().url, "https://never.example/"])
-    assert states == {newer.url: newer.model_copy(update={"found_on": (), "anchors": ()})}
+    unplaced = {"found_on": (), "anchors": (), "found_as": ()}
+    assert states == {newer.url: newer.model_copy(update=unplaced)}
 
 
 def test_version_1_database_migrates_and_keeps_its_link_checks(db_path: Path) -> None:
@@ -631,6 +646,47 @@ def test_version_1_database_migrates_and_keeps_its_link_checks(db_path: Path) ->
         None,
         (),
     )
+
+
+def test_version_6_database_migrates_and_its_link_checks_read_as_links(db_path: Path) -> None:
+    """A database of schema 6 gains the elements of link checks; its old checks (and the
+    dead_links view over them) read back as `<a href>` links, as they were found."""
+    from sqlite_utils import Database
+
+    from ocwwatch.store.schema import MIGRATIONS as STEPS
+
+    db_path.parent.mkdir(parents=True)
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        conn.executemany(
+            "INSERT INTO migrations VALUES (?, '2026-01-01T00:00:00.000000Z')",
+            [(version,) for version in range(1, 7)],
+        )
+    for step in STEPS[:6]:
+        step(Database(db_path))
+    anchors = '[{"page": "https://a/p", "text": "", "element": "img[src]"}]'
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute(
+            "INSERT INTO runs (id, started_at, status)"
+            " VALUES (1, '2026-01-01T00:00:00Z', 'complete')"
+        )
+        conn.execute(
+            "INSERT INTO link_checks (run_id, url, found_on, state, http_status, anchors)"
+            " VALUES (1, 'https://a/x.png', '[\"https://a/p\"]', 'dead', 404, ?)",
+            [anchors],
+        )
+    with Store.open(db_path) as store:
+        assert store.schema_version() == len(MIGRATIONS) == 8
+        [check] = store.load_link_checks(1)
+    assert (check.state, check.found_on, check.found_as, check.nouns) == (
+        LinkState.DEAD,
+        ("https://a/p",),
+        (),
+        ("link",),
+    )
+    assert check.anchors == (Anchor(page="https://a/p", element="img[src]"),)
+    dead = query(db_path, "SELECT url, found_on_first, elements FROM dead_links")
+    assert dead == [("https://a/x.png", "https://a/p", "a[href]")]
 
 
 # --- views for Datasette and sqlite3 (issue 16) ----------------------------------------------
@@ -667,10 +723,11 @@ def test_views_answer_the_usual_questions_from_complete_runs(store: Store, db_pa
     )
     assert timeline == [(first, "ok"), (second, "moved")]
     dead = query(
-        db_path, "SELECT url, state, found_on_first, pages, fix_url, run_id FROM dead_links"
+        db_path,
+        "SELECT url, state, found_on_first, pages, elements, fix_url, run_id FROM dead_links",
     )
     assert dead == [
-        (full_link_check().url, "dead", "https://example.org/list", 2,
+        (full_link_check().url, "dead", "https://example.org/list", 2, "a[href], embed[src]",
          "https://ocw.mit.edu/full_book.pdf", second),
     ]  # fmt: skip
     summary = query(db_path, "SELECT run_id, resources, links, dead, moved FROM run_summary")

@@ -236,7 +236,7 @@ class DeepCrawl:
         kind, site_id = self.scope.classify(result.url, key)
         entry = FrontierEntry(url=result.url, key=key, kind=kind, resource_id=site_id)
         if seed.found_on is not None:
-            self.step.sources.append((key, seed.found_on, "", "a[href]"))
+            self.step.sources.append((key, seed.found_on, "", "a[href]", ElementKind.LINK.value))
         landing = landing_of(entry, result, seed.metadata, self.scope, "GET")
         target = landing[0] if landing is not None else entry
         site = self.readable_site(target, result, seed.metadata)
@@ -301,7 +301,9 @@ class DeepCrawl:
         self.fragments.note_page((entry.key, key), targets)
         site = entry.resource_id
         for fragment in own:
-            found = FragmentLink(key, final_url, fragment, final_url, "", "a[href]", site)
+            found = FragmentLink(
+                key, final_url, fragment, final_url, "", "a[href]", ElementKind.LINK, site
+            )
             self.fragments.note_link(found)
 
     def add_links(self, links: Sequence[Link], found_on: str, parent: FrontierEntry) -> None:
@@ -314,7 +316,7 @@ class DeepCrawl:
                 continue
             if link.fragments and self.options.check_fragments:
                 self.note_fragments(link, key, found_on, parent)
-            self.step.sources.append((key, found_on, link.text, link.element))
+            self.step.sources.append((key, found_on, link.text, link.element, link.kind.value))
             if key in self.recent:
                 self.recent.move_to_end(key)
                 continue  # queued a moment ago: a site's menu and footer are on every page
@@ -338,7 +340,7 @@ class DeepCrawl:
         resource_id = self.scope.classify(link.url, key, link.kind)[1] or parent.resource_id
         for fragment in link.fragments:
             found = FragmentLink(
-                key, link.url, fragment, found_on, link.text, link.element, resource_id
+                key, link.url, fragment, found_on, link.text, link.element, link.kind, resource_id
             )
             self.fragments.note_link(found)
 
@@ -545,7 +547,8 @@ class DeepCrawl:
     async def judge_all(self) -> LinkChecks:
         """Judge every link found, in the order found, storing each batch as it is judged.
 
-        The store copies the pages and anchors each link was found on into its stored check:
+        The store copies the pages, anchors and elements each link was found on into its stored
+        check:
         every one for a link to fix, the first `FOUND_ON_KEPT` of a link that works (a site's
         menu links are on every page), with the count. The returned checks hold only the links
         to fix, read back once stored; the rest are read from the store by each pass over them,

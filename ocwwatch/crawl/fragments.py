@@ -12,7 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ocwwatch.models import CrawlStep, FrontierEntry, LinkKind, LinkProbe, LinkState
+from ocwwatch.models import (
+    CrawlStep,
+    ElementKind,
+    FrontierEntry,
+    LinkKind,
+    LinkProbe,
+    LinkState,
+)
 
 # What a browser scrolls to even when no element has that id (HTML standard, "find a potential
 # indicated element"): the empty fragment and `top` are the top of the page.
@@ -30,6 +37,7 @@ class FragmentLink:
     found_on: str
     text: str
     element: str
+    kind: ElementKind
     resource_id: str | None
 
 
@@ -58,7 +66,7 @@ class Fragments:
             if ids is None:
                 continue  # the page was not read: nothing to judge the id by
             key = f"{link.key}#{link.fragment}"
-            step.sources.append((key, link.found_on, link.text, link.element))
+            step.sources.append((key, link.found_on, link.text, link.element, link.kind.value))
             if key in judged:
                 continue
             judged.add(key)

@@ -1,5 +1,6 @@
 """What a report leads with, the same in Markdown and HTML (issue 16): resources and links
-counted apart, so each count matches its section; the next steps; readable times.
+counted apart, so each count matches its section; the next steps; readable times; and a
+found link in a reader's words (issue 14), for the one-line formats too (SARIF, annotations).
 
 Pure: it reads a Report and returns values; the renderers lay them out.
 """
@@ -48,6 +49,13 @@ def link_counts(report: Report) -> list[tuple[str, int]]:
 
 
 FINDING_STATES = frozenset().union(*(states for _, states in LINK_GROUPS))
+
+
+def describe_link(link: LinkCheck) -> str:
+    """A found link in a reader's words, for one-line messages: "image https://x/a.png on
+    page https://x/p" (its first page; a link found on no page, the listed one, has none)."""
+    where = f" on page {link.found_on[0]}" if link.found_on else ""
+    return f"{link.noun} {link.url}{where}"
 
 
 def describe_counts(total: int, noun: str, counts: list[tuple[str, int]]) -> str:

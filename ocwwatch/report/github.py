@@ -8,6 +8,7 @@ escaped as the runner's command parser expects (`%`, CR, LF; and `:` `,` in prop
 from __future__ import annotations
 
 from ocwwatch.models import LINK_AS_OUTCOME, Observation, Outcome, Report
+from ocwwatch.report.digest import describe_link
 from ocwwatch.text import one_line
 
 LEVELS: dict[Outcome, str] = {
@@ -28,9 +29,8 @@ def workflow_commands(report: Report) -> str:
     lines = [_resource(item) for item in report.resources if item.outcome in LEVELS]
     for link in report.links.where(LINK_AS_OUTCOME):
         outcome = LINK_AS_OUTCOME[link.state]
-        where = f" (on {link.found_on[0]})" if link.found_on else ""
-        title = f"link {link.state.value}"
-        lines.append(_command(LEVELS[outcome], {"title": title}, f"{link.url}{where}"))
+        title = f"{link.noun} {link.state.value}"
+        lines.append(_command(LEVELS[outcome], {"title": title}, describe_link(link)))
     if len(lines) > MAX_ANNOTATIONS:
         left = len(lines) - MAX_ANNOTATIONS
         lines = lines[:MAX_ANNOTATIONS]

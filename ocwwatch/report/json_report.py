@@ -15,6 +15,7 @@ from typing import Any
 from ocwwatch import __version__
 from ocwwatch.models import (
     Change,
+    FoundAs,
     Hop,
     LinkCheck,
     Metadata,
@@ -53,7 +54,7 @@ JsonObject = dict[str, Any]
 
 # The report's contract version (issue 13): the minor grows when keys are added, the major only
 # when one is renamed or dropped. The JSON Schema is `ocwwatch/schemas/report.schema.json`.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 # json.dumps(ensure_ascii=False) escapes C0 controls only. DEL, C1 controls (0x9b is CSI on
 # many terminals), line separators and bidi overrides are written as \uXXXX too, so the report
@@ -160,7 +161,14 @@ def _link(link: LinkCheck) -> JsonObject:
         "first_failed_at": format_timestamp(link.first_failed_at),
         "failed_runs": link.failed_runs,
         "suggestion": _suggestion(link.suggestion),
+        # What it is, in a reader's words, and the elements it was found in (issue 14).
+        "what": link.noun,
+        "found_as": [_found_as(found) for found in link.found_as],
     }
+
+
+def _found_as(found: FoundAs) -> JsonObject:
+    return {"element": found.element, "kind": found.kind.value, "what": found.noun}
 
 
 def _hop(hop: Hop) -> JsonObject:

@@ -332,7 +332,8 @@ def _by_url(link: LinkCheck) -> str:
 
 
 def _link_lines(link: LinkCheck) -> list[str]:
-    lines = [f"- **{link.state.value}** ({_status(link.http_status)}) {format_url(link.url)}"]
+    state = f"**{link.state.value}** ({_status(link.http_status)})"
+    lines = [f"- {state} {link.noun} {format_url(link.url)}"]
     if link.suggestion is not None:
         fix = f"replace with {format_url(link.suggestion.url)}"
         lines.append(f"  - **Fix:** {fix} ({escape_markdown(link.suggestion.reason)})")

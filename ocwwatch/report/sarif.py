@@ -19,6 +19,7 @@ from typing import Any
 
 from ocwwatch import __version__
 from ocwwatch.models import LinkCheck, LinkState, Location, Observation, Outcome, Report
+from ocwwatch.report.digest import describe_link
 from ocwwatch.report.json_report import format_timestamp
 from ocwwatch.text import one_line
 
@@ -152,11 +153,12 @@ def _resource_result(item: Observation) -> JsonObject:
 def _link_result(link: LinkCheck) -> JsonObject:
     rule = LINK_RULES[link.state]
     status = f" (HTTP {link.http_status})" if link.http_status is not None else ""
-    message = f"{link.url}: {link.state.value}{status}"
+    described = describe_link(link)
+    message = f"{described[:1].upper()}{described[1:]}: {link.state.value}{status}"
     if link.suggestion is not None:
         message += f"; fix: replace with {link.suggestion.url}"
     result = _result(rule, one_line(message), f"link:{link.url}")
-    result["properties"] = {"url": link.url, "state": link.state.value}
+    result["properties"] = {"url": link.url, "state": link.state.value, "what": link.noun}
     if link.found_on:
         result["locations"] = [
             {"physicalLocation": {"artifactLocation": {"uri": page}}} for page in link.found_on[:1]

@@ -60,7 +60,7 @@ WHERE r.status = 'complete' AND c.url = ? ORDER BY c.run_id DESC LIMIT 1
 # Where a link was found is left out: it can be thousands of pages, and a streak needs none.
 _LATEST_COMPLETE_CHECKS = """
 SELECT c.url, c.state, c.http_status, c.final_url, c.first_failed_at, c.failed_runs, c.detail,
-    c.suggestion, c.kind, c.redirects, '[]' AS found_on, '[]' AS anchors,
+    c.suggestion, c.kind, c.redirects, '[]' AS found_on, '[]' AS anchors, '[]' AS elements,
     NULL AS found_on_count
 FROM link_checks AS c
 WHERE c.url IN (SELECT value FROM json_each(?)) AND c.run_id = (
@@ -224,8 +224,8 @@ class Store(CrawlStore, WaybackStore, RetentionStore):
         return self._parse("link_checks", rows[0], link_check_from_row) if rows else None
 
     def link_states(self, urls: Iterable[str]) -> dict[str, LinkCheck]:
-        """`link_state` of many URLs in one query, without `found_on` and `anchors` (a streak
-        needs neither); URLs never checked are absent."""
+        """`link_state` of many URLs in one query, without `found_on`, `anchors` and
+        `found_as` (a streak needs none); URLs never checked are absent."""
         rows = self._select("read link checks", _LATEST_COMPLETE_CHECKS, [json.dumps(list(urls))])
         return {row["url"]: self._parse("link_checks", row, link_check_from_row) for row in rows}
 

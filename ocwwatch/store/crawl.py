@@ -71,8 +71,9 @@ WHERE crawl_frontier.state != 'done'
 # A step's sources go in as one JSON array, unpacked by SQLite: binding a crawl's hundred
 # thousand rows one by one from Python held the GIL the event loop needs.
 _SOURCES = """
-INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text, element)
-SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) ORDER BY key
+INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text, element, kind)
+SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
+FROM json_each(?) ORDER BY key
 """
 _FOUND = """
 SELECT f.* FROM crawl_frontier AS f
@@ -81,19 +82,23 @@ WHERE f.run_id = ? AND f.seq > ? AND f.state = 'done' AND EXISTS (
 )
 ORDER BY f.seq LIMIT ?
 """
-# A found link's check, with where it was found (pages, and anchors) copied from the sources
-# in SQL: a link on every page of a site has thousands, which need never pass through Python.
-# A link's pages and anchors come from the sources: the first `:keep` of them (-1: all) in
-# the order found, and the count of all (issue 15: a working link keeps a few, one to fix all).
+# A found link's check, with where it was found (pages, anchors, elements) copied from the
+# sources in SQL: a link on every page of a site has thousands, which need never pass through
+# Python. Its pages and anchors: the first `:keep` (-1: all) in the order found, and the count
+# of all (issue 15: a working link keeps a few, one to fix every one).
 _SAVE_FOUND = """
 INSERT INTO link_checks (
     run_id, url, found_on, state, http_status, final_url, first_failed_at, failed_runs, detail,
-    suggestion, kind, redirects, anchors, found_on_count
+    suggestion, kind, redirects, anchors, elements, found_on_count
 )
 SELECT
     :run_id, :url, json_group_array(s.found_on), :state, :http_status, :final_url,
     :first_failed_at, :failed_runs, :detail, :suggestion, :kind, :redirects,
     json_group_array(json_object('page', s.found_on, 'text', s.anchor_text, 'element', s.element)),
+    (SELECT json_group_array(json_object('element', e.element, 'kind', e.kind)) FROM (
+        SELECT element, kind FROM crawl_sources WHERE run_id = :run_id AND url_key = :url_key
+        GROUP BY element, kind ORDER BY min(id)
+    ) AS e),
     (SELECT count(*) FROM crawl_sources WHERE run_id = :run_id AND url_key = :url_key)
 FROM (
     SELECT found_on, anchor_text, element FROM crawl_sources

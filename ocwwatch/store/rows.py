@@ -95,6 +95,7 @@ def link_check_row(run_id: int, check: LinkCheck) -> Row:
         "kind": check.kind.value if check.kind is not None else None,
         "redirects": dump_json(check.redirects),
         "anchors": dump_json(check.anchors),
+        "elements": dump_json(check.found_as),
         "found_on_count": check.found_on_count,
     }
 
@@ -111,6 +112,7 @@ def link_check_from_row(row: Row) -> LinkCheck:
             "suggestion": load_json(row["suggestion"]),
             "redirects": load_json(row["redirects"]),
             "anchors": load_json(row["anchors"]),
+            "found_as": load_json(row["elements"]),
             "found_on_count": row["found_on_count"],
         }
     )

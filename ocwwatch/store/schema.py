@@ -209,11 +209,34 @@ ALTER TABLE crawled_pages ADD COLUMN targets TEXT NOT NULL DEFAULT '[]';
 """
 
 
+# Issue 14, in the reports: what each found link was for on its pages (`link[href]` alone is a
+# stylesheet or an icon), and, in each link's check (which outlives the working tables), the
+# distinct elements it was found in, `[{"element": "img[src]", "kind": "image"}, ...]` in the
+# order found, so that a report, now or later, can say "image" or "stylesheet". `dead_links`
+# shows them (a view is recreated to change: it holds no data).
+_SCHEMA_7 = """
+ALTER TABLE crawl_sources ADD COLUMN kind TEXT NOT NULL DEFAULT 'link';
+ALTER TABLE link_checks ADD COLUMN elements TEXT NOT NULL DEFAULT '[]';
+DROP VIEW dead_links;
+CREATE VIEW dead_links AS
+SELECT c.url, c.state, c.http_status, c.final_url,
+    json_extract(c.found_on, '$[0]') AS found_on_first, json_array_length(c.found_on) AS pages,
+    coalesce((SELECT group_concat(element, ', ') FROM (
+        SELECT DISTINCT json_extract(value, '$.element') AS element FROM json_each(c.elements)
+    )), 'a[href]') AS elements,
+    c.first_failed_at, c.failed_runs, json_extract(c.suggestion, '$.url') AS fix_url,
+    c.detail, c.run_id
+FROM link_checks AS c
+WHERE c.state IN ('dead', 'soft404')
+    AND c.run_id = (SELECT max(id) FROM runs WHERE status = 'complete');
+"""
+
+
 # Issue 15: a working link keeps only the first pages it was found on (`found_on`, `anchors`),
 # and this count of all of them; a link to fix keeps every page. A site's menu link is on every
 # page, and copying each page into each run's checks made a 3,300-link run's database 124 MB.
 # NULL: `found_on` is complete (every row before this migration, and every plain check).
-_SCHEMA_7 = """
+_SCHEMA_8 = """
 ALTER TABLE link_checks ADD COLUMN found_on_count INTEGER;
 """
 
@@ -242,8 +265,12 @@ def _migrate_6_source_elements(db: Database) -> None:
     db.executescript(_SCHEMA_6)
 
 
-def _migrate_7_found_on_count(db: Database) -> None:
+def _migrate_7_link_check_elements(db: Database) -> None:
     db.executescript(_SCHEMA_7)
+
+
+def _migrate_8_found_on_count(db: Database) -> None:
+    db.executescript(_SCHEMA_8)
 
 
 # Append only: a migration's position (from 1) is the schema version it brings the database to.
@@ -254,5 +281,6 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _migrate_4_links_asked_at,
     _migrate_5_views,
     _migrate_6_source_elements,
-    _migrate_7_found_on_count,
+    _migrate_7_link_check_elements,
+    _migrate_8_found_on_count,
 )
