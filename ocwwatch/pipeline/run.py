@@ -19,7 +19,14 @@ from ocwwatch.clock import Clock, utc_now
 from ocwwatch.config import Config
 from ocwwatch.crawl import Crawled, Seed, crawl_sites, plan_sites
 from ocwwatch.errors import ReportFilesError, StoppingError, StoreError
-from ocwwatch.fetch import Fetcher, FetchPolicy, Scenario, load_scenario, open_fetcher
+from ocwwatch.fetch import (
+    Fetcher,
+    FetchPolicy,
+    Scenario,
+    find_scenario,
+    load_scenario,
+    open_fetcher,
+)
 from ocwwatch.judge import UNREACHABLE_FAILURES, News, is_link_finding, judge_link
 from ocwwatch.models import (
     Counts,
@@ -86,6 +93,7 @@ def check_and_publish(
     is stored failed. A replay run is stored and published apart from live runs
     (`apart_from_live`); `Outcomes.database` says where. A deep check says how far it has got
     every `tick_seconds` (progress.py)."""
+    replay = find_scenario(replay) if replay is not None else None
     scenario = load_scenario(replay) if replay is not None else None
     if replay is not None:
         config = apart_from_live(config)
