@@ -201,7 +201,6 @@ class DeepCrawl:
 
     async def run(self, seeds: Sequence[Seed]) -> list[LinkCheck]:
         """Crawl from the seeds until the frontier is empty; return every found link judged."""
-        self.store.reset_frontier(self.run_id)
         try:
             for seed in seeds:
                 self.plant(seed)
