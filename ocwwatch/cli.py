@@ -55,6 +55,7 @@ FORMATS = ("markdown", "json", "html", "sarif")
 # The outcomes `--fail-on` takes (models.Outcome but `ok`; kept here so --help stays fast).
 FAIL_ON_CHOICES = ("dead", "replaced", "moved", "changed", "unknown", "error")
 KINDS = ("ocw-course", "pdf", "page", "site")  # what `list add --kind` takes (models.ResourceKind)
+DEMO_SCENARIO = "ocw-today"  # shipped in ocwwatch/demo/scenarios/ (fetch.shipped_scenarios)
 PROGRESS_SECONDS = 5.0  # between a deep check's progress lines
 # C0 controls except tab and newline, DEL and C1 controls: what terminal escapes are made of.
 
@@ -71,8 +72,8 @@ exit codes: 0 nothing to report; 1 findings (dead, moved, drift from the baselin
 
 examples:
   ocwwatch check                                   check the list in config/, print Markdown
-  ocwwatch check --replay tests/fixtures/scenarios/ocw-today
-                                                   the same, against recorded responses
+  ocwwatch check --replay ocw-today                the same, against the recorded scenario
+                                                   shipped with ocwwatch (or: check --demo)
   ocwwatch baseline accept                         write what was observed into the list
   ocwwatch daemon                                  check on the configured schedule
   ocwwatch record URL --out DIR                    save what URL answers, for --replay DIR
@@ -160,11 +161,20 @@ def add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     check.add_argument(
         "--deep", action="store_true", help="also check every link inside the course sites"
     )
-    check.add_argument(
+    recorded = check.add_mutually_exclusive_group()
+    recorded.add_argument(
         "--replay",
         type=Path,
         metavar="DIR",
-        help="answer from a recorded scenario folder instead of the network",
+        help="answer from a recorded scenario folder instead of the network; a bare name that "
+        f"is no folder here is a scenario shipped with ocwwatch (`{DEMO_SCENARIO}`)",
+    )
+    recorded.add_argument(
+        "--demo",
+        dest="replay",
+        action="store_const",
+        const=Path(DEMO_SCENARIO),
+        help=f"the same as --replay {DEMO_SCENARIO}: today's OCW answering the 2020 list",
     )
     check.add_argument(
         "--fail-on",

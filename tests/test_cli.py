@@ -334,6 +334,24 @@ def test_deep_checks_the_links_inside_the_course_sites(
     assert not [link for link in links if link["state"] in {"dead", "soft404"}]
 
 
+def test_a_deep_run_leaves_no_crawl_working_rows(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """Once `check --deep` completes, crawl_frontier and crawl_sources are empty (issue 16);
+    the run's links stay, and `report 1` prints what the check printed."""
+    code, out, _ = run(
+        capsys, "check", "--config", config, "--replay", TODAY, "--deep", "--format", "json"
+    )
+    assert code == 1
+    database = replay_db(config)
+    with sqlite3.connect(database) as db:
+        for table in ("crawl_frontier", "crawl_sources"):
+            assert db.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
+        assert db.execute("SELECT count(*) FROM link_checks").fetchone()[0] > 100
+    shown = run(capsys, "report", "1", "--config", config, "--db", database, "--format", "json")
+    assert shown[:2] == (0, out)
+
+
 def test_every_command_has_help() -> None:
     """Each command and sub-command explains itself in --help."""
     parser = build_parser()

@@ -32,7 +32,7 @@ from ocwwatch.fetch.replay import Recording
 from ocwwatch.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
-TODAY = REPO / "tests" / "fixtures" / "scenarios" / "ocw-today"
+TODAY = REPO / "ocwwatch" / "demo" / "scenarios" / "ocw-today"
 CHANGED_1803 = REPO / "tests" / "fixtures" / "synthetic" / "18.03sc-home-changed.html"
 ORIGINS = ("https://ocw.mit.edu", "https://www.gutenberg.org")
 HOME_1803 = "/courses/18-03sc-differential-equations-fall-2011/"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,22 +15,24 @@ from support.cli import TODAY
 
 from ocwwatch import commands
 from ocwwatch.cli import PROGRESS_SECONDS, main, tick_seconds
-from ocwwatch.models import CrawlProgress
-from ocwwatch.pipeline.progress import progress_line
+from ocwwatch.models import CrawlProgress, CrawlStep, FrontierEntry, LinkKind, LinkProbe
+from ocwwatch.pipeline.progress import progress_line, ticking
 from ocwwatch.report.digest import human_duration
+from ocwwatch.store import Store
 
 LINE = re.compile(
     r"deep: [\d,]+ of [\d,]+ links checked, [\d,]+ pages read, [\d,]+ dead so far, "
     r"[\d.]+ links/s, [\d.]+ s elapsed"
 )
+SITE = "https://ocw.mit.edu/courses/c1/"
 
 
 def test_a_progress_line_says_how_far_the_crawl_has_got() -> None:
     """Links checked of found, pages read, dead so far, the rate and the time, readable."""
     counts = CrawlProgress(found=3400, checked=1200, pages=310, dead=12)
-    assert progress_line(counts, 65.0) == (
-        "deep: 1,200 of 3,400 links checked, 310 pages read, 12 dead so far, 18.5 links/s, "
-        "1 min 05 s elapsed"
+    assert progress_line(counts, 12.0) == (
+        "deep: 1,200 of 3,400 links checked, 310 pages read, 12 dead so far, 100.0 links/s, "
+        "12 s elapsed"
     )
     assert progress_line(CrawlProgress(), 3.0) is None  # nothing queued yet: nothing to say
     assert [human_duration(s) for s in (0.4, 59.9, 3600 * 2 + 185)] == [
@@ -36,6 +40,54 @@ def test_a_progress_line_says_how_far_the_crawl_has_got() -> None:
         "59 s",
         "2 h 03 min",
     ]
+
+
+def test_an_estimate_comes_once_the_rate_means_something() -> None:
+    """`~N min left` from the queued links at the rate so far: not in the first seconds, not
+    with nothing checked or nothing queued; read to the minute."""
+    counts = CrawlProgress(found=3400, checked=1200, pages=310, dead=12)
+    assert progress_line(counts, 65.0) == (  # 2,200 queued at 18.5 links/s: 119 s
+        "deep: 1,200 of 3,400 links checked, 310 pages read, 12 dead so far, 18.5 links/s, "
+        "1 min 05 s elapsed, ~2 min left"
+    )
+    # Too early, nothing checked yet, nothing queued: no estimate.
+    for found, checked, elapsed in [(900, 100, 10.0), (900, 0, 60.0), (900, 900, 60.0)]:
+        line = progress_line(CrawlProgress(found=found, checked=checked), elapsed)
+        assert line is not None
+        assert line.endswith(" elapsed"), line
+    left = [
+        (progress_line(CrawlProgress(found=found, checked=100), 20.0) or "").split(", ")[-1]
+        for found in (110, 3100, 36100)  # 10, 3,000 and 36,000 queued at 5 links/s
+    ]
+    assert left == ["under a minute left", "~10 min left", "~2 h 00 min left"]
+
+
+def test_ticking_adds_the_estimate_as_its_clock_runs(tmp_path: Path) -> None:
+    """With a fake clock: the first tick (5 s in) has no estimate; the next (60 s in, 100 of
+    300 checked) says the 200 queued take ~2 min more."""
+    database = tmp_path / "ocwwatch.db"
+    found = [
+        FrontierEntry(url=f"{SITE}{n}/", key=f"{SITE}{n}/", kind=LinkKind.PAGE, resource_id="c1")
+        for n in range(300)
+    ]
+    settled = [(e, LinkProbe(key=e.key, final_url=e.url, status=200)) for e in found[:100]]
+    now = datetime(2026, 12, 5, tzinfo=UTC)
+    with Store.open(database) as store:
+        run_id = store.start_run(now)
+        store.save_crawl_step(run_id, now, CrawlStep(found=found, settled=settled))
+    times = iter([0.0, 5.0, 60.0])  # the start, then one reading per tick
+    lines: list[str] = []
+    two = threading.Event()
+
+    def show(line: str) -> None:
+        lines.append(line)
+        if len(lines) == 2:
+            two.set()
+
+    with ticking(database, show, 0.001, clock=lambda: next(times, 60.0)):
+        assert two.wait(10)
+    assert LINE.fullmatch(lines[0])
+    assert lines[1].endswith("1.7 links/s, 1 min 00 s elapsed, ~2 min left")
 
 
 def test_a_deep_check_prints_progress_at_a_steady_interval(config: Path) -> None:

@@ -572,18 +572,22 @@ def test_links_found_on_no_page_are_not_returned(store: Store) -> None:
     assert store.load_found_links(run_id, 0, 10) == []
 
 
-def test_reset_frontier_drops_older_runs_working_rows(store: Store, db_path: Path) -> None:
-    """A new deep run starts with an empty frontier; older runs' rows are removed."""
-    old = complete_run(store, 0)
-    store.save_crawl_step(
-        old,
-        T0,
-        CrawlStep(found=[entry("a/")], sources=[(SITE + "a/", SITE, "", "a[href]", "link")]),
-    )
-    new = store.start_run(at(24))
-    store.reset_frontier(new)
-    assert query(db_path, "SELECT count(*) FROM crawl_frontier") == [(0,)]
-    assert query(db_path, "SELECT count(*) FROM crawl_sources") == [(0,)]
+def test_clearing_the_crawl_drops_the_rows_of_runs_that_are_over(
+    store: Store, db_path: Path
+) -> None:
+    """The frontier and sources of complete and failed runs go; the running run's stay."""
+    step = CrawlStep(found=[entry("a/")], sources=[(SITE + "a/", SITE, "", "a[href]", "link")])
+    done = store.start_run(T0)
+    store.save_crawl_step(done, T0, step)
+    store.finish_run(done, at(1), Counts(), offline=False)
+    failed = store.start_run(at(2))
+    store.save_crawl_step(failed, T0, step)
+    store.fail_run(failed, at(3), "interrupted")
+    running = store.start_run(at(4))
+    store.save_crawl_step(running, T0, step)
+    store.clear_crawl_rows()
+    assert query(db_path, "SELECT DISTINCT run_id FROM crawl_frontier") == [(running,)]
+    assert query(db_path, "SELECT DISTINCT run_id FROM crawl_sources") == [(running,)]
 
 
 def test_crawled_page_round_trips(store: Store) -> None:

@@ -203,7 +203,6 @@ class DeepCrawl:
 
     async def run(self, seeds: Sequence[Seed]) -> LinkChecks:
         """Crawl from the seeds until the frontier is empty; return every found link judged."""
-        self.store.reset_frontier(self.run_id)
         try:
             for seed in seeds:
                 self.plant(seed)

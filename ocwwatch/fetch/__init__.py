@@ -12,11 +12,13 @@ from ocwwatch.fetch.replay import (
     Recording,
     Scenario,
     UnexpectedRequestError,
+    find_scenario,
     load_scenario,
     open_fetcher,
     recordings_from_result,
     replay_transport,
     save_scenario,
+    shipped_scenarios,
 )
 from ocwwatch.fetch.retry import parse_retry_after
 from ocwwatch.fetch.urls import normalise_url
@@ -30,6 +32,7 @@ __all__ = [
     "Scenario",
     "UnexpectedRequestError",
     "check_proxy_environment",
+    "find_scenario",
     "load_scenario",
     "media_type",
     "normalise_url",
@@ -38,4 +41,5 @@ __all__ = [
     "recordings_from_result",
     "replay_transport",
     "save_scenario",
+    "shipped_scenarios",
 ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cached_property
+from importlib import resources as package_files
 from pathlib import Path
 
 import httpx
@@ -110,6 +111,29 @@ class Scenario:
         if found is None and method.upper() == "HEAD":
             found = self._index.get(("GET", key))
         return found
+
+
+def shipped_scenarios() -> Path:
+    """The folder of the scenarios shipped inside ocwwatch (issue 16), so that a pip user's
+    `--replay ocw-today` works without a checkout. Laid out as tests/fixtures is (scenarios/,
+    pages/, synthetic/), so that their scenario.json files stay byte-identical."""
+    return Path(str(package_files.files("ocwwatch") / "demo" / "scenarios"))
+
+
+def find_scenario(path: Path) -> Path:
+    """The scenario folder `--replay PATH` means: PATH when it exists, else the shipped
+    scenario of that name when PATH is a bare name. Anything else is a ScenarioError naming
+    the shipped ones, so that a typo is told apart from a missing checkout."""
+    if path.exists():
+        return path
+    shipped = shipped_scenarios()
+    if len(path.parts) == 1 and (shipped / path.name / SCENARIO_FILE).is_file():
+        return shipped / path.name
+    names = ", ".join(sorted(p.name for p in shipped.iterdir() if (p / SCENARIO_FILE).is_file()))
+    raise ScenarioError(
+        f"{path}: no such scenario folder, nor a scenario of that name shipped with ocwwatch "
+        f"(shipped: {names})"
+    )
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -19,7 +20,14 @@ from ocwwatch.clock import Clock, utc_now
 from ocwwatch.config import Config
 from ocwwatch.crawl import Crawled, Seed, crawl_sites, plan_sites
 from ocwwatch.errors import ReportFilesError, StoppingError, StoreError
-from ocwwatch.fetch import Fetcher, FetchPolicy, Scenario, load_scenario, open_fetcher
+from ocwwatch.fetch import (
+    Fetcher,
+    FetchPolicy,
+    Scenario,
+    find_scenario,
+    load_scenario,
+    open_fetcher,
+)
 from ocwwatch.judge import UNREACHABLE_FAILURES, News, is_link_finding, judge_link
 from ocwwatch.models import (
     WORKING_LINKS,
@@ -89,6 +97,7 @@ def check_and_publish(
     is stored failed. A replay run is stored and published apart from live runs
     (`apart_from_live`); `Outcomes.database` says where. A deep check says how far it has got
     every `tick_seconds` (progress.py)."""
+    replay = find_scenario(replay) if replay is not None else None
     scenario = load_scenario(replay) if replay is not None else None
     if replay is not None:
         config = apart_from_live(config)
@@ -101,6 +110,7 @@ def check_and_publish(
     with (
         Store.open(settings.database, busy_timeout_seconds=busy) as store,
         store.lock(settings.lock_timeout_seconds, stopping),
+        crawl_rows_cleared(store),
     ):
         if stopping is not None and stopping():  # asked to stop as the lock came free
             raise StoppingError(f"stopping: {settings.database}: no run started")
@@ -135,6 +145,20 @@ def check_and_publish(
             title, body = describe_news(run, news, settings.reports_url)
             send(settings.notify.urls, title, body, settings.notify.timeout_seconds)
     return outcomes
+
+
+@contextmanager
+def crawl_rows_cleared(store: Store) -> Iterator[None]:
+    """Once the run is over, complete or failed, its crawl frontier and sources go (issue 16):
+    reports, `report N`, `history` and the JSON read `link_checks` and `links`, never these.
+    A failure to clear (a full disk) is logged, not the run's: the next run's end clears them."""
+    try:
+        yield
+    finally:
+        try:
+            store.clear_crawl_rows()
+        except StoreError as exc:
+            log.warning("the crawl's working rows were kept until the next run: %s", exc)
 
 
 def fail_run_if_possible(store: Store, run_id: int, exc: BaseException) -> None:

@@ -47,6 +47,11 @@ SELECT count(*) AS found,
 FROM crawl_frontier
 WHERE run_id = (SELECT max(id) FROM runs WHERE status = 'running')
 """
+# The working rows of runs no longer running (a crash's abandoned run's too), sources first.
+_CLEAR_OVER = (
+    "DELETE FROM crawl_sources WHERE run_id NOT IN (SELECT id FROM runs WHERE status = 'running')",
+    "DELETE FROM crawl_frontier WHERE run_id NOT IN (SELECT id FROM runs WHERE status = 'running')",
+)
 _QUEUE = """
 INSERT OR IGNORE INTO crawl_frontier (run_id, url_key, url, kind, resource_id, depth, state)
 VALUES (?, ?, ?, ?, ?, ?, 'queued')
@@ -226,12 +231,13 @@ class CrawlStore(StoreBase):
         [row] = self._select("count the crawl's progress", _PROGRESS)
         return CrawlProgress.model_validate(dict(row))
 
-    def reset_frontier(self, run_id: int) -> None:
-        """Start this run's frontier empty; older runs' working rows go (their verdicts stay)."""
-        with self._transaction(f"reset the crawl frontier for run {run_id}") as db:
-            self._require_run(db, run_id, running=True)
-            db.execute("DELETE FROM crawl_sources WHERE run_id != ?", [run_id])
-            db.execute("DELETE FROM crawl_frontier WHERE run_id != ?", [run_id])
+    def clear_crawl_rows(self) -> None:
+        """Drop the frontier and sources of every run that is over, complete or failed (issue
+        16): a crawl's working state, read by nothing once its run has stored its verdicts in
+        `link_checks` and `links`, and left behind it tens of megabytes in a deep run."""
+        with self._transaction("clear the crawl's working rows") as db:
+            for sql in _CLEAR_OVER:
+                db.execute(sql)
 
     def save_crawl_step(self, run_id: int, now: datetime, step: CrawlStep) -> None:
         """In one transaction: queue new links (a known key is ignored), record where links

@@ -87,7 +87,7 @@ CREATE TABLE reports (
 """
 
 # Issue 4, the deep check. The frontier and the sources of one run are working state, streamed
-# so that memory does not grow with the number of links; each deep run clears older runs' rows.
+# so that memory does not grow with the number of links; a run's rows are cleared once it is over.
 # `crawled_pages` keeps, per page, the validators and the links read from the body they
 # validate, so that a 304 can stand for the page in the next run.
 _SCHEMA_2 = """

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 from support.loopback import LoopbackServer  # noqa: E402  (tests/ is not a package)
 
-SCENARIO = ROOT / "tests" / "fixtures" / "scenarios" / "ocw-today"
+SCENARIO = ROOT / "ocwwatch" / "demo" / "scenarios" / "ocw-today"
 CURATED = ROOT / "config" / "resources.toml"
 SHIPPED = ROOT / "config" / "ocwwatch.toml"
 OCW = "https://ocw.mit.edu"

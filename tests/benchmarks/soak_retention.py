@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-TODAY = REPO / "tests" / "fixtures" / "scenarios" / "ocw-today"
+TODAY = REPO / "ocwwatch" / "demo" / "scenarios" / "ocw-today"
 RULES = {
     "on": "keep_runs = 10\nkeep_days = 0\n",
     "off": "keep_runs = 1000000\nprune_after_run = false\n",

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-TODAY = REPO / "tests" / "fixtures" / "scenarios" / "ocw-today"
+TODAY = REPO / "ocwwatch" / "demo" / "scenarios" / "ocw-today"
 OCWWATCH = [sys.executable, "-m", "ocwwatch"]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from ocwwatch.cli import main
-from ocwwatch.fetch import Recording, load_scenario
+from ocwwatch.fetch import Recording, load_scenario, shipped_scenarios
 from support.loopback import LoopbackServer
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SCENARIOS = REPO / "tests" / "fixtures" / "scenarios"
-TODAY = SCENARIOS / "ocw-today"
+TODAY = shipped_scenarios() / "ocw-today"  # shipped in the package, the tests' copy too
 RENAMED = SCENARIOS / "ocw-unit-renamed"
 OCW = "https://ocw.mit.edu/courses/"
 
