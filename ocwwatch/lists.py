@@ -19,13 +19,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+from typing import TYPE_CHECKING
 
 from ocwwatch.errors import ConfigError
 from ocwwatch.models import Location, Resource, ResourceKind
 from ocwwatch.urls import InvalidURLError, parse_url
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -76,6 +77,8 @@ def find_links(text: str, *, html_document: bool = False) -> list[DocumentLink]:
     """Every http(s) link outside code, in document order, each URL at its place in `text`."""
     if html_document:
         return _html_links(text, 0, _line_starts(text))
+    from markdown_it import MarkdownIt  # noqa: PLC0415 - imported for Markdown lists only
+
     tokens = MarkdownIt("commonmark").enable("table").parse(text)
     code = _code_ranges(text, tokens)
     starts = _line_starts(text)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-
-import apprise
+from typing import TYPE_CHECKING
 
 from ocwwatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    import apprise
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ def check_urls(urls: Sequence[str], where: str) -> None:
 def send(urls: Sequence[str], title: str, body: str, timeout_seconds: float) -> int:
     """Send one notification to every URL; returns how many could not be sent. A failure is
     a warning: the run is stored and published whatever a chat service answers."""
+    import apprise  # noqa: PLC0415 - only a run with [notify] urls pays for its import
+
     failed = 0
     for index, url in enumerate(urls):
         service = _service()
@@ -48,5 +52,7 @@ def send(urls: Sequence[str], title: str, body: str, timeout_seconds: float) -> 
 
 
 def _service() -> apprise.Apprise:
+    import apprise  # noqa: PLC0415 - only a run with [notify] urls pays for its import
+
     # secure_logging: Apprise masks the tokens of a URL in its own log lines too.
     return apprise.Apprise(asset=apprise.AppriseAsset(secure_logging=True))

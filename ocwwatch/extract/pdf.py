@@ -13,10 +13,12 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from pypdf import PdfReader
+from typing import TYPE_CHECKING
 
 from ocwwatch.models import Extraction, Metadata, PageKind
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
 
 PDF_MAGIC = b"%PDF-"
 # Above this, hashing is still done but parsing is skipped: pypdf's xref repair is linear
@@ -84,6 +86,8 @@ def extract_pdf(body: bytes, problems: tuple[str, ...] = ()) -> Extraction:
 
 def _read(body: bytes, problems: list[str]) -> tuple[int | None, str | None]:
     """Page count and title, each read on its own so one failure does not hide the other."""
+    from pypdf import PdfReader  # noqa: PLC0415 - 40 ms of imports, for runs that read a PDF
+
     pages, title = None, None
     with _quiet_pypdf() as captured:
         try:
