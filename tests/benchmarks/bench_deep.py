@@ -172,6 +172,12 @@ class Measurement:
     cpu: float
     returncode: int
     stdout: str
+    stderr: str
+
+    def failure(self, name: str) -> RuntimeError:
+        """Why a run that wrote no report failed: its exit status and last error line."""
+        lines = [line for line in self.stderr.splitlines() if "rror" in line] or [""]
+        return RuntimeError(f"{name} exited {self.returncode}: {lines[-1].strip()}")
 
 
 def measure(command: Sequence[str]) -> Measurement:
@@ -181,14 +187,18 @@ def measure(command: Sequence[str]) -> Measurement:
         "import resource,subprocess,sys,time;t=time.perf_counter();"
         "p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
         "w=time.perf_counter()-t;u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "sys.stderr.write(p.stderr[-4000:]+'\\n');"
         "sys.stderr.write(f'{w} {u.ru_maxrss} {u.ru_utime+u.ru_stime} {p.returncode}\\n');"
         "sys.stdout.write(p.stdout)"
     )
     done = subprocess.run(
         [sys.executable, "-c", wrapper, *command], check=False, capture_output=True, text=True
     )
-    wall, rss, cpu, status = done.stderr.strip().splitlines()[-1].split()
-    return Measurement(float(wall), float(rss) / 1024, float(cpu), int(status), done.stdout)
+    *stderr, last = done.stderr.strip().splitlines()
+    wall, rss, cpu, status = last.split()
+    return Measurement(
+        float(wall), float(rss) / 1024, float(cpu), int(status), done.stdout, "\n".join(stderr)
+    )
 
 
 def run_linkchecker(peers: Path, key: Key, origins: dict[str, str], concurrency: int) -> PeerRun:
@@ -230,6 +240,8 @@ def run_linkinator(peers: Path, key: Key, concurrency: int) -> PeerRun:
     homes = " ".join(shlex.quote(home) for home in key.homes)
     script = f"exec {shlex.quote(str(binary))} {homes} {options} > {shlex.quote(str(out))}"
     done = measure(["/bin/sh", "-c", script])
+    if not out.stat().st_size:
+        raise done.failure("linkinator")
     report = json.loads(out.read_text(encoding="utf-8"))
     broken = {link["url"] for link in report["links"] if link["state"] == "BROKEN"}
     note = "recurses the whole host"
