@@ -225,8 +225,9 @@ def floor_run(served: Served, concurrency: int) -> Run:
         return time.perf_counter() - started, 0.0, time.process_time() - cpu
 
     run = observed(served, action)
-    note = f"(not a checker: GET each planned URL once; {retried} asked again after a reset)"
-    return Run(**{**vars(run), "key": note})
+    if retried:
+        print(f"{'':18} (httpx floor: {retried} asked again after a connection reset)")
+    return Run(**{**vars(run), "key": "(not a checker: GET each planned URL once)"})
 
 
 # --- peers ------------------------------------------------------------------------------------
