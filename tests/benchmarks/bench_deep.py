@@ -43,10 +43,11 @@ BROKEN = {LinkState.DEAD.value, LinkState.SOFT404.value}
 
 
 @contextmanager
-def serve_mirror(size: Size, latency: float) -> Iterator[dict[str, str]]:
+def serve_mirror(size: Size, latency: float, cap: int = 0) -> Iterator[dict[str, str]]:
     """The mirror in its own process (so its CPU is not ocwwatch's); yields its origins."""
     args = [f"--{name}={value}" for name, value in vars(size).items()]
     command = [sys.executable, str(HERE / "mirror.py"), *args, f"--latency={latency}"]
+    command.append(f"--server-cap={cap}")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -161,22 +162,43 @@ class PeerRun:
     rss_mb: float
     broken: set[str]
     note: str = ""
+    cpu: float = 0.0  # CPU seconds (user + system) of the peer and its children
 
 
-def measured(command: Sequence[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) of the child, and its stdout; in a fresh wrapper process."""
+@dataclass(frozen=True)
+class Measurement:
+    wall: float
+    rss_mb: float
+    cpu: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def failure(self, name: str) -> RuntimeError:
+        """Why a run that wrote no report failed: its exit status and last error line."""
+        lines = [line for line in self.stderr.splitlines() if "rror" in line] or [""]
+        return RuntimeError(f"{name} exited {self.returncode}: {lines[-1].strip()}")
+
+
+def measure(command: Sequence[str]) -> Measurement:
+    """Wall seconds, peak RSS (MB) and CPU seconds of the child, its exit status and stdout;
+    in a fresh wrapper process, so that the RSS and CPU are the child's (and its children's)."""
     wrapper = (
         "import resource,subprocess,sys,time;t=time.perf_counter();"
         "p=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
-        "sys.stderr.write(f'{time.perf_counter()-t} "
-        "{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n');"
+        "w=time.perf_counter()-t;u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "sys.stderr.write(p.stderr[-4000:]+'\\n');"
+        "sys.stderr.write(f'{w} {u.ru_maxrss} {u.ru_utime+u.ru_stime} {p.returncode}\\n');"
         "sys.stdout.write(p.stdout)"
     )
     done = subprocess.run(
         [sys.executable, "-c", wrapper, *command], check=False, capture_output=True, text=True
     )
-    wall, rss = done.stderr.strip().splitlines()[-1].split()
-    return float(wall), float(rss) / 1024, done.stdout
+    *stderr, last = done.stderr.strip().splitlines()
+    wall, rss, cpu, status = last.split()
+    return Measurement(
+        float(wall), float(rss) / 1024, float(cpu), int(status), done.stdout, "\n".join(stderr)
+    )
 
 
 def run_linkchecker(peers: Path, key: Key, origins: dict[str, str], concurrency: int) -> PeerRun:
@@ -198,12 +220,15 @@ def run_linkchecker(peers: Path, key: Key, origins: dict[str, str], concurrency:
         "--output=csv",
         *key.homes,
     ]
-    wall, rss, stdout = measured(command)
-    rows = [line.split(";") for line in stdout.splitlines() if line and not line.startswith("#")]
+    done = measure(command)
+    rows = [
+        line.split(";") for line in done.stdout.splitlines() if line and not line.startswith("#")
+    ]
     header = rows[0]
     name, valid = header.index("urlname"), header.index("valid")
     broken = {row[name] for row in rows[1:] if len(row) > valid and row[valid] == "False"}
-    return PeerRun("linkchecker", wall, rss, broken, "threads are global, not per host")
+    note = "threads are global, not per host"
+    return PeerRun("linkchecker", done.wall, done.rss_mb, broken, note, done.cpu)
 
 
 def run_linkinator(peers: Path, key: Key, concurrency: int) -> PeerRun:
@@ -214,10 +239,13 @@ def run_linkinator(peers: Path, key: Key, concurrency: int) -> PeerRun:
     options = f"--recurse --concurrency={concurrency} --format=json --timeout=30000"
     homes = " ".join(shlex.quote(home) for home in key.homes)
     script = f"exec {shlex.quote(str(binary))} {homes} {options} > {shlex.quote(str(out))}"
-    wall, rss, _ = measured(["/bin/sh", "-c", script])
+    done = measure(["/bin/sh", "-c", script])
+    if not out.stat().st_size:
+        raise done.failure("linkinator")
     report = json.loads(out.read_text(encoding="utf-8"))
     broken = {link["url"] for link in report["links"] if link["state"] == "BROKEN"}
-    return PeerRun("linkinator", wall, rss, broken, "recurses the whole host")
+    note = "recurses the whole host"
+    return PeerRun("linkinator", done.wall, done.rss_mb, broken, note, done.cpu)
 
 
 def run_lychee(peers: Path, key: Key, concurrency: int) -> PeerRun:
@@ -227,11 +255,12 @@ def run_lychee(peers: Path, key: Key, concurrency: int) -> PeerRun:
     command = [str(peers / "venv" / "bin" / "lychee"), f"--max-concurrency={concurrency}"]
     command += [f"--host-concurrency={concurrency}", "--host-request-interval=0s"]
     command += ["--format=json", "--no-progress", "--timeout=30", f"--files-from={pages}"]
-    wall, rss, stdout = measured(command)
-    report = json.loads(stdout[stdout.index("{") :])
+    done = measure(command)
+    report = json.loads(done.stdout[done.stdout.index("{") :])
     failed = report.get("error_map") or report.get("fail_map") or {}
     broken = {item["url"] for items in failed.values() for item in items}
-    return PeerRun("lychee", wall, rss, broken, "given the page list (it does not crawl)")
+    note = "given the page list (it does not crawl)"
+    return PeerRun("lychee", done.wall, done.rss_mb, broken, note, done.cpu)
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -298,7 +327,7 @@ def main(argv: Sequence[str]) -> int:
         child_ocwwatch(argv[1:])
         return 0
     args = parse_args(argv)
-    size = Size(args.courses, args.units, args.sessions, args.resources)
+    size = Size(args.courses, args.units, args.sessions, args.resources, args.direct)
     with serve_mirror(size, args.latency) as origins, tempfile.TemporaryDirectory() as tmp:
         key = Mirror(size, origins).key
         args.origins = list(origins.values())

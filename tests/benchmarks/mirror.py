@@ -40,12 +40,17 @@ ABSOLUTE = re.compile(r"(?:https?:)?(?://|\\/\\/)([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]
 
 @dataclass(frozen=True)
 class Size:
-    """How big the mirror is: courses x units x sessions, and resources per session."""
+    """How big the mirror is: courses x units x sessions, and resources per session.
+
+    `direct` (0 or 1): a session page links its files itself, as most pages of a course site
+    link their PDFs, instead of through one resource page per file (pages x files, issue 15).
+    """
 
     courses: int = 4
     units: int = 6
     sessions: int = 8
     resources: int = 5
+    direct: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,8 +138,11 @@ class Mirror:
         links: list[str] = []
         for r in range(1, self.size.resources + 1):
             page, file = f"{base}resources/res-{u}-{s}-{r}/", f"{base}files/res-{u}-{s}-{r}.pdf"
-            self._page(page, "resource", [file])
             self._add("ocw", file, Answer(200, "file"))
+            if self.size.direct:
+                links.append(file)
+                continue
+            self._page(page, "resource", [file])
             links += [page, file]
         video, mp4, embed = (
             f"{base}resources/video-{u}-{s}/",
@@ -269,9 +277,23 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """No per-request log line."""
 
+    def handle_one_request(self) -> None:
+        self.held = False
+        try:
+            super().handle_one_request()
+        finally:
+            if self.held:
+                self.server.slots.release()
+
     def parse_request(self) -> bool:
-        # The request line has arrived: the fixed latency counts from here, so that the
-        # server's own work (parsing headers, rendering) is inside it, not added to it.
+        # The request line has arrived. With --server-cap, it waits for one of the host's
+        # slots (held until the answer is written, as a front end's worker would be); an
+        # idle keep-alive connection holds none. The fixed latency counts from when the
+        # request is taken up, so that the server's own work (parsing headers, rendering) is
+        # inside it, not added to it.
+        if self.server.cap:
+            self.server.slots.acquire()
+            self.held = True
         self.arrived = time.perf_counter()
         return super().parse_request()
 
@@ -327,11 +349,18 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
 
     def __init__(
-        self, address: tuple[str, int], role: str, latency: float, counters: Counter[str]
+        self,
+        address: tuple[str, int],
+        role: str,
+        latency: float,
+        counters: Counter[str],
+        cap: int = 0,
     ) -> None:
         super().__init__(address, _Handler)
         self.role = role
         self.latency = latency
+        self.cap = cap  # requests answered at once on this host; 0: no cap
+        self.slots = threading.BoundedSemaphore(max(cap, 1))
         self.counters = counters
         self.mirror: Mirror
         self.lock = threading.Lock()
@@ -354,11 +383,11 @@ class _Server(ThreadingHTTPServer):
             self.counters.clear()
 
 
-def serve(size: Size, latency: float) -> None:
+def serve(size: Size, latency: float, cap: int = 0) -> None:
     """Serve the mirror on 127.0.0.1-4 until killed; print the origins as one JSON line."""
     counters: Counter[str] = Counter()
     servers = {
-        role: _Server((f"127.0.0.{index}", 0), role, latency, counters)
+        role: _Server((f"127.0.0.{index}", 0), role, latency, counters, cap)
         for index, role in enumerate(ROLES, start=1)
     }
     origins = {
@@ -378,9 +407,12 @@ def main(argv: list[str]) -> None:
     for name, default in vars(Size()).items():
         parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--latency", type=float, default=0.02, help="seconds per response")
+    parser.add_argument(
+        "--server-cap", type=int, default=0, help="requests answered at once per host (0: no cap)"
+    )
     args = parser.parse_args(argv)
-    size = Size(args.courses, args.units, args.sessions, args.resources)
-    serve(size, args.latency)
+    size = Size(args.courses, args.units, args.sessions, args.resources, args.direct)
+    serve(size, args.latency, args.server_cap)
 
 
 if __name__ == "__main__":
