@@ -171,6 +171,11 @@ def test_open_creates_the_folder_and_uses_wal(db_path: Path) -> None:
     assert query(db_path, "PRAGMA journal_mode") == [("wal",)]
 
 
+def test_commits_do_not_fsync(store: Store) -> None:
+    """Issue 15: WAL with synchronous NORMAL (1), not FULL (2): no fsync per crawl step."""
+    assert [row["synchronous"] for row in store._db.query("PRAGMA synchronous")] == [1]
+
+
 def test_migrations_are_idempotent(db_path: Path) -> None:
     """Opening a migrated database again applies nothing and leaves the schema unchanged."""
     Store.open(db_path).close()
