@@ -14,7 +14,7 @@ import os
 import secrets
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -36,8 +36,13 @@ _CAUSES = {
 
 def write_file(target: Path, data: bytes, *, what: str) -> None:
     """Replace `target` with `data` atomically: a reader sees the old file or the new one."""
+    write_chunks(target, (data,), what=what)
+
+
+def write_chunks(target: Path, chunks: Iterable[bytes], *, what: str) -> None:
+    """`write_file` of bytes that come in pieces, never holding them all at once."""
     with stage_file(target, what=what) as (temporary, handle):
-        handle.write(data)
+        handle.writelines(chunks)
     install_file(temporary, target, what=what)
 
 

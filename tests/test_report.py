@@ -50,6 +50,7 @@ from ocwwatch.report import (
 from ocwwatch.report import html as html_module
 from ocwwatch.report.html import template_environment
 from ocwwatch.report.markdown import escape_markdown
+from ocwwatch.report.pieces import PIECE_CHARS, batched
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "report"
 OCW = "https://ocw.mit.edu"
@@ -794,6 +795,41 @@ def test_json_in_pieces_is_the_rendered_text() -> None:
     """The pieces a big report is written out in join to exactly render_json's text."""
     report = sample_report()
     assert "".join(IN_PIECES["json"](report)) == render_json(report)
+
+
+@pytest.mark.parametrize("name", ["json", "html", "sarif"])
+def test_big_report_is_written_in_bounded_pieces(name: str) -> None:
+    """A deep run's report (here 3,000 dead links) comes in many pieces, none of them near
+    the whole text (issue 15), and they join to the same text as the whole rendering, which for
+    SARIF is still what json.dumps lays out."""
+    links = tuple(
+        LinkCheck(
+            url=f"https://ocw.mit.edu/courses/gone-{n}.pdf",
+            state=LinkState.DEAD,
+            http_status=404,
+            found_on=(f"https://ocw.mit.edu/courses/page-{n % 40}/",),
+        )
+        for n in range(3000)
+    )
+    report = Report(run=sample_run(), links=links)
+    pieces = list(IN_PIECES[name](report))
+    text = "".join(pieces)
+    assert len(text) > 4 * PIECE_CHARS
+    assert max(len(piece) for piece in pieces) < 2 * PIECE_CHARS
+    assert text.count("gone-2999.pdf") >= 1
+    if name == "sarif":
+        assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+        assert len(json.loads(text)["runs"][0]["results"]) == 3000
+
+
+def test_batched_joins_fragments_into_pieces_in_order() -> None:
+    """Small fragments are joined up to the piece size; nothing is lost or reordered."""
+    fragments = [f"{n:03d}," for n in range(100)]
+    pieces = list(batched(fragments, size=50))
+    assert "".join(pieces) == "".join(fragments)
+    assert all(len(piece) >= 50 for piece in pieces[:-1])
+    assert all(len(piece) < 50 + 4 for piece in pieces)
+    assert list(batched([], size=50)) == []
 
 
 # --- reports that lead with the work to do (issue 16) ----------------------------------------

@@ -285,8 +285,9 @@ def test_report_is_stored_byte_for_byte(store: Store) -> None:
 def test_report_saved_from_a_file_reads_back_identical(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A report copied in from its file, in chunks, reads back byte for byte, as text and as
-    bytes, and replaces an earlier save of the same format."""
+    """A report copied in from its file, in chunks, reads back byte for byte, as text, as
+    bytes and in pieces, and replaces an earlier save of the same format. It is stored as its
+    UTF-8 bytes, so that it is never made whole in memory, and reads as text in SQL."""
     monkeypatch.setattr(store_module, "REPORT_CHUNK_BYTES", 7)  # many chunks, some mid-character
     body = '{\n  "title": "Änderungen — 微積分"\r\n}\n' * 50
     staged = tmp_path / "report.json"
@@ -296,8 +297,23 @@ def test_report_saved_from_a_file_reads_back_identical(
     store.save_report_file(run_id, "json", staged)
     assert store.load_report(run_id, "json") == body
     assert store.load_report_bytes(run_id, "json") == body.encode("utf-8")
+    pieces = list(store.report_chunks(run_id, "json") or ())
+    assert len(pieces) > 1
+    assert b"".join(pieces) == body.encode("utf-8")
     with closing(sqlite3.connect(store.path)) as db:
-        assert db.execute("SELECT typeof(body) FROM reports").fetchone() == ("text",)
+        assert db.execute("SELECT typeof(body) FROM reports").fetchone() == ("blob",)
+        assert db.execute("SELECT CAST(body AS TEXT) FROM reports").fetchone() == (body,)
+
+
+def test_report_saved_whole_reads_back_in_pieces(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report saved as text reads back in pieces too; a format never saved gives None."""
+    monkeypatch.setattr(store_module, "REPORT_CHUNK_BYTES", 5)
+    run_id = complete_run(store, 0)
+    store.save_report(run_id, "markdown", "# Réport\n")
+    assert b"".join(store.report_chunks(run_id, "markdown") or ()) == "# Réport\n".encode()
+    assert store.report_chunks(run_id, "html") is None
 
 
 def test_missing_report_is_none(store: Store) -> None:

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 
 from ocwwatch.errors import FileWriteError, ReportFilesError, StoreError
-from ocwwatch.files import copy_file, install_file, stage_file, write_file
+from ocwwatch.files import copy_file, install_file, stage_file, write_chunks, write_file
 from ocwwatch.judge import News, news_since
 from ocwwatch.models import Report, Run, Validators
 from ocwwatch.report import (
@@ -148,10 +148,10 @@ def restore_run_files(store: Store, reports_dir: Path, current: int) -> None:
     for run in unwritten:
         for name in RENDERERS:
             path = reports_dir / report_filename(run, name)
-            data = None if path.exists() else store.load_report_bytes(run.id, name)
-            if data is not None:
+            chunks = None if path.exists() else store.report_chunks(run.id, name)
+            if chunks is not None:
                 log.info("restoring %s from the database", path.name)
-                write_bytes(path, data)
+                write_chunks(path, chunks, what="the report")
 
 
 def write_run_files(
@@ -167,10 +167,10 @@ def write_run_files(
         if staged and name in staged:
             install_file(staged[name], path, what="the report")
             continue
-        data = store.load_report_bytes(run.id, name)
-        if data is None:
+        chunks = store.report_chunks(run.id, name)
+        if chunks is None:
             raise StoreError(f"{store.path}: run {run.id} has no stored {name} report")
-        write_bytes(path, data)
+        write_chunks(path, chunks, what="the report")
     for name in RENDERERS:
         latest = reports_dir / f"latest.{FILE_SUFFIX[name]}"
         copy_file(reports_dir / report_filename(run, name), latest, what="the report")

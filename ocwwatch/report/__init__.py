@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterable, Mapping
 
 from ocwwatch.models import Report, Run
 from ocwwatch.report.feed import FeedEntry, feed_entry, render_feed, summarize_report
-from ocwwatch.report.html import render_html
+from ocwwatch.report.html import html_parts, render_html
 from ocwwatch.report.index import render_index
 from ocwwatch.report.json_report import format_timestamp, json_parts, render_json
 from ocwwatch.report.markdown import render_markdown
-from ocwwatch.report.sarif import render_sarif
+from ocwwatch.report.sarif import render_sarif, sarif_parts
 
 RENDERERS: Mapping[str, Callable[[Report], str]] = {
     "markdown": render_markdown,
@@ -24,8 +24,13 @@ RENDERERS: Mapping[str, Callable[[Report], str]] = {
 }
 
 # Formats that can also be rendered in pieces, to be written out without being held whole (a
-# deep run's JSON report is megabytes).
-IN_PIECES: Mapping[str, Callable[[Report], Iterable[str]]] = {"json": json_parts}
+# deep run's JSON report is tens of megabytes, its HTML page megabytes). Markdown lists only
+# the findings, and is rendered whole.
+IN_PIECES: Mapping[str, Callable[[Report], Iterable[str]]] = {
+    "json": json_parts,
+    "html": html_parts,
+    "sarif": sarif_parts,
+}
 
 FILE_SUFFIX: Mapping[str, str] = {
     "markdown": "md",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import heapq
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,6 +43,7 @@ from ocwwatch.report.markdown import (
     clean_text,
     redirect_kind,
 )
+from ocwwatch.report.pieces import batched
 
 # Whole-string match, so that a URL with spaces or control characters, which a browser would
 # rewrite before following, is shown as text rather than linked.
@@ -112,13 +114,19 @@ def render_html(report: Report) -> str:
     """The report as one HTML page that leads with the work to do (issue 16): counts of
     resources and of links apart, the next steps, the resources to fix, the links to fix
     grouped by the page they are on, and only then what is fine."""
+    return "".join(html_parts(report))
+
+
+def html_parts(report: Report) -> Iterator[str]:
+    """`render_html`'s text in pieces (`batched`), so that a deep run's page is
+    written out without being held whole (issue 15)."""
     template = template_environment().get_template("report.html")
     rows = [_row(item) for item in sorted(report.resources, key=_severity_then_id)]
     findings = sorted(report.links.where(LINK_FINDINGS), key=_link_severity)
     # The first links that are fine, by URL, out of a pass that holds no more than those.
     fine = (link for link in report.links if link.state not in LINK_FINDINGS)
     others = heapq.nsmallest(MAX_OTHER_LINKS, fine, key=_url)
-    return template.render(
+    context = dict(
         run=report.run,
         rows=[row for row in rows if row.item.outcome is not Outcome.OK],
         ok_rows=[row for row in rows if row.item.outcome is Outcome.OK],
@@ -134,6 +142,7 @@ def render_html(report: Report) -> str:
         feed_href=None if report.run.replay else FEED_FILE,
         index_href=INDEX_FILE,
     )
+    return batched(template.generate(**context))
 
 
 def _link_severity(link: LinkCheck) -> tuple[int, str]:

@@ -12,7 +12,9 @@ Pure, like every renderer: a Report in, a string out.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -21,6 +23,7 @@ from ocwwatch import __version__
 from ocwwatch.models import LinkCheck, LinkState, Location, Observation, Outcome, Report
 from ocwwatch.report.digest import describe_link
 from ocwwatch.report.json_report import format_timestamp
+from ocwwatch.report.pieces import batched
 from ocwwatch.text import one_line
 
 SARIF_SCHEMA = (
@@ -76,6 +79,12 @@ _INDEX = {rule.id: index for index, rule in enumerate(RULES)}
 
 def render_sarif(report: Report) -> str:
     """The run's findings as one SARIF log with one run, indented, with a trailing newline."""
+    return "".join(sarif_parts(report))
+
+
+def sarif_parts(report: Report) -> Iterator[str]:
+    """`render_sarif`'s text in pieces (`batched`): the results are held, as they are only the
+    findings, but their text is not made whole at once."""
     results = [
         _resource_result(item) for item in report.resources if item.outcome in RESOURCE_RULES
     ]
@@ -110,7 +119,8 @@ def render_sarif(report: Report) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    encoder = json.JSONEncoder(indent=2, ensure_ascii=False)
+    return batched(itertools.chain(encoder.iterencode(log), ("\n",)))
 
 
 def _end_time(report: Report) -> JsonObject:

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from ocwwatch.errors import NoSuchRunError, StoppingError, StoreBusyError, StoreError
 from ocwwatch.files import open_lock_file
 from ocwwatch.models import Counts, LinkCheck, Observation, ResourceKind, Run, Validators
-from ocwwatch.store.base import DEFAULT_BUSY_TIMEOUT_SECONDS
+from ocwwatch.store.base import DEFAULT_BUSY_TIMEOUT_SECONDS, translated
 from ocwwatch.store.crawl import CrawlStore
 from ocwwatch.store.retention import Prunable, RetentionStore
 from ocwwatch.store.rows import (
@@ -179,13 +179,14 @@ class Store(CrawlStore, WaybackStore, RetentionStore):
 
     def save_report_file(self, run_id: int, format: str, path: Path) -> None:
         """`save_report` of a report rendered into a UTF-8 file, copied in without being read
-        whole (SQLite's incremental blob writes)."""
+        whole (SQLite's incremental blob writes).
+
+        The body is stored as the file's UTF-8 bytes (a BLOB), not as TEXT: SQLite has no
+        "zero text" to fill in place, and casting a zeroblob to TEXT makes it whole in memory,
+        which at 100k links was twice the 80 MB JSON report. Every read here asks for bytes
+        (`CAST(body AS BLOB)`), and `CAST(body AS TEXT)` reads it as text in SQL."""
         size = path.stat().st_size
-        # A TEXT value of that many bytes, filled in place: the column stays text.
-        sql = (
-            "INSERT OR REPLACE INTO reports (run_id, format, body)"
-            " VALUES (?, ?, CAST(zeroblob(?) AS TEXT))"
-        )
+        sql = "INSERT OR REPLACE INTO reports (run_id, format, body) VALUES (?, ?, zeroblob(?))"
         with self._transaction(f"save the {format} report of run {run_id}") as db:
             self._require_run(db, run_id, running=False)
             row_id = db.conn.execute(sql, [run_id, format, size]).lastrowid
@@ -272,6 +273,24 @@ class Store(CrawlStore, WaybackStore, RetentionStore):
         sql = "SELECT CAST(body AS BLOB) AS body FROM reports WHERE run_id = ? AND format = ?"
         rows = self._select("read reports", sql, [run_id, format])
         return bytes(rows[0]["body"]) if rows else None
+
+    def report_chunks(self, run_id: int, format: str) -> Iterator[bytes] | None:
+        """A stored report's UTF-8 bytes in pieces of `REPORT_CHUNK_BYTES`, never held whole
+        (a deep run's JSON report runs to tens of megabytes); None if there is none. SQLite
+        reads a TEXT body as its bytes the same way as a BLOB one."""
+        sql = "SELECT rowid AS row_id FROM reports WHERE run_id = ? AND format = ?"
+        rows = self._select("read reports", sql, [run_id, format])
+        if not rows:
+            return None
+        return self._blob_chunks(rows[0]["row_id"], f"read the {format} report of run {run_id}")
+
+    def _blob_chunks(self, row_id: int, action: str) -> Iterator[bytes]:
+        with (
+            translated(self.path, action),
+            self._db.conn.blobopen("reports", "body", row_id, readonly=True) as blob,
+        ):
+            while chunk := blob.read(REPORT_CHUNK_BYTES):
+                yield chunk
 
     # --- the writer lock -------------------------------------------------------------------
 
