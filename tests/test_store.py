@@ -609,6 +609,13 @@ def test_clearing_the_crawl_drops_the_rows_of_runs_that_are_over(
     store.clear_crawl_rows()
     assert query(db_path, "SELECT DISTINCT run_id FROM crawl_frontier") == [(running,)]
     assert query(db_path, "SELECT DISTINCT run_id FROM crawl_sources") == [(running,)]
+    store.finish_run(running, at(5), Counts(), offline=False)
+    store.clear_crawl_rows()  # no run running: the tables are emptied outright
+    assert query(db_path, "SELECT count(*) FROM crawl_frontier") == [(0,)]
+    assert query(db_path, "SELECT count(*) FROM crawl_sources") == [(0,)]
+    # Foreign keys, off for the clearing, are enforced again after it.
+    with pytest.raises(StoreError, match="FOREIGN KEY"):
+        store.save_crawl_step(running + 100, T0, step)
 
 
 def test_crawled_page_round_trips(store: Store) -> None:

@@ -48,6 +48,7 @@ FROM crawl_frontier
 WHERE run_id = (SELECT max(id) FROM runs WHERE status = 'running')
 """
 # The working rows of runs no longer running (a crash's abandoned run's too), sources first.
+_CLEAR_ALL = ("DELETE FROM crawl_sources", "DELETE FROM crawl_frontier")
 _CLEAR_OVER = (
     "DELETE FROM crawl_sources WHERE run_id NOT IN (SELECT id FROM runs WHERE status = 'running')",
     "DELETE FROM crawl_frontier WHERE run_id NOT IN (SELECT id FROM runs WHERE status = 'running')",
@@ -235,9 +236,19 @@ class CrawlStore(StoreBase):
         """Drop the frontier and sources of every run that is over, complete or failed (issue
         16): a crawl's working state, read by nothing once its run has stored its verdicts in
         `link_checks` and `links`, and left behind it tens of megabytes in a deep run."""
-        with self._transaction("clear the crawl's working rows") as db:
-            for sql in _CLEAR_OVER:
-                db.execute(sql)
+        # Deleting rows that only refer to runs cannot break a reference. With foreign keys
+        # on, SQLite first collected every rowid to delete in memory (70 MB for the 3 million
+        # source rows of a 100k-link run); with them off it deletes in one pass, and when no
+        # run is running empties the tables outright (a 100k-link run's in half a second).
+        action = "clear the crawl's working rows"
+        self._execute_outside_transaction(action, "PRAGMA foreign_keys = OFF")
+        try:
+            with self._transaction(action) as db:
+                running = db.execute("SELECT 1 FROM runs WHERE status = 'running'").fetchone()
+                for sql in _CLEAR_OVER if running else _CLEAR_ALL:
+                    db.execute(sql)
+        finally:
+            self._execute_outside_transaction(action, "PRAGMA foreign_keys = ON")
 
     def save_crawl_step(self, run_id: int, now: datetime, step: CrawlStep) -> None:
         """In one transaction: queue new links (a known key is ignored), record where links
