@@ -118,15 +118,15 @@ def render_html(report: Report) -> str:
 
 
 def html_parts(report: Report) -> Iterator[str]:
-    """`render_html`'s text in pieces (`batched`), so that a deep run's page is
-    written out without being held whole (issue 15)."""
+    """`render_html`'s text in pieces (`batched`), so that a deep run's page is written out
+    without being held whole (issue 15)."""
     template = template_environment().get_template("report.html")
     rows = [_row(item) for item in sorted(report.resources, key=_severity_then_id)]
     findings = sorted(report.links.where(LINK_FINDINGS), key=_link_severity)
     # The first links that are fine, by URL, out of a pass that holds no more than those.
     fine = (link for link in report.links if link.state not in LINK_FINDINGS)
     others = heapq.nsmallest(MAX_OTHER_LINKS, fine, key=_url)
-    context = dict(
+    page = template.generate(
         run=report.run,
         rows=[row for row in rows if row.item.outcome is not Outcome.OK],
         ok_rows=[row for row in rows if row.item.outcome is Outcome.OK],
@@ -142,7 +142,7 @@ def html_parts(report: Report) -> Iterator[str]:
         feed_href=None if report.run.replay else FEED_FILE,
         index_href=INDEX_FILE,
     )
-    return batched(template.generate(**context))
+    return batched(page)
 
 
 def _link_severity(link: LinkCheck) -> tuple[int, str]:

@@ -48,6 +48,9 @@ FROM crawl_frontier
 WHERE run_id = (SELECT max(id) FROM runs WHERE status = 'running')
 """
 # The working rows of runs no longer running (a crash's abandoned run's too), sources first.
+_ANY_WORKING_ROW = (
+    "SELECT 1 WHERE EXISTS (SELECT 1 FROM crawl_sources) OR EXISTS (SELECT 1 FROM crawl_frontier)"
+)
 _CLEAR_ALL = ("DELETE FROM crawl_sources", "DELETE FROM crawl_frontier")
 _CLEAR_OVER = (
     "DELETE FROM crawl_sources WHERE run_id NOT IN (SELECT id FROM runs WHERE status = 'running')",
@@ -241,6 +244,8 @@ class CrawlStore(StoreBase):
         # source rows of a 100k-link run); with them off it deletes in one pass, and when no
         # run is running empties the tables outright (a 100k-link run's in half a second).
         action = "clear the crawl's working rows"
+        if not self._select(action, _ANY_WORKING_ROW):
+            return  # nothing to clear (a run that was not deep): nothing is written
         self._execute_outside_transaction(action, "PRAGMA foreign_keys = OFF")
         try:
             with self._transaction(action) as db:
