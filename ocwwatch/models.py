@@ -6,6 +6,7 @@ report's keys (DESIGN.md, "Contracts"), so renderers can dump them without renam
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -608,6 +609,14 @@ class CrawlProgress(Record):
 WORKING_LINKS = frozenset({LinkState.OK, LinkState.SKIPPED})
 
 
+# The store's answer to "the first `count` checks in one of these states, by URL".
+FirstByUrl = Callable[[int, frozenset[LinkState]], list[LinkCheck]]
+
+
+def _url_of(check: LinkCheck) -> str:
+    return check.url
+
+
 class LinkChecks(Collection[LinkCheck]):
     """A run's link checks, in the order judged: held, or (a deep run's, which can be a hundred
     thousand) read back from the store on every pass, with only the links to fix held.
@@ -616,25 +625,32 @@ class LinkChecks(Collection[LinkCheck]):
     them is a working state, it goes over the held links to fix instead of the store.
     """
 
-    __slots__ = ("_held", "_read", "_total")
+    __slots__ = ("_first", "_held", "_read", "_total")
 
     def __init__(
         self,
         held: Iterable[LinkCheck] = (),
         *,
         read: Callable[[], Iterator[LinkCheck]] | None = None,
+        first: FirstByUrl | None = None,
         total: int | None = None,
     ) -> None:
         self._held = tuple(held)
         self._read = read
+        self._first = first
         self._total = len(self._held) if total is None else total
 
     @classmethod
     def stored(
-        cls, to_fix: Iterable[LinkCheck], read: Callable[[], Iterator[LinkCheck]], total: int
+        cls,
+        to_fix: Iterable[LinkCheck],
+        read: Callable[[], Iterator[LinkCheck]],
+        first: FirstByUrl,
+        total: int,
     ) -> LinkChecks:
-        """Checks kept in the store: `to_fix` (every link not working) held, all read back."""
-        return cls(to_fix, read=read, total=total)
+        """Checks kept in the store: `to_fix` (every link not working) held, all read back,
+        and `first` to ask the store for the first few by URL."""
+        return cls(to_fix, read=read, first=first, total=total)
 
     def __iter__(self) -> Iterator[LinkCheck]:
         return iter(self._held) if self._read is None else self._read()
@@ -662,12 +678,20 @@ class LinkChecks(Collection[LinkCheck]):
         source = self._held if self._read is not None and not wanted & WORKING_LINKS else self
         return (check for check in source if check.state in wanted)
 
+    def first_by_url(self, count: int, states: Collection[LinkState]) -> list[LinkCheck]:
+        """Up to `count` checks whose state is one of `states`, by URL: asked of the store
+        where they are kept there (it sorts them without reading every one back), else out of
+        a pass that holds no more than `count`."""
+        if self._first is not None:
+            return self._first(count, frozenset(states))
+        return heapq.nsmallest(count, self.where(states), key=_url_of)
+
     def with_updates(self, updated: Iterable[LinkCheck]) -> LinkChecks:
         """The same checks where `updated` (links to fix, by URL) replace the held ones; the
         store, read back, must hold them already."""
         by_url = {check.url: check for check in updated}
         held = (by_url.get(check.url, check) for check in self._held)
-        return LinkChecks(held, read=self._read, total=self._total)
+        return LinkChecks(held, read=self._read, first=self._first, total=self._total)
 
     @classmethod
     def of(cls, value: object) -> LinkChecks:

@@ -27,7 +27,7 @@ from support.crawl import (
 from ocwwatch.crawl import readers
 from ocwwatch.crawl.crawler import FOUND_ON_KEPT
 from ocwwatch.extract import extract_links
-from ocwwatch.models import LinkKind, LinkState, ResourceKind
+from ocwwatch.models import LinkChecks, LinkKind, LinkState, ResourceKind
 from ocwwatch.store import Store
 
 pytestmark = pytest.mark.anyio
@@ -179,6 +179,30 @@ async def test_reports_carry_every_page_of_a_broken_link_and_the_first_of_a_work
     stored = {c.url: c for c in store.load_link_checks(outcomes.report.run.id)}
     assert (stored[notes.url], stored[gone.url]) == (notes, gone)
     assert len(notes.anchors) == FOUND_ON_KEPT
+
+
+async def test_the_store_picks_the_first_links_by_url_as_a_pass_over_all_would(
+    store: Store,
+) -> None:
+    """`first_by_url` on a deep run's checks is answered by the store, sorted there: the same
+    links, in the same order, as a pass over every check read back (issue 15)."""
+    pages = [f"pages/p{n:02}/" for n in range(12)]
+    mock = site(*pages)
+    for n, path in enumerate(pages):
+        mock.routes[HOME + path] = ok(page(f"../../notes-{n}.pdf", f"../../gone-{n}.pdf"))
+        mock.routes[HOME + f"notes-{n}.pdf"] = pdf()
+    outcomes = await deep_run(config(mock), store, transport=mock.transport())
+    links = outcomes.report.links
+    assert "stored" in repr(links)  # read back from the store, not held
+    working = {LinkState.OK, LinkState.SKIPPED}
+    every = sorted((c for c in links if c.state in working), key=lambda c: c.url)
+    assert len(every) > 12
+    assert links.first_by_url(5, working) == every[:5]
+    assert links.first_by_url(1000, working) == every
+    dead = links.first_by_url(3, {LinkState.DEAD})
+    assert [c.url for c in dead] == sorted(c.url for c in links.where({LinkState.DEAD}))[:3]
+    held = LinkChecks(tuple(links))  # the same checks held: the pass in Python agrees
+    assert held.first_by_url(5, working) == every[:5]
 
 
 async def test_link_kinds_are_recorded(store: Store) -> None:

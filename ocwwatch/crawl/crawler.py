@@ -572,7 +572,11 @@ class DeepCrawl:
             after = batch[-1].entry.seq
         await self.writer.settle()
         to_fix = self.store.link_checks_to_fix(self.run_id)
-        return LinkChecks.stored(to_fix, self.store.stored_link_checks(self.run_id), total)
+        read, first = (
+            self.store.stored_link_checks(self.run_id),
+            self.store.first_link_checks(self.run_id),
+        )
+        return LinkChecks.stored(to_fix, read, first, total)
 
     def judge(self, found: FoundLink, previous: LinkCheck | None, now: datetime) -> LinkCheck:
         """A found link's check, ok after all when the settings accept its status."""

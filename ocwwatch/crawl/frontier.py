@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 from ocwwatch.models import (
     CrawledPage,
     CrawlStep,
+    FirstByUrl,
     FoundCheck,
     FoundLink,
     FrontierEntry,
@@ -51,6 +52,8 @@ class Frontier(Protocol):
     def save_found_checks(self, run_id: int, checks: Sequence[FoundCheck]) -> None: ...
 
     def stored_link_checks(self, run_id: int) -> Callable[[], Iterator[LinkCheck]]: ...
+
+    def first_link_checks(self, run_id: int) -> FirstByUrl: ...
 
     def load_crawled_page(self, url_key: str) -> CrawledPage | None: ...
 

@@ -8,7 +8,6 @@ judge anything, and it does no I/O beyond loading its own templates.
 from __future__ import annotations
 
 import functools
-import heapq
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from ocwwatch.models import (
     Against,
     Change,
     LinkCheck,
+    LinkState,
     Observation,
     Outcome,
     PromiseCheck,
@@ -56,6 +56,7 @@ FEED_FILE = "feed.xml"
 # Links that need nothing, listed in the page up to this many (a deep run finds tens of
 # thousands); the JSON report lists them all.
 MAX_OTHER_LINKS = 1000
+FINE_LINKS = frozenset(LinkState) - frozenset(LINK_FINDINGS)
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,7 @@ def html_parts(report: Report) -> Iterator[str]:
     template = template_environment().get_template("report.html")
     rows = [_row(item) for item in sorted(report.resources, key=_severity_then_id)]
     findings = sorted(report.links.where(LINK_FINDINGS), key=_link_severity)
-    # The first links that are fine, by URL, out of a pass that holds no more than those.
-    fine = (link for link in report.links if link.state not in LINK_FINDINGS)
-    others = heapq.nsmallest(MAX_OTHER_LINKS, fine, key=_url)
+    others = report.links.first_by_url(MAX_OTHER_LINKS, FINE_LINKS)
     page = template.generate(
         run=report.run,
         rows=[row for row in rows if row.item.outcome is not Outcome.OK],
@@ -147,10 +146,6 @@ def html_parts(report: Report) -> Iterator[str]:
 
 def _link_severity(link: LinkCheck) -> tuple[int, str]:
     return LINK_FINDINGS.index(link.state), link.url
-
-
-def _url(link: LinkCheck) -> str:
-    return link.url
 
 
 def _severity_then_id(item: Observation) -> tuple[int, str]:

@@ -15,12 +15,14 @@ from ocwwatch.models import (
     CrawledPage,
     CrawlProgress,
     CrawlStep,
+    FirstByUrl,
     FoundCheck,
     FoundLink,
     FrontierEntry,
     Link,
     LinkCheck,
     LinkProbe,
+    LinkState,
     Validators,
 )
 from ocwwatch.store.base import StoreBase
@@ -116,6 +118,10 @@ FROM (
 """
 _TO_FIX = "SELECT * FROM link_checks WHERE run_id = ? AND state NOT IN (?, ?) ORDER BY id"
 _CHECKS_AFTER = "SELECT * FROM link_checks WHERE run_id = ? AND id > ? ORDER BY id LIMIT 500"
+_FIRST_BY_URL = """
+SELECT * FROM link_checks WHERE run_id = ? AND state IN (SELECT value FROM json_each(?))
+ORDER BY url LIMIT ?
+"""
 # Links whose latest check said `ok`, made by a complete run, asked between two times. A time
 # after `now` (a clock that was set back, another machine's skew) is stale, never fresh: else a
 # dead link would keep that `ok` for as long as the skew lasts (issue 11).
@@ -341,6 +347,20 @@ class CrawlStore(StoreBase):
                     after = rows[-1]["id"]
 
         return read
+
+    def first_link_checks(self, run_id: int) -> FirstByUrl:
+        """What asks for the first few of this run's link checks in some states, by URL, on a
+        read-only connection of its own: SQLite keeps only those while it sorts, where a pass
+        in Python would read back and parse every check (issue 15)."""
+        path, opener = self.path, type(self).open_read_only
+
+        def first(count: int, states: frozenset[LinkState]) -> list[LinkCheck]:
+            params = [run_id, json.dumps(sorted(states)), count]
+            with opener(path) as store:
+                rows = store._select("read link checks", _FIRST_BY_URL, params)
+                return [store._parse("link_checks", r, link_check_from_row) for r in rows]
+
+        return first
 
     def fresh_links(
         self, urls: Sequence[str], since: datetime, now: datetime
