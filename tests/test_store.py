@@ -41,6 +41,7 @@ from ocwwatch.models import (
     Suggestion,
     Validators,
 )
+from ocwwatch.pipeline.run import crawl_rows_cleared
 from ocwwatch.store import MIGRATIONS, Store
 
 GOLDEN_SCHEMA = Path(__file__).parent / "fixtures" / "golden" / "schema.sql"
@@ -616,6 +617,25 @@ def test_clearing_the_crawl_drops_the_rows_of_runs_that_are_over(
     # Foreign keys, off for the clearing, are enforced again after it.
     with pytest.raises(StoreError, match="FOREIGN KEY"):
         store.save_crawl_step(running + 100, T0, step)
+
+
+def test_the_space_of_cleared_crawl_rows_goes_back_to_the_disk(store: Store, db_path: Path) -> None:
+    """A deep run's sources (here 4 MB of them) are cleared once it is over and the file
+    shrinks back (issue 15: a 20k-link run's sources left hundreds of MB of free pages)."""
+    run_id = store.start_run(T0)
+    pages = [
+        (SITE + f"a/{n}", SITE + f"p/{n % 50}/", "x" * 150, "a[href]", "link")
+        for n in range(20_000)
+    ]
+    store.save_crawl_step(run_id, T0, CrawlStep(sources=pages))
+    store.finish_run(run_id, at(1), Counts(), offline=False)
+    grown = db_path.stat().st_size
+    with crawl_rows_cleared(store):
+        pass
+    assert query(db_path, "SELECT count(*) FROM crawl_sources") == [(0,)]
+    assert db_path.stat().st_size < grown / 4
+    with crawl_rows_cleared(store):  # nothing to clear: nothing written, nothing vacuumed
+        pass
 
 
 def test_crawled_page_round_trips(store: Store) -> None:

@@ -241,17 +241,18 @@ class CrawlStore(StoreBase):
         [row] = self._select("count the crawl's progress", _PROGRESS)
         return CrawlProgress.model_validate(dict(row))
 
-    def clear_crawl_rows(self) -> None:
+    def clear_crawl_rows(self) -> bool:
         """Drop the frontier and sources of every run that is over, complete or failed (issue
         16): a crawl's working state, read by nothing once its run has stored its verdicts in
-        `link_checks` and `links`, and left behind it tens of megabytes in a deep run."""
+        `link_checks` and `links`, and left behind it tens of megabytes in a deep run. Whether
+        there was anything to drop."""
         # Deleting rows that only refer to runs cannot break a reference. With foreign keys
         # on, SQLite first collected every rowid to delete in memory (70 MB for the 3 million
         # source rows of a 100k-link run); with them off it deletes in one pass, and when no
         # run is running empties the tables outright (a 100k-link run's in half a second).
         action = "clear the crawl's working rows"
         if not self._select(action, _ANY_WORKING_ROW):
-            return  # nothing to clear (a run that was not deep): nothing is written
+            return False  # nothing to clear (a run that was not deep): nothing is written
         self._execute_outside_transaction(action, "PRAGMA foreign_keys = OFF")
         try:
             with self._transaction(action) as db:
@@ -260,6 +261,7 @@ class CrawlStore(StoreBase):
                     db.execute(sql)
         finally:
             self._execute_outside_transaction(action, "PRAGMA foreign_keys = ON")
+        return True
 
     def save_crawl_step(self, run_id: int, now: datetime, step: CrawlStep) -> None:
         """In one transaction: queue new links (a known key is ignored), record where links
