@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -636,6 +637,31 @@ def test_the_space_of_cleared_crawl_rows_goes_back_to_the_disk(store: Store, db_
     assert db_path.stat().st_size < grown / 4
     with crawl_rows_cleared(store):  # nothing to clear: nothing written, nothing vacuumed
         pass
+
+
+def test_a_crawled_pages_links_are_kept_packed_and_old_text_ones_still_read(
+    store: Store, db_path: Path
+) -> None:
+    """A page's links are stored zlib-packed (issue 15: a course page's 16 kB of JSON repeats
+    itself); a row stored as JSON text before that reads back the same."""
+    links = tuple(Link(url=SITE + f"pages/unit-{n}/", text="Unit — 微積分") for n in range(200))
+    page = CrawledPage(
+        url=SITE + "a/",
+        final_url=SITE + "a/",
+        validators=Validators(etag='"a1"'),
+        page_kind=PageKind.OCW_PAGE,
+        links=links,
+    )
+    run_id = store.start_run(T0)
+    store.save_crawl_step(run_id, T0, CrawlStep(pages=[page]))
+    [(kind, size)] = query(db_path, "SELECT typeof(links), length(links) FROM crawled_pages")
+    text = json.dumps([link.to_row() for link in links], ensure_ascii=False)
+    assert kind == "blob"
+    assert isinstance(size, int)
+    assert size < len(text.encode()) / 4
+    with closing(sqlite3.connect(db_path)) as db, db:
+        db.execute("UPDATE crawled_pages SET links = ?", [text])
+    assert store.load_crawled_page(SITE + "a/") == page
 
 
 def test_crawled_page_round_trips(store: Store) -> None:
