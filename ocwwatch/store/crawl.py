@@ -50,11 +50,12 @@ SELECT count(*) AS found,
 FROM crawl_frontier
 WHERE run_id = (SELECT max(id) FROM runs WHERE status = 'running')
 """
-# The working rows of runs no longer running (a crash's abandoned run's too), sources first.
 PACK_LEVEL = 1  # zlib's fastest: 5.3 times smaller on OCW pages' links, 6 at its default
 _ANY_WORKING_ROW = (
     "SELECT 1 WHERE EXISTS (SELECT 1 FROM crawl_sources) OR EXISTS (SELECT 1 FROM crawl_frontier)"
 )
+# Every working row (no run is running), or those of runs no longer running (a crash's
+# abandoned run's too), sources first.
 _CLEAR_ALL = ("DELETE FROM crawl_sources", "DELETE FROM crawl_frontier")
 _CLEAR_OVER = (
     "DELETE FROM crawl_sources WHERE run_id NOT IN (SELECT id FROM runs WHERE status = 'running')",

@@ -10,9 +10,11 @@ and ocwwatch asks 8 at a time per host, so that the 100k run takes minutes, not 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,8 +41,17 @@ class Point:
     requests: int
     wall: float
     rss_mb: float  # peak RSS of the whole command: crawl, judging, reports
-    database_mb: float
+    database_mb: float  # on disk once the run is over (with its -wal)
+    peak_database_mb: float  # on disk at its largest during the run
     key: str
+
+
+def database_bytes(folder: Path) -> int:
+    total = 0
+    for path in folder.glob("ocwwatch.db*"):
+        with contextlib.suppress(FileNotFoundError):  # the -wal goes when the run closes it
+            total += path.stat().st_size
+    return total
 
 
 def ocwwatch_point(served: Served, label: str, run: str, config: Path) -> Point:
@@ -54,7 +65,21 @@ def ocwwatch_point(served: Served, label: str, run: str, config: Path) -> Point:
         status = done.returncode
         return done.wall, done.rss_mb, done.cpu
 
-    seen = observed(served, action)
+    peak_database = 0
+    done = threading.Event()
+
+    def watch_database() -> None:  # the file at its largest, while the crawl's rows are in it
+        nonlocal peak_database
+        while not done.wait(0.25):
+            peak_database = max(peak_database, database_bytes(config.parent))
+
+    watcher = threading.Thread(target=watch_database, daemon=True)
+    watcher.start()
+    try:
+        seen = observed(served, action)
+    finally:
+        done.set()
+        watcher.join()
     if status not in {0, 1}:  # 1: --fail-on found dead links, as it should here
         raise SystemExit(f"bench_memory: ocwwatch exited {status}: {' '.join(command)}")
     report = json.loads((config.parent / "reports" / "latest.json").read_text("utf-8"))
@@ -66,7 +91,6 @@ def ocwwatch_point(served: Served, label: str, run: str, config: Path) -> Point:
         },
     }
     problems = check_key(result, served.key)
-    database = sum(path.stat().st_size for path in config.parent.glob("ocwwatch.db*"))
     return Point(
         label,
         run,
@@ -74,7 +98,8 @@ def ocwwatch_point(served: Served, label: str, run: str, config: Path) -> Point:
         seen.requests,
         seen.wall,
         seen.rss_mb,
-        database / 2**20,
+        database_bytes(config.parent) / 2**20,
+        peak_database / 2**20,
         f"{len(problems)} differences" if problems else "matched exactly",
     )
 
@@ -88,7 +113,8 @@ def size_points(label: str) -> list[Point]:
             print(
                 f"{label:>5} {run:<6} {point.links:>8,} links {point.requests:>8,} requests"
                 f" {point.wall:7.1f} s  peak RSS {point.rss_mb:6.1f} MB"
-                f"  database {point.database_mb:6.1f} MB  key {point.key}",
+                f"  database {point.database_mb:6.1f} MB (at most {point.peak_database_mb:.0f})"
+                f"  key {point.key}",
                 flush=True,
             )
             points.append(point)
