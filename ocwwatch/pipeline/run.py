@@ -147,15 +147,19 @@ def check_and_publish(
     return outcomes
 
 
+CLEARED_VACUUM_SHARE = 0.5  # of the file free once the crawl's rows are cleared: VACUUM
+
+
 @contextmanager
 def crawl_rows_cleared(store: Store) -> Iterator[None]:
     """Once the run is over, complete or failed, its crawl frontier and sources go (issue 16):
     reports, `report N`, `history` and the JSON read `link_checks` and `links`, never these.
     A failure to clear (a full disk) is logged, not the run's: the next run's end clears them.
 
-    The space they took is given back to the disk (VACUUM, as after pruning, when a quarter of
-    the file or 64 MB is free): a 20k-link run's sources are hundreds of megabytes, which
-    would otherwise stay in the file between runs."""
+    The space they took is given back to the disk when it is at least half the file (a
+    20k-link run's sources are hundreds of megabytes, which would otherwise stay in the file
+    between runs): VACUUM then rewrites no more than the crawl itself wrote. Where a long
+    history makes them less, the next run reuses the free pages instead."""
     try:
         yield
     finally:
@@ -166,7 +170,7 @@ def crawl_rows_cleared(store: Store) -> Iterator[None]:
             cleared = False
         if cleared:
             try:
-                freed = store.vacuum_if_worth_it()
+                freed = store.vacuum_if_worth_it(share=CLEARED_VACUUM_SHARE)
             except StoreError as exc:
                 log.warning("the crawl's working rows' space stays in the file: %s", exc)
             else:

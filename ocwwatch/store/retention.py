@@ -88,15 +88,18 @@ class RetentionStore(StoreBase):
             for statement in _DROP_RUNS:
                 db.execute(statement, [json.dumps(run_ids)])
 
-    def vacuum_if_worth_it(self) -> int:
-        """VACUUM when free pages are a quarter of the file or 64 MB; the bytes it freed."""
+    def vacuum_if_worth_it(self, *, share: float | None = None) -> int:
+        """VACUUM when free pages are a quarter of the file or 64 MB, or, given `share`, when
+        they are at least that share of it; the bytes it freed."""
         rows = self._select(
             "read free pages",
             "SELECT p.page_size * f.freelist_count AS free, p.page_size * c.page_count AS size "
             "FROM pragma_page_size AS p, pragma_freelist_count AS f, pragma_page_count AS c",
         )
         free, size = int(rows[0]["free"]), int(rows[0]["size"])
-        if free < VACUUM_FREED_BYTES and free < VACUUM_FREED_SHARE * size:
+        if share is not None and free < share * size:
+            return 0
+        if share is None and free < VACUUM_FREED_BYTES and free < VACUUM_FREED_SHARE * size:
             return 0
         before = self.path.stat().st_size
         self._execute_outside_transaction("vacuum the database", "VACUUM")
