@@ -7,12 +7,12 @@ report's keys (DESIGN.md, "Contracts"), so renderers can dump them without renam
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic_core import core_schema
@@ -609,8 +609,22 @@ class CrawlProgress(Record):
 WORKING_LINKS = frozenset({LinkState.OK, LinkState.SKIPPED})
 
 
-# The store's answer to "the first `count` checks in one of these states, by URL".
-FirstByUrl = Callable[[int, frozenset[LinkState]], list[LinkCheck]]
+class KeptChecks(Protocol):
+    """Where a deep run's link checks are kept (store/crawl.py): each call asks the store on
+    a read-only connection of its own, so that a report can go over them after the store that
+    wrote them has closed, and nothing holds them all (issue 15)."""
+
+    def all(self) -> Iterator[LinkCheck]:
+        """Every check, in the order saved, read back a batch at a time."""
+        ...
+
+    def first_by_url(self, count: int, states: frozenset[LinkState]) -> list[LinkCheck]:
+        """Up to `count` checks in one of `states`, by URL, sorted by the store."""
+        ...
+
+    def states_of(self, urls: frozenset[str]) -> dict[str, LinkState]:
+        """The state of each of `urls` that was checked."""
+        ...
 
 
 def _url_of(check: LinkCheck) -> str:
@@ -619,41 +633,32 @@ def _url_of(check: LinkCheck) -> str:
 
 class LinkChecks(Collection[LinkCheck]):
     """A run's link checks, in the order judged: held, or (a deep run's, which can be a hundred
-    thousand) read back from the store on every pass, with only the links to fix held.
+    thousand) kept in the store and asked of it on every pass, with only the links to fix held.
 
     `where(states)` is the cheap pass for renderers that want some states only: when none of
     them is a working state, it goes over the held links to fix instead of the store.
     """
 
-    __slots__ = ("_first", "_held", "_read", "_total")
+    __slots__ = ("_held", "_kept", "_total")
 
     def __init__(
         self,
         held: Iterable[LinkCheck] = (),
         *,
-        read: Callable[[], Iterator[LinkCheck]] | None = None,
-        first: FirstByUrl | None = None,
+        kept: KeptChecks | None = None,
         total: int | None = None,
     ) -> None:
         self._held = tuple(held)
-        self._read = read
-        self._first = first
+        self._kept = kept
         self._total = len(self._held) if total is None else total
 
     @classmethod
-    def stored(
-        cls,
-        to_fix: Iterable[LinkCheck],
-        read: Callable[[], Iterator[LinkCheck]],
-        first: FirstByUrl,
-        total: int,
-    ) -> LinkChecks:
-        """Checks kept in the store: `to_fix` (every link not working) held, all read back,
-        and `first` to ask the store for the first few by URL."""
-        return cls(to_fix, read=read, first=first, total=total)
+    def stored(cls, to_fix: Iterable[LinkCheck], kept: KeptChecks, total: int) -> LinkChecks:
+        """Checks kept in the store: `to_fix` (every link not working) held, all asked of it."""
+        return cls(to_fix, kept=kept, total=total)
 
     def __iter__(self) -> Iterator[LinkCheck]:
-        return iter(self._held) if self._read is None else self._read()
+        return iter(self._held) if self._kept is None else self._kept.all()
 
     def __len__(self) -> int:
         return self._total
@@ -669,29 +674,37 @@ class LinkChecks(Collection[LinkCheck]):
     __hash__ = None  # type: ignore[assignment]  # equal to tuples, so not hashable
 
     def __repr__(self) -> str:
-        where = "held" if self._read is None else "stored"
+        where = "held" if self._kept is None else "stored"
         return f"LinkChecks({self._total} {where})"
 
     def where(self, states: Collection[LinkState]) -> Iterator[LinkCheck]:
         """The checks whose state is one of `states`, in order."""
         wanted = frozenset(states)
-        source = self._held if self._read is not None and not wanted & WORKING_LINKS else self
+        source = self._held if self._kept is not None and not wanted & WORKING_LINKS else self
         return (check for check in source if check.state in wanted)
 
     def first_by_url(self, count: int, states: Collection[LinkState]) -> list[LinkCheck]:
         """Up to `count` checks whose state is one of `states`, by URL: asked of the store
         where they are kept there (it sorts them without reading every one back), else out of
         a pass that holds no more than `count`."""
-        if self._first is not None:
-            return self._first(count, frozenset(states))
+        if self._kept is not None:
+            return self._kept.first_by_url(count, frozenset(states))
         return heapq.nsmallest(count, self.where(states), key=_url_of)
+
+    def states_of(self, urls: Collection[str]) -> dict[str, LinkState]:
+        """The state this run gave each of `urls` it checked: asked of the store where the
+        checks are kept there, else out of one pass."""
+        wanted = frozenset(urls)
+        if self._kept is not None:
+            return self._kept.states_of(wanted) if wanted else {}
+        return {check.url: check.state for check in self._held if check.url in wanted}
 
     def with_updates(self, updated: Iterable[LinkCheck]) -> LinkChecks:
         """The same checks where `updated` (links to fix, by URL) replace the held ones; the
         store, read back, must hold them already."""
         by_url = {check.url: check for check in updated}
         held = (by_url.get(check.url, check) for check in self._held)
-        return LinkChecks(held, read=self._read, first=self._first, total=self._total)
+        return LinkChecks(held, kept=self._kept, total=self._total)
 
     @classmethod
     def of(cls, value: object) -> LinkChecks:

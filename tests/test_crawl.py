@@ -181,11 +181,10 @@ async def test_reports_carry_every_page_of_a_broken_link_and_the_first_of_a_work
     assert len(notes.anchors) == FOUND_ON_KEPT
 
 
-async def test_the_store_picks_the_first_links_by_url_as_a_pass_over_all_would(
-    store: Store,
-) -> None:
-    """`first_by_url` on a deep run's checks is answered by the store, sorted there: the same
-    links, in the same order, as a pass over every check read back (issue 15)."""
+async def test_the_store_answers_as_a_pass_over_every_check_would(store: Store) -> None:
+    """`first_by_url` and `states_of` on a deep run's checks are answered by the store (sorted
+    and picked there): the same links, in the same order, as a pass over every check read back
+    (issue 15)."""
     pages = [f"pages/p{n:02}/" for n in range(12)]
     mock = site(*pages)
     for n, path in enumerate(pages):
@@ -201,8 +200,12 @@ async def test_the_store_picks_the_first_links_by_url_as_a_pass_over_all_would(
     assert links.first_by_url(1000, working) == every
     dead = links.first_by_url(3, {LinkState.DEAD})
     assert [c.url for c in dead] == sorted(c.url for c in links.where({LinkState.DEAD}))[:3]
+    asked = {dead[0].url, every[0].url, HOME + "never-linked/"}
+    states = {dead[0].url: LinkState.DEAD, every[0].url: every[0].state}
+    assert links.states_of(asked) == states
     held = LinkChecks(tuple(links))  # the same checks held: the pass in Python agrees
     assert held.first_by_url(5, working) == every[:5]
+    assert held.states_of(asked) == states
 
 
 async def test_link_kinds_are_recorded(store: Store) -> None:

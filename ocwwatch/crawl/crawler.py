@@ -572,11 +572,7 @@ class DeepCrawl:
             after = batch[-1].entry.seq
         await self.writer.settle()
         to_fix = self.store.link_checks_to_fix(self.run_id)
-        read, first = (
-            self.store.stored_link_checks(self.run_id),
-            self.store.first_link_checks(self.run_id),
-        )
-        return LinkChecks.stored(to_fix, read, first, total)
+        return LinkChecks.stored(to_fix, self.store.kept_checks(self.run_id), total)
 
     def judge(self, found: FoundLink, previous: LinkCheck | None, now: datetime) -> LinkCheck:
         """A found link's check, ok after all when the settings accept its status."""

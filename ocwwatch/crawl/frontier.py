@@ -4,7 +4,7 @@ protocol the pipeline's Store satisfies. The crawl imports no store (issue 10).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -12,10 +12,10 @@ from typing import Protocol, TypeVar
 from ocwwatch.models import (
     CrawledPage,
     CrawlStep,
-    FirstByUrl,
     FoundCheck,
     FoundLink,
     FrontierEntry,
+    KeptChecks,
     LinkCheck,
 )
 
@@ -51,9 +51,7 @@ class Frontier(Protocol):
 
     def save_found_checks(self, run_id: int, checks: Sequence[FoundCheck]) -> None: ...
 
-    def stored_link_checks(self, run_id: int) -> Callable[[], Iterator[LinkCheck]]: ...
-
-    def first_link_checks(self, run_id: int) -> FirstByUrl: ...
+    def kept_checks(self, run_id: int) -> KeptChecks: ...
 
     def load_crawled_page(self, url_key: str) -> CrawledPage | None: ...
 

@@ -75,11 +75,11 @@ def news_since(report: Report, standing_before: Mapping[str, str]) -> News:
     """
     now = finding_lines(report)
     resources = {o.id: o.outcome for o in report.resources}
-    # The states this run gave the links of earlier findings: one pass, holding those only.
+    # The states this run gave the links of earlier findings (asked of the store in a deep run).
     asked = {
         key.split(":", 1)[1].rsplit(":", 1)[0] for key in standing_before if key[:5] == "link:"
     }
-    links = {link.url: link.state for link in report.links if link.url in asked} if asked else {}
+    links = report.links.states_of(asked)
     standing = dict(now)
     dropped = set()
     for key, line in standing_before.items():

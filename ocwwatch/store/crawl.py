@@ -10,13 +10,13 @@ import json
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from ocwwatch.models import (
     WORKING_LINKS,
     CrawledPage,
     CrawlProgress,
     CrawlStep,
-    FirstByUrl,
     FoundCheck,
     FoundLink,
     FrontierEntry,
@@ -121,6 +121,9 @@ FROM (
 """
 _TO_FIX = "SELECT * FROM link_checks WHERE run_id = ? AND state NOT IN (?, ?) ORDER BY id"
 _CHECKS_AFTER = "SELECT * FROM link_checks WHERE run_id = ? AND id > ? ORDER BY id LIMIT 500"
+_STATES_OF = """
+SELECT url, state FROM link_checks WHERE run_id = ? AND url IN (SELECT value FROM json_each(?))
+"""
 _FIRST_BY_URL = """
 SELECT * FROM link_checks WHERE run_id = ? AND state IN (SELECT value FROM json_each(?))
 ORDER BY url LIMIT ?
@@ -346,34 +349,9 @@ class CrawlStore(StoreBase):
             db.conn.executemany(_SAVE_FOUND, rows)
             db.conn.executemany(_UPSERT_LINK, rows)
 
-    def stored_link_checks(self, run_id: int) -> Callable[[], Iterator[LinkCheck]]:
-        """What reads this run's link checks back, in the order saved, a batch at a time, on
-        a read-only connection of its own: a report can go over them after this store has
-        closed, and never holds them all (issue 15)."""
-        path, opener = self.path, type(self).open_read_only
-
-        def read() -> Iterator[LinkCheck]:
-            with opener(path) as store:
-                after = 0
-                while rows := store._select("read link checks", _CHECKS_AFTER, [run_id, after]):
-                    yield from (store._parse("link_checks", r, link_check_from_row) for r in rows)
-                    after = rows[-1]["id"]
-
-        return read
-
-    def first_link_checks(self, run_id: int) -> FirstByUrl:
-        """What asks for the first few of this run's link checks in some states, by URL, on a
-        read-only connection of its own: SQLite keeps only those while it sorts, where a pass
-        in Python would read back and parse every check (issue 15)."""
-        path, opener = self.path, type(self).open_read_only
-
-        def first(count: int, states: frozenset[LinkState]) -> list[LinkCheck]:
-            params = [run_id, json.dumps(sorted(states)), count]
-            with opener(path) as store:
-                rows = store._select("read link checks", _FIRST_BY_URL, params)
-                return [store._parse("link_checks", r, link_check_from_row) for r in rows]
-
-        return first
+    def kept_checks(self, run_id: int) -> KeptLinkChecks:
+        """This run's link checks as kept here, to be asked again (models.KeptChecks)."""
+        return KeptLinkChecks(self.path, run_id, type(self).open_read_only)
 
     def fresh_links(
         self, urls: Sequence[str], since: datetime, now: datetime
@@ -393,3 +371,32 @@ class CrawlStore(StoreBase):
         sql = "SELECT * FROM crawled_pages WHERE url = ?"
         rows = self._select("read crawled pages", sql, [url_key])
         return self._parse("crawled_pages", rows[0], _page_from_row) if rows else None
+
+
+class KeptLinkChecks:
+    """One run's link checks in the store (models.KeptChecks), each question asked on a
+    read-only connection of its own: a report can go over them after the store that wrote them
+    has closed, and only a batch of 500 is held at a time (issue 15)."""
+
+    def __init__(self, path: Path, run_id: int, opener: Callable[[Path], StoreBase]) -> None:
+        self.path, self.run_id, self.opener = path, run_id, opener
+
+    def all(self) -> Iterator[LinkCheck]:
+        with self.opener(self.path) as store:
+            after = 0
+            while rows := store._select("read link checks", _CHECKS_AFTER, [self.run_id, after]):
+                yield from (store._parse("link_checks", r, link_check_from_row) for r in rows)
+                after = rows[-1]["id"]
+
+    def first_by_url(self, count: int, states: frozenset[LinkState]) -> list[LinkCheck]:
+        # SQLite keeps only `count` rows while it sorts; a pass in Python would parse them all.
+        params = [self.run_id, json.dumps(sorted(states)), count]
+        with self.opener(self.path) as store:
+            rows = store._select("read link checks", _FIRST_BY_URL, params)
+            return [store._parse("link_checks", r, link_check_from_row) for r in rows]
+
+    def states_of(self, urls: frozenset[str]) -> dict[str, LinkState]:
+        params = [self.run_id, json.dumps(sorted(urls))]
+        with self.opener(self.path) as store:
+            rows = store._select("read link states", _STATES_OF, params)
+            return {row["url"]: LinkState(row["state"]) for row in rows}
