@@ -272,7 +272,10 @@ def page_links_fast(page: Page) -> tuple[tuple[Link, ...], tuple[Link, ...], tup
     return found, unfetchable, tuple(links.own)
 
 
-@lru_cache(maxsize=1 << 13)
+# The two caches below hold what a site's pages repeat (menus, footers, style sheets): a few
+# hundred entries a site. Sized so that a crawl's dozens of sites fit, not its every link:
+# full at 32k and 8k entries they held 29 MB, most of a 100k-link crawl's growth (issue 15).
+@lru_cache(maxsize=1 << 12)
 def _shared_link(url: str, text: str, element: str, kind: ElementKind, nofollow: bool) -> Link:
     """One record for a link that a site's pages repeat (its menu, footer, style sheets and
     scripts are on every page): built and validated once, not once a page. Links are frozen."""
@@ -309,6 +312,6 @@ def _resolver(base: str) -> Callable[[str], tuple[str, bool] | None]:
     return resolve
 
 
-@lru_cache(maxsize=1 << 15)
+@lru_cache(maxsize=1 << 13)
 def _resolve_shared(origin: str, href: str) -> tuple[str, bool] | None:
     return resolve_href(origin, href)
