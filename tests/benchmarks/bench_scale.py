@@ -230,6 +230,47 @@ def floor_run(served: Served, concurrency: int) -> Run:
     return Run(**{**vars(run), "key": "(not a checker: GET each planned URL once)"})
 
 
+async def read_answers(origin: str, paths: list[str]) -> None:
+    """GET `paths` (shared by the host's connections) one after another on one keep-alive
+    connection, reading each answer's headers and content-length body."""
+    host, port = origin.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    while paths:
+        writer.write(f"GET {paths.pop()} HTTP/1.1\r\nhost: {host}\r\n\r\n".encode())
+        length = 0
+        while (line := await reader.readline()) not in {b"\r\n", b""}:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await reader.readexactly(length)
+    writer.close()
+
+
+def socket_floor_run(served: Served, concurrency: int) -> Run:
+    """The same URL list as the httpx floor over bare asyncio sockets, `concurrency` keep-alive
+    connections per host: what the mirror itself costs over the limit, with (almost) no client."""
+    by_origin: dict[str, list[str]] = {}
+    for role, path in served.mirror.plan:
+        by_origin.setdefault(served.origins[role], []).append(path)
+
+    async def fetch() -> None:
+        await asyncio.gather(
+            *(
+                read_answers(origin, paths)
+                for origin, paths in by_origin.items()
+                for _ in range(concurrency)
+            )
+        )
+
+    def action() -> tuple[float, float, float]:
+        started, cpu = time.perf_counter(), time.process_time()
+        asyncio.run(fetch())
+        return time.perf_counter() - started, 0.0, time.process_time() - cpu
+
+    run = observed(served, action)
+    return Run(**{**vars(run), "key": "(not a checker: raw GETs on kept-alive sockets)"})
+
+
 # --- peers ------------------------------------------------------------------------------------
 
 
@@ -295,6 +336,17 @@ class Row:
     def warm_ratio(self) -> float:
         assert self.warm is not None
         return median([w.wall / c.wall for c, w in zip(self.runs, self.warm, strict=True)])
+
+    def warm_limit_ratio(self) -> float:
+        """The warm run's own limit over the cold run's: the least `warm / cold wall` can be,
+        since the warm run still asks its pages (conditionally) and the failing links again."""
+        assert self.warm is not None
+        return median(
+            [
+                w.limit(self.latency, self.concurrency) / c.limit(self.latency, self.concurrency)
+                for c, w in zip(self.runs, self.warm, strict=True)
+            ]
+        )
 
     def key(self) -> str:
         verdicts = Counter(r.key for r in self.runs)
@@ -364,10 +416,17 @@ def latency_size(label: str, args: argparse.Namespace) -> list[Row]:
         for row in rows:
             print(table_line(row), flush=True)
         not_modified = int(median([w.not_modified for w in warms]))
-        print(f"{'':18} warm / cold wall {rows[0].warm_ratio():.2f}; {not_modified:,} answered 304")
+        print(
+            f"{'':18} warm / cold wall {rows[0].warm_ratio():.2f}"
+            f" (warm limit / cold limit {rows[0].warm_limit_ratio():.2f});"
+            f" {not_modified:,} answered 304"
+        )
         floor = [floor_run(served, concurrency) for _ in range(args.floor_repeat)]
         if floor:
             rows.append(Row("httpx floor", floor, latency, concurrency))
+            print(table_line(rows[-1]), flush=True)
+            sockets = [socket_floor_run(served, concurrency) for _ in range(args.floor_repeat)]
+            rows.append(Row("socket floor", sockets, latency, concurrency))
             print(table_line(rows[-1]), flush=True)
         for name, runner in peer_runners(args.peers, served, concurrency).items():
             if isinstance(runner, str):
@@ -403,6 +462,10 @@ def summary(results: dict[str, list[Row]]) -> None:
         label: next(r for r in rows if r.tool == "ocwwatch cold") for label, rows in results.items()
     }
     print(f"{'warm / cold':<15}" + "".join(f"{cold[label].warm_ratio():9.2f} " for label in labels))
+    print(
+        f"{'warm lim/cold':<15}"
+        + "".join(f"{cold[label].warm_limit_ratio():9.2f} " for label in labels)
+    )
     print(
         f"{'ocwwatch RSS MB':<15}"
         + "".join(f"{median([r.rss_mb for r in cold[label].runs]):9.0f} " for label in labels)
