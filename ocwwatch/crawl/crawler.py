@@ -70,7 +70,7 @@ REUSED = "earlier run"  # the probe method of a verdict taken over within rechec
 class DeepOptions:
     """How hard the crawl works; per-host politeness is the Fetcher's policy, not this."""
 
-    workers: int = 16  # links in flight across every host
+    workers: int = 32  # links in flight across every host (16 per slot at the default 2)
     extract_workers: int = 0  # processes that read pages (0: this one)
     check_external: bool = True
     respect_robots: bool = True

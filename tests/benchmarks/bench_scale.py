@@ -475,21 +475,19 @@ def summary(results: dict[str, list[Row]]) -> None:
 
 def ceiling(args: argparse.Namespace) -> None:
     concurrency = args.ceiling_concurrency
-    workers = min(256, 4 * concurrency)
     with serve(SIZES[CEILING_SIZE], 0.0, 0) as served:
         describe(f"ceiling, {CEILING_SIZE}", served)
-        print(
-            f"   latency 0, no server cap, {concurrency} per host; ocwwatch deep.workers {workers}"
-        )
+        print(f"   latency 0, no server cap, {concurrency} per host; ocwwatch at its defaults")
         print(f"   {os.cpu_count()} cores; srv cpu = the mirror's CPU seconds / wall (cores)")
         print(CEILING_HEADER)
-        runs = [
-            ocwwatch_pair(served, concurrency, workers, warm=False)[0] for _ in range(args.repeat)
-        ]
+        runs = [ocwwatch_pair(served, concurrency, None, warm=False)[0] for _ in range(args.repeat)]
         rows = [Row("ocwwatch cold", runs, 0.0, concurrency)]
         print(table_line(rows[-1], ceiling=True), flush=True)
         floor = [floor_run(served, concurrency) for _ in range(args.repeat)]
         rows.append(Row("httpx floor", floor, 0.0, concurrency))
+        print(table_line(rows[-1], ceiling=True), flush=True)
+        sockets = [socket_floor_run(served, concurrency) for _ in range(args.repeat)]
+        rows.append(Row("socket floor", sockets, 0.0, concurrency))
         print(table_line(rows[-1], ceiling=True), flush=True)
         for name, runner in peer_runners(args.peers, served, concurrency).items():
             if isinstance(runner, str):

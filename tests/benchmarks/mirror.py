@@ -334,10 +334,18 @@ class Counters:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        # Wall-clock times (time.time()) of the first request taken up and the last answer
+        # counted since the reset: where a tool's run starts and stops asking (`/__times`).
+        self.first = self.last = 0.0
 
     def count(self, role: str, method: str, status: int, sent: int) -> None:
         self.counts[f"{role} {method} {status}"] += 1
         self.counts["bytes"] += sent
+        self.last = time.time()
+
+    def clear(self) -> None:
+        self.counts.clear()
+        self.first = self.last = 0.0
 
 
 class Host:
@@ -406,8 +414,12 @@ class Host:
             stats = json.dumps(dict(self.counters.counts)).encode()
             return 200, {"content-type": "application/json"}, stats, len(stats)
         if request.target == "/__reset":
-            self.counters.counts.clear()
+            self.counters.clear()
             return 200, {}, b"", 0
+        if request.target == "/__times":
+            times = json.dumps({"first": self.counters.first, "last": self.counters.last})
+            return 200, {"content-type": "application/json"}, times.encode(), len(times)
+        self.counters.first = self.counters.first or time.time()
         method = "HEAD" if request.method == "HEAD" else "GET"
         path = request.target.split("#", 1)[0].split("?", 1)[0]
         planned = self.mirror.plan.get((self.role, path))
