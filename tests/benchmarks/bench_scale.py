@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -107,6 +108,11 @@ class Run:
     server_cpu: float
     key: str = ""  # against the answer key
     exact: bool | None = None  # None: not a checker (the httpx floor)
+    # From the mirror's /__times: seconds from the start of the run to its first request, from
+    # the first request to the last answer, and from the last answer to the end of the run.
+    start: float = 0.0
+    asking: float = 0.0
+    end: float = 0.0
 
     def limit(self, latency: float, concurrency: int) -> float:
         return self.busiest * latency / concurrency
@@ -116,12 +122,28 @@ def observed(served: Served, action: Callable[[], tuple[float, float, float]]) -
     """Run `action` (returning wall, RSS, CPU) on a freshly counted mirror."""
     mirror_stats(served.origins, reset=True)
     server_before = served.cpu()
+    began = time.time()
     wall, rss, cpu = action()
+    finished = time.time()
     server_cpu = served.cpu() - server_before
     stats = mirror_stats(served.origins)
     hosts = requests_by_host(stats)
     not_modified = sum(n for name, n in stats.items() if name.endswith(" 304"))
-    return Run(wall, rss, cpu, sum(hosts.values()), max(hosts.values()), not_modified, server_cpu)
+    with urllib.request.urlopen(served.origins["ocw"] + "/__times", timeout=10) as answer:
+        times = json.loads(answer.read())
+    first, last = times["first"], times["last"]
+    return Run(
+        wall,
+        rss,
+        cpu,
+        sum(hosts.values()),
+        max(hosts.values()),
+        not_modified,
+        server_cpu,
+        start=first - began,
+        asking=last - first,
+        end=finished - last,
+    )
 
 
 # --- ocwwatch: the real command, in a temporary folder ----------------------------------------
@@ -377,6 +399,15 @@ def table_line(row: Row, *, ceiling: bool = False) -> str:
     )
 
 
+def phases_line(row: Row) -> str:
+    """Where a run's wall time went, medians: before its first request, asking (first request
+    to last answer, against the limit), after its last answer (judging, reports, exit)."""
+    runs = row.runs
+    start, end = median([r.start for r in runs]), median([r.end for r in runs])
+    asking = median([r.asking / r.limit(row.latency, row.concurrency) for r in runs])
+    return f"{'':18} start-up {start:.2f} s, asking {asking:.2f} x limit, wind-down {end:.2f} s"
+
+
 HEADER = (
     f"{'tool':<15} {'n':>2} {'requests':>7} {'limit s':>7} {'wall s':>7} {'(min-max)':^13}"
     f" {'w/lim':>6} {'RSS MB':>6}  answer key"
@@ -415,6 +446,7 @@ def latency_size(label: str, args: argparse.Namespace) -> list[Row]:
         rows.append(Row("ocwwatch warm", warms, latency, concurrency))
         for row in rows:
             print(table_line(row), flush=True)
+            print(phases_line(row), flush=True)
         not_modified = int(median([w.not_modified for w in warms]))
         print(
             f"{'':18} warm / cold wall {rows[0].warm_ratio():.2f}"
