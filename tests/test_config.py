@@ -269,3 +269,14 @@ def test_a_toml_entry_knows_where_its_url_stands() -> None:
         line = lines[resource.location.line - 1]
         assert line[resource.location.column - 1 :].startswith(resource.url)
         assert line.lstrip().startswith("url")
+
+
+def test_deep_workers_follow_the_per_host_concurrency_unless_set() -> None:
+    """Unset, `[deep] workers` is 16 per host slot (capped at 256); a set value is kept."""
+    from ocwwatch.config import DeepSettings
+    from ocwwatch.pipeline.options import deep_options
+
+    assert deep_options(DeepSettings(), 2).workers == 32
+    assert deep_options(DeepSettings(), 4).workers == 64
+    assert deep_options(DeepSettings(), 64).workers == 256
+    assert deep_options(DeepSettings(workers=5), 4).workers == 5

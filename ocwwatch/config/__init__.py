@@ -25,6 +25,8 @@ from ocwwatch.config.load import (
     write_default_config,
 )
 from ocwwatch.config.settings import (
+    MAX_WORKERS,
+    WORKERS_PER_SLOT,
     Config,
     DeepOverride,
     DeepSettings,
@@ -37,6 +39,8 @@ from ocwwatch.config.settings import (
 __all__ = [
     "CONFIG_FILES",
     "DEFAULT_SETTINGS",
+    "MAX_WORKERS",
+    "WORKERS_PER_SLOT",
     "Config",
     "DeepOverride",
     "DeepSettings",

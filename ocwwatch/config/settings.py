@@ -19,6 +19,8 @@ from ocwwatch.urls import InvalidURLError, parse_url, redact_url
 # no id can ever become a path outside the reports folder.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 CRON_FIELD = re.compile(r"^[A-Za-z0-9*/,\-?LW#]+$")
+MAX_WORKERS = 256  # [deep] workers: checks in flight at most
+WORKERS_PER_SLOT = 16  # [deep] workers unset: checks in flight per per-host concurrency slot
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -80,7 +82,11 @@ class DeepSettings(Section):
     # say where the crawl was cut. Each is a count of distinct URLs.
     max_links_per_page: PositiveInt = 10_000  # read from one page, the first in page order
     max_links_per_run: PositiveInt = 200_000  # queued by one deep run, across every site
-    workers: Annotated[int, Field(ge=1, le=256)] = 16  # links in flight across all hosts
+    # Links in flight across all hosts; None: WORKERS_PER_SLOT per `[http] per_host_concurrency`
+    # slot, so that each host's politeness, not this pool, bounds the crawl (issue 15: with 16,
+    # as many as the four busiest hosts' slots, a check waiting on one full host left another
+    # host's free slot idle). A waiting check is a coroutine: cheap.
+    workers: Annotated[int, Field(ge=1, le=MAX_WORKERS)] | None = None
     # Processes that read crawled pages; 0 reads them in the crawling process. Worth it only
     # when CPU, not politeness, bounds the crawl (a fast mirror, high per-host concurrency).
     extract_workers: Annotated[int, Field(ge=0, le=32)] = 0

@@ -13,7 +13,6 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from ocwwatch.clock import Clock
 from ocwwatch.crawl.fragments import FragmentLink, Fragments
@@ -70,7 +69,7 @@ REUSED = "earlier run"  # the probe method of a verdict taken over within rechec
 class DeepOptions:
     """How hard the crawl works; per-host politeness is the Fetcher's policy, not this."""
 
-    workers: int = 16  # links in flight across every host
+    workers: int = 32  # links in flight across every host (16 per slot at the default 2)
     extract_workers: int = 0  # processes that read pages (0: this one)
     check_external: bool = True
     respect_robots: bool = True
@@ -197,6 +196,11 @@ class DeepCrawl:
         self.claimed_after = 0
         self.pending: set[asyncio.Task[Visit | None]] = set()
         self.claiming: asyncio.Task[list[FrontierEntry]] | None = None
+        # Checks finished and not yet absorbed, and what wakes the loop for them or a claim:
+        # each task says it is done, so that a completion costs the same whatever `workers`
+        # is (asyncio.wait over every pending check added and removed a callback on each).
+        self.finished: deque[asyncio.Task[Visit | None]] = deque()
+        self.woken = asyncio.Event()
         # Claimed entries found ok lately (status, when), by key: kept until checked.
         self.fresh: dict[str, tuple[int | None, datetime]] = {}
         self.writer: FrontierWriter  # set while the crawl runs
@@ -435,17 +439,17 @@ class DeepCrawl:
                 if self.claiming is None:
                     if self.exhausted():
                         return
-                    self.claiming = asyncio.create_task(self.claim())
+                    self.start_claim()
+                assert self.claiming is not None
                 dry = not self.accept(await self.claiming)
                 if dry and self.exhausted():
                     return
                 continue
-            claiming = [self.claiming] if self.claiming else []
-            waiting: set[asyncio.Future[Any]] = {*self.pending, *claiming}
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if self.claiming is not None and self.claiming in done:
+            await self.woken.wait()
+            self.woken.clear()
+            if self.claiming is not None and self.claiming.done():
                 dry = not self.accept(self.claiming.result())
-            if self.absorb_done(done):
+            if self.absorb_finished():
                 dry = False
             if self.step.size >= self.options.flush_every:
                 await self.flush()
@@ -454,19 +458,33 @@ class DeepCrawl:
         """Fill the free check slots; claim ahead (if `claim`) when few entries are left."""
         low = len(self.claimed) < self.options.claim_batch // 2
         if self.claiming is None and low and claim:
-            self.claiming = asyncio.create_task(self.claim())
+            self.start_claim()
         while len(self.pending) < self.options.workers and self.claimed:
-            self.pending.add(asyncio.create_task(self.visit(*self.claimed.popleft())))
+            task = asyncio.create_task(self.visit(*self.claimed.popleft()))
+            task.add_done_callback(self.check_done)
+            self.pending.add(task)
 
-    def absorb_done(self, done: set[asyncio.Future[Any]]) -> bool:
-        """Learn from the finished checks among `done`; whether there were any."""
-        finished = done & self.pending
-        for task in finished:
+    def start_claim(self) -> None:
+        self.claiming = asyncio.create_task(self.claim())
+        self.claiming.add_done_callback(lambda _task: self.woken.set())
+
+    def check_done(self, task: asyncio.Task[Visit | None]) -> None:
+        self.finished.append(task)
+        self.woken.set()
+
+    def absorb_finished(self) -> bool:
+        """Learn from the checks finished since the last call; whether there were any."""
+        absorbed = False
+        while self.finished:
+            task = self.finished.popleft()
+            if task not in self.pending:
+                continue  # cancelled as the crawl stopped
             self.pending.discard(task)
+            absorbed = True
             visit = task.result()
             if visit is not None:
                 self.absorb(visit)
-        return bool(finished)
+        return absorbed
 
     def exhausted(self) -> bool:
         """Whether the last claim read the frontier after every link found had been saved."""

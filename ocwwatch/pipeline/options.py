@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from ocwwatch.archive import ArchiveOptions
-from ocwwatch.config import DeepSettings, HttpSettings
+from ocwwatch.config import MAX_WORKERS, WORKERS_PER_SLOT, DeepSettings, HttpSettings
 from ocwwatch.crawl import DeepOptions
 from ocwwatch.fetch import FetchPolicy, check_proxy_environment
 from ocwwatch.models import ResourceKind
@@ -41,10 +41,10 @@ def check_environment() -> None:
     check_proxy_environment()
 
 
-def deep_options(deep: DeepSettings) -> DeepOptions:
+def deep_options(deep: DeepSettings, per_host_concurrency: int) -> DeepOptions:
     hours = deep.recheck_after_hours
     return DeepOptions(
-        workers=deep.workers,
+        workers=deep_workers(deep, per_host_concurrency),
         extract_workers=deep.extract_workers,
         check_external=deep.check_external,
         respect_robots=deep.respect_robots,
@@ -57,6 +57,13 @@ def deep_options(deep: DeepSettings) -> DeepOptions:
         accept=frozenset(deep.accept),
         accept_hosts={host.lower(): frozenset(codes) for host, codes in deep.accept_hosts.items()},
     )
+
+
+def deep_workers(deep: DeepSettings, per_host_concurrency: int) -> int:
+    """Checks in flight: the setting, or enough for `WORKERS_PER_SLOT` checks per host slot."""
+    if deep.workers is not None:
+        return deep.workers
+    return min(MAX_WORKERS, WORKERS_PER_SLOT * per_host_concurrency)
 
 
 def archive_options(deep: DeepSettings) -> ArchiveOptions:

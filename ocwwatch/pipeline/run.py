@@ -430,7 +430,7 @@ async def crawl_deep(
         run_id,
         seeds,
         sites=sites,
-        options=deep_options(deep),
+        options=deep_options(deep, config.settings.http.per_host_concurrency),
         now=now,
         progress=progress,
     )

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -107,6 +108,11 @@ class Run:
     server_cpu: float
     key: str = ""  # against the answer key
     exact: bool | None = None  # None: not a checker (the httpx floor)
+    # From the mirror's /__times: seconds from the start of the run to its first request, from
+    # the first request to the last answer, and from the last answer to the end of the run.
+    start: float = 0.0
+    asking: float = 0.0
+    end: float = 0.0
 
     def limit(self, latency: float, concurrency: int) -> float:
         return self.busiest * latency / concurrency
@@ -116,12 +122,28 @@ def observed(served: Served, action: Callable[[], tuple[float, float, float]]) -
     """Run `action` (returning wall, RSS, CPU) on a freshly counted mirror."""
     mirror_stats(served.origins, reset=True)
     server_before = served.cpu()
+    began = time.time()
     wall, rss, cpu = action()
+    finished = time.time()
     server_cpu = served.cpu() - server_before
     stats = mirror_stats(served.origins)
     hosts = requests_by_host(stats)
     not_modified = sum(n for name, n in stats.items() if name.endswith(" 304"))
-    return Run(wall, rss, cpu, sum(hosts.values()), max(hosts.values()), not_modified, server_cpu)
+    with urllib.request.urlopen(served.origins["ocw"] + "/__times", timeout=10) as answer:
+        times = json.loads(answer.read())
+    first, last = times["first"], times["last"]
+    return Run(
+        wall,
+        rss,
+        cpu,
+        sum(hosts.values()),
+        max(hosts.values()),
+        not_modified,
+        server_cpu,
+        start=first - began,
+        asking=last - first,
+        end=finished - last,
+    )
 
 
 # --- ocwwatch: the real command, in a temporary folder ----------------------------------------
@@ -230,6 +252,47 @@ def floor_run(served: Served, concurrency: int) -> Run:
     return Run(**{**vars(run), "key": "(not a checker: GET each planned URL once)"})
 
 
+async def read_answers(origin: str, paths: list[str]) -> None:
+    """GET `paths` (shared by the host's connections) one after another on one keep-alive
+    connection, reading each answer's headers and content-length body."""
+    host, port = origin.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    while paths:
+        writer.write(f"GET {paths.pop()} HTTP/1.1\r\nhost: {host}\r\n\r\n".encode())
+        length = 0
+        while (line := await reader.readline()) not in {b"\r\n", b""}:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await reader.readexactly(length)
+    writer.close()
+
+
+def socket_floor_run(served: Served, concurrency: int) -> Run:
+    """The same URL list as the httpx floor over bare asyncio sockets, `concurrency` keep-alive
+    connections per host: what the mirror itself costs over the limit, with (almost) no client."""
+    by_origin: dict[str, list[str]] = {}
+    for role, path in served.mirror.plan:
+        by_origin.setdefault(served.origins[role], []).append(path)
+
+    async def fetch() -> None:
+        await asyncio.gather(
+            *(
+                read_answers(origin, paths)
+                for origin, paths in by_origin.items()
+                for _ in range(concurrency)
+            )
+        )
+
+    def action() -> tuple[float, float, float]:
+        started, cpu = time.perf_counter(), time.process_time()
+        asyncio.run(fetch())
+        return time.perf_counter() - started, 0.0, time.process_time() - cpu
+
+    run = observed(served, action)
+    return Run(**{**vars(run), "key": "(not a checker: raw GETs on kept-alive sockets)"})
+
+
 # --- peers ------------------------------------------------------------------------------------
 
 
@@ -296,6 +359,17 @@ class Row:
         assert self.warm is not None
         return median([w.wall / c.wall for c, w in zip(self.runs, self.warm, strict=True)])
 
+    def warm_limit_ratio(self) -> float:
+        """The warm run's own limit over the cold run's: the least `warm / cold wall` can be,
+        since the warm run still asks its pages (conditionally) and the failing links again."""
+        assert self.warm is not None
+        return median(
+            [
+                w.limit(self.latency, self.concurrency) / c.limit(self.latency, self.concurrency)
+                for c, w in zip(self.runs, self.warm, strict=True)
+            ]
+        )
+
     def key(self) -> str:
         verdicts = Counter(r.key for r in self.runs)
         return "; ".join(f"{k} ({n}/{len(self.runs)})" if n > 1 else k for k, n in verdicts.items())
@@ -323,6 +397,15 @@ def table_line(row: Row, *, ceiling: bool = False) -> str:
         f"{name} {limit:7.2f} {median(walls):7.2f} {spread} {row.ratio():6.2f} {rss_text}"
         f"  {row.key()}"
     )
+
+
+def phases_line(row: Row) -> str:
+    """Where a run's wall time went, medians: before its first request, asking (first request
+    to last answer, against the limit), after its last answer (judging, reports, exit)."""
+    runs = row.runs
+    start, end = median([r.start for r in runs]), median([r.end for r in runs])
+    asking = median([r.asking / r.limit(row.latency, row.concurrency) for r in runs])
+    return f"{'':18} start-up {start:.2f} s, asking {asking:.2f} x limit, wind-down {end:.2f} s"
 
 
 HEADER = (
@@ -363,11 +446,19 @@ def latency_size(label: str, args: argparse.Namespace) -> list[Row]:
         rows.append(Row("ocwwatch warm", warms, latency, concurrency))
         for row in rows:
             print(table_line(row), flush=True)
+            print(phases_line(row), flush=True)
         not_modified = int(median([w.not_modified for w in warms]))
-        print(f"{'':18} warm / cold wall {rows[0].warm_ratio():.2f}; {not_modified:,} answered 304")
+        print(
+            f"{'':18} warm / cold wall {rows[0].warm_ratio():.2f}"
+            f" (warm limit / cold limit {rows[0].warm_limit_ratio():.2f});"
+            f" {not_modified:,} answered 304"
+        )
         floor = [floor_run(served, concurrency) for _ in range(args.floor_repeat)]
         if floor:
             rows.append(Row("httpx floor", floor, latency, concurrency))
+            print(table_line(rows[-1]), flush=True)
+            sockets = [socket_floor_run(served, concurrency) for _ in range(args.floor_repeat)]
+            rows.append(Row("socket floor", sockets, latency, concurrency))
             print(table_line(rows[-1]), flush=True)
         for name, runner in peer_runners(args.peers, served, concurrency).items():
             if isinstance(runner, str):
@@ -404,6 +495,10 @@ def summary(results: dict[str, list[Row]]) -> None:
     }
     print(f"{'warm / cold':<15}" + "".join(f"{cold[label].warm_ratio():9.2f} " for label in labels))
     print(
+        f"{'warm lim/cold':<15}"
+        + "".join(f"{cold[label].warm_limit_ratio():9.2f} " for label in labels)
+    )
+    print(
         f"{'ocwwatch RSS MB':<15}"
         + "".join(f"{median([r.rss_mb for r in cold[label].runs]):9.0f} " for label in labels)
     )
@@ -412,21 +507,19 @@ def summary(results: dict[str, list[Row]]) -> None:
 
 def ceiling(args: argparse.Namespace) -> None:
     concurrency = args.ceiling_concurrency
-    workers = min(256, 4 * concurrency)
     with serve(SIZES[CEILING_SIZE], 0.0, 0) as served:
         describe(f"ceiling, {CEILING_SIZE}", served)
-        print(
-            f"   latency 0, no server cap, {concurrency} per host; ocwwatch deep.workers {workers}"
-        )
+        print(f"   latency 0, no server cap, {concurrency} per host; ocwwatch at its defaults")
         print(f"   {os.cpu_count()} cores; srv cpu = the mirror's CPU seconds / wall (cores)")
         print(CEILING_HEADER)
-        runs = [
-            ocwwatch_pair(served, concurrency, workers, warm=False)[0] for _ in range(args.repeat)
-        ]
+        runs = [ocwwatch_pair(served, concurrency, None, warm=False)[0] for _ in range(args.repeat)]
         rows = [Row("ocwwatch cold", runs, 0.0, concurrency)]
         print(table_line(rows[-1], ceiling=True), flush=True)
         floor = [floor_run(served, concurrency) for _ in range(args.repeat)]
         rows.append(Row("httpx floor", floor, 0.0, concurrency))
+        print(table_line(rows[-1], ceiling=True), flush=True)
+        sockets = [socket_floor_run(served, concurrency) for _ in range(args.repeat)]
+        rows.append(Row("socket floor", sockets, 0.0, concurrency))
         print(table_line(rows[-1], ceiling=True), flush=True)
         for name, runner in peer_runners(args.peers, served, concurrency).items():
             if isinstance(runner, str):
