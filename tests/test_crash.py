@@ -41,7 +41,8 @@ UNIT_III = (
     "Unit III: Fourier Series and the Laplace Transform",
 )
 RESOURCES = 7  # entries of config/resources.toml
-STORED_REPORT = "SELECT body FROM reports WHERE run_id = ? AND format = ?"
+# As bytes: a report written in pieces is stored as its UTF-8 bytes (issue 15), others as text.
+STORED_REPORT = "SELECT CAST(body AS BLOB) FROM reports WHERE run_id = ? AND format = ?"
 FORMATS = ("markdown", "json", "html", "summary")
 SUFFIXES = ("md", "json", "html")
 LATENCY_SECONDS = 0.06
@@ -273,7 +274,7 @@ def audit_files(database: Path, reports: Path, audit: Audit) -> None:
         for suffix, fmt in zip(SUFFIXES, FORMATS[:3], strict=True):
             path = reports / f"run-{run}.{suffix}"
             stored = query(database, STORED_REPORT, (run, fmt))
-            ok = path.exists() and path.read_text(encoding="utf-8") == stored[0][0]
+            ok = path.exists() and path.read_bytes() == stored[0][0]
             audit.check("report-files", ok, f"{path.name} missing or not as stored")
 
 
