@@ -433,6 +433,34 @@ async def test_different_hosts_run_concurrently(fake: FakeTime) -> None:
     assert [(r.status, r.failure) for r in results] == [(200, None)] * 3
 
 
+async def test_a_freed_place_sends_the_waiting_request_before_the_answer_is_worked_on(
+    fake: FakeTime,
+) -> None:
+    """With one place per host, the request waiting for it is on the wire before the caller of
+    the first answer goes on (a page's parse holds the loop; the host must not idle meanwhile)."""
+    page = Recording(url="/", status=200, headers={"content-type": "text/html"}, body=b"<p>")
+    routes = {path: page for path in ("/warm", "/first", "/next")}
+    went_on: list[float] = []
+    with LoopbackServer(routes) as server:
+        transport = httpx.AsyncHTTPTransport()
+        origins = (server.base_url,)
+        async with make_fetcher(
+            fake, transport=transport, allowed_origins=origins, per_host_concurrency=1
+        ) as fetcher:
+            await fetcher.fetch(server.url("/warm"))  # a kept-alive connection: no connecting
+
+            async def first() -> None:
+                await fetcher.fetch(server.url("/first"))
+                went_on.append(time.monotonic())
+                time.sleep(0.3)  # the loop held, as by a big page's parse
+
+            async with asyncio.TaskGroup() as group:
+                group.create_task(first())
+                group.create_task(fetcher.fetch(server.url("/next")))
+    assert server.arrived["/first"] < went_on[0]
+    assert server.arrived["/next"] < went_on[0] + 0.15  # not after the 0.3 s hold
+
+
 async def test_redirect_to_an_unlisted_loopback_origin_is_refused(fake: FakeTime) -> None:
     """A redirect to a loopback origin the list does not name is refused before connecting."""
     requested: list[str] = []

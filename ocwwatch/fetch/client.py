@@ -46,6 +46,10 @@ requests_log = logging.getLogger("ocwwatch.requests")
 
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Loop turns a request woken by a freed place takes to put its bytes on the wire through
+# httpcore: the pool's connection event, the connection's lock and the stream's checkpoint are
+# one each; one more to spare. test_fetch checks that the request is out in time.
+TURNS_TO_THE_WIRE = 4
 _METHODS = frozenset({"GET", "HEAD"})
 _VALIDATOR_HEADERS = frozenset({"etag", "last-modified"})
 
@@ -323,7 +327,7 @@ class Fetcher:
         """One try, inside the host's politeness gate and the policy's total deadline."""
         url = chain.request_url
         gate = self._gate_of(request_host(url))
-        async with gate.semaphore:
+        async with gate.place():
             refused = await self._wait_turn(gate)
             if refused is not None:
                 return refused
@@ -338,6 +342,8 @@ class Fetcher:
                 what = "no complete answer" if head.status is None else "the body did not arrive"
                 detail = f"{what} within {self.policy.timeout_seconds:g} s"
                 answer = replace(head, failure=FailureKind.TIMEOUT, detail=detail)
+        if gate.waiting:
+            await hand_over()
         self._pace(gate, url, answer, first_try=first_try)
         if requests_log.isEnabledFor(logging.INFO):
             seconds = self._clock() - started
@@ -554,6 +560,15 @@ def _key(url: str) -> str:
 
 
 DRAIN_LIMIT_BYTES = 64 * 1024
+
+
+async def hand_over() -> None:
+    """Let the request that a freed place just woke reach the wire before this answer's own
+    work goes on: whatever comes next (parsing a page, judging, saving) holds the loop, and every
+    millisecond it holds it before the next request is sent is a millisecond the host's place
+    stands idle. At 20 ms per answer that was about 7 % of a crawl's time (issue 15)."""
+    for _ in range(TURNS_TO_THE_WIRE):
+        await asyncio.sleep(0)
 
 
 async def _drain(response: httpx.Response) -> None:

@@ -7,8 +7,10 @@ Owns the pace and nothing else: no I/O, no httpx; the Fetcher asks a gate before
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
+from collections.abc import AsyncIterator
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class HostGate:
     def __init__(self, host: str, concurrency: int, interval_seconds: float) -> None:
         self.host = host
         self.semaphore = asyncio.Semaphore(concurrency)
+        self.waiting = 0  # requests waiting for one of the host's places (see `place`)
         self.base_seconds = interval_seconds
         self.interval_seconds = interval_seconds
         self._last_start = float("-inf")
@@ -60,6 +63,21 @@ class HostGate:
         self._faults: deque[tuple[float, str]] = deque()  # (when, URL) of recent URL faults
         self._goods: deque[float] = deque()  # when the host answered well, same window
         self._blamed: set[str] = set()  # URLs that already counted towards a slow-down
+
+    @contextlib.asynccontextmanager
+    async def place(self) -> AsyncIterator[None]:
+        """One of the host's `concurrency` places, held while a request is asked and answered.
+        `waiting` counts the requests queued for one, so that the holder can tell, once it has
+        let go, whether another request of this host was woken by it."""
+        self.waiting += 1
+        try:
+            await self.semaphore.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            yield
+        finally:
+            self.semaphore.release()
 
     @property
     def slowed(self) -> bool:

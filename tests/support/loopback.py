@@ -42,6 +42,7 @@ class LoopbackServer:
         self.requests: Counter[str] = Counter()
         self.bytes_sent: Counter[str] = Counter()
         self.request_log: list[tuple[str, str, dict[str, str]]] = []  # method, path, headers
+        self.arrived: dict[str, float] = {}  # path: time.monotonic() its last request arrived
         self._lock = threading.Lock()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -113,11 +114,13 @@ class LoopbackServer:
             self.requests.clear()
             self.bytes_sent.clear()
             self.request_log.clear()
+            self.arrived.clear()
 
     def _count(self, method: str, path: str, headers: dict[str, str]) -> None:
         with self._lock:
             self.requests[path] += 1
             self.request_log.append((method, path, headers))
+            self.arrived[path] = time.monotonic()
 
     def _count_bytes(self, path: str, sent: int) -> None:
         with self._lock:
