@@ -21,6 +21,7 @@ from ocwwatch.cli import InertLogFilter, build_parser, main
 from ocwwatch.config import HttpSettings, load_config
 from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.store import Store
+from ocwwatch.store.base import work_path
 
 
 def replay_db(config: Path) -> Path:
@@ -344,9 +345,10 @@ def test_a_deep_run_leaves_no_crawl_working_rows(
     )
     assert code == 1
     database = replay_db(config)
-    with sqlite3.connect(database) as db:
+    with sqlite3.connect(work_path(database)) as db:
         for table in ("crawl_frontier", "crawl_sources"):
             assert db.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
+    with sqlite3.connect(database) as db:
         assert db.execute("SELECT count(*) FROM link_checks").fetchone()[0] > 100
     shown = run(capsys, "report", "1", "--config", config, "--db", database, "--format", "json")
     assert shown[:2] == (0, out)

@@ -306,6 +306,9 @@ class Store(CrawlStore, WaybackStore, RetentionStore):
         a wait that `stopping` ends raises StoppingError (issue 11: a daemon asked to stop)."""
         with open_lock_file(self.lock_path) as handle:
             self._acquire(handle, timeout_seconds, stopping)
+            # The working file this connection attached at opening may have been deleted by
+            # the writer it waited for: attach the one there is now.
+            self._attach_work()
             handle.truncate(0)
             handle.write(f"{os.getpid()}\n")
             handle.flush()

@@ -6,6 +6,7 @@ methods (in `ocwwatch.store` and `ocwwatch.store.crawl`) read and write those.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from sqlite_utils import Database
 
 from ocwwatch.errors import ForeignDatabaseError, StoreBusyError, StoreError
 from ocwwatch.store.rows import Row, format_time
-from ocwwatch.store.schema import MIGRATIONS
+from ocwwatch.store.schema import MIGRATIONS, WORK_TABLES
 
 T = TypeVar("T")
 
@@ -28,6 +29,12 @@ DEFAULT_BUSY_TIMEOUT_SECONDS = 30.0  # [store] busy_timeout_seconds
 # ocwwatch's is another program's, and is refused rather than extended (issue 11).
 APPLICATION_ID = 0x6F637777
 LOW_SPACE_BYTES = 1024 * 1024  # free space under which a write failure is blamed on the disk
+WORK_SCHEMA = "crawl"  # the working file's name in SQL (schema.WORK_TABLES)
+
+
+def work_path(path: Path) -> Path:
+    """The file beside the database that holds a deep run's working rows while it lasts."""
+    return path.with_name(path.name + "-crawl")
 
 
 @contextmanager
@@ -100,6 +107,7 @@ class StoreBase:
             store._configure()
             store._refuse_foreign()
             store._migrate()
+            store._attach_work()
         except BaseException:
             db.close()
             raise
@@ -116,6 +124,7 @@ class StoreBase:
         store = cls(path, db)
         try:
             store._refuse_foreign()
+            store._attach_work_read_only()
             with translated(path, "read the schema version"):
                 rows = list(db.query("SELECT max(version) AS newest FROM migrations"))
         except BaseException:
@@ -155,6 +164,69 @@ class StoreBase:
             # hundred links); a crash of this process loses nothing committed, a power cut may
             # roll back the last transactions but never corrupts the file (issue 15).
             self._db.execute("PRAGMA synchronous = NORMAL")
+
+    @property
+    def work_path(self) -> Path:
+        return work_path(self.path)
+
+    def _attach_work(self) -> None:
+        """Attach the working file (creating it and its tables if need be), afresh: another
+        process may have replaced it since this connection last looked (`lock` calls this
+        again once the store is this process's to write). A file that does not read (a power
+        cut in the middle of a write: it is kept without a journal on disk) is started anew
+        when no run is running, the only time its rows are worth nothing."""
+        try:
+            self._open_work()
+        except StoreError:
+            if self._running_run():
+                raise
+            self._detach_work()
+            self._delete_work_file()
+            self._open_work()
+
+    def _open_work(self) -> None:
+        with translated(self.work_path, "open the crawl's working file"):
+            self._detach_work()
+            self._db.execute(f"ATTACH DATABASE ? AS {WORK_SCHEMA}", [str(self.work_path)])
+            # Working rows need no durability: a crash abandons the run they belong to. The
+            # journal in memory still lets a failed transaction roll back.
+            self._db.execute(f"PRAGMA {WORK_SCHEMA}.journal_mode = MEMORY").fetchall()
+            self._db.execute(f"PRAGMA {WORK_SCHEMA}.synchronous = OFF")
+            for sql in WORK_TABLES:
+                self._db.execute(sql)
+
+    def _attach_work_read_only(self) -> None:
+        """Attach the working file, if there is one, for reading (a running deep check's
+        progress); without it, the crawl's tables are simply absent."""
+        path = self.work_path
+        if not path.is_file():
+            return
+        uri = path.resolve().as_uri() + "?mode=ro"
+        # A connection that cannot attach it (an immutable one) reads no progress.
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute(f"ATTACH DATABASE ? AS {WORK_SCHEMA}", [uri])
+
+    def _detach_work(self) -> None:
+        attached = {row[1] for row in self._db.execute("PRAGMA database_list").fetchall()}
+        if WORK_SCHEMA in attached:
+            self._db.execute(f"DETACH DATABASE {WORK_SCHEMA}")
+
+    def _delete_work_file(self) -> None:
+        for path in (self.work_path, self.work_path.with_name(self.work_path.name + "-journal")):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{path}: cannot delete the crawl's working file: {exc}") from exc
+
+    def _running_run(self) -> bool:
+        with translated(self.path, "read which run is running"):
+            sql = "SELECT 1 FROM runs WHERE status = 'running' LIMIT 1"
+            return self._db.execute(sql).fetchone() is not None
+
+    def has_work_tables(self) -> bool:
+        """Whether the crawl's working tables can be read on this connection."""
+        names = {row[1] for row in self._db.execute("PRAGMA database_list").fetchall()}
+        return WORK_SCHEMA in names
 
     def _refuse_foreign(self) -> None:
         """Refuse another program's SQLite file: one not marked ocwwatch's (application_id)

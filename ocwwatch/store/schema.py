@@ -241,6 +241,56 @@ ALTER TABLE link_checks ADD COLUMN found_on_count INTEGER;
 """
 
 
+# Issue 15: a deep run's working rows (its frontier and where each link was found) move to a
+# file of their own beside the database (`WORK_TABLES`), deleted whole once the run is over:
+# deleting them row by row and giving the space back (VACUUM) took 1.8 s of a 20k-link run.
+_SCHEMA_9 = """
+DROP TABLE IF EXISTS crawl_sources;
+DROP TABLE IF EXISTS crawl_frontier;
+"""
+
+# The working file's tables, attached as schema `crawl` (base.WORK_SCHEMA): created when the
+# file is, never migrated (a new file is started whenever no run is running). No foreign keys:
+# SQLite has none across files, and nothing outlives the run that wrote them.
+WORK_TABLES = (
+    """
+CREATE TABLE IF NOT EXISTS crawl.crawl_frontier (
+    seq INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    url_key TEXT NOT NULL,
+    url TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    resource_id TEXT,
+    depth INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'claimed', 'done')),
+    final_url TEXT,
+    http_status INTEGER,
+    redirects TEXT,
+    content_type TEXT,
+    page_kind TEXT,
+    failure TEXT,
+    failure_detail TEXT,
+    verdict TEXT,
+    verdict_detail TEXT,
+    method TEXT,
+    fetched_at TEXT,
+    UNIQUE (run_id, url_key)
+)""",
+    "CREATE INDEX IF NOT EXISTS crawl.crawl_frontier_queue ON crawl_frontier (run_id, state, seq)",
+    """
+CREATE TABLE IF NOT EXISTS crawl.crawl_sources (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    url_key TEXT NOT NULL,
+    found_on TEXT NOT NULL,
+    anchor_text TEXT NOT NULL DEFAULT '',
+    element TEXT NOT NULL DEFAULT 'a[href]',
+    kind TEXT NOT NULL DEFAULT 'link',
+    UNIQUE (run_id, url_key, found_on)
+)""",
+)
+
+
 def _migrate_1_initial(db: Database) -> None:
     db.executescript(_SCHEMA_1)
 
@@ -273,6 +323,10 @@ def _migrate_8_found_on_count(db: Database) -> None:
     db.executescript(_SCHEMA_8)
 
 
+def _migrate_9_working_file(db: Database) -> None:
+    db.executescript(_SCHEMA_9)
+
+
 # Append only: a migration's position (from 1) is the schema version it brings the database to.
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _migrate_1_initial,
@@ -283,4 +337,5 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _migrate_6_source_elements,
     _migrate_7_link_check_elements,
     _migrate_8_found_on_count,
+    _migrate_9_working_file,
 )
