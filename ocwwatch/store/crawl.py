@@ -57,6 +57,7 @@ _ANY_WORKING_ROW = (
 # The working rows of runs no longer running (a crash's abandoned run's too), sources first,
 # when another run is running; else the whole working file goes.
 _CLEAR_OVER = (
+    "DELETE FROM crawl_found WHERE run_id NOT IN (SELECT id FROM runs WHERE status = 'running')",
     "DELETE FROM crawl_sources WHERE run_id NOT IN (SELECT id FROM runs WHERE status = 'running')",
     "DELETE FROM crawl_frontier WHERE run_id NOT IN (SELECT id FROM runs WHERE status = 'running')",
 )
@@ -108,11 +109,10 @@ SELECT
     :run_id, :url, json_group_array(s.found_on), :state, :http_status, :final_url,
     :first_failed_at, :failed_runs, :detail, :suggestion, :kind, :redirects,
     json_group_array(json_object('page', s.found_on, 'text', s.anchor_text, 'element', s.element)),
-    (SELECT json_group_array(json_object('element', e.element, 'kind', e.kind)) FROM (
-        SELECT element, kind FROM crawl_sources WHERE run_id = :run_id AND url_key = :url_key
-        GROUP BY element, kind ORDER BY min(id)
-    ) AS e),
-    (SELECT count(*) FROM crawl_sources WHERE run_id = :run_id AND url_key = :url_key)
+    coalesce((SELECT json(elements) FROM crawl_found AS c
+        WHERE c.run_id = :run_id AND c.url_key = :url_key), '[]'),
+    coalesce((SELECT sources FROM crawl_found AS c
+        WHERE c.run_id = :run_id AND c.url_key = :url_key), 0)
 FROM (
     SELECT found_on, anchor_text, element FROM crawl_sources
     WHERE run_id = :run_id AND url_key = :url_key ORDER BY id LIMIT :keep

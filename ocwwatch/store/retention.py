@@ -44,6 +44,7 @@ SELECT (SELECT count(*) FROM observations WHERE run_id = :id)
 """
 # Every row of the runs in the JSON array parameter, children first (foreign keys are on).
 _DROP_RUNS = (
+    "DELETE FROM crawl_found WHERE run_id IN (SELECT value FROM json_each(?))",
     "DELETE FROM crawl_sources WHERE run_id IN (SELECT value FROM json_each(?))",
     "DELETE FROM crawl_frontier WHERE run_id IN (SELECT value FROM json_each(?))",
     "DELETE FROM link_checks WHERE run_id IN (SELECT value FROM json_each(?))",

@@ -288,6 +288,38 @@ CREATE TABLE IF NOT EXISTS crawl.crawl_sources (
     kind TEXT NOT NULL DEFAULT 'link',
     UNIQUE (run_id, url_key, found_on)
 )""",
+    # A link's sources in the order found, so that its first pages are read without the rest.
+    "CREATE INDEX IF NOT EXISTS crawl.crawl_sources_by_link ON crawl_sources (run_id, url_key)",
+    # Per link, how many pages it was found on and the distinct elements it was found in, in
+    # the order found, kept up as sources arrive (on the store's thread, during the crawl):
+    # counting them once the crawl was over held up a 20k-link run's end by a second.
+    """
+CREATE TABLE IF NOT EXISTS crawl.crawl_found (
+    run_id INTEGER NOT NULL,
+    url_key TEXT NOT NULL,
+    sources INTEGER NOT NULL,
+    elements TEXT NOT NULL,
+    PRIMARY KEY (run_id, url_key)
+) WITHOUT ROWID""",
+    """
+CREATE TRIGGER IF NOT EXISTS crawl.crawl_sources_found AFTER INSERT ON crawl_sources BEGIN
+    INSERT INTO crawl_found (run_id, url_key, sources, elements)
+    VALUES (
+        new.run_id, new.url_key, 1,
+        json_array(json_object('element', new.element, 'kind', new.kind))
+    )
+    ON CONFLICT (run_id, url_key) DO UPDATE SET
+        sources = sources + 1,
+        elements = CASE
+            WHEN EXISTS (
+                SELECT 1 FROM json_each(elements)
+                WHERE value ->> 'element' = new.element AND value ->> 'kind' = new.kind
+            ) THEN elements
+            ELSE json_insert(
+                elements, '$[#]', json_object('element', new.element, 'kind', new.kind)
+            )
+        END;
+END""",
 )
 
 
