@@ -113,6 +113,7 @@ class Run:
     start: float = 0.0
     asking: float = 0.0
     end: float = 0.0
+    in_use: float = 0.0  # the busiest host's mean requests being answered at once, asking
 
     def limit(self, latency: float, concurrency: int) -> float:
         return self.busiest * latency / concurrency
@@ -132,6 +133,7 @@ def observed(served: Served, action: Callable[[], tuple[float, float, float]]) -
     with urllib.request.urlopen(served.origins["ocw"] + "/__times", timeout=10) as answer:
         times = json.loads(answer.read())
     first, last = times["first"], times["last"]
+    busiest = max(hosts, key=hosts.__getitem__)
     return Run(
         wall,
         rss,
@@ -143,6 +145,7 @@ def observed(served: Served, action: Callable[[], tuple[float, float, float]]) -
         start=first - began,
         asking=last - first,
         end=finished - last,
+        in_use=times["in_use"].get(busiest, 0.0),
     )
 
 
@@ -405,7 +408,11 @@ def phases_line(row: Row) -> str:
     runs = row.runs
     start, end = median([r.start for r in runs]), median([r.end for r in runs])
     asking = median([r.asking / r.limit(row.latency, row.concurrency) for r in runs])
-    return f"{'':18} start-up {start:.2f} s, asking {asking:.2f} x limit, wind-down {end:.2f} s"
+    in_use = median([r.in_use for r in runs])
+    return (
+        f"{'':18} start-up {start:.2f} s, asking {asking:.2f} x limit ({in_use:.2f} of"
+        f" {row.concurrency} places in use), wind-down {end:.2f} s"
+    )
 
 
 HEADER = (
@@ -457,9 +464,11 @@ def latency_size(label: str, args: argparse.Namespace) -> list[Row]:
         if floor:
             rows.append(Row("httpx floor", floor, latency, concurrency))
             print(table_line(rows[-1]), flush=True)
+            print(phases_line(rows[-1]), flush=True)
             sockets = [socket_floor_run(served, concurrency) for _ in range(args.floor_repeat)]
             rows.append(Row("socket floor", sockets, latency, concurrency))
             print(table_line(rows[-1]), flush=True)
+            print(phases_line(rows[-1]), flush=True)
         for name, runner in peer_runners(args.peers, served, concurrency).items():
             if isinstance(runner, str):
                 print(f"{name:<18} {runner}")

@@ -335,6 +335,25 @@ class Counters:
         # Wall-clock times (time.time()) of the first request taken up and the last answer
         # counted since the reset: where a tool's run starts and stops asking (`/__times`).
         self.first = self.last = 0.0
+        # Per host, requests being answered now, and the sum of that over time (request
+        # seconds) since the reset: divided by the asking time, how many of its places a
+        # client kept busy on average (`/__times`' `in_use`).
+        self.answering: Counter[str] = Counter()
+        self.busy: dict[str, float] = {}
+        self.changed: dict[str, float] = {}
+
+    def answering_changes(self, role: str, by: int) -> None:
+        now = time.time()
+        spent = self.answering[role] * (now - self.changed.get(role, now))
+        self.busy[role] = self.busy.get(role, 0.0) + spent
+        self.answering[role] += by
+        self.changed[role] = now
+
+    def in_use(self) -> dict[str, float]:
+        """Each host's mean requests answered at once between the first request and the last
+        answer (0 before any)."""
+        span = self.last - self.first
+        return {role: busy / span if span > 0 else 0.0 for role, busy in self.busy.items()}
 
     def count(self, role: str, method: str, status: int, sent: int) -> None:
         self.counts[f"{role} {method} {status}"] += 1
@@ -344,6 +363,8 @@ class Counters:
     def clear(self) -> None:
         self.counts.clear()
         self.first = self.last = 0.0
+        self.busy.clear()
+        self.changed.clear()
 
 
 class Host:
@@ -391,11 +412,18 @@ class Host:
                 await writer.drain()
                 return False
             keep = request.keep_alive()
+            counted = not request.target.startswith("/__")  # the benchmark's own: at once
+            if counted:
+                self.counters.answering_changes(self.role, +1)
             status, headers, body, length = self.answer(request)
-            if not request.target.startswith("/__"):  # the benchmark's own counters: at once
-                await asyncio.sleep(max(0.0, arrived + self.latency - time.perf_counter()))
-            writer.write(response_bytes(status, headers, body, length, close=not keep))
-            await writer.drain()
+            try:
+                if counted:
+                    await asyncio.sleep(max(0.0, arrived + self.latency - time.perf_counter()))
+                writer.write(response_bytes(status, headers, body, length, close=not keep))
+                await writer.drain()
+            finally:
+                if counted:
+                    self.counters.answering_changes(self.role, -1)
             return keep
         finally:
             if self.slots is not None:
@@ -411,7 +439,10 @@ class Host:
             self.counters.clear()
             return 200, {}, b"", 0
         if request.target == "/__times":
-            times = json.dumps({"first": self.counters.first, "last": self.counters.last})
+            counters = self.counters
+            times = json.dumps(
+                {"first": counters.first, "last": counters.last, "in_use": counters.in_use()}
+            )
             return 200, {"content-type": "application/json"}, times.encode(), len(times)
         self.counters.first = self.counters.first or time.time()
         method = "HEAD" if request.method == "HEAD" else "GET"
