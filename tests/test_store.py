@@ -653,8 +653,8 @@ def test_the_space_of_cleared_crawl_rows_goes_back_to_the_disk(store: Store, db_
 
 
 def test_a_working_file_that_does_not_read_is_started_anew(db_path: Path) -> None:
-    """A working file left garbled (a power cut: it has no journal on disk) is replaced when
-    no run is running; the database is untouched."""
+    """A working file left garbled (a power cut: it is never fsynced) is replaced when no run
+    is running; the database is untouched."""
     Store.open(db_path).close()
     work_path(db_path).write_bytes(b"not a database at all" * 300)
     with Store.open(db_path) as store:
