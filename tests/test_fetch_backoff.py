@@ -103,6 +103,23 @@ async def test_a_request_already_waiting_is_held_back_too(fake: FakeTime) -> Non
     assert fake.sleeps == [1.0, 5.0]
 
 
+async def test_a_request_waiting_for_the_place_a_429_frees_is_held_back(fake: FakeTime) -> None:
+    """With one place per host, the request the 429's answer lets in meets the slow-down: the
+    hand-over to it (issue 15) comes after the answer has set the host's pace."""
+    arrivals = Arrivals(fake, {"/busy": [busy(429, "5")]})
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        answer = arrivals(request)
+        for _ in range(20):  # the other request queues for the place meanwhile
+            await asyncio.sleep(0)
+        return answer
+
+    async with make_fetcher(fake, handler, retries=0, per_host_concurrency=1) as fetcher:
+        results = await fetcher.fetch_many([f"{HOST}/busy", f"{HOST}/page"])
+    assert [result.status for result in results] == [429, 200]
+    assert arrivals.seen == [("127.0.0.1/busy", 0.0), ("127.0.0.1/page", 5.0)]
+
+
 async def test_429s_grow_the_interval_and_calm_answers_shrink_it_back(fake: FakeTime) -> None:
     """Each 429 doubles the host's interval (0.5 -> 1 -> 2 -> 4 s); each run of answers
     without one halves it, back to the configured 0.5 s."""

@@ -22,6 +22,7 @@ from ocwwatch.models import (
     ChangeKind,
     Counts,
     CrawledPage,
+    CrawlProgress,
     CrawlStep,
     ElementKind,
     FoundAs,
@@ -661,6 +662,38 @@ def test_a_working_file_that_does_not_read_is_started_anew(db_path: Path) -> Non
         run_id = store.start_run(T0)
         store.save_crawl_step(run_id, T0, CrawlStep(found=[entry("a/")]))
         assert store.count_frontier(run_id)["queued"] == 1
+
+
+def test_a_garbled_working_file_of_a_crashed_run_is_started_anew_under_the_lock(
+    db_path: Path,
+) -> None:
+    """A power cut leaves a run marked running and its working file garbled: opening the store
+    still works (the file is left alone: the run may be another process's), and once the store
+    holds the writer lock, the run is one a crash left, so the file is started anew."""
+    with Store.open(db_path) as store:
+        store.start_run(T0)  # never finished: the crash
+    work_path(db_path).write_bytes(b"not a database at all" * 300)
+    with Store.open(db_path) as store:
+        assert not store.has_work_tables()
+        assert store.crawl_progress() == CrawlProgress()
+        with store.lock(1.0):
+            assert store.has_work_tables()
+            store.abandon_stale_runs(at(1))
+            later = store.start_run(at(2))
+            store.save_crawl_step(later, T0, CrawlStep(found=[entry("a/")]))
+            assert store.count_frontier(later)["queued"] == 1
+
+
+def test_a_garbled_working_file_is_cleared_without_being_read(store: Store, db_path: Path) -> None:
+    """Clearing once no run is running deletes the working file whatever it holds, even when
+    it no longer reads (a run's end must not fail on it, nor keep it for the next run)."""
+    run_id = store.start_run(T0)
+    store.save_crawl_step(run_id, T0, CrawlStep(found=[entry("a/")]))
+    store.finish_run(run_id, at(1), Counts(), offline=False)
+    with open(work_path(db_path), "r+b") as garbled:  # the header and first pages overwritten
+        garbled.write(bytes(range(256)) * 64)
+    assert store.clear_crawl_rows()
+    assert query(work_path(db_path), "SELECT count(*) FROM crawl_frontier") == [(0,)]
 
 
 def test_a_writer_that_waited_for_the_lock_uses_the_new_working_file(db_path: Path) -> None:

@@ -342,13 +342,14 @@ class Fetcher:
                 what = "no complete answer" if head.status is None else "the body did not arrive"
                 detail = f"{what} within {self.policy.timeout_seconds:g} s"
                 answer = replace(head, failure=FailureKind.TIMEOUT, detail=detail)
-        if gate.waiting:
-            await hand_over()
+        # The pace first: a request woken by the freed place must meet a 429's slow-down.
         self._pace(gate, url, answer, first_try=first_try)
         if requests_log.isEnabledFor(logging.INFO):
             seconds = self._clock() - started
             said = answer.status if answer.failure is None else f"{answer.failure}: {answer.detail}"
             requests_log.info("%s %s -> %s (%.2f s)", method, redact_url(url), said, seconds)
+        if gate.waiting:
+            await hand_over()
         return answer
 
     async def _wait_turn(self, gate: HostGate) -> _Answer | None:

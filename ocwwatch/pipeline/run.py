@@ -156,10 +156,9 @@ def crawl_rows_cleared(store: Store) -> Iterator[None]:
     reports, `report N`, `history` and the JSON read `link_checks` and `links`, never these.
     A failure to clear (a full disk) is logged, not the run's: the next run's end clears them.
 
-    The space they took is given back to the disk when it is at least half the file (a
-    20k-link run's sources are hundreds of megabytes, which would otherwise stay in the file
-    between runs): VACUUM then rewrites no more than the crawl itself wrote. Where a long
-    history makes them less, the next run reuses the free pages instead."""
+    They live in the working file, deleted whole (issue 15), so the database itself gains
+    only what the run keeps. Its free pages (crawled pages' links rewritten, say) are given
+    back to the disk when they are at least half the file; else the next run reuses them."""
     try:
         yield
     finally:

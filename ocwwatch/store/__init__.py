@@ -308,7 +308,7 @@ class Store(CrawlStore, WaybackStore, RetentionStore):
             self._acquire(handle, timeout_seconds, stopping)
             # The working file this connection attached at opening may have been deleted by
             # the writer it waited for: attach the one there is now.
-            self._attach_work()
+            self._attach_work(writer=True)
             handle.truncate(0)
             handle.write(f"{os.getpid()}\n")
             handle.flush()

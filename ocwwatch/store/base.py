@@ -7,6 +7,7 @@ methods (in `ocwwatch.store` and `ocwwatch.store.crawl`) read and write those.
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +24,7 @@ from ocwwatch.store.rows import Row, format_time
 from ocwwatch.store.schema import MIGRATIONS, WORK_TABLES
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 DEFAULT_BUSY_TIMEOUT_SECONDS = 30.0  # [store] busy_timeout_seconds
 # PRAGMA application_id: "ocww" in ASCII. A database without it that holds tables other than
@@ -30,11 +32,12 @@ DEFAULT_BUSY_TIMEOUT_SECONDS = 30.0  # [store] busy_timeout_seconds
 APPLICATION_ID = 0x6F637777
 LOW_SPACE_BYTES = 1024 * 1024  # free space under which a write failure is blamed on the disk
 WORK_SCHEMA = "crawl"  # the working file's name in SQL (schema.WORK_TABLES)
+WORK_SUFFIX = "-crawl"
 
 
 def work_path(path: Path) -> Path:
     """The file beside the database that holds a deep run's working rows while it lasts."""
-    return path.with_name(path.name + "-crawl")
+    return path.with_name(path.name + WORK_SUFFIX)
 
 
 @contextmanager
@@ -47,21 +50,31 @@ def translated(path: Path, action: str) -> Iterator[None]:
         kind = (
             StoreBusyError if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) else StoreError
         )
-        note = _damage_note(code) or _disk_space_note(path, exc)
+        note = _damage_note(code, path) or _disk_space_note(path, exc)
         raise kind(f"{path}: cannot {action}: {exc}{note}") from exc
 
 
-def _damage_note(code: int | None) -> str:
+def _damage_note(code: int | None, path: Path) -> str:
     """A damaged or foreign file: say what to do, not only SQLite's words (issue 11)."""
     primary = None if code is None else code & 0xFF  # extended codes keep the primary below
+    if primary not in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return ""
+    if path.name.endswith(WORK_SUFFIX):
+        return "; it is a deep run's working file: delete it while no check runs"
     if primary == sqlite3.SQLITE_CORRUPT:
         return (
             "; the file is damaged: restore it from a backup, or move it aside (with its -wal"
-            " and -shm files) and a new history starts"
+            " and -shm files) and a new history starts (if the damage is in the deep run's"
+            f" working file {path.name}{WORK_SUFFIX}, deleting that one while no check runs is"
+            " enough)"
         )
-    if primary == sqlite3.SQLITE_NOTADB:
-        return "; it is no SQLite database: name another file in `database` or with --db"
-    return ""
+    return "; it is no SQLite database: name another file in `database` or with --db"
+
+
+def damaged(exc: StoreError) -> bool:
+    """Whether SQLite found the file damaged or no database at all (not busy, not full)."""
+    code = getattr(exc.__cause__, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _disk_space_note(path: Path, exc: sqlite3.Error) -> str:
@@ -169,18 +182,25 @@ class StoreBase:
     def work_path(self) -> Path:
         return work_path(self.path)
 
-    def _attach_work(self) -> None:
+    def _attach_work(self, *, writer: bool = False) -> None:
         """Attach the working file (creating it and its tables if need be), afresh: another
         process may have replaced it since this connection last looked (`lock` calls this
-        again once the store is this process's to write). A file that does not read (a power
-        cut in the middle of a write: it is never fsynced) is started anew when no run is
-        running, the only time its rows are worth nothing."""
+        again, with `writer`, once the store is this process's to write).
+
+        A file that does not read (a power cut in the middle of a write: it is never fsynced)
+        is started anew when its rows are worth nothing: no run is running, or this process
+        holds the writer lock, so that any run still marked running is one a crash left. Else
+        it is left unattached until then, and only a deep check's own steps need it."""
         try:
             self._open_work()
-        except StoreError:
-            if self._running_run():
+        except StoreError as exc:
+            if not damaged(exc):
                 raise
             self._detach_work()
+            if not writer and self._running_run():
+                log.warning("%s; it is started anew once a check holds the lock", exc)
+                return
+            log.warning("%s; started anew", exc)
             self._delete_work_file()
             self._open_work()
 

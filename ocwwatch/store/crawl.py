@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from ocwwatch.errors import StoreError
 from ocwwatch.models import (
     WORKING_LINKS,
     CrawledPage,
@@ -26,7 +27,7 @@ from ocwwatch.models import (
     LinkState,
     Validators,
 )
-from ocwwatch.store.base import StoreBase, translated
+from ocwwatch.store.base import StoreBase, damaged, translated
 from ocwwatch.store.rows import (
     Row,
     dump_json,
@@ -266,13 +267,19 @@ class CrawlStore(StoreBase):
         a 20k-link run and giving their space back took 1.8 s). Beside a running run, the rows
         of the others are deleted."""
         action = "clear the crawl's working rows"
-        if not self._select(action, _ANY_WORKING_ROW):
-            return False  # nothing to clear (a run that was not deep): nothing is written
         if self._running_run():
+            if not self.has_work_tables() or not self._select(action, _ANY_WORKING_ROW):
+                return False
             with self._transaction(action) as db:
                 for sql in _CLEAR_OVER:
                     db.execute(sql)
             return True
+        try:
+            if self.has_work_tables() and not self._select(action, _ANY_WORKING_ROW):
+                return False  # nothing to clear (a run that was not deep): nothing is written
+        except StoreError as exc:
+            if not damaged(exc):
+                raise  # a file that does not read goes like any other
         with translated(self.work_path, action):
             self._detach_work()
         self._delete_work_file()

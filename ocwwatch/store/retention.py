@@ -38,15 +38,12 @@ ORDER BY id
 _ROWS_OF_RUN = """
 SELECT (SELECT count(*) FROM observations WHERE run_id = :id)
      + (SELECT count(*) FROM link_checks WHERE run_id = :id)
-     + (SELECT count(*) FROM reports WHERE run_id = :id)
-     + (SELECT count(*) FROM crawl_frontier WHERE run_id = :id)
-     + (SELECT count(*) FROM crawl_sources WHERE run_id = :id) AS n
+     + (SELECT count(*) FROM reports WHERE run_id = :id) AS n
 """
-# Every row of the runs in the JSON array parameter, children first (foreign keys are on).
+# Every row of the runs in the JSON array parameter, children first (foreign keys are on). A
+# deep run's working rows are not among them: they live in the working file, which goes once
+# no run is running (store/crawl.py), and a run that is running is never pruned.
 _DROP_RUNS = (
-    "DELETE FROM crawl_found WHERE run_id IN (SELECT value FROM json_each(?))",
-    "DELETE FROM crawl_sources WHERE run_id IN (SELECT value FROM json_each(?))",
-    "DELETE FROM crawl_frontier WHERE run_id IN (SELECT value FROM json_each(?))",
     "DELETE FROM link_checks WHERE run_id IN (SELECT value FROM json_each(?))",
     "DELETE FROM reports WHERE run_id IN (SELECT value FROM json_each(?))",
     "DELETE FROM observations WHERE run_id IN (SELECT value FROM json_each(?))",
