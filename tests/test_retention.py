@@ -17,6 +17,7 @@ from ocwwatch.clock import utc_now
 from ocwwatch.config import load_config
 from ocwwatch.pipeline import prune_runs
 from ocwwatch.store import Store
+from ocwwatch.store.base import work_path
 
 
 @pytest.fixture(autouse=True)
@@ -98,6 +99,8 @@ def test_prune_dry_run_says_what_and_changes_nothing(
     with_retention(config, keep_runs=1, keep_days=0, prune_after_run=False)
     for _ in range(4):
         check(capsys, config)
+    # A database copied without the deep run's working file beside it reads the same.
+    work_path(config.parent / ".." / "data" / "ocwwatch.db").unlink()
     code, out, _ = run(capsys, "prune", "--dry-run", "--config", config)
     assert code == 0
     assert out.startswith("would drop 2 runs (2, 3): ")

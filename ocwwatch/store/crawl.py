@@ -279,7 +279,8 @@ class CrawlStore(StoreBase):
                 return False  # nothing to clear (a run that was not deep): nothing is written
         except StoreError as exc:
             if not damaged(exc):
-                raise  # a file that does not read goes like any other
+                raise
+            # A file that does not read goes like any other.
         with translated(self.work_path, action):
             self._detach_work()
         self._delete_work_file()
