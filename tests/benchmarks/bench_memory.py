@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_deep import check_key, measure
+from bench_deep import check_key, compiled_as_installed, measure
 from bench_scale import Served, observed, serve, write_config
 from mirror import Size
 
@@ -143,6 +143,7 @@ def main(argv: Sequence[str]) -> int:
     unknown = [label for label in labels if label not in SIZES]
     if unknown:
         parser.error(f"unknown size {', '.join(unknown)}; sizes are {', '.join(SIZES)}")
+    print(compiled_as_installed())
     started = time.perf_counter()
     points = [point for label in labels for point in size_points(label)]
     curve(points)

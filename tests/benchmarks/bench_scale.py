@@ -34,6 +34,7 @@ from bench_deep import (
     PeerRun,
     check_key,
     compare,
+    compiled_as_installed,
     measure,
     mirror_stats,
     requests_by_host,
@@ -564,6 +565,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     print(f"bench_scale: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; medians")
+    print(compiled_as_installed())
     if args.ceiling:
         ceiling(args)
         return 0
