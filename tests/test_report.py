@@ -39,6 +39,7 @@ from ocwwatch.report import (
     RENDERERS,
     FeedEntry,
     feed_entry,
+    json_report,
     render_feed,
     render_html,
     render_index,
@@ -916,3 +917,23 @@ def test_a_dead_entry_without_a_fix_is_for_a_person_not_for_accept() -> None:
     quiet = sample_run(counts=Counts(resources=1))
     text = render_markdown(Report(run=quiet, resources=(unsure,)))
     assert "Nothing to fix, but 1 could not be judged this time." in text
+
+
+@pytest.mark.parametrize("prefix", ["", "    "])
+def test_json_is_laid_out_as_json_dumps_lays_it_out(prefix: str) -> None:
+    """The report's own encoder writes, byte for byte, what `json.dumps(indent=2)` writes:
+    empty and nested containers, escapes, non-ASCII, numbers, booleans, null, tuples."""
+    value = {
+        "url": 'https://ocw.mit.edu/a "quoted"\\path\n\t\x01',
+        "empty": {},
+        "none": [],
+        "nested": [{"a": [1, 2.5, -0.0, 1e300]}, [], {}, [[True, False, None]]],
+        "non-ascii": "Gilbert Strang – Σ ∫ 😀 \u2028",
+        "tuple": ("x", 3),
+        "big": 10**30,
+    }
+    expected = json.dumps(value, indent=2, ensure_ascii=False)
+    expected = prefix + expected.replace("\n", "\n" + prefix)
+    escaped = re.sub("\u2028", "\\\\u2028", expected)  # inert: a line separator is escaped
+    assert json_report._encoded(value, prefix) == escaped
+    assert json.loads(json_report._encoded(value, prefix)) == json.loads(json.dumps(value))

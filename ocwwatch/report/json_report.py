@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _string  # C, with ensure_ascii=False
 from typing import Any
 
 from ocwwatch import __version__
@@ -108,10 +109,30 @@ def json_parts(report: Report) -> Iterator[str]:
 
 def _encoded(value: JsonObject, prefix: str) -> str:
     """`value` as indented JSON, every line after `prefix`, inert characters escaped."""
-    text = json.dumps(value, indent=2, ensure_ascii=False)
-    if prefix:
-        text = prefix + text.replace("\n", "\n" + prefix)
-    return _INERT_ESCAPES.sub(_escape_character, text)
+    return _INERT_ESCAPES.sub(_escape_character, prefix + _indented(value, prefix))
+
+
+def _indented(value: Any, prefix: str) -> str:
+    """What `json.dumps(value, indent=2, ensure_ascii=False)` writes, each line after the first
+    also after `prefix`. The standard library encodes indented JSON in Python, generically;
+    this does the same for the report's plain dicts, lists and scalars in half the time (a deep
+    run's twenty thousand links, issue 15), strings escaped by its C encoder."""
+    kind = type(value)
+    if kind is str:
+        return _string(value)
+    if kind is dict or kind is list:
+        if not value:
+            return "{}" if kind is dict else "[]"
+        inner = prefix + "  "
+        between = ",\n" + inner
+        if kind is dict:
+            items = between.join(_string(k) + ": " + _indented(v, inner) for k, v in value.items())
+            return "{\n" + inner + items + "\n" + prefix + "}"
+        return (
+            "[\n" + inner + between.join(_indented(v, inner) for v in value) + "\n" + prefix + "]"
+        )
+    # None, booleans, numbers (and any subclass of a JSON type) as json.dumps writes them.
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + prefix)
 
 
 def _escape_character(match: re.Match[str]) -> str:
