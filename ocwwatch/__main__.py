@@ -1,5 +1,5 @@
 """`python -m ocwwatch`: the same entry point as the `ocwwatch` console script."""
 
-from ocwwatch.cli import main
+from ocwwatch.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from support.cli import OCW, RENAMED, REPO, TODAY, by_id, check_json, live_site, run
 
+from ocwwatch import cli
 from ocwwatch.cli import InertLogFilter, build_parser, main
 from ocwwatch.config import HttpSettings, load_config
 from ocwwatch.fetch.guard import AddressGuard
@@ -381,6 +382,49 @@ def test_installed_entry_point_runs_the_readme_command(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "data" / "replay" / "ocwwatch.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("SELECT count(*) FROM runs WHERE status = 'complete'").fetchone() == (1,)
+
+
+class ExitNowError(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def test_the_entry_point_flushes_and_ends_without_teardown(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alone, the console script hands `main`'s code to `os._exit`, after flushing what is
+    still buffered; with another thread alive it exits the usual way, teardown and all."""
+    flushed: list[str] = []
+
+    class Buffered:
+        def __init__(self) -> None:
+            self.text = ""
+
+        def write(self, text: str) -> int:
+            self.text += text
+            return len(text)
+
+        def flush(self) -> None:
+            flushed.append(self.text)
+
+        def fileno(self) -> int:
+            raise OSError("not a file")
+
+    def exit_now(code: int) -> None:
+        raise ExitNowError(code)
+
+    monkeypatch.setattr(cli, "main", lambda: print("done", end="") or 2)
+    monkeypatch.setattr("os._exit", exit_now)
+    monkeypatch.setattr("sys.stdout", Buffered())
+    with pytest.raises(ExitNowError) as alone:
+        cli.entry()
+    assert alone.value.code == 2
+    assert flushed[0] == "done"  # flushed before the exit, not lost with the buffer
+
+    monkeypatch.setattr("threading.active_count", lambda: 2)
+    with pytest.raises(SystemExit) as shared:
+        cli.entry()
+    assert shared.value.code == 2
 
 
 def test_a_bug_in_one_resource_is_exit_3_and_the_run_goes_on(

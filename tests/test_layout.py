@@ -21,6 +21,7 @@ LAYERS = {
     "files": 0,
     "lists": 0,  # a Markdown or HTML document as the list: a parser, like urls
     "text": 0,
+    "tls": 0,  # the TLS context, read ahead; the fetcher takes it
     "config": 1,
     "fetch": 1,
     "extract": 1,
