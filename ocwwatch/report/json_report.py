@@ -131,7 +131,13 @@ def _indented(value: Any, prefix: str) -> str:
         return (
             "[\n" + inner + between.join(_indented(v, inner) for v in value) + "\n" + prefix + "]"
         )
-    # None, booleans, numbers (and any subclass of a JSON type) as json.dumps writes them.
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    # Floats and any subclass of a JSON type, as json.dumps writes them.
     return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + prefix)
 
 
