@@ -14,7 +14,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 
@@ -215,7 +215,8 @@ class FetchResult(Record):
     final_url: str  # where the redirect chain ended (== url when there was none)
     status: int | None  # final status; None when no response arrived
     redirects: tuple[Hop, ...] = ()
-    headers: dict[str, str] = {}  # final response, lower-case names
+    # Final response, lower-case names. A factory: a `{}` default is deep-copied per instance.
+    headers: dict[str, str] = Field(default_factory=dict)
     body: bytes = b""
     content_type: str | None = None  # media type only, lower case, no parameters
     not_modified: bool = False  # the server answered 304 to our validators
