@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
 import pytest
+from jinja2 import Environment
 
 from ocwwatch.models import (
     Against,
@@ -937,3 +939,63 @@ def test_json_is_laid_out_as_json_dumps_lays_it_out(prefix: str) -> None:
     escaped = re.sub("\u2028", "\\\\u2028", expected)  # inert: a line separator is escaped
     assert json_report._encoded(value, prefix) == escaped
     assert json.loads(json_report._encoded(value, prefix)) == json.loads(json.dumps(value))
+
+
+def fresh_environment(monkeypatch: pytest.MonkeyPatch, cache_home: Path) -> Environment:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+    return template_environment.__wrapped__()
+
+
+def test_compiled_templates_are_kept_in_a_private_folder_and_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first environment compiles and stores the templates (in a folder only this user
+    can open); the next one loads them without compiling, and renders the same."""
+    first = fresh_environment(monkeypatch, tmp_path)
+    macros = first.get_template("macros.html").module
+    folder = tmp_path / "ocwwatch" / "templates"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert len(list(folder.iterdir())) == 1
+
+    def no_compiling(*args: object, **kwargs: object) -> None:
+        raise AssertionError("compiled although cached")
+
+    second = fresh_environment(monkeypatch, tmp_path)
+    monkeypatch.setattr(second, "compile", no_compiling)
+    cached = second.get_template("macros.html").module
+    assert str(cached.badge("dead")) == str(macros.badge("dead"))  # type: ignore[attr-defined]
+    assert "dead" in str(cached.badge("dead"))  # type: ignore[attr-defined]
+
+
+def test_a_garbled_or_unusable_template_cache_costs_a_compile_not_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh_environment(monkeypatch, tmp_path).get_template("macros.html")
+    folder = tmp_path / "ocwwatch" / "templates"
+    for cached in folder.iterdir():
+        cached.write_bytes(b"garbage" * 10)
+    module = fresh_environment(monkeypatch, tmp_path).get_template("macros.html").module
+    assert "dead" in str(module.badge("dead"))  # type: ignore[attr-defined]
+    # Nowhere to write: the cache is quiet about it.
+    stuck = html_module.QuietBytecodeCache(str(tmp_path / "no-such-folder"))
+    stuck.dump_bytecode(stuck.get_bucket(template_environment(), "x", None, "{{ 1 }}"))
+
+
+def test_a_template_cache_folder_others_could_write_is_not_used(tmp_path: Path) -> None:
+    folder = tmp_path / "ocwwatch" / "templates"
+    folder.mkdir(parents=True)
+    folder.chmod(0o777)
+    assert html_module.template_cache({"XDG_CACHE_HOME": str(tmp_path)}) is None
+    folder.chmod(0o700)
+    assert html_module.template_cache({"XDG_CACHE_HOME": str(tmp_path)}) is not None
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "ocwwatch").mkdir(parents=True)
+    (elsewhere / "ocwwatch" / "templates").symlink_to(folder)
+    assert html_module.template_cache({"XDG_CACHE_HOME": str(elsewhere)}) is None
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    assert html_module.template_cache({"XDG_CACHE_HOME": str(a_file)}) is None
+    assert html_module.template_cache({}) is None  # no HOME, no XDG_CACHE_HOME
+    home = html_module.template_cache({"HOME": str(tmp_path / "home")})
+    assert home is not None
+    assert home.directory == str(tmp_path / "home" / ".cache" / "ocwwatch" / "templates")

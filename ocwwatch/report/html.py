@@ -2,19 +2,26 @@
 
 It owns the Jinja2 environment that every HTML renderer of the package shares: autoescaping
 always on, control characters stripped, and only http(s) URLs ever turned into links. It must not
-judge anything, and it does no I/O beyond loading its own templates.
+judge anything, and it does no I/O beyond loading its own templates (and caching them
+compiled, `template_cache`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import os
 import re
-from collections.abc import Iterator
+import stat
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, FileSystemBytecodeCache, PackageLoader, StrictUndefined
+from jinja2.bccache import Bucket
 from markupsafe import Markup
 
 from ocwwatch.models import (
@@ -82,11 +89,58 @@ def is_relative_or_web_url(value: object) -> bool:
     return urlsplit(value).scheme.lower() in ("", "http", "https")
 
 
+class QuietBytecodeCache(FileSystemBytecodeCache):
+    """Jinja2's cache of compiled templates, in a folder only this user can write. A cache
+    file that does not read, or a folder that cannot be written, costs a compile, never the
+    report. Jinja2 checks each file against the template's source and its own and Python's
+    versions; the key here also holds this module's own digest, since the environment's
+    options (set here) shape the compiled code too."""
+
+    def __init__(self, directory: str) -> None:
+        super().__init__(directory)
+        self.salt = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        return super().get_cache_key(f"{self.salt}|{name}", filename)
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # garbled: compiled again, and rewritten
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def template_cache(environ: Mapping[str, str] = os.environ) -> QuietBytecodeCache | None:
+    """Compiled templates kept between runs (`$XDG_CACHE_HOME/ocwwatch/templates`, else
+    `~/.cache/...`): compiling them took 0.08-0.13 s of every run's end (issue 15). The folder
+    is used only if it is a real directory of this user's that nobody else can write, since what
+    it holds is run as code; otherwise templates are compiled as before."""
+    base = environ.get("XDG_CACHE_HOME") or (
+        str(Path(environ["HOME"]) / ".cache") if environ.get("HOME") else ""
+    )
+    if not base:
+        return None
+    folder = Path(base) / "ocwwatch" / "templates"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = folder.lstat()
+    except OSError:
+        return None
+    private = status.st_uid == os.getuid() and not status.st_mode & 0o022
+    return QuietBytecodeCache(str(folder)) if stat.S_ISDIR(status.st_mode) and private else None
+
+
 @functools.cache
 def template_environment() -> Environment:
-    """The package's Jinja2 environment, built once: autoescaped, strict about undefined names."""
+    """The package's Jinja2 environment, built once: autoescaped, strict about undefined names,
+    its compiled templates cached between runs (`template_cache`)."""
     environment = Environment(
         loader=PackageLoader("ocwwatch.report", "templates"),
+        bytecode_cache=template_cache(),
         autoescape=True,
         undefined=StrictUndefined,
         finalize=_finalize,
