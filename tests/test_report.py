@@ -996,6 +996,14 @@ def test_a_template_cache_folder_others_could_write_is_not_used(tmp_path: Path) 
     a_file.write_text("")
     assert html_module.template_cache({"XDG_CACHE_HOME": str(a_file)}) is None
     assert html_module.template_cache({}) is None  # no HOME, no XDG_CACHE_HOME
+    folder.parent.chmod(0o777)  # the folder above, open to all: its content could be swapped
+    assert html_module.template_cache({"XDG_CACHE_HOME": str(tmp_path)}) is None
+    folder.parent.chmod(0o700)
+    # A relative XDG_CACHE_HOME is no cache home (XDG): HOME's is used, never one under cwd.
+    relative = html_module.template_cache({"XDG_CACHE_HOME": "cache", "HOME": str(tmp_path)})
+    assert relative is not None
+    assert relative.directory == str(tmp_path / ".cache" / "ocwwatch" / "templates")
+    assert html_module.template_cache({"XDG_CACHE_HOME": "cache", "HOME": "home"}) is None
     home = html_module.template_cache({"HOME": str(tmp_path / "home")})
     assert home is not None
     assert home.directory == str(tmp_path / "home" / ".cache" / "ocwwatch" / "templates")

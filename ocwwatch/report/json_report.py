@@ -115,8 +115,8 @@ def _encoded(value: JsonObject, prefix: str) -> str:
 def _indented(value: Any, prefix: str) -> str:
     """What `json.dumps(value, indent=2, ensure_ascii=False)` writes, each line after the first
     also after `prefix`. The standard library encodes indented JSON in Python, generically;
-    this does the same for the report's plain dicts, lists and scalars in half the time (a deep
-    run's twenty thousand links, issue 15), strings escaped by its C encoder."""
+    this does the same for the report's plain dicts, lists and scalars 1.6-1.8 times as fast
+    (a deep run's twenty thousand links, issue 15), strings escaped by its C encoder."""
     kind = type(value)
     if kind is str:
         return _string(value)
