@@ -3,7 +3,9 @@ where it stands (file, line, column), and fixes are written back into the docume
 else.
 
 Owns markdown-it-py (no other module imports it). Links are found by the CommonMark parser (with
-GFM tables), so URLs in code spans and code blocks are never resources and never rewritten;
+GFM tables), so URLs in code spans and code blocks are never resources and never rewritten; a
+link's place is its destination (after `](`, inside `<...>`, or in its reference definition
+after `]:`) within the lines the parser gives its block, never a mention of the URL elsewhere;
 `<a href>` in an HTML document, or written as HTML inside Markdown, is found by the standard
 library's HTML tokenizer, which reports where each tag starts. Every other byte of the document
 survives a rewrite: only the old URL's characters change.
@@ -19,13 +21,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ocwwatch.errors import ConfigError
 from ocwwatch.models import Location, Resource, ResourceKind
 from ocwwatch.urls import InvalidURLError, parse_url
 
 if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
     from markdown_it.token import Token
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
@@ -35,6 +38,9 @@ _CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.DOTALL)
 _OCW_COURSE = re.compile(r"^/(courses|resources)/(?:[a-z-]+/)?[a-z0-9][^/]*/?$")
 _SLUG = re.compile(r"[^a-z0-9]+")
 _HREF = re.compile(r"""\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
+# Between `](` (or `]:`) and a destination: spaces, and at most one line ending.
+_GAP = re.compile(r"[ \t]*(?:\r\n|\n|\r)?[ \t]*")
+_AUTOLINK = re.compile(r"[^<>\x00-\x20]*")  # what CommonMark allows between `<` and `>`
 # Elements whose text is shown as code or never shown: an <a> inside is not an entry.
 _NOT_PROSE = frozenset({"pre", "code", "script", "style", "template", "textarea"})
 
@@ -43,8 +49,9 @@ _NOT_PROSE = frozenset({"pre", "code", "script", "style", "template", "textarea"
 class DocumentLink:
     """One http(s) link of the document outside code: its URL, its text, where it stands.
 
-    `length` is how many characters the URL takes in the document: more than the URL's when
-    it was written with character references (`&amp;`) inside an HTML attribute.
+    `length` is how many characters the URL takes in the document: not the URL's length when
+    it was written with character references (`&amp;`) inside an HTML attribute, or with
+    backslash escapes or characters the parser percent-encodes in a Markdown destination.
     """
 
     url: str
@@ -79,25 +86,30 @@ def find_links(text: str, *, html_document: bool = False) -> list[DocumentLink]:
         return _html_links(text, 0, _line_starts(text))
     from markdown_it import MarkdownIt  # noqa: PLC0415 - imported for Markdown lists only
 
-    tokens = MarkdownIt("commonmark").enable("table").parse(text)
-    code = _code_ranges(text, tokens)
-    starts = _line_starts(text)
+    # store_labels: a reference link says which definition it uses, and so where its URL is.
+    parser = MarkdownIt("commonmark", {"store_labels": True}).enable("table")
+    env: dict[str, Any] = {}
+    tokens = parser.parse(text, env)
+    places = _Places(text, tokens, env.get("references", {}), parser)
+    starts = places.starts
     # In the order a reader meets them: a reference link where it is used, not where its URL
     # is defined; HTML links by their place.
     found: list[tuple[int, DocumentLink]] = []
-    taken: set[int] = set()
-    for href, label, block in _links_of(tokens):
-        offset = _place_of(text, href, code, taken)
-        if offset is None:
-            continue  # a URL the parser normalised: it has no literal place to point at
-        taken.add(offset)
-        line, column = _line_and_column(starts, offset)
-        found.append((starts[block], DocumentLink(href, label, line, column, offset, len(href))))
+    for block in tokens:
+        if block.type != "inline" or not block.map:
+            continue
+        for index, token, place in places.of_block(block):
+            href = str(token.attrs.get("href", "")) if token.type == "link_open" else ""
+            if not href.lower().startswith(("http://", "https://")) or place is None:
+                continue  # not a link checked, or a destination with no literal place
+            line, column = _line_and_column(starts, place[0])
+            label = _text_of(block.children or [], index)
+            found.append((starts[block.map[0]], DocumentLink(href, label, line, column, *place)))
     for start, end in _html_regions(tokens, starts, len(text)):
         found += [
             (link.offset, link)
             for link in _html_links(text[start:end], start, starts)
-            if not any(a <= link.offset < b for a, b in code)
+            if not places.in_code(link.offset)
         ]
     return [link for _, link in sorted(found, key=lambda item: item[0])]
 
@@ -175,20 +187,14 @@ def _html_links(text: str, base: int, starts: Sequence[int]) -> list[DocumentLin
     return links
 
 
-def _links_of(tokens: Sequence[Token]) -> Iterable[tuple[str, str, int]]:
-    """Each link's URL, its text, and the first line of the block that uses it."""
-    for block in tokens:
-        children = block.children or []
-        for index, token in enumerate(children):
-            href = str(token.attrs.get("href", "")) if token.type == "link_open" else ""
-            if not href.lower().startswith(("http://", "https://")):
-                continue
-            label = []
-            for inner in children[index + 1 :]:
-                if inner.type == "link_close":
-                    break
-                label.append(inner.content)
-            yield href, " ".join("".join(label).split()), block.map[0] if block.map else 0
+def _text_of(children: Sequence[Token], index: int) -> str:
+    """The text of the link that opens at `children[index]`, its spaces folded."""
+    label = []
+    for inner in children[index + 1 :]:
+        if inner.type == "link_close":
+            break
+        label.append(inner.content)
+    return " ".join("".join(label).split())
 
 
 def _code_ranges(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
@@ -203,14 +209,108 @@ def _code_ranges(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
     return ranges
 
 
-def _place_of(text: str, url: str, code: Sequence[tuple[int, int]], taken: set[int]) -> int | None:
-    start = 0
-    while (offset := text.find(url, start)) != -1:
-        start = offset + 1
-        if offset in taken or any(a <= offset < b for a, b in code):
-            continue
-        return offset
-    return None
+class _Places:
+    """Where the parser's links stand in the text. markdown-it gives no column, only the lines
+    of each block (token `map`) and of each reference definition; a destination is searched
+    for within those lines only, after the syntax that opens it (`](`, `<`, `]:`), and is read
+    whole, as the parser reads it. A mention of the URL in prose, the link's text, or a longer
+    URL that starts with it is never its place."""
+
+    def __init__(
+        self,
+        text: str,
+        tokens: Sequence[Token],
+        references: Mapping[str, Mapping[str, Any]],
+        parser: MarkdownIt,
+    ) -> None:
+        self.text = text
+        self.starts = _line_starts(text)
+        self.code = _code_ranges(text, tokens)
+        self.references = references
+        self.parser = parser
+        self._defined: dict[str, tuple[int, int] | None] = {}
+
+    def in_code(self, offset: int) -> bool:
+        return any(a <= offset < b for a, b in self.code)
+
+    def of_block(self, block: Token) -> Iterable[tuple[int, Token, tuple[int, int] | None]]:
+        """Each link and image of an inline block, with its index among the block's children
+        and the place of its URL (offset, length), in the order their destinations are
+        written: a link's after its text, so an image inside the text comes first."""
+        start, end = self._span(block.map or [0, 0])
+        children = block.children or []
+        opened: list[int] = []
+        for index, token in enumerate(children):
+            if token.type == "link_open":
+                opened.append(index)
+                continue
+            at = index
+            if token.type == "link_close" and opened:
+                at = opened.pop()
+            elif token.type != "image":
+                continue
+            place = self._place_of(children[at], start, end)
+            if place is not None and "label" not in children[at].meta:
+                start = place[0] + place[1]  # the next destination is written after this one
+            yield at, children[at], place
+
+    def _span(self, lines: Sequence[int]) -> tuple[int, int]:
+        first, last = lines
+        return self.starts[first], self.starts[last] if last < len(self.starts) else len(self.text)
+
+    def _place_of(self, token: Token, start: int, end: int) -> tuple[int, int] | None:
+        href = str(token.attrs.get("src" if token.type == "image" else "href", ""))
+        label = token.meta.get("label")
+        if label is not None:  # `[text][label]`: the URL stands in the definition
+            return self._definition(str(label), href)
+        if token.markup == "autolink":
+            return self._find(start, end, "<", href)
+        return self._find(start, end, "](", href)
+
+    def _definition(self, label: str, href: str) -> tuple[int, int] | None:
+        if label not in self._defined:
+            lines = self.references.get(label, {}).get("map")
+            found = self._find(*self._span(lines), "]:", href) if lines else None
+            self._defined[label] = found
+        return self._defined[label]
+
+    def _find(self, start: int, end: int, opener: str, href: str) -> tuple[int, int] | None:
+        """The first destination after an unescaped `opener` outside code in [start, end)
+        that the parser reads as `href`: its offset and length (`<...>` brackets left out)."""
+        at = start
+        while (at := self.text.find(opener, at, end)) != -1:
+            found = not _is_escaped(self.text, at) and not self.in_code(at)
+            at += 1
+            if opener == "<":
+                place = self._autolink(at, end, href) if found else None
+            else:
+                gap = _GAP.match(self.text, at - 1 + len(opener), end)
+                place = self._destination(gap.end(), end, href) if found and gap else None
+            if place is not None:
+                return place
+        return None
+
+    def _autolink(self, first: int, end: int, href: str) -> tuple[int, int] | None:
+        close = self.text.find(">", first, end)
+        raw = self.text[first:close]
+        if close == -1 or not _AUTOLINK.fullmatch(raw) or self.parser.normalizeLink(raw) != href:
+            return None
+        return first, len(raw)
+
+    def _destination(self, first: int, end: int, href: str) -> tuple[int, int] | None:
+        result = self.parser.helpers.parseLinkDestination(self.text, first, end)
+        if not result.ok or self.parser.normalizeLink(result.str) != href:
+            return None
+        pointy = int(self.text[first] == "<")
+        return first + pointy, result.pos - first - 2 * pointy
+
+
+def _is_escaped(text: str, at: int) -> bool:
+    """Whether the character at `at` follows an odd run of backslashes."""
+    run = 0
+    while at - run > 0 and text[at - run - 1] == "\\":
+        run += 1
+    return run % 2 == 1
 
 
 def resources_of(path: Path, links: Sequence[DocumentLink]) -> tuple[Resource, ...]:
@@ -288,7 +388,8 @@ def rewrite_document(path: Path, text: str, fixes: Mapping[str, tuple[str, str]]
     since). Every other character stays as it was."""
     links = find_links(text, html_document=is_html(path))
     current = {r.id: r for r in resources_of(path, links)}
-    edits: list[tuple[int, int, str]] = []
+    edits: dict[int, tuple[int, str]] = {}  # offset -> (length, replacement); links sharing
+    # a reference definition share its place, rewritten once
     applied, skipped = [], []
     moves: dict[str, str] = {}
     for resource_id, (checked, new) in sorted(fixes.items()):
@@ -296,15 +397,15 @@ def rewrite_document(path: Path, text: str, fixes: Mapping[str, tuple[str, str]]
         if resource is None or resource.url != checked:
             skipped.append(f"{resource_id}: the document no longer has {checked}; not changed")
             continue
-        edits += [
-            (link.offset, link.length, _escaped(new) if link.in_html else new)
+        edits |= {
+            link.offset: (link.length, _escaped(new) if link.in_html else new)
             for link in links
             if link.url == checked
-        ]
+        }
         applied.append(f"{resource_id}: {checked} -> {new}")
         moves[checked] = new
     new_text = text
-    for offset, length, replacement in sorted(edits, reverse=True):
+    for offset, (length, replacement) in sorted(edits.items(), reverse=True):
         new_text = new_text[:offset] + replacement + new_text[offset + length :]
     diff = "".join(
         difflib.unified_diff(

@@ -217,3 +217,84 @@ def test_a_sidecar_entry_for_no_link_is_an_error(
     code, _, err = run(capsys, "check", "--config", config, "--list", document, "--replay", TODAY)
     assert code == 2
     assert "calculus.ocwwatch.toml: resources[0]: id 'no-such-entry' is not a link of" in err
+
+
+def _rewritten(tmp_path: Path, text: str, old: str, new: str, name: str = "list.md") -> str:
+    """`text` as a list file, with the entry that links `old` fixed to `new`."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    (entry,) = (r for r in load_document_list(path) if r.url == old)
+    rewrite = rewrite_document(path, text, {entry.id: (old, new)})
+    assert rewrite.applied, rewrite.skipped
+    return rewrite.text
+
+
+def test_a_prose_mention_before_the_link_is_neither_its_place_nor_rewritten(
+    tmp_path: Path,
+) -> None:
+    """The place is the link's destination, not the first time the URL is written: an earlier
+    mention in prose, in another paragraph or in the same one, stays as written."""
+    old, new = "https://a.example/mv2x", "https://a.example/new-home"
+    for text, line in {
+        f"We used to link {old} here.\n\n- [Moved page]({old})\n": 3,
+        f"Was {old}, now [here]({old}).\n": 1,
+    }.items():
+        (link,) = find_links(text)
+        column = text.splitlines()[line - 1].index(f"]({old})") + 3
+        assert (link.url, link.line, link.column) == (old, line, column)
+        assert _rewritten(tmp_path, text, old, new) == text.replace(f"]({old})", f"]({new})")
+
+
+def test_a_link_whose_text_is_its_url_has_its_destination_rewritten(tmp_path: Path) -> None:
+    """In `[url](url)` the place is the destination; the link text stays as the author wrote
+    it."""
+    old, new = "https://a.example/page", "https://b.example/page"
+    text = f"- [{old}]({old})\n"
+    (link,) = find_links(text)
+    assert (link.line, link.column) == (1, len(f"- [{old}](") + 1)
+    assert _rewritten(tmp_path, text, old, new) == f"- [{old}]({new})\n"
+
+
+def test_a_url_that_starts_another_is_matched_whole(tmp_path: Path) -> None:
+    """`.../page` is not found inside `.../page2` (in `<...>`, `](...)` or prose) written before
+    it: each link points at its own destination, and a fix rewrites only its own."""
+    page, page2 = "https://a.example/page", "https://a.example/page2"
+    new = "https://b.example/one"
+    for text, line in {
+        f"[one][o] and [two]({page2}).\n\n[o]: {page}\n": 3,
+        f"See <{page2}> and [two]({page2}), then [one]({page}).\n": 1,
+    }.items():
+        links = {link.url: (link.line, link.column) for link in find_links(text)}
+        at = text.splitlines()[line - 1].rindex(page) + 1
+        assert links[page] == (line, at)
+        rewritten = _rewritten(tmp_path, text, page, new)
+        assert rewritten.count(page2) == text.count(page2)
+        assert rewritten.count(new) == 1
+
+
+def test_a_reference_definition_is_the_place_and_is_rewritten(tmp_path: Path) -> None:
+    """A reference link's URL is written once, in its definition (`[p]: url "title"`): that is
+    its place, and the fix rewrites it there, not a mention of the URL in prose before it."""
+    old, new = "https://a.example/old", "https://a.example/new"
+    text = (
+        f"Our old address was {old}.\r\n\r\nSee [the page][p] and [p].\r\n\r\n"
+        f'[p]: {old} "The page"\r\n[q]: <{old}x>\r\n'
+    )
+    links = find_links(text)
+    assert [(link.text, link.url, link.line, link.column) for link in links] == [
+        ("the page", old, 5, 6),
+        ("p", old, 5, 6),
+    ]
+    expected = text.replace(f"[p]: {old}", f"[p]: {new}")
+    assert _rewritten(tmp_path, text, old, new) == expected
+
+
+def test_a_destination_written_in_angle_brackets_or_escaped_is_found_and_rewritten(
+    tmp_path: Path,
+) -> None:
+    """`](<url>)`, and a destination with a backslash escape, are still the link's place."""
+    old, new = "https://a.example/a(b)", "https://a.example/c"
+    escaped = old.replace("(", "\\(").replace(")", "\\)")
+    text = f"[A](<{old}>) and [B]({escaped})\n"
+    assert [link.url for link in find_links(text)] == [old, old]
+    assert _rewritten(tmp_path, text, old, new) == f"[A](<{new}>) and [B]({new})\n"
