@@ -17,11 +17,13 @@ import bisect
 import difflib
 import html
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
 from ocwwatch.errors import ConfigError
 from ocwwatch.models import Location, Resource, ResourceKind
@@ -37,12 +39,23 @@ DOCUMENT_SUFFIXES = MARKDOWN_SUFFIXES | HTML_SUFFIXES
 _CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1", re.DOTALL)
 _OCW_COURSE = re.compile(r"^/(courses|resources)/(?:[a-z-]+/)?[a-z0-9][^/]*/?$")
 _SLUG = re.compile(r"[^a-z0-9]+")
-_HREF = re.compile(r"""\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""", re.IGNORECASE)
+# An unquoted value runs to whitespace or `>`, as the HTML tokenizer reads it (`=` in a query too).
+_HREF = re.compile(r"""\shref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
 # Between `](` (or `]:`) and a destination: spaces, and at most one line ending.
 _GAP = re.compile(r"[ \t]*(?:\r\n|\n|\r)?[ \t]*")
+# Percent-encoded in a URL written into a list: what ends a Markdown destination or starts other
+# syntax (space, parentheses, brackets, angle brackets, backslash, backtick) and control characters.
+_UNSAFE_IN_LISTS = re.compile(r"[\x00-\x20\x7f-\x9f()<>\[\]\\`]")
+_ENTITY_LIKE = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 _AUTOLINK = re.compile(r"[^<>\x00-\x20]*")  # what CommonMark allows between `<` and `>`
 # Elements whose text is shown as code or never shown: an <a> inside is not an entry.
 _NOT_PROSE = frozenset({"pre", "code", "script", "style", "template", "textarea"})
+
+
+# Where a URL stands decides how a new one is written there: a Markdown link destination or
+# reference definition (backslash escapes and entities apply), an autolink `<...>` (they do
+# not), an HTML attribute value (character references apply).
+LinkForm = Literal["destination", "autolink", "html"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,7 @@ class DocumentLink:
     column: int  # 1-based, of the URL's first character
     offset: int  # of the URL's first character in the document
     length: int
-    in_html: bool = False  # written in an HTML attribute: a new URL is written escaped
+    form: LinkForm = "destination"  # how a new URL must be written in its place
 
 
 def is_document(path: Path) -> bool:
@@ -84,13 +97,8 @@ def find_links(text: str, *, html_document: bool = False) -> list[DocumentLink]:
     """Every http(s) link outside code, in document order, each URL at its place in `text`."""
     if html_document:
         return _html_links(text, 0, _line_starts(text))
-    from markdown_it import MarkdownIt  # noqa: PLC0415 - imported for Markdown lists only
-
-    # store_labels: a reference link says which definition it uses, and so where its URL is.
-    parser = MarkdownIt("commonmark", {"store_labels": True}).enable("table")
-    env: dict[str, Any] = {}
-    tokens = parser.parse(text, env)
-    places = _Places(text, tokens, env.get("references", {}), parser)
+    parser, tokens, references = _parse_markdown(text)
+    places = _Places(text, tokens, references, parser)
     starts = places.starts
     # In the order a reader meets them: a reference link where it is used, not where its URL
     # is defined; HTML links by their place.
@@ -104,7 +112,9 @@ def find_links(text: str, *, html_document: bool = False) -> list[DocumentLink]:
                 continue  # not a link checked, or a destination with no literal place
             line, column = _line_and_column(starts, place[0])
             label = _text_of(block.children or [], index)
-            found.append((starts[block.map[0]], DocumentLink(href, label, line, column, *place)))
+            form: LinkForm = "autolink" if token.markup == "autolink" else "destination"
+            link = DocumentLink(href, label, line, column, *place, form=form)
+            found.append((starts[block.map[0]], link))
     for start, end in _html_regions(tokens, starts, len(text)):
         found += [
             (link.offset, link)
@@ -112,6 +122,38 @@ def find_links(text: str, *, html_document: bool = False) -> list[DocumentLink]:
             if not places.in_code(link.offset)
         ]
     return [link for _, link in sorted(found, key=lambda item: item[0])]
+
+
+def _parse_markdown(text: str) -> tuple[MarkdownIt, list[Token], Mapping[str, Any]]:
+    """The parser, the document's tokens, and its reference definitions (label -> href, map)."""
+    from markdown_it import MarkdownIt  # noqa: PLC0415 - imported for Markdown lists only
+
+    # store_labels: a reference link says which definition it uses, and so where its URL is.
+    parser = MarkdownIt("commonmark", {"store_labels": True}).enable("table")
+    env: dict[str, Any] = {}
+    tokens = parser.parse(text, env)
+    return parser, tokens, env.get("references", {})
+
+
+def _destinations(text: str, *, html_document: bool) -> list[tuple[str, str]]:
+    """Every link and image the document has, of any scheme, placed or not, as (kind, URL) in
+    the parser's order: what a rewrite must leave as it was, but for the fixed URLs."""
+    starts = _line_starts(text)
+    if html_document:
+        return [("link", a.url) for a in _html_links(text, 0, starts, every_scheme=True)]
+    _, tokens, _ = _parse_markdown(text)
+    found = [
+        ("image", str(token.attrs.get("src", "")))
+        if token.type == "image"
+        else ("link", str(token.attrs.get("href", "")))
+        for block in tokens
+        for token in block.children or []
+        if token.type in {"link_open", "image"}
+    ]
+    for start, end in _html_regions(tokens, starts, len(text)):
+        anchors = _html_links(text[start:end], start, starts, every_scheme=True)
+        found += [("link", anchor.url) for anchor in anchors]
+    return found
 
 
 def _line_starts(text: str) -> list[int]:
@@ -164,8 +206,11 @@ class _Anchors(HTMLParser):
             self._open.append(data)
 
 
-def _html_links(text: str, base: int, starts: Sequence[int]) -> list[DocumentLink]:
-    """The http(s) `<a href>` links of an HTML text that starts at `base` in the document."""
+def _html_links(
+    text: str, base: int, starts: Sequence[int], *, every_scheme: bool = False
+) -> list[DocumentLink]:
+    """The http(s) `<a href>` links of an HTML text that starts at `base` in the document
+    (every `<a href>` with `every_scheme`)."""
     parser = _Anchors()
     parser.feed(text)
     parser.close()
@@ -178,12 +223,12 @@ def _html_links(text: str, base: int, starts: Sequence[int]) -> list[DocumentLin
         group = next(g for g in (1, 2, 3) if match.group(g) is not None)
         raw = match.group(group)
         url = html.unescape(raw).strip()
-        if not url.lower().startswith(("http://", "https://")):
+        if not every_scheme and not url.lower().startswith(("http://", "https://")):
             continue
         offset = base + local[line - 1] + column + match.start(group)
         place = _line_and_column(starts, offset)
         name = " ".join("".join(label).split())
-        links.append(DocumentLink(url, name, *place, offset, len(raw), in_html=True))
+        links.append(DocumentLink(url, name, *place, offset, len(raw), form="html"))
     return links
 
 
@@ -382,31 +427,50 @@ def _escaped(url: str) -> str:
     return url.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&#39;")
 
 
+def _written(url: str, form: LinkForm) -> str:
+    """`url` as its place in the document must hold it to be read as that one URL and nothing
+    more: a redirect's Location is a stranger's text, and `/x)[a](http://inside/` written as is
+    would add a link the maintainer never wrote (and the list's origins pass the address
+    guard). What ends a destination or starts other syntax is percent-encoded, which keeps it
+    the same resource (WHATWG URL standard, percent-encode sets); then each form's escapes."""
+    encoded = _UNSAFE_IN_LISTS.sub(lambda m: quote(m.group(), safe=""), url)
+    if form == "html":
+        return _escaped(encoded)
+    if form == "destination":
+        return _ENTITY_LIKE.sub(r"\\&", encoded)  # `&amp;` would be read as `&`
+    return encoded  # an autolink takes no escapes and no entities
+
+
+def _read_as(written: str, form: LinkForm) -> str:
+    """The URL the parser reads from `written` in a place of `form`."""
+    if form == "html":
+        return html.unescape(written).strip()
+    from markdown_it.common.normalize_url import normalizeLink  # noqa: PLC0415
+    from markdown_it.common.utils import unescapeAll  # noqa: PLC0415
+
+    return normalizeLink(written if form == "autolink" else unescapeAll(written))
+
+
 def rewrite_document(path: Path, text: str, fixes: Mapping[str, tuple[str, str]]) -> Rewrite:
     """Replace, for each id in `fixes` (id -> (checked URL, new URL)), the checked URL where
     the id's link stands now; an id whose link no longer has that URL is skipped (edited
-    since). Every other character stays as it was."""
+    since). Every other character stays as it was, and the document's links are the old ones
+    with exactly the fixed URLs replaced, or nothing is rewritten (ConfigError)."""
     links = find_links(text, html_document=is_html(path))
     current = {r.id: r for r in resources_of(path, links)}
-    edits: dict[int, tuple[int, str]] = {}  # offset -> (length, replacement); links sharing
-    # a reference definition share its place, rewritten once
-    applied, skipped = [], []
-    moves: dict[str, str] = {}
+    planned: dict[str, tuple[str, str, dict[int, tuple[int, str]]]] = {}
+    skipped = []
     for resource_id, (checked, new) in sorted(fixes.items()):
         resource = current.get(resource_id)
         if resource is None or resource.url != checked:
             skipped.append(f"{resource_id}: the document no longer has {checked}; not changed")
             continue
-        edits |= {
-            link.offset: (link.length, _escaped(new) if link.in_html else new)
-            for link in links
-            if link.url == checked
-        }
-        applied.append(f"{resource_id}: {checked} -> {new}")
-        moves[checked] = new
-    new_text = text
-    for offset, (length, replacement) in sorted(edits.items(), reverse=True):
-        new_text = new_text[:offset] + replacement + new_text[offset + length :]
+        places = [link for link in links if link.url == checked]
+        # Links sharing a reference definition share its place: a dict rewrites it once.
+        edits = {link.offset: (link.length, _written(new, link.form)) for link in places}
+        reads = _read_as(_written(new, places[0].form), places[0].form)
+        planned[resource_id] = (checked, reads, edits)
+    new_text = _checked_rewrite(path, text, planned)
     diff = "".join(
         difflib.unified_diff(
             text.splitlines(keepends=True),
@@ -415,4 +479,61 @@ def rewrite_document(path: Path, text: str, fixes: Mapping[str, tuple[str, str]]
             tofile=f"b/{path.name}",
         )
     )
+    applied = [f"{key}: {checked} -> {reads}" for key, (checked, reads, _) in planned.items()]
+    moves = {checked: reads for checked, reads, _ in planned.values()}
     return Rewrite(new_text, diff, applied, skipped, moves)
+
+
+def _checked_rewrite(
+    path: Path, text: str, planned: Mapping[str, tuple[str, str, dict[int, tuple[int, str]]]]
+) -> str:
+    """`text` with every planned edit, once the parser reads in it exactly the old links with
+    each fixed URL replaced (defence in depth behind `_written`); else a ConfigError naming
+    the file and the entries whose edit does more, and nothing is to be written."""
+    if not planned:
+        return text
+    html_document = is_html(path)
+    before = _destinations(text, html_document=html_document)
+
+    def change(edits: Mapping[int, tuple[int, str]], moves: Mapping[str, str]) -> str | None:
+        after = _destinations(_edited(text, edits), html_document=html_document)
+        expected = [(kind, moves.get(url, url) if kind == "link" else url) for kind, url in before]
+        return _link_change(expected, after)
+
+    every = {offset: edit for *_, edits in planned.values() for offset, edit in edits.items()}
+    problem = change(every, {checked: reads for checked, reads, _ in planned.values()})
+    if problem is None:
+        return _edited(text, every)
+    culprits = [
+        key
+        for key, (checked, reads, edits) in planned.items()
+        if change(edits, {checked: reads}) is not None
+    ]
+    raise ConfigError(
+        f"{path}: {', '.join(culprits or planned)}: read again, the rewritten list would "
+        f"{problem}; nothing was written (edit that link by hand)"
+    )
+
+
+def _edited(text: str, edits: Mapping[int, tuple[int, str]]) -> str:
+    for offset, (length, replacement) in sorted(edits.items(), reverse=True):
+        text = text[:offset] + replacement + text[offset + length :]
+    return text
+
+
+def _link_change(
+    expected: Sequence[tuple[str, str]], found: Sequence[tuple[str, str]]
+) -> str | None:
+    """How the links a rewrite leaves differ from those it should leave, or None."""
+    if list(found) == list(expected):
+        return None
+
+    def named(links: Counter[tuple[str, str]]) -> str:
+        return ", ".join(url if kind == "link" else f"{url} (an image)" for kind, url in links)
+
+    extra, lost = Counter(found) - Counter(expected), Counter(expected) - Counter(found)
+    if extra and lost:
+        return f"link to {named(extra)} instead of {named(lost)}"
+    if extra:
+        return f"also link to {named(extra)}"
+    return f"no longer link to {named(lost)}" if lost else "its links in another order"

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 from support.cli import TODAY, live_site, run
+from support.loopback import LoopbackServer
 
+from ocwwatch import lists
+from ocwwatch.errors import ConfigError
+from ocwwatch.fetch import Recording
 from ocwwatch.lists import find_links, load_document_list, rewrite_document
 from ocwwatch.models import ResourceKind
 
@@ -298,3 +302,117 @@ def test_a_destination_written_in_angle_brackets_or_escaped_is_found_and_rewritt
     text = f"[A](<{old}>) and [B]({escaped})\n"
     assert [link.url for link in find_links(text)] == [old, old]
     assert _rewritten(tmp_path, text, old, new) == f"[A](<{new}>) and [B]({new})\n"
+
+
+HOSTILE = "http://127.0.0.1:18901/new3)[docs](http://127.0.0.1:18902/secret"
+HOSTILE_READ = "http://127.0.0.1:18901/new3%29%5Bdocs%5D%28http://127.0.0.1:18902/secret"
+
+
+@pytest.mark.parametrize(
+    ("name", "template"),
+    [
+        ("list.md", "- [Moved page]({url})\n"),
+        ("list.md", "- [Moved page](<{url}> 'title')\n"),
+        ("list.md", "- [Moved page][m]\n\n[m]: {url}\n"),
+        ("list.md", "- <{url}>\n"),
+        ("list.md", "- <a href={url}>Moved page</a>\n"),
+        ("list.html", "<ul><li><a href={url}>Moved page</a></li></ul>\n"),
+        ("list.html", '<ul><li><a href="{url}">Moved page</a></li></ul>\n'),
+    ],
+)
+def test_a_hostile_new_url_is_written_as_one_destination(
+    tmp_path: Path, name: str, template: str
+) -> None:
+    """A redirect to `/new3)[docs](http://other/secret` is written percent-encoded: the list
+    read again has the one link it had, to the new URL, and no link to the other origin."""
+    old = "http://127.0.0.1:18901/mv3"
+    text = template.format(url=old)
+    rewritten = _rewritten(tmp_path, text, old, HOSTILE, name)
+    links = find_links(rewritten, html_document=name.endswith(".html"))
+    assert [link.url for link in links] == [HOSTILE_READ]
+    assert "[docs]" not in rewritten
+    assert rewritten.replace(HOSTILE_READ, "URL") == text.replace(old, "URL")
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        ' "a title"',
+        "> <b>bold</b>",
+        "\n[injected](http://127.0.0.1:18902/a)",
+        "`code`",
+        "\\",
+        "?a=1&copy;=2",
+        "\x00\x1f\x7f",
+    ],
+)
+def test_characters_markdown_would_read_as_syntax_are_encoded(tmp_path: Path, tail: str) -> None:
+    """Space, quotes, angle brackets, line endings, backticks, backslashes, an entity and
+    control characters in a new URL stay inside the one destination (or attribute value)."""
+    old, new = "https://a.example/old", f"https://a.example/new{tail}"
+    for name, text in [
+        ("list.md", f"[A]({old})\n"),
+        ("list.md", f"[A][a]\n\n[a]: {old}\n"),
+        ("list.md", f"<{old}>\n"),
+        ("list.html", f"<a href={old}>A</a>\n"),
+        ("list.html", f"<a href='{old}'>A</a>\n"),
+    ]:
+        rewritten = _rewritten(tmp_path, text, old, new, name)
+        (link,) = find_links(rewritten, html_document=name == "list.html")
+        assert link.url.startswith("https://a.example/new")
+        assert "127.0.0.1:18902/a)" not in link.url
+        assert rewritten.count("\n") == text.count("\n")
+    assert "&copy;" in _rewritten(tmp_path, f"[A]({old})\n", old, f"{old}?a=1&copy;=2")
+
+
+def test_a_rewrite_that_would_change_the_links_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defence in depth: were a new URL ever written so that Markdown reads another link, the
+    document read again says so and the fix is refused, naming the file and the entry."""
+    monkeypatch.setattr(lists, "_written", lambda url, form: url)  # the escaping taken away
+    old = "http://127.0.0.1:18901/mv3"
+    path = tmp_path / "list.md"
+    text = f"- [Moved page]({old})\n- [Kept](https://a.example/kept)\n"
+    path.write_text(text, encoding="utf-8")
+    ids = {r.url: r.id for r in load_document_list(path)}
+    kept = "https://a.example/kept"
+    fixes = {ids[old]: (old, HOSTILE), ids[kept]: (kept, f"{kept}-too")}
+    with pytest.raises(ConfigError) as refused:
+        rewrite_document(path, text, fixes)
+    assert str(refused.value) == (
+        f"{path}: moved-page: read again, the rewritten list would link to "
+        "http://127.0.0.1:18901/new3, http://127.0.0.1:18902/secret instead of "
+        "http://127.0.0.1:18901/new3)%5Bdocs%5D(http://127.0.0.1:18902/secret; nothing was "
+        "written (edit that link by hand)"
+    )
+    assert path.read_text(encoding="utf-8") == text
+
+
+def test_a_hostile_redirect_accepted_adds_no_link_and_the_next_check_stays_in_bounds(
+    capsys: pytest.CaptureFixture[str], config: Path, tmp_path: Path
+) -> None:
+    """The review's case: a moved page redirects to `/new3)[docs](http://other/secret`; after
+    `baseline accept` the list has its one link, and the next check never asks the origin the
+    address guard refuses."""
+    document = tmp_path / "list.md"
+    document.write_text("", encoding="utf-8")  # its link names the server, once it listens
+    with live_site(config, TODAY, document) as site, LoopbackServer() as other:
+        secret = other.url("/secret")
+        other.routes["/secret"] = Recording(secret, 200, {"content-type": "text/html"}, b"x")
+        page = Recording("", 200, {"content-type": "text/html"}, b"<title>New</title>")
+        site.server.routes["/mv3"] = Recording("", 301, {"location": f"/new3)[docs]({secret}"}, b"")
+        site.server.routes[f"/new3)[docs]({secret}"] = page  # as the redirect names it
+        site.server.routes[f"/new3%29%5Bdocs%5D%28{secret}"] = page  # as the list writes it
+        document.write_text(f"- [Moved page]({site.server.url('/mv3')})\n", encoding="utf-8")
+        code, out, _ = run(capsys, "check", "--config", config, "--list", document)
+        assert code == 1, out
+        code, out, _ = run(capsys, "baseline", "accept", "--config", config, "--list", document)
+        assert code == 0, out
+        accepted = document.read_text(encoding="utf-8")
+        assert [link.url for link in find_links(accepted)] == [
+            site.server.url(f"/new3%29%5Bdocs%5D%28{secret}")
+        ]
+        code, out, _ = run(capsys, "check", "--config", config, "--list", document)
+        assert code == 0, out
+        assert other.requests == {}
