@@ -89,6 +89,13 @@ BAD_SETTINGS = [
     ("[schedule]\njitter_seconds = -1\n", "schedule.jitter_seconds"),
     ("failures_before_finding = 0\n", "failures_before_finding"),
     ("[http\n", "not valid TOML"),
+    # Ages turned into a timedelta: one past its range crashed every run after publishing.
+    ("[retention]\nkeep_days = inf\n", "retention.keep_days: Input should be a finite number"),
+    ("[retention]\nkeep_days = nan\n", "retention.keep_days"),
+    ("[retention]\nkeep_days = 1e10\n", "retention.keep_days: Input should be less than"),
+    ("[deep]\nrecheck_after_hours = inf\n", "deep.recheck_after_hours"),
+    ("[deep]\nrecheck_after_hours = 1e12\n", "deep.recheck_after_hours"),
+    ("[deep]\nwayback_miss_retry_days = 99999999999\n", "deep.wayback_miss_retry_days"),
 ]
 
 
