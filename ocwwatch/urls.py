@@ -19,8 +19,24 @@ import ada_url
 WEB_SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REDACTED = "***"
-# A URL-looking text's user info, for text the parser rejects: redacted all the same.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*:)?//(?P<userinfo>[^/?#@\s]*)@")
+# Where a URL's authority, and so its user info, starts, the way a browser finds it: after a
+# special scheme, any run of slashes and backslashes or none (`http:\\u:p@h`, `http:u:p@h`);
+# after any other scheme, or none, two or more (a log line's repr doubles each backslash).
+_AUTHORITY_START = (
+    r"(?<![A-Za-z0-9+.\-])(?i:https?|wss?|ftp):[/\\]*"
+    r"|(?:[A-Za-z][A-Za-z0-9+.\-]*:)?[/\\]{2,}"
+)
+_URL_END = r"\s\"'<>`"  # what ends a URL in prose, a repr, JSON, HTML or Markdown
+# A URL-looking text's user info, for text the parser rejects too: up to the last `@` before
+# the path, query or fragment (`deploy:tok@en42@host`: the password holds an `@`); or, where
+# what follows a colon before the first slash is no port, up to the last `@` before the query
+# (`u:abc/def@host`, which no parser reads, but a reader sees a password in).
+_USERINFO = re.compile(
+    rf"(?P<lead>{_AUTHORITY_START})(?P<userinfo>"
+    rf"[^/\\?#{_URL_END}]*"
+    rf"|[^/\\?#@:\[\]{_URL_END}]*:(?=[^/\\?#@{_URL_END}]*[^0-9/\\?#@{_URL_END}])[^?#{_URL_END}]*"
+    r")@"
+)
 
 
 class InvalidURLError(ValueError):
@@ -116,4 +132,4 @@ def redact_url(text: str) -> str:
 def _redact_match(match: re.Match[str]) -> str:
     user, colon, _password = match.group("userinfo").partition(":")
     userinfo = f"{user}:{REDACTED}" if colon else REDACTED
-    return f"{match.group('scheme') or ''}//{userinfo}@"
+    return f"{match.group('lead')}{userinfo}@"
