@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ocwwatch.urls import InvalidURLError, parse_url, redact_url
+from ocwwatch.report.pieces import redacted
+from ocwwatch.urls import InvalidURLError, parse_url, redact_secrets, redact_url
 
 REDACTED_USER_INFO = [
     ("http://user:pw@host/", "http://user:***@host/"),
@@ -86,3 +87,61 @@ def test_a_rejected_url_is_named_redacted() -> None:
         parse_url("https://u:abc/def@host/")
     assert "'https://u:***@host/'" in str(caught.value)
     assert "abc" not in str(caught.value)
+
+
+SECRET_QUERIES = [
+    (
+        "http://h/f?X-Amz-Credential=AKIA&X-Amz-Signature=dead&access_token=TOK123",
+        "http://h/f?X-Amz-Credential=***&X-Amz-Signature=***&access_token=***",
+    ),
+    (
+        "https://h/?Token=a&API_KEY=b&apikey=c&sig=d",
+        "https://h/?Token=***&API_KEY=***&apikey=***&sig=***",
+    ),
+    (
+        "https://h/?x-goog-signature=a&x-goog-credential=b",
+        "https://h/?x-goog-signature=***&x-goog-credential=***",
+    ),
+    ("https://h/?password=a&passwd=b&secret=c", "https://h/?password=***&passwd=***&secret=***"),
+    (
+        "https://h/?client_secret=a&id_token=b&refresh_token=c&auth=d&signature=e&x-amz-security-token=f",
+        "https://h/?client_secret=***&id_token=***&refresh_token=***&auth=***&signature=***&x-amz-security-token=***",
+    ),
+    # OAuth's implicit flow answers in the fragment.
+    (
+        "https://app/cb#access_token=XYZ&token_type=bearer",
+        "https://app/cb#access_token=***&token_type=bearer",
+    ),
+    # As the HTML report escapes it, and as JSON quotes it.
+    ("?a=1&amp;token=TOK&amp;b=2", "?a=1&amp;token=***&amp;b=2"),
+    ('"url": "https://h/?sig=abc"', '"url": "https://h/?sig=***"'),
+    ("http://u:pw@h/?token=t", "http://u:***@h/?token=***"),
+]
+
+NOT_SECRET_QUERIES = [
+    "https://h/?key=k&token_type=bearer&mytoken=x&page=2",
+    "https://h/?token=",
+    "https://h/path/token=x",
+    "https://h/?q=token%3Dx",
+    "the token=x in prose",
+]
+
+
+@pytest.mark.parametrize(("text", "shown"), SECRET_QUERIES)
+def test_credential_query_values_are_redacted(text: str, shown: str) -> None:
+    """Values of SECRET_PARAMETERS (any case) are `***`; names and other parameters stay."""
+    assert redact_secrets(text) == shown
+
+
+@pytest.mark.parametrize("text", [*NOT_SECRET_QUERIES, *UNCHANGED])
+def test_other_query_parameters_come_out_unchanged(text: str) -> None:
+    """`key`, `token_type`, an empty value, a path that looks like one: nothing is touched."""
+    assert redact_secrets(text) == text
+
+
+def test_a_url_split_between_pieces_is_redacted_whole() -> None:
+    """A rendering written in pieces is cut anew at whitespace: a URL across two is read whole."""
+    pieces = ["see http://h/f?access_to", "ken=TOK123&v=1 and ", "http://u:p", "w@h/ end"]
+    assert (
+        "".join(redacted(pieces)) == "see http://h/f?access_token=***&v=1 and http://u:***@h/ end"
+    )

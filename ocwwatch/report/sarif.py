@@ -23,7 +23,7 @@ from ocwwatch import __version__
 from ocwwatch.models import LinkCheck, LinkState, Location, Observation, Outcome, Report
 from ocwwatch.report.digest import describe_link
 from ocwwatch.report.json_report import format_timestamp
-from ocwwatch.report.pieces import batched
+from ocwwatch.report.pieces import batched, redacted
 from ocwwatch.text import one_line
 
 SARIF_SCHEMA = (
@@ -120,7 +120,7 @@ def sarif_parts(report: Report) -> Iterator[str]:
         ],
     }
     encoder = json.JSONEncoder(indent=2, ensure_ascii=False)
-    return batched(itertools.chain(encoder.iterencode(log), ("\n",)))
+    return redacted(batched(itertools.chain(encoder.iterencode(log), ("\n",))))
 
 
 def _end_time(report: Report) -> JsonObject:
