@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from ocwwatch.config import accept_baseline, load_config, load_resources, write_default_config
+from ocwwatch.cli import main
+from ocwwatch.config import (
+    accept_baseline,
+    load_config,
+    load_resources,
+    parse_resources,
+    write_default_config,
+)
 from ocwwatch.errors import ConfigError
 from ocwwatch.models import Metadata, Observation, Outcome, PageKind, PromiseCheck, Suggestion
 
@@ -292,3 +299,32 @@ def test_deep_workers_follow_the_per_host_concurrency_unless_set() -> None:
     assert deep_options(DeepSettings(), 4).workers == 64
     assert deep_options(DeepSettings(), 64).workers == 256
     assert deep_options(DeepSettings(workers=5), 4).workers == 5
+
+
+DEEP = "deep = " + "[" * 1000 + "]" * 1000 + "\n"
+
+
+@pytest.mark.parametrize("which", ["ocwwatch.toml", "resources.toml"])
+def test_toml_nested_too_deeply_is_a_clean_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], which: str
+) -> None:
+    """Arrays nested past Python's recursion limit make tomllib raise RecursionError: exit 2
+    with one line naming the file, as for any other TOML error, not a traceback and exit 3."""
+    path = write_config(tmp_path)
+    with (tmp_path / which).open("a") as file:
+        file.write(DEEP)
+    code = main(["check", "--config", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == (
+        f"ocwwatch: {tmp_path / which}: not valid TOML: "
+        "arrays or inline tables nested too deeply to read\n"
+    )
+
+
+def test_a_rewritten_list_nested_too_deeply_is_refused() -> None:
+    """`baseline accept`'s check of its own output says so too, naming the list."""
+    with pytest.raises(
+        ConfigError, match=r"list\.toml: the rewritten list would be invalid: arrays"
+    ):
+        parse_resources(MINIMAL + DEEP, source="list.toml")
