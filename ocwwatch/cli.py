@@ -27,7 +27,7 @@ from ocwwatch.errors import (
     StoreBusyError,
 )
 from ocwwatch.text import for_terminal
-from ocwwatch.urls import redact_url
+from ocwwatch.urls import redact_secrets
 
 if TYPE_CHECKING:
     from ocwwatch import commands
@@ -413,10 +413,11 @@ class QuietStreamHandler(logging.StreamHandler[TextIO]):
 
 class InertLogFilter(logging.Filter):
     """Logs quote URLs and titles taken from pages: keep their escape sequences off stderr, and
-    the user info of any URL (httpcore's debug lines quote raw Location headers) out of sight."""
+    the user info and credential-like query values of any URL (httpcore's debug lines quote raw
+    Location headers) out of sight."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = clean_terminal(redact_url(record.getMessage()))
+        record.msg = clean_terminal(redact_secrets(record.getMessage()))
         record.args = None
         return True
 

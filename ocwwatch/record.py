@@ -26,6 +26,7 @@ from ocwwatch.fetch import (
 from ocwwatch.fetch.replay import SCENARIO_FILE
 from ocwwatch.files import write_file
 from ocwwatch.models import FetchResult
+from ocwwatch.urls import InvalidURLError, parse_url
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def record_scenario(
     """Fetch every URL once and write `out/scenario.json` with its bodies beside it."""
     if (out / SCENARIO_FILE).exists():
         raise ConfigError(f"{out / SCENARIO_FILE}: already exists; record into a new folder")
+    refuse_credentials(urls)
     # The URLs named on the command line may be private; nothing they redirect to may.
     policy = policy or FetchPolicy()
     allowed = (*policy.allowed_origins, *urls)
@@ -59,6 +61,22 @@ def record_scenario(
     mark_not_synthetic(path)
     unanswered = tuple(r.url for r in results if r.status is None or r.failure is not None)
     return Recorded(path=path, responses=len(recordings), unanswered=unanswered)
+
+
+def refuse_credentials(urls: Sequence[str]) -> None:
+    """A URL with user info is refused before anything is fetched, as the list refuses it
+    (config/load.py): ocwwatch never sends credentials, and a scenario keeps the URLs it was
+    asked for (in its description, as each response's URL), to be shared as a fixture."""
+    for url in urls:
+        try:
+            parsed = parse_url(url)
+        except InvalidURLError:
+            continue  # recorded as unanswered, with the fetcher's reason
+        if parsed.has_credentials:
+            raise ConfigError(
+                f"{parsed.href!r} holds credentials; ocwwatch never sends them and would "
+                "record them in the scenario: remove the user name and password"
+            )
 
 
 async def fetch_all(urls: Sequence[str], policy: FetchPolicy) -> list[FetchResult]:

@@ -19,8 +19,21 @@ import ada_url
 WEB_SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 REDACTED = "***"
-# A URL-looking text's user info, for text the parser rejects: redacted all the same.
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*:)?//(?P<userinfo>[^/?#@\s]*)@")
+# Where a URL's authority, and so its user info, starts, the way a browser finds it: after a
+# special scheme, any run of slashes and backslashes or none (`http:\\u:p@h`, `http:u:p@h`);
+# after any other scheme, or none, two or more (a log line's repr doubles each backslash).
+_AUTHORITY_START = r"(?<![A-Za-z0-9+.\-])(?i:https?|wss?|ftp):[/\\]*|[/\\]{2,}"
+_URL_END = r"\s\"'<>`"  # what ends a URL in prose, a repr, JSON, HTML or Markdown
+# A URL-looking text's user info, for text the parser rejects too: up to the last `@` before
+# the path, query or fragment (`deploy:tok@en42@host`: the password holds an `@`); or, where
+# what follows a colon before the first slash is no port, up to the last `@` before the query
+# (`u:abc/def@host`, which no parser reads, but a reader sees a password in).
+_USERINFO = re.compile(
+    rf"(?P<lead>{_AUTHORITY_START})(?P<userinfo>"
+    rf"[^/\\?#{_URL_END}]*"
+    rf"|[^/\\?#@:\[\]{_URL_END}]*:(?=[^/\\?#@{_URL_END}]*[^0-9/\\?#@{_URL_END}])[^?#{_URL_END}]*"
+    r")@"
+)
 
 
 class InvalidURLError(ValueError):
@@ -107,13 +120,58 @@ _ATTRIBUTES = (
 _HOST_KINDS = {0: HostKind.NAME, 1: HostKind.IPV4, 2: HostKind.IPV6}
 
 
+# Query (or fragment) parameters whose value is a credential: OAuth's tokens, API keys,
+# passwords, and the signatures of presigned S3 and Cloud Storage URLs. Kept short on purpose:
+# `key` alone, say, names far more than secrets, and a redacted value is a broken URL to show.
+SECRET_PARAMETERS = frozenset(
+    {
+        "access_token",
+        "id_token",
+        "refresh_token",
+        "token",
+        "auth",
+        "apikey",
+        "api_key",
+        "password",
+        "passwd",
+        "secret",
+        "client_secret",
+        "signature",
+        "sig",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+        "x-goog-signature",
+        "x-goog-credential",
+    }
+)
+# A parameter follows `?`, `&`, `;` (HTML's `&amp;` ends with one) or `#` (OAuth's implicit
+# flow answers `#access_token=`); its value runs to the next parameter or the URL's end.
+_SECRET_PARAMETER = re.compile(
+    r"(?P<name>[?&;#](?:"
+    + "|".join(re.escape(name) for name in sorted(SECRET_PARAMETERS, key=len, reverse=True))
+    + rf"))=[^&#\\{_URL_END}]+",
+    re.IGNORECASE,
+)
+
+
+def redact_secrets(text: str) -> str:
+    """`redact_url`, and the value of every credential-like query parameter (`access_token`,
+    `X-Amz-Signature`, ...: SECRET_PARAMETERS, any case) shown as `***`. For what ocwwatch
+    shows and publishes (logs, reports, notifications); what it stores, a link's identity
+    above all, keeps its query as the server gave it."""
+    return _SECRET_PARAMETER.sub(rf"\g<name>={REDACTED}", redact_url(text))
+
+
 def redact_url(text: str) -> str:
     """`text` with any password in a URL shown as `***` (`user:***@`; a lone user name, which
     is often a token, as `***@`). Works on text that is no valid URL, and on prose holding URLs."""
+    if "@" not in text:  # most text, a report's pieces above all: the pattern is slow to rule out
+        return text
     return _USERINFO.sub(_redact_match, text)
 
 
 def _redact_match(match: re.Match[str]) -> str:
     user, colon, _password = match.group("userinfo").partition(":")
     userinfo = f"{user}:{REDACTED}" if colon else REDACTED
-    return f"{match.group('scheme') or ''}//{userinfo}@"
+    return f"{match.group('lead')}{userinfo}@"

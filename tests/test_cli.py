@@ -23,6 +23,7 @@ from ocwwatch.config import HttpSettings, load_config
 from ocwwatch.fetch.guard import AddressGuard
 from ocwwatch.store import Store
 from ocwwatch.store.base import work_path
+from ocwwatch.urls import parse_url
 
 
 def replay_db(config: Path) -> Path:
@@ -500,10 +501,11 @@ def test_private_addresses_are_trusted_only_at_the_lists_own_origins(tmp_path: P
         update={"settings": config.settings.model_copy(update={"http": http})}
     )
     guard = AddressGuard(config.trusted_origins(), resolver=None)
-    assert guard.is_allowed("127.0.0.1", 9)
-    assert guard.is_allowed("10.0.0.5", 8080)
-    assert not guard.is_allowed("127.0.0.1", 10)
-    assert not guard.is_allowed("10.0.0.5", 80)
+    assert guard.is_allowed(parse_url("http://127.0.0.1:9/"))
+    assert guard.is_allowed(parse_url("http://10.0.0.5:8080/"))
+    assert not guard.is_allowed(parse_url("http://127.0.0.1:10/"))
+    assert not guard.is_allowed(parse_url("http://10.0.0.5/"))
+    assert not guard.is_allowed(parse_url("https://10.0.0.5:8080/"))  # another origin
 
 
 def test_a_plain_accept_never_takes_a_replaced_course(

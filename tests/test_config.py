@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from ocwwatch.config import accept_baseline, load_config, load_resources, write_default_config
+from ocwwatch.cli import main
+from ocwwatch.config import (
+    accept_baseline,
+    load_config,
+    load_resources,
+    parse_resources,
+    write_default_config,
+)
 from ocwwatch.errors import ConfigError
 from ocwwatch.models import Metadata, Observation, Outcome, PageKind, PromiseCheck, Suggestion
 
@@ -89,6 +96,13 @@ BAD_SETTINGS = [
     ("[schedule]\njitter_seconds = -1\n", "schedule.jitter_seconds"),
     ("failures_before_finding = 0\n", "failures_before_finding"),
     ("[http\n", "not valid TOML"),
+    # Ages turned into a timedelta: one past its range crashed every run after publishing.
+    ("[retention]\nkeep_days = inf\n", "retention.keep_days: Input should be a finite number"),
+    ("[retention]\nkeep_days = nan\n", "retention.keep_days"),
+    ("[retention]\nkeep_days = 1e10\n", "retention.keep_days: Input should be less than"),
+    ("[deep]\nrecheck_after_hours = inf\n", "deep.recheck_after_hours"),
+    ("[deep]\nrecheck_after_hours = 1e12\n", "deep.recheck_after_hours"),
+    ("[deep]\nwayback_miss_retry_days = 99999999999\n", "deep.wayback_miss_retry_days"),
 ]
 
 
@@ -109,6 +123,11 @@ BAD_RESOURCES = [
     (MINIMAL.replace("https://example.org/a", "ftp://example.org/a"), "url: 'ftp://"),
     (MINIMAL.replace("https://example.org/a", "example.org/a"), "not an absolute http(s) URL"),
     (MINIMAL.replace('id = "a"', 'id = "../../etc"'), "id: use letters"),
+    # A password with a slash: no parser reads it, the error shows it redacted all the same.
+    (
+        MINIMAL.replace("https://example.org/a", "https://u:abc/def@example.org/a"),
+        "url: 'https://u:***@example.org/a' is not an absolute http(s) URL",
+    ),
     (MINIMAL + "colour = 'red'\n", "resources[0] (id 'a'): colour: unknown key"),
     (MINIMAL + "[resources.expected]\npages = 'many'\n", "expected.pages"),
     (MINIMAL + "[resources.expected]\nunits = 'Unit 1'\n", "expected.units"),
@@ -280,3 +299,32 @@ def test_deep_workers_follow_the_per_host_concurrency_unless_set() -> None:
     assert deep_options(DeepSettings(), 4).workers == 64
     assert deep_options(DeepSettings(), 64).workers == 256
     assert deep_options(DeepSettings(workers=5), 4).workers == 5
+
+
+DEEP = "deep = " + "[" * 1000 + "]" * 1000 + "\n"
+
+
+@pytest.mark.parametrize("which", ["ocwwatch.toml", "resources.toml"])
+def test_toml_nested_too_deeply_is_a_clean_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], which: str
+) -> None:
+    """Arrays nested past Python's recursion limit make tomllib raise RecursionError: exit 2
+    with one line naming the file, as for any other TOML error, not a traceback and exit 3."""
+    path = write_config(tmp_path)
+    with (tmp_path / which).open("a") as file:
+        file.write(DEEP)
+    code = main(["check", "--config", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == (
+        f"ocwwatch: {tmp_path / which}: not valid TOML: "
+        "arrays or inline tables nested too deeply to read\n"
+    )
+
+
+def test_a_rewritten_list_nested_too_deeply_is_refused() -> None:
+    """`baseline accept`'s check of its own output says so too, naming the list."""
+    with pytest.raises(
+        ConfigError, match=r"list\.toml: the rewritten list would be invalid: arrays"
+    ):
+        parse_resources(MINIMAL + DEEP, source="list.toml")

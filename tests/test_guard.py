@@ -26,7 +26,7 @@ from support.network import FakeResolver, Tripwire
 
 from ocwwatch.config import Config, Settings
 from ocwwatch.fetch import Fetcher, FetchPolicy, Recording, normalise_url
-from ocwwatch.fetch.guard import AddressGuard, address_problem
+from ocwwatch.fetch.guard import AddressGuard, AddressRefusedError, address_problem
 from ocwwatch.models import (
     FailureKind,
     LinkState,
@@ -106,6 +106,51 @@ def test_an_allowed_origin_is_one_scheme_host_and_port() -> None:
     assert guard.refusal(parse_url("http://2130706433:8000/")) is None  # the same origin
     assert guard.refusal(parse_url("http://127.0.0.1:8001/")) is not None
     assert guard.refusal(parse_url("http://127.0.0.1/")) is not None
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://127.0.0.1:8000/", "HTTPS://127.0.0.1:8000/other", "https://2130706433:8000/"],
+)
+def test_another_scheme_of_an_allowed_host_and_port_is_refused(url: str) -> None:
+    """`http://h:p` allowed is not `https://h:p` allowed: an origin includes its scheme."""
+    guard = AddressGuard(["http://127.0.0.1:8000/list/"], resolver=None)
+    assert guard.is_allowed(parse_url("http://127.0.0.1:8000/x"))
+    assert not guard.is_allowed(parse_url(url))
+    refusal = guard.refusal(parse_url(url))
+    assert refusal is not None
+    assert "127.0.0.1 is a loopback address; refused" in refusal.reason
+
+
+async def test_a_named_origin_allows_its_scheme_only_and_connections_to_its_port() -> None:
+    """For a name, `admit` holds to the scheme; a connection, which knows only host and port,
+    may still use the private address for the allowed origin's port, and for no other."""
+    resolver = FakeResolver({"wiki.intranet": ["10.0.0.5"]})
+    guard = AddressGuard(["http://wiki.intranet:8080"], resolver=resolver)
+    assert await guard.admit(parse_url("http://wiki.intranet:8080/page")) is None
+    refusal = await guard.admit(parse_url("https://wiki.intranet:8080/page"))
+    assert refusal is not None
+    assert "wiki.intranet resolves to 10.0.0.5, which is a private address" in refusal.reason
+    assert await guard.addresses("wiki.intranet", 8080) == ("10.0.0.5",)
+    with pytest.raises(AddressRefusedError):
+        await guard.addresses("wiki.intranet", 8081)
+
+
+async def test_a_redirect_to_another_scheme_of_the_listed_origin_is_refused() -> None:
+    """The listed http server redirects to https on its own host and port: refused before any
+    connection, not tried (it was, as one origin, when origins had no scheme)."""
+    with LoopbackServer() as listed:
+        port = int(listed.base_url.rsplit(":", 1)[1])
+        listed.routes["/start"] = Recording(
+            url="", status=302, headers={"location": f"https://127.0.0.1:{port}/admin"}, body=b""
+        )
+        tripwire = Tripwire({port})
+        policy = FetchPolicy(retries=0, allowed_origins=(listed.url("/start"),))
+        async with Fetcher(policy, resolver=FakeResolver({}), network_backend=tripwire) as fetcher:
+            result = await fetcher.fetch(listed.url("/start"))
+    assert result.failure is FailureKind.BLOCKED_ADDRESS
+    assert "127.0.0.1 is a loopback address; refused" in (result.failure_detail or "")
+    assert tripwire.attempts == [("127.0.0.1", port)]  # the listed request's one connection
 
 
 def test_address_problems_name_the_kind_of_address() -> None:

@@ -172,3 +172,14 @@ def test_a_notification_line_from_a_server_is_inert() -> None:
         "New:",
         "- a: dead; fix: https://example.org/red - forged: recovered",
     ]
+
+
+def test_a_notification_names_no_credential_of_a_fix_url() -> None:
+    """A fix URL's token or signature (a presigned URL a server redirected to) is told as
+    `***`; the rest of the URL stays, to find the link by."""
+    line = "a: moved; fix: https://b.example/f?X-Amz-Signature=SIG&access_token=TOK&v=2"
+    news = News(standing={}, new={"resource:a:moved": line}, recovered={})
+    _title, body = describe_news(Run(id=4, started_at=AT), news, None)
+    assert body.splitlines()[1] == (
+        "- a: moved; fix: https://b.example/f?X-Amz-Signature=***&access_token=***&v=2"
+    )

@@ -168,3 +168,19 @@ def test_recording_into_an_existing_scenario_exits_2(
     assert main(["-q", "record", site.url("/page"), "--out", str(tmp_path / "rec")]) == 2
     assert "already exists" in capsys.readouterr().err
     assert (tmp_path / "rec" / "scenario.json").read_text() == "{}"
+
+
+def test_a_url_with_credentials_is_refused_and_nothing_is_recorded(
+    tmp_path: Path, site: LoopbackServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """User info on the command line is refused as the list refuses it: exit 2, the error
+    shows it as `user:***@`, and no scenario (which would keep the URL) is written."""
+    url = site.url("/page").replace("http://", "http://alice:S3CRET@")
+    code = main(["-q", "record", url, "--out", str(tmp_path / "rec")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "'http://alice:***@127.0.0.1" in err
+    assert "holds credentials" in err
+    assert "S3CRET" not in err
+    assert not (tmp_path / "rec").exists()
+    assert sum(site.requests.values()) == 0

@@ -5,6 +5,7 @@ on purpose never come back.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
@@ -14,8 +15,9 @@ import pytest
 from support.cli import live_site, run
 
 from ocwwatch.clock import utc_now
-from ocwwatch.config import load_config
+from ocwwatch.config import RetentionSettings, load_config
 from ocwwatch.pipeline import prune_runs
+from ocwwatch.pipeline.retention import prune_quietly
 from ocwwatch.store import Store
 from ocwwatch.store.base import work_path
 
@@ -140,3 +142,21 @@ def test_prune_vacuums_when_it_frees_much(capsys: pytest.CaptureFixture[str], co
     assert database.stat().st_size < before / 2
     with sqlite3.connect(database) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_prune_that_fails_after_a_run_is_logged_not_raised(
+    capsys: pytest.CaptureFixture[str], config: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A prune failing with anything (here the OverflowError an unbounded `keep_days` caused
+    before settings refused it) is logged: the published run keeps its report and exit code."""
+    check(capsys, config)
+    settings = load_config(config, cwd=config.parent).settings
+    unbounded = RetentionSettings.model_construct(
+        keep_runs=1, keep_days=float("inf"), prune_after_run=True
+    )
+    settings = settings.model_copy(update={"retention": unbounded})
+    with Store.open(settings.database) as store:
+        prune_quietly(store, settings, utc_now())
+    assert "old runs were not pruned (an ocwwatch bug): OverflowError" in caplog.text
+    assert [r.levelno for r in caplog.records if "not pruned" in r.message] == [logging.ERROR]
+    assert stored_runs(config) == [1]

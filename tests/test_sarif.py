@@ -14,6 +14,7 @@ import pytest
 from support.cli import check_list
 from test_report import hostile_report, offline_report, sample_report
 
+from ocwwatch.models import Location
 from ocwwatch.report import render_sarif
 from ocwwatch.report.sarif import RULES
 
@@ -78,3 +79,44 @@ def test_the_official_schema_can_fail() -> None:
     del log["runs"][0]["results"][0]["message"]
     with pytest.raises(jsonschema.ValidationError, match="'message' is a required property"):
         SARIF.validate(log)
+
+
+@pytest.mark.parametrize(
+    ("file", "uri"),
+    [
+        ("calculus.md", "calculus.md"),
+        ("lists/my list #1.md", "lists/my%20list%20%231.md"),
+        ("100%?.md", "100%25%3F.md"),
+        ("c:odd.md", "c%3Aodd.md"),
+        ("ünï cödé.md", "%C3%BCn%C3%AF%20c%C3%B6d%C3%A9.md"),
+    ],
+)
+def test_artifact_uris_are_percent_encoded(file: str, uri: str) -> None:
+    """A list's path is a URI reference (SARIF 2.1.0 §3.4.3): spaces, `#`, `%`, `?`, a colon
+    that would read as a scheme and non-ASCII are percent-encoded, in the location and the
+    fix alike."""
+    report = sample_report()
+    moved = next(item for item in report.resources if item.suggestion is not None)
+    placed = moved.model_copy(update={"location": Location(file=file, line=3, column=5)})
+    resources = tuple(placed if item is moved else item for item in report.resources)
+    log = json.loads(render_sarif(report.model_copy(update={"resources": resources})))
+    SARIF.validate(log)
+    (result,) = [r for r in log["runs"][0]["results"] if r["properties"].get("id") == moved.id]
+    artifact = result["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": uri, "uriBaseId": "%SRCROOT%"}
+    (change,) = result["fixes"][0]["artifactChanges"]
+    assert change["artifactLocation"] == artifact
+
+
+def test_an_absolute_list_path_is_an_encoded_file_uri() -> None:
+    """An absolute path becomes a `file:` URI, percent-encoded the same way."""
+    report = sample_report()
+    moved = next(item for item in report.resources if item.suggestion is not None)
+    placed = moved.model_copy(
+        update={"location": Location(file="/srv/my list #1.md", line=1, column=1)}
+    )
+    resources = tuple(placed if item is moved else item for item in report.resources)
+    log = json.loads(render_sarif(report.model_copy(update={"resources": resources})))
+    (result,) = [r for r in log["runs"][0]["results"] if r["properties"].get("id") == moved.id]
+    artifact = result["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert artifact == {"uri": "file:///srv/my%20list%20%231.md"}

@@ -8,6 +8,7 @@ user info, and greps everything the run left behind.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,3 +112,45 @@ def test_a_deep_run_over_a_loopback_list_names_nothing_to_the_archive(
     capsys.readouterr()
     assert code == 1
     assert sum(archive.requests.values()) == 0
+
+
+TOKEN = "TOK123-secret"
+SIGNATURE = "deadbeefSIG"
+
+
+def test_credential_query_values_are_published_nowhere_but_stored_as_given(
+    tmp_path: Path,
+    archive: LoopbackServer,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A redirect to a presigned URL: its signature and token are `***` in every report format,
+    the GitHub annotations and job summary, stdout, stderr and the log; the database keeps the
+    URL as the server gave it (it is the link's identity, and the fix to write)."""
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    signed = f"/file?X-Amz-Signature={SIGNATURE}&access_token={TOKEN}&v=2"
+    with LoopbackServer() as site:
+        site.routes["/start"] = Recording(
+            url="", status=302, headers={"location": signed}, body=b""
+        )
+        site.routes[signed] = html()  # routes are keyed by path and query
+        base = site.base_url
+        settings = write_config(tmp_path, site.url("/start"), archive.url("/wayback/available"))
+        caplog.set_level(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger="httpcore")
+        code = main(["-vv", "check", "--config", str(settings), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert code == 1  # moved
+    assert f"{base}/file?X-Amz-Signature=***&access_token=***&v=2" in out
+    reports = sorted((tmp_path / "data" / "reports").glob("run-1.*"))
+    assert [p.suffix for p in reports] == [".html", ".json", ".md", ".sarif"]
+    published = {p.name: p.read_text(encoding="utf-8") for p in [*reports, summary]}
+    published |= {"out": out, "err": err, "log": caplog.text}
+    assert [name for name, text in published.items() if TOKEN in text or SIGNATURE in text] == []
+    assert "access_token=***" in published["summary.md"]
+    with sqlite3.connect(tmp_path / "data" / "ocwwatch.db") as db:
+        (final_url,) = db.execute("SELECT final_url FROM observations").fetchone()
+    assert final_url == base + signed

@@ -30,6 +30,11 @@ DEFAULT_SETTINGS = Path("config") / "ocwwatch.toml"
 CONFIG_FILES = ("ocwwatch.toml", "resources.toml")
 
 
+# What a file nested past Python's recursion limit (a few hundred arrays in arrays) is told:
+# tomllib raises RecursionError there, which was a traceback and exit 3.
+TOO_DEEP = "arrays or inline tables nested too deeply to read"
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     """Parse one TOML file, turning every failure into a ConfigError that names the file."""
     try:
@@ -45,6 +50,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: is not UTF-8 text") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise ConfigError(f"{path}: not valid TOML: {TOO_DEEP}") from None
 
 
 def describe_errors(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:
@@ -246,6 +253,8 @@ def parse_resources(text: str, *, source: str) -> Sequence[Resource]:
         resources = CuratedList.model_validate(data).resources
     except (tomllib.TOMLDecodeError, ValidationError) as exc:
         raise ConfigError(f"{source}: the rewritten list would be invalid: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: the rewritten list would be invalid: {TOO_DEEP}") from None
     for index, resource in enumerate(resources):
         _check_resource(resource, index, Path(source))
     return resources

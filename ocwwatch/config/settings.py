@@ -25,6 +25,12 @@ WORKERS_PER_SLOT = 16  # [deep] workers unset: checks in flight per per-host con
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
+# Ages a run turns into a `timedelta` (retention, rechecks, Wayback misses): one past what
+# timedelta holds (`inf`, 1e10 days) passed validation and crashed every run after it was
+# published. A century is beyond any sensible age and well inside timedelta's range.
+MAX_AGE_DAYS = 36_500
+AgeDays = Annotated[float, Field(ge=0, le=MAX_AGE_DAYS, allow_inf_nan=False)]
+AgeHours = Annotated[float, Field(ge=0, le=MAX_AGE_DAYS * 24, allow_inf_nan=False)]
 
 
 class Section(BaseModel):
@@ -107,7 +113,7 @@ class DeepSettings(Section):
     resources: dict[str, DeepOverride] = {}  # per-resource overrides, keyed by resource id
     # A link whose answer the crawl does not read (a file, another site's page) that a complete
     # run found ok at most this long ago keeps that verdict without a request; 0 asks every run.
-    recheck_after_hours: NonNegativeFloat = 20.0
+    recheck_after_hours: AgeHours = 20.0
     # Issue 4, item 5: a dead link with no redirect to suggest gets the Wayback Machine's
     # snapshot closest to when it started failing, asked of archive.org's availability API.
     wayback: bool = True
@@ -116,7 +122,9 @@ class DeepSettings(Section):
     )
     wayback_timeout_seconds: PositiveFloat = 10.0  # per lookup, retries and waiting included
     wayback_max_lookups: PositiveInt = 200  # per run; cached answers do not count
-    wayback_miss_retry_days: PositiveInt = 30  # a URL archive.org had no snapshot of
+    wayback_miss_retry_days: Annotated[int, Field(gt=0, le=MAX_AGE_DAYS)] = (
+        30  # a URL archive.org had no snapshot of
+    )
 
     @field_validator("allowed_private_hosts")
     @classmethod
@@ -187,7 +195,7 @@ class RetentionSettings(Section):
     the runs the latest state points at and every run that changed something are always kept."""
 
     keep_runs: Annotated[int, Field(ge=1)] = 30
-    keep_days: NonNegativeFloat = 30.0  # 0: age keeps nothing beyond keep_runs
+    keep_days: AgeDays = 30.0  # 0: age keeps nothing beyond keep_runs
     prune_after_run: bool = True  # false: only `ocwwatch prune` prunes
 
 

@@ -94,8 +94,13 @@ async def system_resolver(host: str, port: int) -> Sequence[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def origin_key(host: str, port: int | None) -> tuple[str, int | None]:
-    return host.lower().strip("[]"), port
+# An origin, the unit in which private addresses are allowed: scheme, host, port.
+Origin = tuple[str, str, int | None]
+
+
+def origin_key(scheme: str, host: str, port: int | None) -> Origin:
+    """`http://h:8080` and `https://h:8080` are two origins: naming one allows only it."""
+    return scheme.lower(), host.lower().strip("[]"), port
 
 
 class AddressGuard:
@@ -114,22 +119,27 @@ class AddressGuard:
         proxied: Callable[[str], bool] = lambda _url: False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.allowed: frozenset[tuple[str, int | None]] = frozenset(
-            origin_key(url.host, url.port) for url in _parse_all(allowed_origins)
+        self.allowed: frozenset[Origin] = frozenset(
+            origin_key(url.scheme, url.host, url.port) for url in _parse_all(allowed_origins)
         )
+        # A connection knows its host and port, not the scheme of the request it is for; it
+        # may use a private address when an allowed origin has that host and port, as before
+        # origins had schemes. The scheme is held to before every request (`admit`).
+        self._allowed_endpoints = frozenset((host, port) for _scheme, host, port in self.allowed)
         self._resolver = resolver
         self._proxied = proxied
         self._clock = clock
         self._resolved: OrderedDict[tuple[str, int], tuple[float, tuple[str, ...]]] = OrderedDict()
 
-    def is_allowed(self, host: str, port: int | None) -> bool:
-        return origin_key(host, port) in self.allowed
+    def is_allowed(self, url: WebURL) -> bool:
+        """Whether `url`'s origin (scheme, host and port) is one that may be private."""
+        return origin_key(url.scheme, url.host, url.port) in self.allowed
 
     def refusal(self, url: WebURL) -> Refusal | None:
         """Why `url` must not be fetched, judging only what it says (no resolver asked)."""
         if not url.is_web:
             return Refusal(f"not an http(s) URL: {url.href}")
-        if self.is_allowed(url.host, url.port):
+        if self.is_allowed(url):
             return None
         problem = literal_problem(url)
         if problem is None:
@@ -144,10 +154,12 @@ class AddressGuard:
             return refused
         if self._resolver is None or self._proxied(url.request_url):
             return None
-        if self.is_allowed(url.host, url.port):
+        if self.is_allowed(url):
             return None
         try:
-            await self.addresses(url.host, url.port or 0)
+            # Not `addresses`: that would let https://h:p through where only http://h:p is
+            # allowed, since a connection knows no scheme.
+            await self._passed(url.host, url.port or 0, allowed=False)
         except AddressRefusedError as exc:
             return Refusal(str(exc))
         except OSError:
@@ -155,14 +167,20 @@ class AddressGuard:
         return None
 
     async def addresses(self, host: str, port: int) -> tuple[str, ...]:
-        """The addresses of `host` a connection may use; raises AddressRefusedError when none,
+        """The addresses of `host` a connection to `port` may use: any, when an allowed origin
+        has that host and port, else the public ones. Raises AddressRefusedError when none,
         socket.gaierror when the name does not resolve."""
+        endpoint = origin_key("", host, port)[1:]
+        return await self._passed(host, port, allowed=endpoint in self._allowed_endpoints)
+
+    async def _passed(self, host: str, port: int, *, allowed: bool) -> tuple[str, ...]:
+        """`host`'s addresses, each (unless `allowed`) judged by the address rule."""
         literal = _ip_or_none(host)
         if literal is not None:
             resolved: tuple[str, ...] = (str(literal),)
         else:
             resolved = await self._resolve(host, port)
-        if self.is_allowed(host, port):
+        if allowed:
             return resolved
         passed = tuple(a for a in resolved if address_problem(ipaddress.ip_address(a)) is None)
         if not passed:

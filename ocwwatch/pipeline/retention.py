@@ -53,10 +53,15 @@ def prune_runs(store: Store, settings: Settings, now: datetime, *, dry_run: bool
 
 
 def prune_quietly(store: Store, settings: Settings, now: datetime) -> None:
-    """Retention after a run: a failure is logged, never the run's (it is complete by now)."""
+    """Retention after a run: a failure is logged, never the run's (it is complete by now, and
+    its report is still to be printed and told), whatever the failure: a bug here once turned
+    every published run into exit 3 with no report and no notification."""
     if not settings.retention.prune_after_run:
         return
     try:
         prune_runs(store, settings, now, dry_run=False)
     except (OcwwatchError, OSError) as exc:
         log.warning("old runs were not pruned: %s", exc)
+    except Exception as exc:  # a bug: logged with its traceback, the run's outcome kept
+        log.error("old runs were not pruned (an ocwwatch bug): %s: %s", type(exc).__name__, exc)
+        log.debug("the pruning failed here", exc_info=exc)

@@ -59,6 +59,7 @@ from ocwwatch.pipeline.successor import find_successor
 from ocwwatch.report import report_filename
 from ocwwatch.store import Store
 from ocwwatch.text import one_line
+from ocwwatch.urls import redact_secrets
 
 log = logging.getLogger(__name__)
 # Resources whose page a deep run reads for links (a `page` alone, issue 12; a course or any
@@ -195,12 +196,17 @@ def describe_news(run: Run, news: News, reports_url: str | None) -> tuple[str, s
     title = f"ocwwatch run {run.id}: {', '.join(counts)}"
     lines = []
     if news.new:
-        lines += ["New:", *(f"- {one_line(line)}" for line in news.new.values())]
+        lines += ["New:", *(f"- {_inert(line)}" for line in news.new.values())]
     if news.recovered:
-        lines += ["Recovered:", *(f"- {one_line(line)}" for line in news.recovered.values())]
+        lines += ["Recovered:", *(f"- {_inert(line)}" for line in news.recovered.values())]
     if reports_url:
         lines.append(f"Report: {reports_url.rstrip('/')}/run-{run.id}.html")
     return title, "\n".join(lines)
+
+
+def _inert(line: str) -> str:
+    """A news line as a notification tells it: one line, no secret of a URL (`redact_secrets`)."""
+    return redact_secrets(one_line(line))
 
 
 def apart_from_live(config: Config) -> Config:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ocwwatch.models import LINK_AS_OUTCOME, Observation, Outcome, Report
 from ocwwatch.report.digest import describe_link
 from ocwwatch.text import one_line
+from ocwwatch.urls import redact_secrets
 
 LEVELS: dict[Outcome, str] = {
     Outcome.DEAD: "error",
@@ -35,7 +36,7 @@ def workflow_commands(report: Report) -> str:
         left = len(lines) - MAX_ANNOTATIONS
         lines = lines[:MAX_ANNOTATIONS]
         lines.append(_command("notice", {}, f"{left} more findings: see the report"))
-    return "".join(line + "\n" for line in lines)
+    return redact_secrets("".join(line + "\n" for line in lines))
 
 
 def _resource(item: Observation) -> str:

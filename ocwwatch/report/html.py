@@ -50,7 +50,7 @@ from ocwwatch.report.markdown import (
     clean_text,
     redirect_kind,
 )
-from ocwwatch.report.pieces import batched
+from ocwwatch.report.pieces import batched, redacted
 
 # Whole-string match, so that a URL with spaces or control characters, which a browser would
 # rewrite before following, is shown as text rather than linked.
@@ -201,7 +201,7 @@ def html_parts(report: Report) -> Iterator[str]:
         feed_href=None if report.run.replay else FEED_FILE,
         index_href=INDEX_FILE,
     )
-    return batched(page)
+    return redacted(batched(page))
 
 
 def _link_severity(link: LinkCheck) -> tuple[int, str]:

@@ -26,6 +26,7 @@ from ocwwatch.models import (
     Run,
     Suggestion,
 )
+from ocwwatch.report.pieces import redacted
 
 # The metadata fields a report carries; `nav` and the extractor's internals stay out.
 METADATA_FIELDS: tuple[str, ...] = (
@@ -84,7 +85,13 @@ def render_json(report: Report) -> str:
 
 
 def json_parts(report: Report) -> Iterator[str]:
-    """`render_json`'s text in pieces, so that it can be written out without being held whole.
+    """`render_json`'s text in pieces, so that it can be written out without being held whole;
+    no secret a URL carries is in it (`redacted`)."""
+    return redacted(_json_pieces(report))
+
+
+def _json_pieces(report: Report) -> Iterator[str]:
+    """The JSON text, a piece at a time.
 
     The links are encoded one by one and spliced in, as `json.dumps` would have laid them out:
     with `indent` it encodes in Python, and a deep run's twenty thousand links in one call

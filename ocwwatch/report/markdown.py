@@ -35,6 +35,7 @@ from ocwwatch.report.digest import (
     run_times,
 )
 from ocwwatch.text import one_line
+from ocwwatch.urls import redact_secrets
 
 # Only what would be read as syntax is escaped, so the report reads cleanly on a terminal too
 # (issue 16: `\>=`, `\[Errno` were noise). Escaped text never holds a line break; it may start a
@@ -135,7 +136,7 @@ def render_markdown(report: Report) -> str:
         for outcome in SEVERITY:
             lines += _outcome_section(outcome, report.resources)
         lines += _links_section(report.links)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return redact_secrets("\n".join(lines).rstrip("\n") + "\n")
 
 
 def _next_lines(steps: Sequence[Step]) -> list[str]:

@@ -18,12 +18,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import quote
 
 from ocwwatch import __version__
 from ocwwatch.models import LinkCheck, LinkState, Location, Observation, Outcome, Report
 from ocwwatch.report.digest import describe_link
 from ocwwatch.report.json_report import format_timestamp
-from ocwwatch.report.pieces import batched
+from ocwwatch.report.pieces import batched, redacted
 from ocwwatch.text import one_line
 
 SARIF_SCHEMA = (
@@ -120,7 +121,7 @@ def sarif_parts(report: Report) -> Iterator[str]:
         ],
     }
     encoder = json.JSONEncoder(indent=2, ensure_ascii=False)
-    return batched(itertools.chain(encoder.iterencode(log), ("\n",)))
+    return redacted(batched(itertools.chain(encoder.iterencode(log), ("\n",))))
 
 
 def _end_time(report: Report) -> JsonObject:
@@ -189,11 +190,13 @@ def _result(rule: Rule, message: str, key: str) -> JsonObject:
 
 def _artifact(location: Location) -> JsonObject:
     """A relative path stays relative to the checkout (`%SRCROOT%`), as code scanning wants;
-    an absolute one becomes a file URI."""
+    an absolute one becomes a file URI. Either is a URI reference (SARIF 2.1.0 §3.4.3), so
+    percent-encoded: `my list #1.md` is `my%20list%20%231.md` (a bare `#` would start a
+    fragment, a `:` in the first segment a scheme)."""
     path = PurePath(location.file)
     if path.is_absolute():
         return {"uri": path.as_uri()}
-    return {"uri": path.as_posix(), "uriBaseId": "%SRCROOT%"}
+    return {"uri": quote(path.as_posix(), safe="/"), "uriBaseId": "%SRCROOT%"}
 
 
 def _region(location: Location, length: int) -> JsonObject:
