@@ -21,6 +21,7 @@ from support.fetching import START, FakeTime, make_fetcher
 from support.loopback import LoopbackServer
 
 from ocwwatch.fetch import DEFAULT_USER_AGENT, Fetcher, FetchPolicy, Recording
+from ocwwatch.fetch.h1 import AsyncioBackend, H1Transport
 from ocwwatch.fetch.replay import load_scenario, replay_transport
 from ocwwatch.fetch.urls import is_reserved_invalid
 from ocwwatch.models import FailureKind, Hop, Validators
@@ -433,17 +434,21 @@ async def test_different_hosts_run_concurrently(fake: FakeTime) -> None:
     assert [(r.status, r.failure) for r in results] == [(200, None)] * 3
 
 
+@pytest.mark.parametrize("ours", [True, False], ids=["own-transport", "httpx-transport"])
 async def test_a_freed_place_sends_the_waiting_request_before_the_answer_is_worked_on(
-    fake: FakeTime,
+    fake: FakeTime, ours: bool
 ) -> None:
     """With one place per host, the request waiting for it is on the wire before the caller of
     the first answer goes on (a page's parse holds the loop; the host must not idle meanwhile).
-    Without the hand-over it arrives only after the hold."""
+    Without the hand-over it arrives only after the hold. Through our own transport (direct
+    connections) and httpx's (through a proxy)."""
     page = Recording(url="/", status=200, headers={"content-type": "text/html"}, body=b"<p>")
     routes = {path: page for path in ("/warm", "/first", "/next")}
     went_on: list[float] = []
     with LoopbackServer(routes) as server:
-        transport = httpx.AsyncHTTPTransport()
+        transport: httpx.AsyncBaseTransport = (
+            H1Transport(AsyncioBackend(), None, max_idle=1) if ours else httpx.AsyncHTTPTransport()
+        )
         origins = (server.base_url,)
         async with make_fetcher(
             fake, transport=transport, allowed_origins=origins, per_host_concurrency=1

@@ -70,14 +70,14 @@ def test_user_info_from_redirects_and_links_is_published_nowhere(
         site.routes["/ok"] = html()
         settings = write_config(tmp_path, site.url("/start"), archive.url("/wayback/available"))
         caplog.set_level(logging.DEBUG)
-        caplog.set_level(logging.DEBUG, logger="httpcore")  # an earlier -q may have quieted it
+        caplog.set_level(logging.DEBUG, logger="ocwwatch.fetch.h1")  # an earlier -q may quiet it
         code = main(["-vv", "check", "--deep", "--config", str(settings), "--format", "json"])
     out, err = capsys.readouterr()
     assert code == 1  # moved, and a dead link
     assert f"{base}/course/" in out  # the move is reported, without the user info
     assert f"{base}/gone" in out
     logged = caplog.text  # every log line, through the CLI's handlers' filters
-    assert "receive_response_headers" in logged  # -vv: httpcore's lines quote raw headers
+    assert "response 302 headers" in logged  # -vv: the transport's lines quote raw headers
     assert "user:***@" in logged
     assert [
         name for name, text in {"out": out, "err": err, "log": logged}.items() if SECRET in text

@@ -31,6 +31,7 @@ from ocwwatch.fetch.guard import (
     Resolver,
     system_resolver,
 )
+from ocwwatch.fetch.h1 import AsyncioBackend, H1Transport
 from ocwwatch.fetch.policy import FetchPolicy
 from ocwwatch.fetch.politeness import HOST_FAULT_URLS, HostGate, WaitBudget
 from ocwwatch.fetch.pools import OriginTransports, environment_proxy
@@ -140,19 +141,13 @@ class Fetcher:
             if transport is not None:
                 return transport
             proxy = environment_proxy(url)
-            made = httpx.AsyncHTTPTransport(verify=tls or True, limits=limits, proxy=proxy)
-            if proxy is None:
-                # httpx takes no network backend, so the pool it made is replaced by one that
-                # connects only where the guard allows. Through a proxy the proxy resolves and
-                # connects; the guard then judges the URL before the request (`_vet`).
-                made._pool = httpcore.AsyncConnectionPool(
-                    ssl_context=tls,
-                    max_connections=limits.max_connections,
-                    max_keepalive_connections=limits.max_keepalive_connections,
-                    keepalive_expiry=limits.keepalive_expiry,
-                    network_backend=GuardedBackend(self.guard, network_backend),
-                )
-            return made
+            if proxy is not None:
+                # Through a proxy the proxy resolves and connects (httpx's own transport); the
+                # guard then judges the URL before the request (`_vet`).
+                return httpx.AsyncHTTPTransport(verify=tls or True, limits=limits, proxy=proxy)
+            # Directly: connections only where the guard allows, over asyncio's sockets.
+            backend = GuardedBackend(self.guard, network_backend or AsyncioBackend())
+            return H1Transport(backend, tls, max_idle=concurrency)
 
         self._transports = OriginTransports(make_transport, per_origin=transport is None)
 

@@ -1,0 +1,475 @@
+"""HTTP/1.1 to one origin: h11 over kept-alive connections, as an httpx transport.
+
+The Fetcher hands each request to a transport per origin (fetch/pools.py). httpcore's pool did
+that job at about 0.8 ms of CPU a request (its locks, its pool's scans, anyio's cancel scopes
+around every read and a readability poll of every idle socket), level with what a crawl spends
+on everything else a request brings (issue 15). This transport does what the Fetcher needs
+with the same parser (h11) and no more: GET and HEAD with or without a body, a few connections
+kept alive, each used by one request at a time.
+
+Connections are made through an httpcore network backend: `GuardedBackend` (fetch/guard.py),
+which connects only to addresses the guard let through, over `AsyncioBackend`, asyncio's own
+sockets. Errors come out as httpx's exceptions, as from httpx's own transport, so that
+fetch/failures.py reads them alike. A transport through a proxy is still httpx's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any, cast
+
+import h11
+import httpcore
+import httpx
+
+from ocwwatch.clock import Monotonic
+
+# -vv: each connection and each exchange's raw headers, as httpcore's trace shows them (the
+# CLI's log filter keeps user info in them out of sight).
+log = logging.getLogger(__name__)
+
+READ_BYTES = 64 * 1024  # one read from the socket (httpcore's size)
+MAX_HEAD_BYTES = 100 * 1024  # a status line and headers longer than this are refused (httpcore's)
+BUFFER_LIMIT = 256 * 1024  # bytes received and not yet read before the socket stops reading
+KEEPALIVE_SECONDS = 5.0  # an idle connection older than this is closed, not reused (httpcore's)
+DEFAULT_PORTS = {"http": 80, "https": 443}
+DISCONNECTED = "Server disconnected without sending a response."
+
+
+class H1Transport(httpx.AsyncBaseTransport):
+    """One origin's HTTP/1.1 requests over at most `max_idle` kept-alive connections.
+
+    A request takes the most recently used idle connection that is still good, else opens one;
+    a connection goes back to the idle ones once its answer has been read whole and both sides
+    may go on. There is no wait for a free connection: the Fetcher's host gate already holds
+    the requests to one origin to its per-host concurrency.
+    """
+
+    def __init__(
+        self,
+        backend: httpcore.AsyncNetworkBackend,
+        ssl_context: ssl.SSLContext | None,
+        *,
+        max_idle: int,
+        keepalive_seconds: float = KEEPALIVE_SECONDS,
+        clock: Monotonic = time.monotonic,
+    ) -> None:
+        self._backend = backend
+        self._ssl_context = ssl_context
+        if ssl_context is not None:
+            ssl_context.set_alpn_protocols(["http/1.1"])  # as httpcore does for HTTP/1.1 only
+        self._max_idle = max_idle
+        self._keepalive_seconds = keepalive_seconds
+        self._clock = clock
+        self._idle: list[_Connection] = []
+        self._open: set[_Connection] = set()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts = cast(dict[str, float | None], request.extensions.get("timeout", {}))
+        with _as_httpx_errors():
+            connection = self._take_idle()
+            if connection is not None:
+                try:
+                    return await connection.send(request, timeouts.get("read"))
+                except _ClosedUnusedError:
+                    pass  # the server closed it as it was reused: once more, on a new one
+            connection = await self._connect(request.url, timeouts.get("connect"))
+            try:
+                return await connection.send(request, timeouts.get("read"))
+            except _ClosedUnusedError:
+                raise httpcore.RemoteProtocolError(DISCONNECTED) from None
+
+    async def aclose(self) -> None:
+        connections, self._idle = list(self._open), []
+        self._open.clear()
+        await asyncio.gather(*(connection.close() for connection in connections))
+
+    def _take_idle(self) -> _Connection | None:
+        now = self._clock()
+        while self._idle:
+            connection = self._idle.pop()
+            if connection.reusable(now - self._keepalive_seconds):
+                return connection
+            self._forget(connection)
+        return None
+
+    async def _connect(self, url: httpx.URL, timeout: float | None) -> _Connection:
+        scheme = url.scheme
+        port = url.port or DEFAULT_PORTS.get(scheme)
+        if port is None:
+            raise httpcore.UnsupportedProtocol(f"no connection for a {scheme!r} URL")
+        log.debug("connect %s port %s", url.host, port)
+        stream = await self._backend.connect_tcp(url.host, port, timeout=timeout)
+        if scheme == "https":
+            try:
+                stream = await stream.start_tls(
+                    self._ssl_context or ssl.create_default_context(),
+                    server_hostname=url.host,
+                    timeout=timeout,
+                )
+            except BaseException:
+                await _close_quietly(stream)
+                raise
+        connection = _Connection(self, stream)
+        self._open.add(connection)
+        return connection
+
+    def _release(self, connection: _Connection) -> None:
+        """Take a connection back after its answer: kept idle if it may go on, else closed."""
+        if not connection.next_cycle() or len(self._idle) >= self._max_idle:
+            self._forget(connection)
+            return
+        connection.idle_since = self._clock()
+        self._idle.append(connection)
+
+    def _forget(self, connection: _Connection) -> None:
+        self._open.discard(connection)
+        connection.close_now()
+
+
+class _ClosedUnusedError(Exception):
+    """A reused connection was closed by the server before any byte of the answer came."""
+
+
+class _Connection:
+    """One socket and its h11 state; used by one request at a time."""
+
+    def __init__(self, owner: H1Transport, stream: httpcore.AsyncNetworkStream) -> None:
+        self.owner = owner
+        self.stream = stream
+        self.h11 = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
+        self.idle_since: float | None = None  # None: never used before
+        self.closed = False
+
+    def reusable(self, fresh_after: float) -> bool:
+        """Whether an idle connection may take a request: used recently, and the server has
+        neither closed it nor sent anything unasked since its last answer."""
+        if self.closed or self.idle_since is None or self.idle_since < fresh_after:
+            return False
+        return not self.stream.get_extra_info("is_readable")
+
+    async def send(self, request: httpx.Request, timeout: float | None) -> httpx.Response:
+        reused = self.idle_since is not None
+        self.idle_since = None
+        try:
+            await self._send_request(request)
+            head = await self._receive_head(timeout, reused=reused)
+        except BaseException:
+            self.owner._forget(self)
+            raise
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("request %s %s headers %s", request.method, request.url, request.headers.raw)
+            log.debug("response %s headers %s", head.status_code, head.headers.raw_items())
+        return httpx.Response(
+            head.status_code,
+            headers=head.headers.raw_items(),
+            stream=_Body(self, timeout),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": head.reason},
+        )
+
+    async def _send_request(self, request: httpx.Request) -> None:
+        url = request.url
+        target = url.raw_path
+        event = h11.Request(method=request.method, target=target, headers=request.headers.raw)
+        out = bytearray(self.h11.send(event) or b"")
+        async for chunk in cast(AsyncIterator[bytes], request.stream):
+            if chunk:
+                out += self.h11.send(h11.Data(data=chunk)) or b""
+        out += self.h11.send(h11.EndOfMessage()) or b""
+        await self.stream.write(bytes(out))
+
+    async def _receive_head(self, timeout: float | None, *, reused: bool) -> h11.Response:
+        received = False
+        while True:
+            event = self.h11.next_event()
+            if event is h11.NEED_DATA:
+                data = await self.stream.read(READ_BYTES, timeout)
+                if not data and self.h11.their_state is h11.SEND_RESPONSE:
+                    if reused and not received:
+                        raise _ClosedUnusedError
+                    raise httpcore.RemoteProtocolError(DISCONNECTED)
+                received = True
+                self.h11.receive_data(data)
+            elif isinstance(event, h11.Response):
+                return event
+            elif isinstance(event, h11.InformationalResponse):
+                received = True  # 100 Continue, 103 Early Hints: the answer comes after
+            else:
+                raise httpcore.RemoteProtocolError(f"unexpected {type(event).__name__}")
+
+    async def body(self, timeout: float | None) -> AsyncIterator[bytes]:
+        while True:
+            event = self.h11.next_event()
+            if event is h11.NEED_DATA:
+                self.h11.receive_data(await self.stream.read(READ_BYTES, timeout))
+            elif isinstance(event, h11.Data):
+                yield bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                self.owner._release(self)
+                return
+            else:
+                raise httpcore.RemoteProtocolError(f"unexpected {type(event).__name__}")
+
+    def next_cycle(self) -> bool:
+        """Ready the connection for the next request; False when it must be closed."""
+        if self.closed or self.h11.our_state is not h11.DONE:
+            return False
+        if self.h11.their_state is not h11.DONE:
+            return False
+        if self.h11.trailing_data[0]:
+            return False  # bytes past the answer, unasked: they would pass for the next one's
+        self.h11.start_next_cycle()
+        return True
+
+    def close_now(self) -> None:
+        """Close without waiting (an asyncio socket's close only schedules it)."""
+        if self.closed:
+            return
+        self.closed = True
+        if isinstance(self.stream, AsyncioStream):
+            self.stream.close_now()
+        else:
+            task = asyncio.get_running_loop().create_task(_close_quietly(self.stream))
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await _close_quietly(self.stream)
+
+
+# Closes of other backends' streams (tests' anyio ones) under way: held so they are not lost.
+_closing: set[asyncio.Task[None]] = set()
+
+
+class _Body(httpx.AsyncByteStream):
+    """The answer's body as h11 reads it. The connection goes back once the body has been read
+    whole; a body left unread (or broken off) closes it, since its rest would be read as the
+    next answer."""
+
+    def __init__(self, connection: _Connection, timeout: float | None) -> None:
+        self._connection = connection
+        self._timeout = timeout
+        self._whole = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _as_httpx_errors():
+            try:
+                async for chunk in self._connection.body(self._timeout):
+                    yield chunk
+            except BaseException:
+                self._connection.owner._forget(self._connection)
+                raise
+        self._whole = True
+
+    async def aclose(self) -> None:
+        if not self._whole:
+            self._connection.owner._forget(self._connection)
+
+
+async def _close_quietly(stream: httpcore.AsyncNetworkStream) -> None:
+    with contextlib.suppress(Exception):
+        await stream.aclose()
+
+
+# httpcore's and h11's exceptions as the httpx ones fetch/failures.py reads, as httpx's own
+# transport maps them.
+_HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (h11.RemoteProtocolError, httpx.RemoteProtocolError),
+    (h11.LocalProtocolError, httpx.LocalProtocolError),
+)
+
+
+@contextlib.contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except httpx.HTTPError:
+        raise
+    except Exception as exc:
+        for theirs, ours in _HTTPX_ERRORS:
+            if isinstance(exc, theirs):
+                raise ours(str(exc)) from exc
+        raise
+
+
+# --- asyncio's own sockets, as an httpcore network backend ------------------------------------
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """Connects with asyncio's transports (anyio's streams cost a cancel scope per read)."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        local = None if local_address is None else (local_address, 0)
+        try:
+            async with asyncio.timeout(timeout):
+                _, stream = await loop.create_connection(
+                    AsyncioStream, host, port, local_addr=local
+                )
+        except TimeoutError as exc:
+            raise httpcore.ConnectTimeout(f"no connection to {host}:{port} in time") from exc
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        sock = stream.get_extra_info("socket")
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+        return stream
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError(f"unix socket {path}: not supported")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
+    """A connected socket: what arrives is buffered here (up to BUFFER_LIMIT, then the socket
+    stops reading until it is read) and handed out by `read`."""
+
+    def __init__(self) -> None:
+        self._transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+        self._eof = False
+        self._lost: Exception | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+
+    # asyncio.Protocol: called by the event loop
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) > BUFFER_LIMIT and not self._paused and self._transport is not None:
+            self._paused = True
+            self._transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return False  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._eof = True
+        self._lost = exc
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # httpcore.AsyncNetworkStream: called by the transport
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if not self._buffer and not self._eof:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                if timeout is None:
+                    await self._waiter
+                else:
+                    async with asyncio.timeout(timeout):
+                        await self._waiter
+            except TimeoutError as exc:
+                raise httpcore.ReadTimeout("no data in time") from exc
+            finally:
+                self._waiter = None
+        if self._buffer:
+            data = bytes(self._buffer[:max_bytes])
+            del self._buffer[:max_bytes]
+            if self._paused and len(self._buffer) <= BUFFER_LIMIT and self._transport is not None:
+                self._paused = False
+                self._transport.resume_reading()
+            return data
+        if self._lost is not None:
+            raise httpcore.ReadError(str(self._lost) or type(self._lost).__name__) from self._lost
+        return b""
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            lost = self._lost
+            raise httpcore.WriteError(str(lost) if lost else "the connection is closed")
+        transport.write(buffer)
+
+    async def aclose(self) -> None:
+        self.close_now()
+
+    def close_now(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        transport = self._transport
+        if transport is None:
+            raise httpcore.ConnectError("the connection is closed")
+        try:
+            async with asyncio.timeout(timeout):
+                tls = await loop.start_tls(
+                    transport, self, ssl_context, server_hostname=server_hostname
+                )
+        except TimeoutError as exc:
+            transport.close()
+            raise httpcore.ConnectTimeout("no TLS handshake in time") from exc
+        except (ssl.SSLError, OSError) as exc:
+            transport.close()
+            raise httpcore.ConnectError(str(exc)) from exc
+        if tls is None:
+            raise httpcore.ConnectError("the connection closed during the TLS handshake")
+        self._transport = tls
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            return bool(self._buffer) or self._eof
+        transport = self._transport
+        if transport is None:
+            return None
+        if info == "client_addr":
+            return transport.get_extra_info("sockname")
+        if info == "server_addr":
+            return transport.get_extra_info("peername")
+        if info == "socket":
+            return transport.get_extra_info("socket")
+        if info == "ssl_object":
+            return transport.get_extra_info("ssl_object")
+        return None
+
+
+__all__ = ["AsyncioBackend", "AsyncioStream", "H1Transport"]
