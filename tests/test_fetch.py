@@ -21,8 +21,9 @@ from support.fetching import START, FakeTime, make_fetcher
 from support.loopback import LoopbackServer
 
 from ocwwatch.fetch import DEFAULT_USER_AGENT, Fetcher, FetchPolicy, Recording
-from ocwwatch.fetch.h1 import AsyncioBackend, H1Transport
+from ocwwatch.fetch.h1 import H1Transport
 from ocwwatch.fetch.replay import load_scenario, replay_transport
+from ocwwatch.fetch.sockets import AsyncioBackend
 from ocwwatch.fetch.urls import is_reserved_invalid
 from ocwwatch.models import FailureKind, Hop, Validators
 

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from ocwwatch.fetch.failures import classify_error
-from ocwwatch.fetch.h1 import BUFFER_LIMIT, AsyncioBackend, H1Transport
+from ocwwatch.fetch.h1 import H1Transport
+from ocwwatch.fetch.sockets import BUFFER_LIMIT, AsyncioBackend
 from ocwwatch.models import FailureKind
 
 # What the server does with the n-th request on a connection: the bytes it sends back, and

@@ -31,11 +31,12 @@ from ocwwatch.fetch.guard import (
     Resolver,
     system_resolver,
 )
-from ocwwatch.fetch.h1 import AsyncioBackend, H1Transport
+from ocwwatch.fetch.h1 import H1Transport
 from ocwwatch.fetch.policy import FetchPolicy
 from ocwwatch.fetch.politeness import HOST_FAULT_URLS, HostGate, WaitBudget
 from ocwwatch.fetch.pools import OriginTransports, environment_proxy
 from ocwwatch.fetch.retry import backoff_seconds, is_transient, parse_retry_after
+from ocwwatch.fetch.sockets import AsyncioBackend
 from ocwwatch.fetch.urls import is_reserved_invalid, normalise_url, parsed_url, request_host
 from ocwwatch.models import FailureKind, FetchResult, Hop, Validators
 from ocwwatch.tls import context as tls_context

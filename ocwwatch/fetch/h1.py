@@ -1,16 +1,14 @@
-"""HTTP/1.1 to one origin: h11 over kept-alive connections, as an httpx transport.
+"""HTTP/1.1 to one origin, as an httpx transport: h11 over a few kept-alive connections.
 
-The Fetcher hands each request to a transport per origin (fetch/pools.py). httpcore's pool did
-that job at about 0.8 ms of CPU a request (its locks, its pool's scans, anyio's cancel scopes
-around every read and a readability poll of every idle socket), level with what a crawl spends
-on everything else a request brings (issue 15). This transport does what the Fetcher needs
-with the same parser (h11) and no more: GET and HEAD with or without a body, a few connections
-kept alive, each used by one request at a time.
+Owns the connections' lifecycle (reuse, closing) and turning h11's and httpcore's errors into
+httpx's, as httpx's own transport does, so that fetch/failures.py reads them alike. It must
+not decide where to connect: the network backend it is given does (guard.py's GuardedBackend
+over sockets.py's AsyncioBackend). Through a proxy the Fetcher uses httpx's own transport.
 
-Connections are made through an httpcore network backend: `GuardedBackend` (fetch/guard.py),
-which connects only to addresses the guard let through, over `AsyncioBackend`, asyncio's own
-sockets. Errors come out as httpx's exceptions, as from httpx's own transport, so that
-fetch/failures.py reads them alike. A transport through a proxy is still httpx's own.
+Why not httpcore's pool: it cost about 0.8 ms of CPU a request in a crawl (locks, pool scans,
+anyio's cancel scope around every read, a poll of every idle socket), as much as everything
+else a request brings, on the loop that keeps the requests going (issue 15). This does what
+the Fetcher needs with the same parser and no more: one request at a time per connection.
 """
 
 from __future__ import annotations
@@ -20,14 +18,15 @@ import contextlib
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import Any, cast
+from collections.abc import AsyncIterator, Iterator
+from typing import cast
 
 import h11
 import httpcore
 import httpx
 
 from ocwwatch.clock import Monotonic
+from ocwwatch.fetch.sockets import AsyncioStream
 
 # -vv: each connection and each exchange's raw headers, as httpcore's trace shows them (the
 # CLI's log filter keeps user info in them out of sight).
@@ -35,7 +34,6 @@ log = logging.getLogger(__name__)
 
 READ_BYTES = 64 * 1024  # one read from the socket (httpcore's size)
 MAX_HEAD_BYTES = 100 * 1024  # a status line and headers longer than this are refused (httpcore's)
-BUFFER_LIMIT = 256 * 1024  # bytes received and not yet read before the socket stops reading
 KEEPALIVE_SECONDS = 5.0  # an idle connection older than this is closed, not reused (httpcore's)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 DISCONNECTED = "Server disconnected without sending a response."
@@ -306,170 +304,3 @@ def _as_httpx_errors() -> Iterator[None]:
             if isinstance(exc, theirs):
                 raise ours(str(exc)) from exc
         raise
-
-
-# --- asyncio's own sockets, as an httpcore network backend ------------------------------------
-
-
-class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    """Connects with asyncio's transports (anyio's streams cost a cancel scope per read)."""
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        local = None if local_address is None else (local_address, 0)
-        try:
-            async with asyncio.timeout(timeout):
-                _, stream = await loop.create_connection(
-                    AsyncioStream, host, port, local_addr=local
-                )
-        except TimeoutError as exc:
-            raise httpcore.ConnectTimeout(f"no connection to {host}:{port} in time") from exc
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        sock = stream.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-        return stream
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError(f"unix socket {path}: not supported")
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
-    """A connected socket: what arrives is buffered here (up to BUFFER_LIMIT, then the socket
-    stops reading until it is read) and handed out by `read`."""
-
-    def __init__(self) -> None:
-        self._transport: asyncio.Transport | None = None
-        self._buffer = bytearray()
-        self._eof = False
-        self._lost: Exception | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._paused = False
-
-    # asyncio.Protocol: called by the event loop
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        if len(self._buffer) > BUFFER_LIMIT and not self._paused and self._transport is not None:
-            self._paused = True
-            self._transport.pause_reading()
-        self._wake()
-
-    def eof_received(self) -> bool:
-        self._eof = True
-        self._wake()
-        return False  # the transport closes itself
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._eof = True
-        self._lost = exc
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    # httpcore.AsyncNetworkStream: called by the transport
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        if not self._buffer and not self._eof:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                if timeout is None:
-                    await self._waiter
-                else:
-                    async with asyncio.timeout(timeout):
-                        await self._waiter
-            except TimeoutError as exc:
-                raise httpcore.ReadTimeout("no data in time") from exc
-            finally:
-                self._waiter = None
-        if self._buffer:
-            data = bytes(self._buffer[:max_bytes])
-            del self._buffer[:max_bytes]
-            if self._paused and len(self._buffer) <= BUFFER_LIMIT and self._transport is not None:
-                self._paused = False
-                self._transport.resume_reading()
-            return data
-        if self._lost is not None:
-            raise httpcore.ReadError(str(self._lost) or type(self._lost).__name__) from self._lost
-        return b""
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            lost = self._lost
-            raise httpcore.WriteError(str(lost) if lost else "the connection is closed")
-        transport.write(buffer)
-
-    async def aclose(self) -> None:
-        self.close_now()
-
-    def close_now(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        transport = self._transport
-        if transport is None:
-            raise httpcore.ConnectError("the connection is closed")
-        try:
-            async with asyncio.timeout(timeout):
-                tls = await loop.start_tls(
-                    transport, self, ssl_context, server_hostname=server_hostname
-                )
-        except TimeoutError as exc:
-            transport.close()
-            raise httpcore.ConnectTimeout("no TLS handshake in time") from exc
-        except (ssl.SSLError, OSError) as exc:
-            transport.close()
-            raise httpcore.ConnectError(str(exc)) from exc
-        if tls is None:
-            raise httpcore.ConnectError("the connection closed during the TLS handshake")
-        self._transport = tls
-        return self
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            return bool(self._buffer) or self._eof
-        transport = self._transport
-        if transport is None:
-            return None
-        if info == "client_addr":
-            return transport.get_extra_info("sockname")
-        if info == "server_addr":
-            return transport.get_extra_info("peername")
-        if info == "socket":
-            return transport.get_extra_info("socket")
-        if info == "ssl_object":
-            return transport.get_extra_info("ssl_object")
-        return None
-
-
-__all__ = ["AsyncioBackend", "AsyncioStream", "H1Transport"]
