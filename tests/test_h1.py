@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpcore
 import httpx
 import pytest
 from cryptography import x509
@@ -414,3 +416,24 @@ def test_https_verifies_the_certificate_and_keeps_the_connection(tmp_path: Path)
     assert got == [(200, b"secure"), (200, b"secure")]
     assert server.connections == 1  # kept alive for both; the refused one never got to talk
     assert "CERTIFICATE_VERIFY_FAILED" in str(refused)
+
+
+def test_an_international_name_is_connected_to_in_its_ascii_form() -> None:
+    """httpx's `host` is Unicode; IDNA 2003 would make faß.de fass.de, another host."""
+
+    class Recording(httpcore.AsyncNetworkBackend):
+        def __init__(self) -> None:
+            self.hosts: list[str] = []
+
+        async def connect_tcp(self, host: str, port: int, *args: object, **kw: object) -> Any:
+            self.hosts.append(host)
+            raise httpcore.ConnectError("recorded, not connected")
+
+    async def scenario() -> list[str]:
+        backend = Recording()
+        client = H1Transport(backend, None, max_idle=1)
+        with pytest.raises(httpx.ConnectError):
+            await get(client, "https://faß.de/x")
+        return backend.hosts
+
+    assert asyncio.run(scenario()) == ["xn--fa-hia.de"]

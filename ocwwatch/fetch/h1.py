@@ -101,13 +101,17 @@ class H1Transport(httpx.AsyncBaseTransport):
         port = url.port or DEFAULT_PORTS.get(scheme)
         if port is None:
             raise httpcore.UnsupportedProtocol(f"no connection for a {scheme!r} URL")
-        log.debug("connect %s port %s", url.host, port)
-        stream = await self._backend.connect_tcp(url.host, port, timeout=timeout)
+        # The host as the URL's ASCII form has it (`xn--` labels), as httpcore took it: httpx's
+        # `host` is decoded to Unicode, and encoding it again (Python's IDNA 2003 codec) can
+        # name another host (faß.de would become fass.de).
+        host = url.raw_host.decode("ascii")
+        log.debug("connect %s port %s", host, port)
+        stream = await self._backend.connect_tcp(host, port, timeout=timeout)
         if scheme == "https":
             try:
                 stream = await stream.start_tls(
                     self._ssl_context or ssl.create_default_context(),
-                    server_hostname=url.host,
+                    server_hostname=host,
                     timeout=timeout,
                 )
             except BaseException:
