@@ -11,10 +11,9 @@ import pytest
 from support.cli import TODAY, live_site, run
 from support.loopback import LoopbackServer
 
-from ocwwatch import lists
 from ocwwatch.errors import ConfigError
 from ocwwatch.fetch import Recording
-from ocwwatch.lists import find_links, load_document_list, rewrite_document
+from ocwwatch.lists import find_links, load_document_list, rewrite, rewrite_document
 from ocwwatch.models import ResourceKind
 
 LISTS = Path(__file__).parent / "fixtures" / "lists"
@@ -370,7 +369,7 @@ def test_a_rewrite_that_would_change_the_links_is_refused(
 ) -> None:
     """Defence in depth: were a new URL ever written so that Markdown reads another link, the
     document read again says so and the fix is refused, naming the file and the entry."""
-    monkeypatch.setattr(lists, "_written", lambda url, form: url)  # the escaping taken away
+    monkeypatch.setattr(rewrite, "_written", lambda url, form: url)  # the escaping taken away
     old = "http://127.0.0.1:18901/mv3"
     path = tmp_path / "list.md"
     text = f"- [Moved page]({old})\n- [Kept](https://a.example/kept)\n"

@@ -94,7 +94,7 @@ def _check_resource(resource: Resource, index: int, path: Path) -> None:
 
 def load_resources(path: Path) -> tuple[Resource, ...]:
     """Read and validate the curated list: a TOML list, or a Markdown or HTML document whose links
-    are the entries (lists.py)."""
+    are the entries (ocwwatch.lists)."""
     if is_document(path):
         resources = with_sidecar(path, load_document_list(path))
         for index, resource in enumerate(resources):
