@@ -1,8 +1,9 @@
 """Issue 15's scale benchmark: `ocwwatch check --deep` as a whole process against the peers, at
 about 1,000, 6,000 and 20,000 requests, on the synthetic mirror (mirror.py, the `direct` shape:
 session pages link their files) with 20 ms per response, 4 requests at a time per host for every
-tool and the mirror itself answering at most 4 at a time per host. Beside each tool, the floor:
-a bare httpx.AsyncClient fetching the mirror's URL list at the same 4 per host.
+tool and the mirror itself answering at most 4 at a time per host. Beside each tool, the floors:
+the mirror's URL list fetched once at the same 4 per host by a bare httpx.AsyncClient, by
+ocwwatch's own transport alone (fetch/h1.py) and by raw sockets (what the server costs).
 
 `--ceiling`: no latency, no server cap, a high per-host concurrency, one size: requests per
 second of wall time and per CPU second of each tool, and the mirror's own floor.
@@ -43,6 +44,9 @@ from bench_deep import (
     run_lychee,
 )
 from mirror import Key, Mirror, Size
+
+from ocwwatch.fetch.h1 import H1Transport
+from ocwwatch.fetch.sockets import AsyncioBackend
 
 HERE = Path(__file__).resolve().parent
 # 1 course x 104 session pages x 3 files, 4 x 160 x 3 and 8 x 270 x 3 (plus each session's video
@@ -256,6 +260,50 @@ def floor_run(served: Served, concurrency: int) -> Run:
     return Run(**{**vars(run), "key": "(not a checker: GET each planned URL once)"})
 
 
+async def fetch_all_h1(urls: Sequence[str], concurrency: int) -> None:
+    """GET each URL once at `concurrency` per host through ocwwatch's own HTTP/1.1 transport
+    (fetch/h1.py), one per origin as the Fetcher has them, straight to the sockets (no guard:
+    the mirror is on loopback)."""
+    gates: dict[str, asyncio.Semaphore] = {}
+    transports: dict[str, H1Transport] = {}
+    timeouts = {"timeout": {"connect": 120.0, "read": 120.0}}
+
+    async def one(url: str) -> None:
+        origin = url.split("/", 3)[2]
+        gate = gates.setdefault(origin, asyncio.Semaphore(concurrency))
+        transport = transports.get(origin)
+        if transport is None:
+            transport = transports[origin] = H1Transport(
+                AsyncioBackend(), None, max_idle=concurrency
+            )
+        async with gate:
+            request = httpx.Request("GET", url, extensions=timeouts)
+            response = await transport.handle_async_request(request)
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+
+    try:
+        await asyncio.gather(*(one(url) for url in urls))
+    finally:
+        await asyncio.gather(*(transport.aclose() for transport in transports.values()))
+
+
+def h1_floor_run(served: Served, concurrency: int) -> Run:
+    """The httpx floor's URL list through ocwwatch's transport alone: what the crawl's requests
+    cost without the crawl."""
+    urls = served.urls()
+
+    def action() -> tuple[float, float, float]:
+        started, cpu = time.perf_counter(), time.process_time()
+        asyncio.run(fetch_all_h1(urls, concurrency))
+        return time.perf_counter() - started, 0.0, time.process_time() - cpu
+
+    run = observed(served, action)
+    return Run(**{**vars(run), "key": "(not a checker: ocwwatch's transport, each URL once)"})
+
+
 async def read_answers(origin: str, paths: list[str]) -> None:
     """GET `paths` (shared by the host's connections) one after another on one keep-alive
     connection, reading each answer's headers and content-length body."""
@@ -466,6 +514,10 @@ def latency_size(label: str, args: argparse.Namespace) -> list[Row]:
             rows.append(Row("httpx floor", floor, latency, concurrency))
             print(table_line(rows[-1]), flush=True)
             print(phases_line(rows[-1]), flush=True)
+            own = [h1_floor_run(served, concurrency) for _ in range(args.floor_repeat)]
+            rows.append(Row("h1 floor", own, latency, concurrency))
+            print(table_line(rows[-1]), flush=True)
+            print(phases_line(rows[-1]), flush=True)
             sockets = [socket_floor_run(served, concurrency) for _ in range(args.floor_repeat)]
             rows.append(Row("socket floor", sockets, latency, concurrency))
             print(table_line(rows[-1]), flush=True)
@@ -527,6 +579,9 @@ def ceiling(args: argparse.Namespace) -> None:
         print(table_line(rows[-1], ceiling=True), flush=True)
         floor = [floor_run(served, concurrency) for _ in range(args.repeat)]
         rows.append(Row("httpx floor", floor, 0.0, concurrency))
+        print(table_line(rows[-1], ceiling=True), flush=True)
+        own = [h1_floor_run(served, concurrency) for _ in range(args.repeat)]
+        rows.append(Row("h1 floor", own, 0.0, concurrency))
         print(table_line(rows[-1], ceiling=True), flush=True)
         sockets = [socket_floor_run(served, concurrency) for _ in range(args.repeat)]
         rows.append(Row("socket floor", sockets, 0.0, concurrency))
