@@ -49,9 +49,10 @@ requests_log = logging.getLogger("ocwwatch.requests")
 
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-# Loop turns a request woken by a freed place takes to put its bytes on the wire through
-# httpcore: the pool's connection event, the connection's lock and the stream's checkpoint are
-# one each; one more to spare. test_fetch checks that the request is out in time.
+# Loop turns a request woken by a freed place takes to put its bytes on the wire. Through our
+# own transport (h1.py) one: nothing between the place and the socket's send waits. Through
+# httpx's (a proxy) the pool's connection event, the connection's lock and the stream's
+# checkpoint are one each; one more to spare. test_fetch checks both are out in time.
 TURNS_TO_THE_WIRE = 4
 _METHODS = frozenset({"GET", "HEAD"})
 _VALIDATOR_HEADERS = frozenset({"etag", "last-modified"})
