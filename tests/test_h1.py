@@ -305,8 +305,12 @@ def test_a_body_larger_than_the_buffer_arrives_whole() -> None:
             FailureKind.RESET,
         ),
         (lambda line, n: (b"NOT HTTP AT ALL\r\n\r\n", True), FailureKind.PROTOCOL),
+        (
+            lambda line, n: (b"HTTP/1.1 200 OK\r\n" + b"x: y\r\n" * 50_000, True),
+            FailureKind.PROTOCOL,
+        ),
     ],
-    ids=["hung-up-before-answering", "body-cut-short", "not-http"],
+    ids=["hung-up-before-answering", "body-cut-short", "not-http", "headers-without-end"],
 )
 def test_broken_answers_come_out_as_httpx_errors(script: Script, kind: FailureKind) -> None:
     async def scenario() -> BaseException:
