@@ -1,4 +1,5 @@
-"""Connection pools for the Fetcher: one httpx transport, and so one pool, per origin.
+"""Connection pools for the Fetcher: one transport, and so one pool, per origin (h1.py's for a
+direct connection, httpx's through a proxy).
 
 httpx's pool scans every connection it holds each time it hands one out or takes one back
 (asking each idle socket whether the server closed it: a system call), and it counts all its
