@@ -26,7 +26,12 @@ from support.network import FakeResolver, Tripwire
 
 from ocwwatch.config import Config, Settings
 from ocwwatch.fetch import Fetcher, FetchPolicy, Recording, normalise_url
-from ocwwatch.fetch.guard import AddressGuard, AddressRefusedError, address_problem
+from ocwwatch.fetch.guard import (
+    AddressGuard,
+    AddressRefusedError,
+    address_problem,
+    system_resolver,
+)
 from ocwwatch.models import (
     FailureKind,
     LinkState,
@@ -442,3 +447,17 @@ def test_accept_never_writes_a_url_the_guard_refuses() -> None:
     kept, refused = safe_suggestions(config, {"a": observed("https://ocw.example/new")})
     assert kept["a"].suggestion is not None
     assert refused == []
+
+
+@pytest.mark.parametrize("host", ["a..example", "x" * 64 + ".example"])
+async def test_a_name_no_resolver_takes_fails_as_a_name_and_crashes_nothing(host: str) -> None:
+    """The WHATWG parser lets an empty label or one of 64+ characters through; Python's IDNA
+    codec refuses it before any lookup. That is a name that does not resolve (DNS), not an
+    exception out of `fetch` (which in `fetch_many` cancelled every fetch beside it)."""
+    with pytest.raises(socket.gaierror):
+        await system_resolver(host, 80)
+    tripwire = Tripwire(set())
+    async with Fetcher(FetchPolicy(retries=0), network_backend=tripwire) as fetcher:
+        results = await fetcher.fetch_many([f"http://{host}/", "http://other..example/"])
+    assert [result.failure for result in results] == [FailureKind.DNS, FailureKind.DNS]
+    assert tripwire.attempts == []

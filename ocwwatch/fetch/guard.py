@@ -90,7 +90,13 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
 async def system_resolver(host: str, port: int) -> Sequence[str]:
     """The addresses the operating system resolves `host` to (raises socket.gaierror)."""
     loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except UnicodeError as exc:
+        # A name the WHATWG parser lets through but no resolver takes (an empty label, one of
+        # 64 characters or more): Python's IDNA codec refuses it before any lookup. It is a
+        # name that does not resolve, not a crash of the fetch (or of every fetch beside it).
+        raise socket.gaierror(socket.EAI_NONAME, f"{host}: {exc}") from exc
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
