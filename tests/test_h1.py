@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import socket
 import ssl
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -441,3 +443,42 @@ def test_an_international_name_is_connected_to_in_its_ascii_form() -> None:
         return backend.hosts
 
     assert asyncio.run(scenario()) == ["xn--fa-hia.de"]
+
+
+def test_a_tls_connection_given_up_closes_its_socket_at_once(tmp_path: Path) -> None:
+    """A TLS transport's close() waits for the peer's close_notify (up to 30 s from a silent
+    peer, a file descriptor held all the while); a connection given up is cut instead."""
+    ca, cert, key = _certificates(tmp_path)
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def silent_peer() -> None:
+        """Answers one request, then neither reads nor closes until the test is over."""
+        conn, _ = listener.accept()
+        with served.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(65536)
+            tls.sendall(answer(200, b"ok"))
+            done.wait(10)
+
+    thread = threading.Thread(target=silent_peer, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+
+    async def scenario() -> int:
+        client = H1Transport(
+            AsyncioBackend(), ssl.create_default_context(cafile=str(ca)), max_idle=1
+        )
+        assert await get(client, f"https://127.0.0.1:{port}/") == (200, b"ok")
+        sockets: list[socket.socket] = [c.stream.get_extra_info("socket") for c in client._open]
+        await client.aclose()
+        await asyncio.sleep(0.2)
+        return sockets[0].fileno()
+
+    try:
+        assert asyncio.run(scenario()) == -1
+    finally:
+        done.set()
+        thread.join(5)
+        listener.close()

@@ -132,8 +132,12 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
         self.close_now()
 
     def close_now(self) -> None:
+        """Close the socket at once. `close()` on a TLS transport only starts the TLS shutdown
+        and keeps the socket until the peer's close_notify (up to 30 s from a silent one);
+        HTTP's framing needs no close_notify, and nothing written is left unsent that matters
+        once a connection is given up."""
         if self._transport is not None:
-            self._transport.close()
+            self._transport.abort()
 
     async def start_tls(
         self,
