@@ -35,6 +35,15 @@ def parse_markdown(text: str) -> tuple[MarkdownIt, list[Token], Mapping[str, Any
     return parser, tokens, env.get("references", {})
 
 
+def read_destination(written: str, *, autolink: bool) -> str:
+    """The URL markdown-it reads from a link destination (or, with `autolink`, from between
+    `<` and `>`, where backslash escapes and entities do not apply)."""
+    from markdown_it.common.normalize_url import normalizeLink  # noqa: PLC0415
+    from markdown_it.common.utils import unescapeAll  # noqa: PLC0415
+
+    return str(normalizeLink(written if autolink else unescapeAll(written)))
+
+
 def html_regions(
     tokens: Sequence[Token], starts: Sequence[int], size: int
 ) -> Iterable[tuple[int, int]]:

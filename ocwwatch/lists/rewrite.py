@@ -16,6 +16,7 @@ from urllib.parse import quote
 from ocwwatch.errors import ConfigError
 from ocwwatch.lists.document import LinkForm, is_html
 from ocwwatch.lists.links import destinations, find_links
+from ocwwatch.lists.markdown import read_destination
 from ocwwatch.lists.resources import resources_of
 
 # Percent-encoded in a URL written into a list: what ends a Markdown destination or starts other
@@ -60,10 +61,7 @@ def _read_as(written: str, form: LinkForm) -> str:
     """The URL the parser reads from `written` in a place of `form`."""
     if form == "html":
         return html.unescape(written).strip()
-    from markdown_it.common.normalize_url import normalizeLink  # noqa: PLC0415
-    from markdown_it.common.utils import unescapeAll  # noqa: PLC0415
-
-    return normalizeLink(written if form == "autolink" else unescapeAll(written))
+    return read_destination(written, autolink=form == "autolink")
 
 
 def rewrite_document(path: Path, text: str, fixes: Mapping[str, tuple[str, str]]) -> Rewrite:
