@@ -482,3 +482,26 @@ def test_a_tls_connection_given_up_closes_its_socket_at_once(tmp_path: Path) -> 
         done.set()
         thread.join(5)
         listener.close()
+
+
+def test_a_socket_option_refused_is_a_connect_error_and_closes_the_socket() -> None:
+    """No file descriptor outlives the refused connection (Linux: /proc/self/fd)."""
+
+    def open_fds() -> int:
+        return len(list(Path("/proc/self/fd").iterdir()))
+
+    async def scenario() -> tuple[int, int]:
+        async with serving(lambda line, n: (answer(200), False)) as s:
+            await asyncio.sleep(0)
+            before = open_fds()
+            refused = [(socket.SOL_SOCKET, -1, 1)]
+            with pytest.raises(httpcore.ConnectError, match="socket option refused"):
+                await AsyncioBackend().connect_tcp("127.0.0.1", s.port, socket_options=refused)
+            await asyncio.sleep(0.05)
+            for writer in s.writers:  # the server's side of it
+                writer.close()
+            await asyncio.sleep(0.05)
+            return before, open_fds()
+
+    before, after = asyncio.run(scenario())
+    assert after == before

@@ -39,9 +39,12 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(f"no connection to {host}:{port} in time") from exc
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from exc
-        sock = stream.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
+        try:
+            for option in socket_options or ():
+                stream.get_extra_info("socket").setsockopt(*option)
+        except OSError as exc:
+            stream.close_now()
+            raise httpcore.ConnectError(f"socket option refused: {exc}") from exc
         return stream
 
     async def connect_unix_socket(
