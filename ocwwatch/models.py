@@ -615,8 +615,9 @@ class KeptChecks(Protocol):
     a read-only connection of its own, so that a report can go over them after the store that
     wrote them has closed, and nothing holds them all (issue 15)."""
 
-    def all(self) -> Iterator[LinkCheck]:
-        """Every check, in the order saved, read back a batch at a time."""
+    def all(self, *, anchors: bool = True) -> Iterator[LinkCheck]:
+        """Every check, in the order saved, read back a batch at a time; without `anchors`,
+        each with none (a pass that lists links reads a third less, and parses less)."""
         ...
 
     def first_by_url(self, count: int, states: frozenset[LinkState]) -> list[LinkCheck]:
@@ -663,6 +664,12 @@ class LinkChecks(Collection[LinkCheck]):
 
     def __len__(self) -> int:
         return self._total
+
+    def listed(self) -> Iterator[LinkCheck]:
+        """Every check in order, as `iter` gives them, but read from the store without its
+        anchors where they are kept there: for a pass that lists links, not the text they
+        were found with (the JSON report's, issue 15)."""
+        return iter(self._held) if self._kept is None else self._kept.all(anchors=False)
 
     def __contains__(self, item: object) -> bool:
         return any(item == check for check in self)

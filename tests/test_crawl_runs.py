@@ -25,7 +25,15 @@ from support.loopback import LoopbackServer
 from ocwwatch.errors import StoreError
 from ocwwatch.fetch import Recording
 from ocwwatch.judge import is_link_finding
-from ocwwatch.models import Expected, LinkState, Promise, Resource, ResourceKind
+from ocwwatch.models import (
+    Expected,
+    LinkChecks,
+    LinkState,
+    Promise,
+    Resource,
+    ResourceKind,
+)
+from ocwwatch.report import render_json
 from ocwwatch.store import Store
 
 pytestmark = pytest.mark.anyio
@@ -166,6 +174,22 @@ async def test_deep_links_are_stored_with_their_anchors(store: Store) -> None:
     assert len(outcomes.report.links) == len(stored)
     notes = next(c for c in stored if c.url.endswith("notes.pdf"))
     assert [a.page for a in notes.anchors] == list(notes.found_on)
+
+
+async def test_the_json_reports_pass_reads_the_stored_checks_without_their_anchors(
+    store: Store,
+) -> None:
+    """`listed()` is every stored check in order with its anchors left out, and the JSON
+    report, which lists none, is the same text from it as from the checks held whole."""
+    mock = MockSite(course_routes())
+    outcomes = await deep_run(config(mock), store, transport=mock.transport())
+    report = outcomes.report
+    stored = store.load_link_checks(report.run.id)
+    assert any(check.anchors for check in stored)
+    listed = list(report.links.listed())
+    assert listed == [check.model_copy(update={"anchors": ()}) for check in stored]
+    held = report.model_copy(update={"links": LinkChecks(stored)})
+    assert render_json(report) == render_json(held)
 
 
 async def test_links_found_ok_lately_are_not_asked_again_but_pages_are(store: Store) -> None:

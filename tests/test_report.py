@@ -794,6 +794,15 @@ def test_json_links_spliced_in_read_as_one_document(links: tuple[LinkCheck, ...]
     assert len(json.loads(text)["links"]) == len(links)
 
 
+def test_a_string_the_fast_encoder_refuses_is_written_as_the_standard_library_writes_it() -> None:
+    """A lone surrogate (no page gives one, but a model can hold it) is encoded as json.dumps
+    encodes it, not dropped or turned into an error of the renderer's own."""
+    odd = LinkCheck(url=f"{OCW}/\ud800/", found_on=(OCW,), state=LinkState.OK)
+    text = render_json(Report(run=sample_run(), links=(odd, *sample_links())))
+    assert '"url": "https://ocw.mit.edu/\ud800/"' in text
+    assert text == json.dumps(json.loads(text), indent=2, ensure_ascii=False) + "\n"
+
+
 def test_json_in_pieces_is_the_rendered_text() -> None:
     """The pieces a big report is written out in join to exactly render_json's text."""
     report = sample_report()

@@ -121,6 +121,12 @@ FROM (
 """
 _TO_FIX = "SELECT * FROM link_checks WHERE run_id = ? AND state NOT IN (?, ?) ORDER BY id"
 _CHECKS_AFTER = "SELECT * FROM link_checks WHERE run_id = ? AND id > ? ORDER BY id LIMIT 500"
+# The same without the anchors, a third of a deep run's stored checks by size (models.KeptChecks).
+_LISTED_AFTER = """
+SELECT id, url, found_on, state, http_status, final_url, first_failed_at, failed_runs, detail,
+    suggestion, kind, redirects, '[]' AS anchors, elements, found_on_count
+FROM link_checks WHERE run_id = ? AND id > ? ORDER BY id LIMIT 500
+"""
 _STATES_OF = """
 SELECT url, state FROM link_checks WHERE run_id = ? AND url IN (SELECT value FROM json_each(?))
 """
@@ -391,10 +397,11 @@ class KeptLinkChecks:
     def __init__(self, path: Path, run_id: int, opener: Callable[[Path], StoreBase]) -> None:
         self.path, self.run_id, self.opener = path, run_id, opener
 
-    def all(self) -> Iterator[LinkCheck]:
+    def all(self, *, anchors: bool = True) -> Iterator[LinkCheck]:
+        sql = _CHECKS_AFTER if anchors else _LISTED_AFTER
         with self.opener(self.path) as store:
             after = 0
-            while rows := store._select("read link checks", _CHECKS_AFTER, [self.run_id, after]):
+            while rows := store._select("read link checks", sql, [self.run_id, after]):
                 yield from (store._parse("link_checks", r, link_check_from_row) for r in rows)
                 after = rows[-1]["id"]
 
