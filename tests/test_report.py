@@ -932,8 +932,9 @@ def test_a_dead_entry_without_a_fix_is_for_a_person_not_for_accept() -> None:
 
 @pytest.mark.parametrize("prefix", ["", "    "])
 def test_json_is_laid_out_as_json_dumps_lays_it_out(prefix: str) -> None:
-    """The report's own encoder writes, byte for byte, what `json.dumps(indent=2)` writes:
-    empty and nested containers, escapes, non-ASCII, numbers, booleans, null, tuples."""
+    """The report's encoder writes, byte for byte, what `json.dumps(indent=2)` writes (and
+    then makes it inert): empty and nested containers, escapes, non-ASCII, numbers, booleans,
+    null, tuples."""
     value = {
         "url": 'https://ocw.mit.edu/a "quoted"\\path\n\t\x01',
         "empty": {},
@@ -946,8 +947,9 @@ def test_json_is_laid_out_as_json_dumps_lays_it_out(prefix: str) -> None:
     expected = json.dumps(value, indent=2, ensure_ascii=False)
     expected = prefix + expected.replace("\n", "\n" + prefix)
     escaped = re.sub("\u2028", "\\\\u2028", expected)  # inert: a line separator is escaped
-    assert json_report._encoded(value, prefix) == escaped
-    assert json.loads(json_report._encoded(value, prefix)) == json.loads(json.dumps(value))
+    encoded = json_report._inert(json_report._encoded(value, prefix))
+    assert encoded == escaped
+    assert json.loads(encoded) == json.loads(json.dumps(value))
 
 
 def fresh_environment(monkeypatch: pytest.MonkeyPatch, cache_home: Path) -> Environment:

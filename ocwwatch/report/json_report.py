@@ -27,7 +27,7 @@ from ocwwatch.models import (
     Run,
     Suggestion,
 )
-from ocwwatch.report.pieces import redacted
+from ocwwatch.report.pieces import batched, redacted
 
 # The metadata fields a report carries; `nav` and the extractor's internals stay out.
 METADATA_FIELDS: tuple[str, ...] = (
@@ -87,8 +87,10 @@ def render_json(report: Report) -> str:
 
 def json_parts(report: Report) -> Iterator[str]:
     """`render_json`'s text in pieces, so that it can be written out without being held whole;
-    no secret a URL carries is in it (`redacted`)."""
-    return redacted(_json_pieces(report))
+    no secret a URL carries is in it (`redacted`). The characters `_INERT_ESCAPES` names occur
+    only inside strings in JSON text, so they are escaped a piece at a time, not a link at a
+    time."""
+    return redacted(_inert(piece) for piece in batched(_json_pieces(report)))
 
 
 def _json_pieces(report: Report) -> Iterator[str]:
@@ -117,7 +119,7 @@ def _json_pieces(report: Report) -> Iterator[str]:
 
 def _encoded(value: JsonObject, prefix: str) -> str:
     """`value` as `json.dumps(value, indent=2, ensure_ascii=False)` writes it, every line after
-    `prefix`, inert characters escaped.
+    `prefix`.
 
     pydantic-core's encoder writes the same text for the report's plain values about ten times
     as fast as the standard library's, which encodes indented JSON in Python (a deep run's
@@ -129,7 +131,12 @@ def _encoded(value: JsonObject, prefix: str) -> str:
     except PydanticSerializationError:
         text = json.dumps(value, indent=2, ensure_ascii=False)
     # JSON strings hold no raw line break, so every "\n" here ends a line of the layout.
-    return _INERT_ESCAPES.sub(_escape_character, prefix + text.replace("\n", "\n" + prefix))
+    return prefix + text.replace("\n", "\n" + prefix)
+
+
+def _inert(text: str) -> str:
+    """JSON text with the characters `_INERT_ESCAPES` names written as `\\uXXXX`."""
+    return _INERT_ESCAPES.sub(_escape_character, text)
 
 
 def _escape_character(match: re.Match[str]) -> str:
