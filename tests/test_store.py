@@ -251,6 +251,29 @@ def test_link_check_round_trips_with_every_field(store: Store) -> None:
     assert store.load_link_checks(run_id) == [saved]
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("first_failed_at", "2024-05-01T06:17:00", "has no timezone"),
+        ("state", "fine", "state"),
+        ("found_on", '{"not": "a list"}', "found_on"),
+    ],
+)
+def test_a_link_check_edited_by_hand_is_named_not_read_as_something_else(
+    store: Store, column: str, value: str, reason: str
+) -> None:
+    """A row that no longer reads as a check is a StoreError naming the table and the row,
+    whether the first pass over it is the JSON report's or a streak's."""
+    run_id = store.start_run(T0)
+    store.save_link_checks(run_id, [full_link_check()])
+    with sqlite3.connect(store.path) as db:
+        db.execute(f"UPDATE link_checks SET {column} = ?", [value])
+    with pytest.raises(StoreError, match=f"(?s)link_checks row 1 does not read back.*{reason}"):
+        store.load_link_checks(run_id)
+    with pytest.raises(StoreError, match="does not read back"):
+        list(store.kept_checks(run_id).all(anchors=False))
+
+
 def test_validators_round_trip(store: Store) -> None:
     """Saved validators load back for the URLs asked; unknown URLs are absent."""
     values = {

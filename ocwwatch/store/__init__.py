@@ -26,6 +26,7 @@ from ocwwatch.store.crawl import CrawlStore
 from ocwwatch.store.retention import Prunable, RetentionStore
 from ocwwatch.store.rows import (
     format_time,
+    link_check_document,
     link_check_from_row,
     link_check_row,
     observation_from_row,
@@ -53,21 +54,23 @@ _COMPLETE_OBSERVATIONS = """
 SELECT o.* FROM observations AS o JOIN runs AS r ON r.id = o.run_id
 WHERE r.status = 'complete' AND o.resource_id = ?
 """
-_LATEST_COMPLETE_CHECK = """
-SELECT c.* FROM link_checks AS c JOIN runs AS r ON r.id = c.run_id
+# Link checks are selected as one JSON document each (rows.link_check_document).
+_LATEST_COMPLETE_CHECK = f"""
+SELECT c.id, {link_check_document("c")} FROM link_checks AS c JOIN runs AS r ON r.id = c.run_id
 WHERE r.status = 'complete' AND c.url = ? ORDER BY c.run_id DESC LIMIT 1
-"""
+"""  # noqa: S608 - only the store's own SQL is spliced in
 # Where a link was found is left out: it can be thousands of pages, and a streak needs none.
-_LATEST_COMPLETE_CHECKS = """
-SELECT c.url, c.state, c.http_status, c.final_url, c.first_failed_at, c.failed_runs, c.detail,
-    c.suggestion, c.kind, c.redirects, '[]' AS found_on, '[]' AS anchors, '[]' AS elements,
-    NULL AS found_on_count
+_LATEST_COMPLETE_CHECKS = f"""
+SELECT c.id, c.url, {link_check_document("c", pages=False)}
 FROM link_checks AS c
 WHERE c.url IN (SELECT value FROM json_each(?)) AND c.run_id = (
     SELECT max(c2.run_id) FROM link_checks AS c2 JOIN runs AS r ON r.id = c2.run_id
     WHERE r.status = 'complete' AND c2.url = c.url
 )
-"""
+"""  # noqa: S608 - only the store's own SQL is spliced in
+_RUN_CHECKS = f"""
+SELECT id, {link_check_document()} FROM link_checks WHERE run_id = ? ORDER BY id
+"""  # noqa: S608 - only the store's own SQL is spliced in
 
 
 class Store(CrawlStore, WaybackStore, RetentionStore):
@@ -232,7 +235,7 @@ class Store(CrawlStore, WaybackStore, RetentionStore):
 
     def load_link_checks(self, run_id: int) -> list[LinkCheck]:
         """The link checks of one run, in the order they were saved."""
-        sql = "SELECT * FROM link_checks WHERE run_id = ? ORDER BY id"
+        sql = _RUN_CHECKS
         rows = self._select("read link checks", sql, [run_id])
         return [self._parse("link_checks", row, link_check_from_row) for row in rows]
 

@@ -32,6 +32,7 @@ from ocwwatch.store.rows import (
     Row,
     dump_json,
     format_time,
+    link_check_document,
     link_check_from_row,
     link_check_row,
     load_json,
@@ -119,21 +120,28 @@ FROM (
     WHERE run_id = :run_id AND url_key = :url_key ORDER BY id LIMIT :keep
 ) AS s
 """
-_TO_FIX = "SELECT * FROM link_checks WHERE run_id = ? AND state NOT IN (?, ?) ORDER BY id"
-_CHECKS_AFTER = "SELECT * FROM link_checks WHERE run_id = ? AND id > ? ORDER BY id LIMIT 500"
+# Link checks are selected as one JSON document each (rows.link_check_document).
+_TO_FIX = f"""
+SELECT id, {link_check_document()} FROM link_checks
+WHERE run_id = ? AND state NOT IN (?, ?) ORDER BY id
+"""  # noqa: S608 - only the store's own SQL is spliced in
+_CHECKS_AFTER = f"""
+SELECT id, {link_check_document()} FROM link_checks
+WHERE run_id = ? AND id > ? ORDER BY id LIMIT 500
+"""  # noqa: S608 - only the store's own SQL is spliced in
 # The same without the anchors, a third of a deep run's stored checks by size (models.KeptChecks).
-_LISTED_AFTER = """
-SELECT id, url, found_on, state, http_status, final_url, first_failed_at, failed_runs, detail,
-    suggestion, kind, redirects, '[]' AS anchors, elements, found_on_count
-FROM link_checks WHERE run_id = ? AND id > ? ORDER BY id LIMIT 500
-"""
+_LISTED_AFTER = f"""
+SELECT id, {link_check_document(anchors=False)} FROM link_checks
+WHERE run_id = ? AND id > ? ORDER BY id LIMIT 500
+"""  # noqa: S608 - only the store's own SQL is spliced in
 _STATES_OF = """
 SELECT url, state FROM link_checks WHERE run_id = ? AND url IN (SELECT value FROM json_each(?))
 """
-_FIRST_BY_URL = """
-SELECT * FROM link_checks WHERE run_id = ? AND state IN (SELECT value FROM json_each(?))
+_FIRST_BY_URL = f"""
+SELECT id, {link_check_document()} FROM link_checks
+WHERE run_id = ? AND state IN (SELECT value FROM json_each(?))
 ORDER BY url LIMIT ?
-"""
+"""  # noqa: S608 - only the store's own SQL is spliced in
 # Links whose latest check said `ok`, made by a complete run, asked between two times. A time
 # after `now` (a clock that was set back, another machine's skew) is stale, never fresh: else a
 # dead link would keep that `ok` for as long as the skew lasts (issue 11).
