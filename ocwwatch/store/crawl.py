@@ -35,7 +35,6 @@ from ocwwatch.store.rows import (
     link_check_document,
     link_check_from_row,
     link_check_row,
-    load_json,
     parse_time,
 )
 
@@ -91,8 +90,22 @@ INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text, ele
 SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
 FROM json_each(?) ORDER BY key
 """
+# Each as one JSON document, for pydantic-core to read in one pass (as rows.link_check_document).
 _FOUND = """
-SELECT f.* FROM crawl_frontier AS f
+SELECT f.seq, f.url, json_object(
+    'entry', json_object(
+        'url', f.url, 'key', f.url_key, 'kind', f.kind, 'resource_id', f.resource_id,
+        'depth', f.depth, 'seq', f.seq
+    ),
+    'probe', json_object(
+        'key', f.url_key, 'final_url', f.final_url, 'status', f.http_status,
+        'redirects', coalesce(json(f.redirects), json('[]')), 'content_type', f.content_type,
+        'page_kind', f.page_kind, 'failure', f.failure, 'failure_detail', f.failure_detail,
+        'state', f.verdict, 'detail', f.verdict_detail, 'method', f.method,
+        'fetched_at', f.fetched_at
+    )
+) AS document
+FROM crawl_frontier AS f
 WHERE f.run_id = ? AND f.seq > ? AND f.state = 'done' AND EXISTS (
     SELECT 1 FROM crawl_sources AS s WHERE s.run_id = f.run_id AND s.url_key = f.url_key
 )
@@ -195,23 +208,11 @@ def _entry_from_row(row: Row) -> FrontierEntry:
 
 
 def _found_from_row(row: Row) -> FoundLink:
-    probe = LinkProbe.model_validate(
-        {
-            "key": row["url_key"],
-            "final_url": row["final_url"],
-            "status": row["http_status"],
-            "redirects": load_json(row["redirects"]) or (),
-            "content_type": row["content_type"],
-            "page_kind": row["page_kind"],
-            "failure": row["failure"],
-            "failure_detail": row["failure_detail"],
-            "state": row["verdict"],
-            "detail": row["verdict_detail"],
-            "method": row["method"],
-            "fetched_at": parse_time(row["fetched_at"]),
-        }
-    )
-    return FoundLink(entry=_entry_from_row(row), probe=probe)
+    found = FoundLink.model_validate_json(row["document"])
+    fetched_at = found.probe.fetched_at
+    if fetched_at is not None and fetched_at.utcoffset() is None:
+        raise ValueError(f"time {fetched_at.isoformat()!r} has no timezone")
+    return found
 
 
 def _page_from_row(row: Row) -> CrawledPage:
