@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -469,6 +470,8 @@ def run_list_command(args: argparse.Namespace, cwd: Path) -> commands.Done:
 def dispatch(args: argparse.Namespace) -> int:
     from ocwwatch import commands  # noqa: PLC0415 - late, so that --help stays fast
 
+    release_collector()
+
     cwd = Path.cwd()
     if args.command == "daemon":  # runs until stopped; says what it does in its log
         return commands.daemon(args.config, args.db, cwd=cwd)
@@ -515,6 +518,36 @@ def clean_output(text: str) -> str:
     return clean_terminal(text) if sys.stdout.isatty() else text
 
 
+# The cyclic garbage collector's first threshold for the `ocwwatch` process: a gen-0 pass
+# after this many container objects more made than freed (CPython's default is 700).
+GC_THRESHOLD = 10_000
+_collector = {"held": False}  # whether `entry` holds the collector until the imports are done
+
+
+def hold_collector() -> None:
+    """Keep the collector off while a command's modules are imported: what they make (classes,
+    pydantic's validators, compiled patterns) lives as long as the process, so a pass over it
+    finds nothing. `release_collector` turns it back on."""
+    gc.disable()
+    _collector["held"] = True
+
+
+def release_collector() -> None:
+    """After the imports, if `hold_collector` held it: move all there is to the permanent
+    generation (`gc.freeze`), so no later pass goes over it again, and collect less often.
+
+    A deep run of 6,500 requests spent 0.41-0.43 s in the collector at CPython's defaults and
+    0.07-0.09 s so, importing took about 0.05 s less (issue 15). A process run by `main`
+    alone (the tests) keeps the interpreter's settings."""
+    if not _collector["held"]:
+        return
+    _collector["held"] = False
+    gc.freeze()
+    _, *older = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *older)
+    gc.enable()
+
+
 def entry() -> None:
     """The `ocwwatch` console script and `python -m ocwwatch`: `main`, then the exit.
 
@@ -525,6 +558,7 @@ def entry() -> None:
     interpreter's own exit would, a closed pipe dropping it quietly (`write_quietly`). With
     another thread alive (a daemon interrupted mid-run, a caller's own), it exits as usual.
     """
+    hold_collector()
     code = main()
     if threading.active_count() > 1:
         raise SystemExit(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -178,6 +179,30 @@ def test_accept_without_a_config_never_edits_the_packaged_list(tmp_path: Path) -
     assert "the list shipped inside ocwwatch" in line
     assert "run `ocwwatch init`" in line
     assert list(tmp_path.iterdir()) == []
+
+
+COLLECTOR_PROBE = """
+import gc, sys
+from ocwwatch import cli
+cli.hold_collector()
+held = gc.isenabled()
+code = cli.main(["init", sys.argv[1]])
+print(code, held, gc.isenabled(), gc.get_freeze_count() > 0, gc.get_threshold()[0])
+"""
+
+
+def test_the_console_script_collects_less_often_once_its_imports_are_done(tmp_path: Path) -> None:
+    """`entry` holds the collector while a command's modules are imported, then freezes what
+    they made and collects at GC_THRESHOLD; `main` called alone changes none of it."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-c", COLLECTOR_PROBE, str(tmp_path / "site")]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=True)
+    code, held, enabled, frozen, threshold = done.stdout.splitlines()[-1].split()
+    assert (code, held, enabled, frozen) == ("0", "False", "True", "True")
+    assert threshold == str(cli.GC_THRESHOLD)
+    before = (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled())
+    assert main(["init", str(tmp_path / "again")]) == 0
+    assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before
 
 
 def test_second_run_is_answered_by_304s(capsys: pytest.CaptureFixture[str], config: Path) -> None:
