@@ -103,6 +103,13 @@ BAD_SETTINGS = [
     ("[deep]\nrecheck_after_hours = inf\n", "deep.recheck_after_hours"),
     ("[deep]\nrecheck_after_hours = 1e12\n", "deep.recheck_after_hours"),
     ("[deep]\nwayback_miss_retry_days = 99999999999\n", "deep.wayback_miss_retry_days"),
+    # Seconds: `inf` is a wait a silent server can make endless, `nan` a wait that never is.
+    ("[http]\ntimeout_seconds = inf\n", "http.timeout_seconds: Input should be a finite number"),
+    ("[http]\nper_host_interval_seconds = nan\n", "http.per_host_interval_seconds"),
+    ("[notify]\ntimeout_seconds = inf\n", "notify.timeout_seconds"),
+    ("[store]\nbusy_timeout_seconds = inf\n", "store.busy_timeout_seconds"),
+    ("[store]\nbusy_timeout_seconds = 1e300\n", "store.busy_timeout_seconds"),
+    ("lock_timeout_seconds = nan\n", "lock_timeout_seconds"),
 ]
 
 

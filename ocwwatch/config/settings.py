@@ -23,8 +23,11 @@ MAX_WORKERS = 256  # [deep] workers: checks in flight at most
 WORKERS_PER_SLOT = 16  # [deep] workers unset: checks in flight per per-host concurrency slot
 
 PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
+# Seconds and other measures: a number, never `inf` or `nan` (TOML has both). An infinite
+# timeout is a run a silent server can hold forever, `nan` compares false with everything (a
+# politeness interval that never waits), and `[store] busy_timeout_seconds = inf` crashed.
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 # Ages a run turns into a `timedelta` (retention, rechecks, Wayback misses): one past what
 # timedelta holds (`inf`, 1e10 days) passed validation and crashed every run after it was
 # published. A century is beyond any sensible age and well inside timedelta's range.
@@ -186,7 +189,8 @@ class NotifySettings(Section):
 class StoreSettings(Section):
     # Issue 11: how long one SQLite statement waits for another connection's lock (a reader's
     # checkpoint, a `report` beside a check) before the run fails; 5 s lost whole runs.
-    busy_timeout_seconds: PositiveFloat = 30.0
+    # SQLite takes it in milliseconds as a 32-bit int: a day is far beyond any use of it.
+    busy_timeout_seconds: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] = 30.0
 
 
 class RetentionSettings(Section):
