@@ -748,9 +748,9 @@ class Report(Record):
 # Where a found link was seen: the link's key, the page, the anchor text there, the element,
 # and what the element is for (an `ElementKind` value: `link[href]` is a stylesheet or an icon).
 Source = tuple[str, str, str, str, str]
-# A found link's verdict to store: its key, the check, when a request last decided it, and how
-# many of the pages it was found on to keep (None: every one).
-FoundCheck = tuple[str, LinkCheck, datetime | None, int | None]
+# A found link's verdict to store: its key, the check, when a request last decided it, and
+# whether to keep every page it was found on (else the first few: Frontier.save_found_checks).
+FoundCheck = tuple[str, LinkCheck, datetime | None, bool]
 
 
 @dataclass

@@ -19,7 +19,7 @@ async def test_a_failed_write_is_raised_not_lost(store: Store) -> None:
     """A write that fails on the store's thread surfaces when the writer settles."""
     with pytest.raises(StoreError, match="run 999 does not exist"):
         async with store.writer() as writer:
-            await writer.write(lambda frontier: frontier.save_found_checks(999, []))
+            await writer.write(lambda frontier: frontier.save_found_checks(999, [], kept=1))
 
 
 async def test_writes_and_calls_keep_their_order(store: Store) -> None:

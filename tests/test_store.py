@@ -584,7 +584,7 @@ def test_sources_read_back_in_the_order_found(store: Store) -> None:
     [found] = store.load_found_links(run_id, 0, 10)
     assert found.entry.kind is LinkKind.FILE
     check = LinkCheck(url=SITE + "x.pdf", state=LinkState.OK)
-    store.save_found_checks(run_id, [(SITE + "x.pdf", check, T0, 1)])
+    store.save_found_checks(run_id, [(SITE + "x.pdf", check, T0, False)], kept=1)
     [stored] = store.load_link_checks(run_id)
     # One source per page (the second anchor on SITE is not another place), the first kept.
     assert (stored.found_on, stored.found_on_count) == ((SITE,), 2)
@@ -602,7 +602,7 @@ def test_found_checks_are_stored_with_their_anchors(store: Store) -> None:
     ]
     store.save_crawl_step(run_id, T0, CrawlStep(sources=sources))
     check = LinkCheck(url=SITE + "x.pdf", state=LinkState.OK)
-    store.save_found_checks(run_id, [(SITE + "x.pdf", check, T0, None)])
+    store.save_found_checks(run_id, [(SITE + "x.pdf", check, T0, True)], kept=1)
     [stored] = store.load_link_checks(run_id)
     anchors = tuple(Anchor(page=p, text=t, element=e) for _key, p, t, e, _kind in sources)
     pages = (SITE, SITE + "a/", SITE + "b/")
@@ -613,6 +613,40 @@ def test_found_checks_are_stored_with_their_anchors(store: Store) -> None:
     update = {"found_on": pages, "anchors": anchors, "found_as": found_as, "found_on_count": 3}
     assert stored == check.model_copy(update=update)
     assert stored.nouns == ("link", "embedded object")
+
+
+def test_a_batch_of_found_checks_keeps_its_order_and_updates_links(
+    store: Store, db_path: Path
+) -> None:
+    """A batch goes in as one statement: its checks keep the batch's order, a working one keeps
+    its first `kept` pages and one to fix all of them, and `links` holds each URL's latest."""
+    urls = [SITE + name for name in ("c.pdf", "a.pdf", "b.pdf")]
+    pages = [SITE, SITE + "p/", SITE + "q/"]
+    sources = [(url, page, "", "a[href]", "link") for page in pages for url in urls]
+    failed = LinkCheck(url=urls[1], state=LinkState.DEAD, http_status=404, first_failed_at=T0)
+    checks = [
+        (urls[0], LinkCheck(url=urls[0], state=LinkState.OK, http_status=200), T0, False),
+        (urls[1], failed, T0, True),
+        (urls[2], LinkCheck(url=urls[2], state=LinkState.OK, http_status=200), None, False),
+    ]
+    for later, run_at in enumerate((T0, T0 + timedelta(days=1))):
+        run_id = store.start_run(run_at)
+        store.save_crawl_step(run_id, run_at, CrawlStep(sources=sources))
+        if later:  # the second run finds b.pdf dead too
+            checks[2] = (urls[2], failed.model_copy(update={"url": urls[2]}), run_at, True)
+        store.save_found_checks(run_id, checks, kept=2)
+        saved = store.load_link_checks(run_id)
+        assert [check.url for check in saved] == urls
+        assert [len(check.found_on) for check in saved] == [2, 3, 3 if later else 2]
+        assert {check.found_on_count for check in saved} == {3}
+        store.finish_run(run_id, run_at, Counts(), offline=False)
+    with closing(sqlite3.connect(db_path)) as db:
+        links = db.execute("SELECT url, state, http_status, asked_at FROM links ORDER BY url")
+        assert list(links) == [
+            (urls[1], "dead", 404, "2024-05-01T06:17:00.000000Z"),
+            (urls[2], "dead", 404, "2024-05-02T06:17:00.000000Z"),
+            (urls[0], "ok", 200, "2024-05-01T06:17:00.000000Z"),
+        ]
 
 
 def test_links_found_on_no_page_are_not_returned(store: Store) -> None:

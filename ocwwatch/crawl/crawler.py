@@ -583,8 +583,8 @@ class DeepCrawl:
                 check = self.judge(found, previous.get(found.entry.url), now)
                 # When a request decided the verdict: now, or for one taken over, when it was.
                 asked = found.probe.fetched_at if reused_probe(found.probe) else now
-                keep = FOUND_ON_KEPT if check.state in WORKING_LINKS else None
-                rows.append((found.entry.key, check, asked, keep))
+                every = check.state not in WORKING_LINKS
+                rows.append((found.entry.key, check, asked, every))
             await self.writer.write(saving_checks(self.run_id, rows))
             total += len(rows)
             after = batch[-1].entry.seq
@@ -603,4 +603,4 @@ class DeepCrawl:
 
 def saving_checks(run_id: int, rows: Sequence[FoundCheck]) -> Callable[[Frontier], None]:
     """The write of a batch of verdicts, bound now: it runs later, on the store's thread."""
-    return lambda frontier: frontier.save_found_checks(run_id, rows)
+    return lambda frontier: frontier.save_found_checks(run_id, rows, kept=FOUND_ON_KEPT)
