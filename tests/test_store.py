@@ -257,13 +257,16 @@ def test_link_check_round_trips_with_every_field(store: Store) -> None:
         ("first_failed_at", "2024-05-01T06:17:00", "has no timezone"),
         ("state", "fine", "state"),
         ("found_on", '{"not": "a list"}', "found_on"),
+        ("found_on", "not json", "found_on"),
+        ("suggestion", '{"url": ', "suggestion"),
     ],
 )
 def test_a_link_check_edited_by_hand_is_named_not_read_as_something_else(
     store: Store, column: str, value: str, reason: str
 ) -> None:
     """A row that no longer reads as a check is a StoreError naming the table and the row,
-    whether the first pass over it is the JSON report's or a streak's."""
+    whether it is read with the others or by a report's pass over the kept checks; a JSON
+    column that is not JSON at all too (SQLite's own error would name no row)."""
     run_id = store.start_run(T0)
     store.save_link_checks(run_id, [full_link_check()])
     with sqlite3.connect(store.path) as db:
@@ -647,6 +650,30 @@ def test_a_batch_of_found_checks_keeps_its_order_and_updates_links(
             (urls[2], "dead", 404, "2024-05-02T06:17:00.000000Z"),
             (urls[0], "ok", 200, "2024-05-01T06:17:00.000000Z"),
         ]
+
+
+@pytest.mark.parametrize("stand_in", ["", "\ufdd0"], ids=["plain", "stand-in-taken"])
+def test_a_found_check_keeps_a_nul_in_its_texts(store: Store, db_path: Path, stand_in: str) -> None:
+    """Sources and checks go to SQLite as JSON, whose `->>` ends a text at an escaped NUL: the
+    texts come back whole, also when the batch already holds the stand-in used for NUL."""
+    url = SITE + "x" + stand_in
+    check = LinkCheck(
+        url=url,
+        state=LinkState.DEAD,
+        http_status=404,
+        final_url=SITE + "y\x00z",
+        detail="server said\x00 404" + stand_in,
+        first_failed_at=T0,
+    )
+    run_id = store.start_run(T0)
+    source = (url, SITE, "a\x00b" + stand_in, "a[href]", "link")
+    store.save_crawl_step(run_id, T0, CrawlStep(sources=[source]))
+    store.save_found_checks(run_id, [(url, check, T0, True)], kept=3)
+    [back] = store.load_link_checks(run_id)
+    assert (back.url, back.final_url, back.detail) == (url, check.final_url, check.detail)
+    assert back.anchors == (Anchor(page=SITE, text="a\x00b" + stand_in),)
+    with closing(sqlite3.connect(db_path)) as db:
+        assert list(db.execute("SELECT url, final_url FROM links")) == [(url, check.final_url)]
 
 
 def test_links_found_on_no_page_are_not_returned(store: Store) -> None:

@@ -84,11 +84,11 @@ WHERE crawl_frontier.state != 'done'
 """
 # A step's sources go in as one JSON array, unpacked by SQLite: binding a crawl's hundred
 # thousand rows one by one from Python held the GIL the event loop needs.
-_SOURCES = """
+_SOURCES = f"""
 INSERT OR IGNORE INTO crawl_sources (run_id, url_key, found_on, anchor_text, element, kind)
-SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4
-FROM json_each(?) ORDER BY key
-"""
+SELECT :run_id, {", ".join(f"replace(value ->> {n}, :nul, char(0))" for n in range(5))}
+FROM json_each(:batch) ORDER BY key
+"""  # noqa: S608 - only the store's own SQL is spliced in
 # Each as one JSON document, for pydantic-core to read in one pass (as rows.link_check_document).
 _FOUND = """
 SELECT f.seq, f.url, json_object(
@@ -120,8 +120,14 @@ _FOUND_CHECK = (
 )  # fmt: skip
 
 
+_NUMBERS = frozenset({"every", "http_status", "failed_runs"})
+
+
 def _column(name: str, of: str = "value") -> str:
-    return f"{of} ->> {_FOUND_CHECK.index(name)}"
+    """A batch row's column, a text with its NULs put back (`_packed`; `replace` returns the
+    text as it is when `:nul` is empty)."""
+    value = f"{of} ->> {_FOUND_CHECK.index(name)}"
+    return value if name in _NUMBERS else f"replace({value}, :nul, char(0))"
 
 
 def _found_on(columns: str, aggregate: str) -> str:
@@ -229,6 +235,27 @@ def _found_check_values(
         dump_json(check.redirects),
         asked and format_time(asked),
     ]
+
+
+def _packed(rows: Sequence[Sequence[object]]) -> tuple[str, str]:
+    """`rows` as one JSON array for SQLite to unpack, and the stand-in for NUL in their texts
+    ("" when none holds one, as nearly always). SQLite's `->>` ends a text at an escaped NUL,
+    so each NUL is sent as a stand-in that no text of theirs holds, for the SQL to put back
+    (`replace(value ->> n, :nul, char(0))`). No network path delivers a NUL (h11 refuses one
+    in a header, a URL's parse percent-encodes it, an HTML parser drops it from text, a detail
+    quotes it); the store keeps what it is given anyway."""
+    batch = json.dumps(rows, ensure_ascii=False)
+    if "\\u0000" not in batch:
+        return batch, ""
+    stand_in = "\ufdd0"  # a noncharacter: never in a page's or a server's text by right
+    while stand_in in batch:
+        stand_in += "\ufdd0"
+    rows = [[_replaced(value, stand_in) for value in row] for row in rows]
+    return json.dumps(rows, ensure_ascii=False), stand_in
+
+
+def _replaced(value: object, stand_in: str) -> object:
+    return value.replace("\x00", stand_in) if isinstance(value, str) else value
 
 
 def _probe_values(probe: LinkProbe) -> list[object]:
@@ -363,7 +390,8 @@ class CrawlStore(StoreBase):
             conn = db.conn
             conn.executemany(_QUEUE, [_entry_values(run_id, entry) for entry in found])
             if sources:
-                conn.execute(_SOURCES, [run_id, json.dumps(sources, ensure_ascii=False)])
+                batch, nul = _packed(sources)
+                conn.execute(_SOURCES, {"run_id": run_id, "batch": batch, "nul": nul})
             conn.executemany(
                 _SETTLE,
                 [_entry_values(run_id, e) + _probe_values(p) for e, p in settled],
@@ -411,8 +439,8 @@ class CrawlStore(StoreBase):
         """Store the checks of found links (key, check, when a request last decided it, whether
         to keep every page it was found on, else the first `kept`), their pages and anchors
         taken from the sources, and point `links` at them, in one transaction."""
-        batch = json.dumps([_found_check_values(*check) for check in checks], ensure_ascii=False)
-        params = {"run_id": run_id, "batch": batch, "kept": kept}
+        batch, nul = _packed([_found_check_values(*check) for check in checks])
+        params = {"run_id": run_id, "batch": batch, "kept": kept, "nul": nul}
         with self._transaction(f"save link checks of run {run_id}") as db:
             self._require_run(db, run_id, running=True)
             db.conn.execute(_SAVE_FOUND, params)

@@ -114,13 +114,20 @@ def link_check_document(table: str = "", *, pages: bool = True, anchors: bool = 
     return f"""json_object(
     'url', {c}url, 'state', {c}state, 'http_status', {c}http_status,
     'final_url', {c}final_url, 'first_failed_at', {c}first_failed_at,
-    'failed_runs', {c}failed_runs, 'detail', {c}detail, 'suggestion', json({c}suggestion),
-    'kind', {c}kind, 'redirects', json({c}redirects),
-    'found_on', {f"json({c}found_on)" if pages else empty},
-    'anchors', {f"json({c}anchors)" if pages and anchors else empty},
-    'found_as', {f"json({c}elements)" if pages else empty},
+    'failed_runs', {c}failed_runs, 'detail', {c}detail, 'suggestion', {_json(c + "suggestion")},
+    'kind', {c}kind, 'redirects', {_json(c + "redirects")},
+    'found_on', {_json(c + "found_on") if pages else empty},
+    'anchors', {_json(c + "anchors") if pages and anchors else empty},
+    'found_as', {_json(c + "elements") if pages else empty},
     'found_on_count', {f"{c}found_on_count" if pages else "NULL"}
 ) AS document"""
+
+
+def _json(column: str) -> str:
+    """A JSON column as JSON in the document, or, when it is not JSON (edited by hand), as a
+    string, which the check's model refuses for that row: SQLite's `json()` would fail the
+    whole read instead, naming no row."""
+    return f"iif(json_valid({column}), json({column}), {column})"
 
 
 def link_check_from_row(row: Row) -> LinkCheck:
