@@ -381,6 +381,7 @@ class Location(Record):
     file: str
     line: int
     column: int
+    length: int | None = None  # characters the URL takes there (`&amp;`, `\&`), when known
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"

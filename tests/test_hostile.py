@@ -10,6 +10,7 @@ import html
 import io
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -43,7 +44,15 @@ from ocwwatch.models import (
     Suggestion,
 )
 from ocwwatch.pipeline.publish import write_listings
-from ocwwatch.report import FILE_SUFFIX, render_html, render_json, render_markdown, report_filename
+from ocwwatch.report import (
+    FILE_SUFFIX,
+    render_html,
+    render_json,
+    render_markdown,
+    render_sarif,
+    report_filename,
+)
+from ocwwatch.report.github import workflow_commands
 from ocwwatch.store import Store
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
@@ -511,3 +520,40 @@ def test_any_markdown_punctuation_in_any_field_stays_text(text: str) -> None:
     assert live_syntax(markdown) == []
     headings = [line for line in markdown.splitlines() if line.lstrip().startswith("#")]
     assert [line for line in headings if not HEADING.match(line)] == []
+
+
+# Text that only looks harmless once decoded: a control character or a line separator beside a
+# URL's user info (JSON writes them as escapes, whose backslash reads as a URL's slash), tokens
+# whose values hold what Markdown escapes, and escapes in a link that only a crawl keeps.
+TOKEN = "_IQoJb3JpZ2luX2Vj~EX*AM$PLE"
+SECRET_FIELDS = [
+    "Calculus (mirror: http:\x01mirror@web.archive.org)",
+    "http:\x0b@[",
+    "Calculus (http:\x7fmirror@host)",
+    f"redirect to a non-http(s) URL: ftp://files.example.org/f.pdf?X-Amz-Security-Token={TOKEN}",
+    f"https://h.example/p?a=1&access_token={TOKEN} and #token={TOKEN}",
+    f"http://[{ESCAPES} ALL GOOD {BIDI}fdp.exe]/",
+]
+SECRET_FIELD_IDS = ["control", "invalid", "delete", "s3-token", "tokens", "escapes"]
+RENDERERS: dict[str, Callable[[Report], str]] = {
+    "json": render_json,
+    "sarif": render_sarif,
+    "markdown": render_markdown,
+    "html": render_html,
+    "annotations": workflow_commands,
+}
+
+
+@pytest.mark.parametrize("renderer", RENDERERS)
+@pytest.mark.parametrize("text", SECRET_FIELDS, ids=SECRET_FIELD_IDS)
+def test_every_output_stays_valid_inert_and_secret_free(renderer: str, text: str) -> None:
+    """Every output of a report holding `text` in every field: JSON and SARIF still parse (and
+    validate), no control or bidi character is written raw, and no user info or token shows,
+    however the output escapes what surrounds it."""
+    published = RENDERERS[renderer](hostile_report(text))
+    if renderer in ("json", "sarif"):
+        json.loads(published)
+    assert TERMINAL_CONTROL.findall(published.replace("\n", "")) == []
+    assert BIDI_CONTROL.findall(published) == []
+    for secret in ("mirror@", "IQoJ", "EX*AM", r"EX\*AM", "PLE"):
+        assert secret not in published

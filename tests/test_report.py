@@ -947,7 +947,7 @@ def test_json_is_laid_out_as_json_dumps_lays_it_out(prefix: str) -> None:
     expected = json.dumps(value, indent=2, ensure_ascii=False)
     expected = prefix + expected.replace("\n", "\n" + prefix)
     escaped = re.sub("\u2028", "\\\\u2028", expected)  # inert: a line separator is escaped
-    encoded = json_report._inert(json_report._encoded(value, prefix))
+    encoded = json_report.inert_json(json_report._encoded(value, prefix))
     assert encoded == escaped
     assert json.loads(encoded) == json.loads(json.dumps(value))
 

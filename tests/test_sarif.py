@@ -14,6 +14,7 @@ import pytest
 from support.cli import check_list
 from test_report import hostile_report, offline_report, sample_report
 
+from ocwwatch.lists import load_document_list
 from ocwwatch.models import Location
 from ocwwatch.report import render_sarif
 from ocwwatch.report.sarif import RULES
@@ -120,3 +121,73 @@ def test_an_absolute_list_path_is_an_encoded_file_uri() -> None:
     (result,) = [r for r in log["runs"][0]["results"] if r["properties"].get("id") == moved.id]
     artifact = result["locations"][0]["physicalLocation"]["artifactLocation"]
     assert artifact == {"uri": "file:///srv/my%20list%20%231.md"}
+
+
+def applied(text: str, replacement: dict[str, Any]) -> str:
+    """`text` with a SARIF replacement applied as a consumer does, columns in code points."""
+    region = replacement["deletedRegion"]
+    lines = text.splitlines(keepends=True)
+    line = lines[region["startLine"] - 1]
+    start, end = region["startColumn"] - 1, region["endColumn"] - 1
+    lines[region["startLine"] - 1] = (
+        line[:start] + replacement["insertedContent"]["text"] + line[end:]
+    )
+    return "".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "written"),
+    [
+        (
+            "list.html",
+            '<p>📘 <a href="{url}">A</a> (keep)</p>\n',
+            "https://a.example/x?a=1&amp;b=2",
+        ),
+        ("list.md", "- 📘 [A]({url}) (keep)\n", "https://a.example/x?a=1\\&b=ü"),
+        ("list.md", "- 📘 [A](<{url}>) (keep)\n", "https://a.example/x?a=1&b=2"),
+    ],
+)
+def test_a_fix_replaces_the_url_as_written_and_nothing_else(
+    tmp_path: Path, name: str, text: str, written: str
+) -> None:
+    """The deleted region is the URL as the document writes it (`&amp;`, `\\&`), counted in
+    code points as the log declares (`columnKind`): applied, the fix leaves the rest intact."""
+    path = tmp_path / name
+    path.write_text(text.format(url=written), encoding="utf-8")
+    (resource,) = load_document_list(path)
+    new = "https://b.example/new"
+    report = sample_report()
+    moved = next(item for item in report.resources if item.suggestion is not None)
+    assert moved.suggestion is not None
+    placed = moved.model_copy(
+        update={
+            "url": resource.url,
+            "location": resource.location,
+            "suggestion": moved.suggestion.model_copy(update={"url": new}),
+        }
+    )
+    log = json.loads(render_sarif(report.model_copy(update={"resources": (placed,)})))
+    SARIF.validate(log)
+    assert log["runs"][0]["columnKind"] == "unicodeCodePoints"
+    (result,) = [r for r in log["runs"][0]["results"] if "id" in r["properties"]]
+    (change,) = result["fixes"][0]["artifactChanges"]
+    assert applied(path.read_text(encoding="utf-8"), change["replacements"][0]) == text.format(
+        url=new
+    )
+
+
+def test_a_new_url_holding_a_secret_is_no_fix() -> None:
+    """A fix writes its URL into the list: one whose secret the log hides would write `***`,
+    so the result names the finding and offers no fix."""
+    report = sample_report()
+    moved = next(item for item in report.resources if item.suggestion is not None)
+    assert moved.suggestion is not None
+    secret = moved.suggestion.model_copy(update={"url": "https://b.example/f?token=abc123"})
+    placed = moved.model_copy(
+        update={"location": Location(file="a.md", line=1, column=1), "suggestion": secret}
+    )
+    log = json.loads(render_sarif(report.model_copy(update={"resources": (placed,)})))
+    (result,) = [r for r in log["runs"][0]["results"] if "id" in r["properties"]]
+    assert "locations" in result
+    assert "fixes" not in result
+    assert "abc123" not in json.dumps(log)

@@ -127,7 +127,8 @@ def with_toml_locations(path: Path, resources: tuple[Resource, ...]) -> tuple[Re
             continue
         offset = found + 1
         line = bisect.bisect_right(starts, offset)
-        where = Location(file=str(path), line=line, column=offset - starts[line - 1] + 1)
+        column = offset - starts[line - 1] + 1
+        where = Location(file=str(path), line=line, column=column, length=len(resource.url))
         placed.append(resource.model_copy(update={"location": where}))
         search_from = offset
     return tuple(placed)

@@ -28,7 +28,7 @@ def resources_of(path: Path, links: Sequence[DocumentLink]) -> tuple[Resource, .
         if link.url in resources:
             continue
         resource_id = _unique(_slug(link.text) or "link", ids)
-        location = Location(file=str(path), line=link.line, column=link.column)
+        location = Location(file=str(path), line=link.line, column=link.column, length=link.length)
         resources[link.url] = Resource(
             id=resource_id,
             url=link.url,

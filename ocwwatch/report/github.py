@@ -31,7 +31,7 @@ def workflow_commands(report: Report) -> str:
     for link in report.links.where(LINK_AS_OUTCOME):
         outcome = LINK_AS_OUTCOME[link.state]
         title = f"{link.noun} {link.state.value}"
-        lines.append(_command(LEVELS[outcome], {"title": title}, describe_link(link)))
+        lines.append(_command(LEVELS[outcome], {"title": title}, one_line(describe_link(link))))
     if len(lines) > MAX_ANNOTATIONS:
         left = len(lines) - MAX_ANNOTATIONS
         lines = lines[:MAX_ANNOTATIONS]
@@ -56,8 +56,12 @@ def _resource(item: Observation) -> str:
 
 
 def _command(level: str, properties: dict[str, str], message: str) -> str:
-    listed = ",".join(f"{key}={_escape_property(value)}" for key, value in properties.items())
-    return f"::{level}{' ' + listed if listed else ''}::{_escape_data(message)}"
+    """A command line, secrets hidden before the runner's escapes (which they would not be
+    read through)."""
+    listed = ",".join(
+        f"{key}={_escape_property(redact_secrets(value))}" for key, value in properties.items()
+    )
+    return f"::{level}{' ' + listed if listed else ''}::{_escape_data(redact_secrets(message))}"
 
 
 def _escape_data(value: str) -> str:

@@ -27,7 +27,8 @@ from ocwwatch.models import (
     Run,
     Suggestion,
 )
-from ocwwatch.report.pieces import batched, redacted
+from ocwwatch.report.pieces import batched, redacted_values
+from ocwwatch.urls import may_hold_secret
 
 # The metadata fields a report carries; `nav` and the extractor's internals stay out.
 METADATA_FIELDS: tuple[str, ...] = (
@@ -87,10 +88,10 @@ def render_json(report: Report) -> str:
 
 def json_parts(report: Report) -> Iterator[str]:
     """`render_json`'s text in pieces, so that it can be written out without being held whole;
-    no secret a URL carries is in it (`redacted`). The characters `_INERT_ESCAPES` names occur
+    no secret a URL carries is in it (`_encoded`). The characters `_INERT_ESCAPES` names occur
     only inside strings in JSON text, so they are escaped a piece at a time, not a link at a
     time."""
-    return redacted(_inert(piece) for piece in batched(_json_pieces(report)))
+    return (inert_json(piece) for piece in batched(_json_pieces(report)))
 
 
 def _json_pieces(report: Report) -> Iterator[str]:
@@ -119,22 +120,30 @@ def _json_pieces(report: Report) -> Iterator[str]:
 
 def _encoded(value: JsonObject, prefix: str) -> str:
     """`value` as `json.dumps(value, indent=2, ensure_ascii=False)` writes it, every line after
-    `prefix`.
+    `prefix`, with no secret a URL in it carries (`redact_secrets`, on the values: the encoded
+    text would not read as they do).
 
     pydantic-core's encoder writes the same text for the report's plain values about ten times
     as fast as the standard library's, which encodes indented JSON in Python (a deep run's
     twenty thousand links, issue 15). A string it refuses (a lone surrogate) is left to the
     standard library, so such a report fails where it always did: writing it out as UTF-8.
+    Nearly every link holds no `@` and no secret parameter, and is encoded once.
     """
-    try:
-        text = to_json(value, indent=2).decode()
-    except PydanticSerializationError:
-        text = json.dumps(value, indent=2, ensure_ascii=False)
+    text = _json_text(value)
+    if may_hold_secret(text):
+        text = _json_text(redacted_values(value))
     # JSON strings hold no raw line break, so every "\n" here ends a line of the layout.
     return prefix + text.replace("\n", "\n" + prefix)
 
 
-def _inert(text: str) -> str:
+def _json_text(value: JsonObject) -> str:
+    try:
+        return to_json(value, indent=2).decode()
+    except PydanticSerializationError:
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def inert_json(text: str) -> str:
     """JSON text with the characters `_INERT_ESCAPES` names written as `\\uXXXX`."""
     return _INERT_ESCAPES.sub(_escape_character, text)
 

@@ -82,8 +82,10 @@ PLAIN_ANSWERS = frozenset({200, 304})  # statuses a reader need not see
 
 
 def clean_text(value: object) -> str:
-    """One line of plain text (text.py's rule, the same for every output)."""
-    return one_line(value)
+    """One line of plain text (text.py's rule, the same for every output), with no secret a
+    URL in it carries: hidden before any escaping, which the pattern would not read through
+    (`token=\\_abc` is no longer a parameter's value)."""
+    return redact_secrets(one_line(value))
 
 
 def escape_markdown(value: object) -> str:

@@ -5,6 +5,7 @@ passes through last, so that no secret a URL carries is published. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from ocwwatch.urls import redact_secrets
 
@@ -27,6 +28,20 @@ def batched(fragments: Iterable[str], size: int = PIECE_CHARS) -> Iterator[str]:
             count = 0
     if held:
         yield "".join(held)
+
+
+def redacted_values(value: Any) -> Any:
+    """A JSON-like value (dicts, lists, tuples, strings, numbers) with `redact_secrets` applied
+    to every string in it. Encoded text is not redacted afterwards: an escape's backslash
+    (`http:\\u0001...@`) reads as a URL's slash there, and hiding what follows it breaks the
+    encoding."""
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if isinstance(value, dict):
+        return {key: redacted_values(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted_values(item) for item in value]
+    return value
 
 
 def redacted(pieces: Iterable[str]) -> Iterator[str]:

@@ -23,9 +23,10 @@ from urllib.parse import quote
 from ocwwatch import __version__
 from ocwwatch.models import LinkCheck, LinkState, Location, Observation, Outcome, Report
 from ocwwatch.report.digest import describe_link
-from ocwwatch.report.json_report import format_timestamp
-from ocwwatch.report.pieces import batched, redacted
+from ocwwatch.report.json_report import format_timestamp, inert_json
+from ocwwatch.report.pieces import batched, redacted_values
 from ocwwatch.text import one_line
+from ocwwatch.urls import redact_secrets
 
 SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -105,6 +106,8 @@ def sarif_parts(report: Report) -> Iterator[str]:
                     }
                 },
                 "automationDetails": {"id": f"ocwwatch/run-{run.id}"},
+                # Columns count characters as Python and the list parsers do, not UTF-16 units.
+                "columnKind": "unicodeCodePoints",
                 "invocations": [
                     {
                         "executionSuccessful": not run.offline,
@@ -120,8 +123,11 @@ def sarif_parts(report: Report) -> Iterator[str]:
             }
         ],
     }
+    # Secrets are hidden in the values, not the encoded text (`redacted_values`); what would
+    # make a terminal act or text read otherwise is escaped as in the JSON report.
     encoder = json.JSONEncoder(indent=2, ensure_ascii=False)
-    return redacted(batched(itertools.chain(encoder.iterencode(log), ("\n",))))
+    text = itertools.chain(encoder.iterencode(redacted_values(log)), ("\n",))
+    return (inert_json(piece) for piece in batched(text))
 
 
 def _end_time(report: Report) -> JsonObject:
@@ -155,9 +161,11 @@ def _resource_result(item: Observation) -> JsonObject:
     result = _result(rule, one_line(message), f"resource:{item.id}")
     result["properties"] = {"id": item.id, "url": item.url, "outcome": item.outcome.value}
     if item.location is not None:
-        result["locations"] = [_document_location(item.location, len(item.url))]
-        if item.suggestion is not None:
-            result["fixes"] = [_fix(item.location, len(item.url), item.suggestion.url)]
+        length = item.location.length or len(item.url)
+        result["locations"] = [_document_location(item.location, length)]
+        new_url = item.suggestion.url if item.suggestion is not None else None
+        if new_url is not None and redact_secrets(new_url) == new_url:  # no `***` written in
+            result["fixes"] = [_fix(item.location, length, new_url)]
     return result
 
 
