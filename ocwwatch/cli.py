@@ -418,8 +418,15 @@ class InertLogFilter(logging.Filter):
     Location headers) out of sight."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = clean_terminal(redact_secrets(record.getMessage()))
+        # A line break in what a page said could pass the rest for a record of its own.
+        record.msg = clean_terminal(redact_secrets(record.getMessage())).replace("\n", "\n  ")
         record.args = None
+        if record.exc_info and not record.exc_text:  # what the formatter would append raw
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = clean_terminal(redact_secrets(record.exc_text))
+        if record.stack_info:
+            record.stack_info = clean_terminal(redact_secrets(record.stack_info))
         return True
 
 

@@ -512,6 +512,33 @@ def test_log_lines_carry_no_terminal_escapes() -> None:
     assert record.getMessage() == "title [2Jx"
 
 
+def test_a_logged_traceback_is_inert_and_keeps_no_secret_and_no_line_is_forged() -> None:
+    """The traceback the formatter appends goes through the same filter as the message; a line
+    break in a message cannot start a record of its own."""
+    try:
+        raise ValueError("fetch http://user:hunter2@h/?access_token=SECRET123 \x1b[2J\u202e")
+    except ValueError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord(
+        "ocwwatch",
+        logging.ERROR,
+        __file__,
+        1,
+        "title %s",
+        ("a\nocwwatch: ERROR: forged",),
+        exc_info,
+    )
+    assert InertLogFilter().filter(record)
+    shown = logging.Formatter("ocwwatch: %(levelname)s: %(message)s").format(record)
+    assert "Traceback" in shown
+    assert "ValueError: fetch http://user:***@h/?access_token=***" in shown
+    for hidden in ("hunter2", "SECRET123", "\x1b", "\u202e"):
+        assert hidden not in shown
+    assert [line for line in shown.splitlines() if line.startswith("ocwwatch:")] == [
+        "ocwwatch: ERROR: title a"
+    ]
+
+
 def test_private_addresses_are_trusted_only_at_the_lists_own_origins(tmp_path: Path) -> None:
     """Only the origins the list names (and the settings' Wayback endpoint) may be private."""
     shutil.copytree(REPO / "config", tmp_path / "config")
