@@ -567,6 +567,7 @@ def entry() -> None:
     """
     hold_collector()
     code = main()
+    tls.settle()  # a check that failed early leaves its CA bundle being read
     if threading.active_count() > 1:
         raise SystemExit(code)
     logging.shutdown()

@@ -44,6 +44,9 @@ class _Building:
         except BaseException as exc:  # handed to whoever takes the context, where it belongs
             self._error = exc
 
+    def wait(self) -> None:
+        self._thread.join()
+
     def take(self) -> ssl.SSLContext:
         self._thread.join()
         if self._error is not None:
@@ -59,6 +62,15 @@ def prepare() -> None:
     """Start reading the CA bundle in the background (once; a prepared context waits)."""
     if not _prepared:
         _prepared.append(_Building())
+
+
+def settle() -> None:
+    """Wait for a bundle still being read that nothing took (a check that failed before its
+    first request). The process must not exit while OpenSSL parses on another thread: its
+    exit handlers free the locks that thread holds, and the process died of SIGSEGV (exit
+    139) instead of saying why it stopped."""
+    for building in _prepared:
+        building.wait()
 
 
 def context() -> ssl.SSLContext:

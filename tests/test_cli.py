@@ -11,6 +11,8 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 from support.cli import OCW, RENAMED, REPO, TODAY, by_id, check_json, live_site, run
 
-from ocwwatch import cli
+from ocwwatch import cli, tls
 from ocwwatch.cli import InertLogFilter, build_parser, main
 from ocwwatch.config import HttpSettings, load_config
 from ocwwatch.fetch.guard import AddressGuard
@@ -451,6 +453,34 @@ def test_the_entry_point_flushes_and_ends_without_teardown(
     with pytest.raises(SystemExit) as shared:
         cli.entry()
     assert shared.value.code == 2
+
+
+def test_a_check_that_fails_before_asking_waits_for_its_ca_bundle_then_exits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A live check starts reading the CA bundle and may fail before it takes it (the
+    database busy, a newer schema): the console script waits for that read to end, then exits
+    as usual. Exiting under it crashed in OpenSSL's exit handlers (SIGSEGV, exit 139)."""
+
+    def slow_build() -> object:
+        time.sleep(0.2)
+        return object()
+
+    def exit_now(code: int) -> None:
+        raise ExitNowError(code)
+
+    def fails_early() -> int:
+        tls.prepare()
+        return 2
+
+    monkeypatch.setattr(tls, "_prepared", [])
+    monkeypatch.setattr(tls, "build", slow_build)
+    monkeypatch.setattr(cli, "main", fails_early)
+    monkeypatch.setattr("os._exit", exit_now)
+    with pytest.raises(ExitNowError) as ended:
+        cli.entry()
+    assert ended.value.code == 2
+    assert [t.name for t in threading.enumerate() if t.name == "ocwwatch-tls"] == []
 
 
 def test_a_bug_in_one_resource_is_exit_3_and_the_run_goes_on(
