@@ -202,7 +202,8 @@ def test_accept_rewrites_url_and_promises_keeping_comments(tmp_path: Path) -> No
     path = tmp_path / "resources.toml"
     shutil.copy(CONFIG / "resources.toml", path)
     before = path.read_text()
-    changed = accept_baseline(path, {"18.01sc": observation()})
+    changed, skipped = accept_baseline(path, {"18.01sc": observation()})
+    assert skipped == []
     after = path.read_text()
     assert any("url" in line for line in changed)
     comments = [line for line in before.splitlines() if line.lstrip().startswith("#")]
@@ -231,6 +232,23 @@ def test_accept_dead_resource_takes_only_the_url(tmp_path: Path) -> None:
     assert accepted.url.startswith("https://ocw.mit.edu/courses/18-01sc-")
 
 
+def test_accept_leaves_an_entry_whose_url_was_edited_since_the_run(tmp_path: Path) -> None:
+    """The run observed the old URL; a maintainer has since written another. That entry is not
+    the one observed: it keeps the edit, and accept says why (a document list does the same)."""
+    path = tmp_path / "resources.toml"
+    shutil.copy(CONFIG / "resources.toml", path)
+    edited = "https://ocw.mit.edu/courses/18-01-single-variable-calculus-fall-2006/"
+    text = path.read_text().replace(observation().url, edited, 1)
+    path.write_text(text)
+    changed, skipped = accept_baseline(path, {"18.01sc": observation()})
+    assert changed == []
+    assert skipped == [
+        f"18.01sc: the list has {edited} since the run observed {observation().url}; "
+        "not changed (check again to judge the new URL)"
+    ]
+    assert path.read_text() == text
+
+
 def test_accept_unknown_id_is_an_error(tmp_path: Path) -> None:
     """Accepting an id the latest run did not observe fails and leaves the file alone."""
     path = tmp_path / "resources.toml"
@@ -246,7 +264,8 @@ def test_accepted_promise_lands_in_its_own_table_not_below_the_next_comment(
     """`holds = false` is written after the promise's keys, above the comment that follows."""
     path = tmp_path / "resources.toml"
     shutil.copy(CONFIG / "resources.toml", path)
-    broken = observation(id="18.03sc")
+    url = "https://ocw.mit.edu/courses/mathematics/18-03sc-differential-equations-fall-2011/"
+    broken = observation(id="18.03sc", url=url)
     accept_baseline(path, {"18.03sc": broken})
     text = path.read_text()
     section = text[text.index('id = "18.03sc"') : text.index('id = "strang-calculus"')]

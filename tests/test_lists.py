@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from support.cli import TODAY, live_site, run
 from support.loopback import LoopbackServer
 
-from ocwwatch.errors import ConfigError
+from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.fetch import Recording
+from ocwwatch.files import rewrite_file
 from ocwwatch.lists import find_links, load_document_list, rewrite, rewrite_document
-from ocwwatch.models import ResourceKind
+from ocwwatch.models import (
+    Metadata,
+    Observation,
+    Outcome,
+    PageKind,
+    ResourceKind,
+    Suggestion,
+)
+from ocwwatch.pipeline import accept
 
 LISTS = Path(__file__).parent / "fixtures" / "lists"
 AWESOME = LISTS / "awesome-calculus.md"
@@ -206,6 +216,37 @@ def test_a_sidecar_file_adds_expectations_and_follows_the_rewrite(
         code, out, _ = run(capsys, "check", "--config", config, "--list", document)
         assert code == 1  # the Latin title is still not what the page says
         assert "in Latin" in out
+
+
+def test_a_sidecar_that_cannot_follow_leaves_the_document_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the sidecar cannot be rewritten (a read-only folder), the document is put back:
+    a sidecar entry naming a URL the document no longer has would fail every later check."""
+    document = tmp_path / "list.md"
+    document.write_text(f"- [Calculus]({OLD_1801})\n", encoding="utf-8")
+    sidecar = tmp_path / "list.ocwwatch.toml"
+    sidecar.write_text(f'[[resources]]\nurl = "{OLD_1801}"\n', encoding="utf-8")
+    before = (document.read_bytes(), sidecar.read_bytes())
+    moved = Observation(
+        id="calculus",
+        url=OLD_1801,
+        outcome=Outcome.MOVED,
+        metadata=Metadata(page_kind=PageKind.OCW_COURSE),
+        suggestion=Suggestion(url=NEW_1801, reason="301"),
+        observed_at=datetime(2024, 5, 1, tzinfo=UTC),
+    )
+
+    def read_only_sidecar(path: Path, data: bytes, *, what: str) -> None:
+        if path == sidecar:
+            raise FileWriteError(f"{path}: cannot write {what}: folder is read-only")
+        rewrite_file(path, data, what=what)
+
+    monkeypatch.setattr("ocwwatch.pipeline.accept.rewrite_file", read_only_sidecar)
+    monkeypatch.setattr("ocwwatch.config.baseline.rewrite_file", read_only_sidecar)
+    with pytest.raises(ConfigError, match=r"folder is read-only; list\.md was put back"):
+        accept.accept_into_document(document, {"calculus": moved}, (), dry_run=False)
+    assert (document.read_bytes(), sidecar.read_bytes()) == before
 
 
 def test_a_sidecar_entry_for_no_link_is_an_error(

@@ -34,25 +34,36 @@ log = logging.getLogger(__name__)
 
 def accept_baseline(
     path: Path, observations: Mapping[str, Observation], ids: Collection[str] = ()
-) -> list[str]:
-    """Rewrite the curated list so that it says what was observed; return what changed.
+) -> tuple[list[str], list[str]]:
+    """Rewrite the curated list so that it says what was observed; return what changed, and
+    the entries left alone because the list no longer has the URL the run observed.
 
     Only keys the list already has are updated, so the baseline never grows promises nobody
-    made. A dead resource takes only its suggested URL: its metadata is of the wrong page.
-    Comments, order and formatting survive (tomlkit); the file is replaced atomically, keeping
-    its mode, owner and, if the list is a symlink, the link (the file it points to is rewritten).
+    made. A dead resource takes only its suggested URL: its metadata is of the wrong page. An
+    entry whose URL was edited since the run is not the one observed: it keeps the edit, as a
+    document list's does. Comments, order and formatting survive (tomlkit); the file is
+    replaced atomically, keeping its mode, owner and, if the list is a symlink, the link (the
+    file it points to is rewritten).
     """
     document = _read_document(path)
     unknown = set(ids) - set(observations)
     if unknown:
         raise ConfigError(f"{path}: no observation for id(s) {', '.join(sorted(unknown))}")
     changed: list[str] = []
+    skipped: list[str] = []
     for table in _resource_tables(document):
         observation = observations.get(str(table.get("id")))
-        if observation is not None and (not ids or observation.id in ids):
-            changed += [f"{observation.id}: {line}" for line in _accept_one(table, observation)]
+        if observation is None or (ids and observation.id not in ids):
+            continue
+        if table.get("url") != observation.url:
+            skipped.append(
+                f"{observation.id}: the list has {table.get('url')} since the run observed "
+                f"{observation.url}; not changed (check again to judge the new URL)"
+            )
+            continue
+        changed += [f"{observation.id}: {line}" for line in _accept_one(table, observation)]
     _write_list(path, tomlkit.dumps(document))
-    return changed
+    return changed, skipped
 
 
 def add_entry(path: Path, resource: Resource) -> None:

@@ -69,8 +69,8 @@ def accept_latest(
         path = config.settings.resources
         accepted = accept_into_document(path, observations, ids, dry_run=dry_run)
         return Accepted(run.id, accepted.changed, refused + accepted.refused, accepted.diff)
-    changed = accept_baseline(config.settings.resources, observations, ids)
-    return Accepted(run_id=run.id, changed=changed, refused=refused)
+    changed, skipped = accept_baseline(config.settings.resources, observations, ids)
+    return Accepted(run_id=run.id, changed=changed, refused=refused + skipped)
 
 
 def accept_into_document(
@@ -82,15 +82,36 @@ def accept_into_document(
         for key, o in observations.items()
         if o.suggestion is not None and (not ids or key in ids)
     }
-    rewrite = rewrite_document(path, read_document(path), fixes)
+    original = read_document(path)
+    rewrite = rewrite_document(path, original, fixes)
     if rewrite.applied and not dry_run:
+        _write_list(path, rewrite.text)
         try:
-            rewrite_file(path, rewrite.text.encode("utf-8"), what="the list")
-        except FileWriteError as exc:
-            raise ConfigError(str(exc)) from exc
-        followed = rewrite_sidecar_urls(sidecar_path(path), rewrite.moves)
+            followed = rewrite_sidecar_urls(sidecar_path(path), rewrite.moves)
+        except ConfigError as exc:
+            raise _put_back(path, original, exc) from exc
         return Accepted(0, rewrite.applied + followed, rewrite.skipped, rewrite.diff)
     return Accepted(0, rewrite.applied, rewrite.skipped, rewrite.diff)  # the run: the caller's
+
+
+def _write_list(path: Path, text: str) -> None:
+    try:
+        rewrite_file(path, text.encode("utf-8"), what="the list")
+    except FileWriteError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _put_back(path: Path, original: str, failure: ConfigError) -> ConfigError:
+    """The document as it was, when its sidecar could not follow its new URLs: a sidecar entry
+    naming a URL the document no longer has fails every later check."""
+    try:
+        _write_list(path, original)
+    except ConfigError as undo:
+        return ConfigError(
+            f"{failure}; {path} has the new URLs and could not be put back ({undo}): "
+            f"write them into {sidecar_path(path).name} by hand before the next check"
+        )
+    return ConfigError(f"{failure}; {path.name} was put back as it was: nothing changed")
 
 
 def safe_suggestions(
