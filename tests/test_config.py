@@ -110,6 +110,11 @@ BAD_SETTINGS = [
     ("[store]\nbusy_timeout_seconds = inf\n", "store.busy_timeout_seconds"),
     ("[store]\nbusy_timeout_seconds = 1e300\n", "store.busy_timeout_seconds"),
     ("lock_timeout_seconds = nan\n", "lock_timeout_seconds"),
+    # Counts and sizes past what the run can use: they passed, then overflowed at run time.
+    ("[schedule]\njitter_seconds = 1000000000000\n", "schedule.jitter_seconds"),
+    ("[retention]\nkeep_runs = 100000000000000000000\n", "retention.keep_runs"),
+    ("[http]\nmax_bytes = 10000000000000000000000\n", "http.max_bytes"),
+    ("[deep]\nmax_pages = 99999999999999999999\n", "deep.max_pages"),
 ]
 
 
@@ -354,3 +359,32 @@ def test_a_rewritten_list_nested_too_deeply_is_refused() -> None:
         ConfigError, match=r"list\.toml: the rewritten list would be invalid: arrays"
     ):
         parse_resources(MINIMAL + DEEP, source="list.toml")
+
+
+@pytest.mark.parametrize("shape", ["loop", "through-a-file"])
+def test_a_list_path_that_cannot_be_opened_is_a_config_error(tmp_path: Path, shape: str) -> None:
+    """A symlink loop, or a path through a file: one line naming the path, not a traceback."""
+    if shape == "loop":
+        path = tmp_path / "resources.toml"
+        path.symlink_to(path)
+    else:
+        (tmp_path / "o.toml").write_text("")
+        path = tmp_path / "o.toml" / "resources.toml"
+    with pytest.raises(ConfigError, match=f"^{path}: cannot be read: "):
+        load_resources(path)
+
+
+def test_a_byte_order_mark_is_named(tmp_path: Path) -> None:
+    """An editor's "UTF-8 with BOM" fails at line 1, column 1; the error says why."""
+    path = tmp_path / "resources.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (CONFIG / "resources.toml").read_bytes())
+    with pytest.raises(ConfigError, match="byte order mark"):
+        load_resources(path)
+
+
+def test_a_document_entry_with_credentials_is_named_by_its_place(tmp_path: Path) -> None:
+    """A document has no `resources[1]`: its entry is named by line and column."""
+    path = tmp_path / "list.md"
+    path.write_text("- [A](https://a.example/)\n\n- [B](https://u:pw@b.example/)\n")
+    with pytest.raises(ConfigError, match=rf"^{path}:3:7 \(id 'b'\): url: .*credentials"):
+        load_resources(path)

@@ -46,12 +46,29 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: is a folder, expected a TOML file") from exc
     except PermissionError as exc:
         raise ConfigError(f"{path}: cannot be read (permission denied)") from exc
+    except OSError as exc:  # a symlink loop, a path through a file, an I/O error
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: is not UTF-8 text") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        raise ConfigError(f"{path}: not valid TOML: {exc}{_bom_hint(path)}") from exc
     except RecursionError:  # tomllib recurses per nested array or inline table
         raise ConfigError(f"{path}: not valid TOML: {TOO_DEEP}") from None
+
+
+def _bom_hint(path: Path) -> str:
+    """Why a file an editor saved "UTF-8 with BOM" fails at line 1, column 1: TOML allows no
+    byte order mark."""
+    try:
+        with path.open("rb") as handle:
+            bom = handle.read(3) == b"\xef\xbb\xbf"
+    except OSError:
+        return ""
+    return (
+        "; the file starts with a byte order mark (BOM): save it as UTF-8 without one"
+        if bom
+        else ""
+    )
 
 
 def describe_errors(path: Path, exc: ValidationError, data: dict[str, Any]) -> str:
@@ -72,7 +89,13 @@ def read_validated(path: Path, model: type[Model]) -> Model:
 
 
 def _check_resource(resource: Resource, index: int, path: Path) -> None:
-    where = f"{path}: resources[{index}] (id {resource.id!r})"
+    # A document's entry is named by its place (`list.md:6:8`); a TOML list's by its index.
+    place = resource.location if is_document(path) else None
+    where = (
+        f"{place} (id {resource.id!r})"
+        if place
+        else f"{path}: resources[{index}] (id {resource.id!r})"
+    )
     if not ID_PATTERN.match(resource.id):
         raise ConfigError(
             f"{where}: id: use letters, digits, '.', '_' or '-' (at most 64), "

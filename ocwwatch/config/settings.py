@@ -22,7 +22,10 @@ CRON_FIELD = re.compile(r"^[A-Za-z0-9*/,\-?LW#]+$")
 MAX_WORKERS = 256  # [deep] workers: checks in flight at most
 WORKERS_PER_SLOT = 16  # [deep] workers unset: checks in flight per per-host concurrency slot
 
-PositiveInt = Annotated[int, Field(gt=0)]
+# Counts: at most what SQLite and the standard library take as a C int, far past any need
+# (a larger one passed validation, then overflowed at run time).
+MAX_COUNT = 2**31 - 1
+PositiveInt = Annotated[int, Field(gt=0, le=MAX_COUNT)]
 # Seconds and other measures: a number, never `inf` or `nan` (TOML has both). An infinite
 # timeout is a run a silent server can hold forever, `nan` compares false with everything (a
 # politeness interval that never waits), and `[store] busy_timeout_seconds = inf` crashed.
@@ -47,7 +50,7 @@ class HttpSettings(Section):
     per_host_interval_seconds: NonNegativeFloat = 0.5
     timeout_seconds: PositiveFloat = 30.0
     retries: Annotated[int, Field(ge=0, le=10)] = 3
-    max_bytes: PositiveInt = 100 * 1024 * 1024
+    max_bytes: Annotated[int, Field(gt=0, le=1 << 40)] = 100 * 1024 * 1024  # at most 1 TiB
     max_redirects: Annotated[int, Field(ge=1, le=50)] = 10
     # Issue 11: what one URL's retries may wait in all, and what a run may wait beyond its
     # pace in all (retries, Retry-After pauses, slowed hosts); README, "Politeness and retries".
@@ -153,7 +156,7 @@ class DeepSettings(Section):
 class ScheduleSettings(Section):
     cron: str = "17 6 * * *"
     timezone: str = "UTC"
-    jitter_seconds: Annotated[int, Field(ge=0)] = 300
+    jitter_seconds: Annotated[int, Field(ge=0, le=86_400)] = 300  # at most a day
     run_on_start: bool = False
 
     @field_validator("cron")
@@ -198,7 +201,7 @@ class RetentionSettings(Section):
     files). A run is kept while it is one of the newest `keep_runs` or younger than `keep_days`;
     the runs the latest state points at and every run that changed something are always kept."""
 
-    keep_runs: Annotated[int, Field(ge=1)] = 30
+    keep_runs: Annotated[int, Field(ge=1, le=MAX_COUNT)] = 30
     keep_days: AgeDays = 30.0  # 0: age keeps nothing beyond keep_runs
     prune_after_run: bool = True  # false: only `ocwwatch prune` prunes
 

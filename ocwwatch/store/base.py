@@ -143,12 +143,16 @@ class StoreBase:
         except BaseException:
             db.close()
             raise
-        if rows[0]["newest"] != len(MIGRATIONS):
+        newest = rows[0]["newest"]
+        if newest != len(MIGRATIONS):
             db.close()
-            raise StoreError(
-                f"{path}: schema version {rows[0]['newest']} is not this ocwwatch's "
-                f"({len(MIGRATIONS)}); run `ocwwatch check` once to bring it up to date"
+            fix = (
+                "upgrade ocwwatch or use another database"
+                if isinstance(newest, int) and newest > len(MIGRATIONS)
+                else "run `ocwwatch check` once to bring it up to date"
             )
+            versions = f"schema version {newest} is not this ocwwatch's ({len(MIGRATIONS)})"
+            raise StoreError(f"{path}: {versions}; {fix}")
         return store
 
     def close(self) -> None:
