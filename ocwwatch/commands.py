@@ -113,7 +113,8 @@ def append_summary(path: Path, markdown: str) -> None:
 
 class DaemonConfig:
     """The daemon's settings and list: read again at every tick and on SIGHUP; when the files
-    turn invalid, that is logged and the last good reading goes on being used (issue 11)."""
+    turn invalid or cannot be read, that is logged and the last good reading goes on being used
+    (issue 11)."""
 
     def __init__(self, config_path: Path | None, database: Path | None, cwd: Path) -> None:
         self.config_path, self.database, self.cwd = config_path, database, cwd
@@ -124,6 +125,17 @@ class DaemonConfig:
             self.good = load_config(self.config_path, cwd=self.cwd, database=self.database)
         except ConfigError as exc:
             log.error("settings or list invalid, going on with the last good ones: %s", exc)
+        except Exception as exc:
+            # Not a ConfigError (a symlink loop, a file where a folder should be, a bug): still
+            # no reason to lose the tick. One line naming the settings file, as an unattended
+            # daemon's log is read; the traceback only with -vv.
+            log.error(
+                "settings or list unreadable, going on with the last good ones: %s: %s: %s",
+                self.good.settings.source,
+                type(exc).__name__,
+                exc,
+            )
+            log.debug("reading the settings failed", exc_info=True)
         return self.good
 
     def reload(self) -> ScheduleSettings:
