@@ -207,15 +207,36 @@ def reload_when_asked(
         asked.wait()
         asked.clear()
         try:
-            schedule = reload()
-            trigger = build_trigger(schedule, source)
+            current = reload_schedule(reload, scheduler, current, source)
         except OcwwatchError as exc:
             log.error("SIGHUP: settings not reloaded, keeping schedule %r: %s", current.cron, exc)
-            continue
-        if schedule != current:
-            scheduler.reschedule_job("check", trigger=trigger)
-            current = schedule
-        log.info("SIGHUP: settings reloaded: schedule %r (%s)", current.cron, current.timezone)
+        except Exception as exc:
+            # Anything else (an OSError the settings reader left untranslated, a bug) would end
+            # this thread, and every later SIGHUP would go unheard: logged like the rest.
+            log.error(
+                "SIGHUP: settings not reloaded, keeping schedule %r: %s: %s: %s",
+                current.cron,
+                source,
+                type(exc).__name__,
+                exc,
+            )
+            log.debug("reloading the settings failed", exc_info=True)
+
+
+def reload_schedule(
+    reload: Callable[[], ScheduleSettings],
+    scheduler: BlockingScheduler,
+    current: ScheduleSettings,
+    source: Path,
+) -> ScheduleSettings:
+    """One SIGHUP: the settings read again, their schedule put in force if it changed and
+    returned; anything wrong is raised before the job is touched."""
+    schedule = reload()
+    trigger = build_trigger(schedule, source)
+    if schedule != current:
+        scheduler.reschedule_job("check", trigger=trigger)
+    log.info("SIGHUP: settings reloaded: schedule %r (%s)", schedule.cron, schedule.timezone)
+    return schedule
 
 
 def run_daemon(
