@@ -42,12 +42,16 @@ Job = Callable[[Callable[[], bool]], Run]  # a check, given "has the daemon been
 
 
 def build_trigger(schedule: ScheduleSettings, source: Path) -> CronTrigger:
-    """A cron trigger from the settings: five crontab fields, or six with seconds first."""
+    """A cron trigger from the settings: five crontab fields, or six with seconds first.
+
+    One that never fires (`0 0 30 2 *`, 30 February) is refused: APScheduler takes it and
+    pauses the job for good, and the daemon would idle forever after saying it started.
+    """
     fields = schedule.cron.split()
     second = fields.pop(0) if len(fields) == 6 else "0"
     minute, hour, day, month, weekday = fields
     try:
-        return CronTrigger(
+        trigger = CronTrigger(
             second=second,
             minute=minute,
             hour=hour,
@@ -59,6 +63,14 @@ def build_trigger(schedule: ScheduleSettings, source: Path) -> CronTrigger:
         )
     except ValueError as exc:
         raise ConfigError(f"{source}: schedule.cron: {schedule.cron!r}: {exc}") from exc
+    # With no year field, a date that matches recurs; APScheduler gives up looking at year
+    # 9999, a fraction of a second for a schedule that never fires, at once for any other.
+    if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+        raise ConfigError(
+            f"{source}: schedule.cron: {schedule.cron!r} never fires: no date matches its day, "
+            "month and weekday fields together"
+        )
+    return trigger
 
 
 def crontab_weekdays(field: str) -> str:

@@ -267,3 +267,25 @@ def test_weekday_out_of_range_is_a_config_error() -> None:
     """A weekday beyond 7 names the settings file and the cron field."""
     with pytest.raises(ConfigError, match=r"s\.toml: schedule\.cron: .*weekday '8'"):
         build_trigger(ScheduleSettings(cron="0 6 * * 8", jitter_seconds=0), Path("s.toml"))
+
+
+def test_schedule_that_never_fires_is_a_config_error() -> None:
+    """30 February names the settings file and the cron setting, and says it never fires."""
+    never = ScheduleSettings(cron="0 0 30 2 *", jitter_seconds=0)
+    with pytest.raises(ConfigError, match=r"s\.toml: schedule\.cron: '0 0 30 2 \*' never fires"):
+        build_trigger(never, Path("s.toml"))
+
+
+def test_daemon_on_a_schedule_that_never_fires_exits_2(
+    tmp_path: Path, site: LoopbackServer, cleanup: list[subprocess.Popen[bytes]]
+) -> None:
+    """A cron of 30 February stops the daemon at start (exit 2, the file and setting named)
+    instead of idling forever."""
+    config = write_config(tmp_path / "config", site)
+    config.write_text(config.read_text().replace(EVERY_TWO_SECONDS, "0 0 30 2 *"))
+    daemon, log = start(tmp_path, "daemon", "--config", str(config))
+    cleanup.append(daemon)
+    assert daemon.wait(timeout=30) == 2, log.read_text()
+    stderr = log.read_text()
+    assert f"{config}: schedule.cron: '0 0 30 2 *' never fires" in stderr
+    assert "daemon started" not in stderr

@@ -144,3 +144,20 @@ def test_sighup_survives_an_unexpected_error_and_hears_the_next_one(
     assert f"settings not reloaded, keeping schedule '0 6 * * *': {SOURCE}: " in text
     assert "NotADirectoryError" in text
     assert "SIGHUP: settings reloaded: schedule '0 7 * * *'" in text
+
+
+def test_sighup_to_a_schedule_that_never_fires_keeps_the_old_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """30 February on SIGHUP: refused and logged as never firing, the old schedule kept."""
+    never = ScheduleSettings(cron="0 0 30 2 *", jitter_seconds=0)
+    reloads = Reloads(never, NEW)
+    with caplog.at_level(logging.INFO, logger="ocwwatch"):
+        asked, trigger = start_reloader(reloads)
+        hang_up(asked, reloads)
+        hang_up(asked, reloads)
+        assert soon(lambda: "settings reloaded" in caplog.text), caplog.text
+    assert "hour='7'" in trigger()
+    text = caplog.text
+    assert "settings not reloaded, keeping schedule '0 6 * * *'" in text
+    assert "schedule.cron: '0 0 30 2 *' never fires" in text
