@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -171,15 +172,40 @@ def stop_when_asked(stop: StopRequest, scheduler: BlockingScheduler) -> None:
             return
 
 
-def log_next_run(trigger: CronTrigger, schedule: ScheduleSettings) -> None:
-    """Say when the next check starts (issue 16): on start and after every run, so a daemon's
-    log never leaves one wondering whether it is still alive."""
-    upcoming = trigger.get_next_fire_time(None, datetime.now(UTC))
+@dataclass(frozen=True)
+class Schedule:
+    """A schedule ready to put in force: its settings, the job's trigger, and the same trigger
+    without jitter for the "next run at" line. That line asks a trigger of our own, not the
+    job's: the scheduler's locks are held while it waits for the last run to end on shutdown."""
+
+    settings: ScheduleSettings
+    trigger: CronTrigger
+    unjittered: CronTrigger
+
+
+def build_schedule(settings: ScheduleSettings, source: Path) -> Schedule:
+    """Both triggers from the settings, or the ConfigError that refuses them."""
+    unjittered = settings.model_copy(update={"jitter_seconds": 0})
+    return Schedule(settings, build_trigger(settings, source), build_trigger(unjittered, source))
+
+
+class InForce:
+    """The schedule the daemon follows, replaced whole by the SIGHUP thread and read by the
+    "next run at" listener: one attribute, so the line never names a schedule replaced since
+    (nor settings from one schedule and a time from another)."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        self.schedule = schedule
+
+
+def log_next_run(schedule: Schedule) -> None:
+    """Say when the next check starts (issue 16): on start, after every run and after a SIGHUP,
+    so a daemon's log never leaves one wondering whether it is still alive."""
+    upcoming = schedule.unjittered.get_next_fire_time(None, datetime.now(UTC))
     if upcoming is None:
         return
-    jitter = (
-        f", plus up to {schedule.jitter_seconds} s of jitter" if schedule.jitter_seconds else ""
-    )
+    seconds = schedule.settings.jitter_seconds
+    jitter = f", plus up to {seconds} s of jitter" if seconds else ""
     log.info("next run at %s%s", upcoming.strftime("%Y-%m-%d %H:%M:%S %Z"), jitter)
 
 
@@ -210,7 +236,7 @@ def reload_when_asked(
     asked: threading.Event,
     reload: Callable[[], ScheduleSettings],
     scheduler: BlockingScheduler,
-    current: ScheduleSettings,
+    in_force: InForce,
     source: Path,
 ) -> None:
     """On each SIGHUP, read the settings again; a new schedule replaces the old one, an invalid
@@ -218,16 +244,17 @@ def reload_when_asked(
     while True:
         asked.wait()
         asked.clear()
+        cron = in_force.schedule.settings.cron
         try:
-            current = reload_schedule(reload, scheduler, current, source)
+            reload_schedule(reload, scheduler, in_force, source)
         except OcwwatchError as exc:
-            log.error("SIGHUP: settings not reloaded, keeping schedule %r: %s", current.cron, exc)
+            log.error("SIGHUP: settings not reloaded, keeping schedule %r: %s", cron, exc)
         except Exception as exc:
             # Anything else (an OSError the settings reader left untranslated, a bug) would end
             # this thread, and every later SIGHUP would go unheard: logged like the rest.
             log.error(
                 "SIGHUP: settings not reloaded, keeping schedule %r: %s: %s: %s",
-                current.cron,
+                cron,
                 source,
                 type(exc).__name__,
                 exc,
@@ -238,17 +265,18 @@ def reload_when_asked(
 def reload_schedule(
     reload: Callable[[], ScheduleSettings],
     scheduler: BlockingScheduler,
-    current: ScheduleSettings,
+    in_force: InForce,
     source: Path,
-) -> ScheduleSettings:
-    """One SIGHUP: the settings read again, their schedule put in force if it changed and
-    returned; anything wrong is raised before the job is touched."""
-    schedule = reload()
-    trigger = build_trigger(schedule, source)
-    if schedule != current:
-        scheduler.reschedule_job("check", trigger=trigger)
-    log.info("SIGHUP: settings reloaded: schedule %r (%s)", schedule.cron, schedule.timezone)
-    return schedule
+) -> None:
+    """One SIGHUP: the settings read again, their schedule put in force if it changed; anything
+    wrong is raised before the job is touched."""
+    settings = reload()
+    schedule = build_schedule(settings, source)
+    if settings != in_force.schedule.settings:
+        scheduler.reschedule_job("check", trigger=schedule.trigger)
+        in_force.schedule = schedule
+    log.info("SIGHUP: settings reloaded: schedule %r (%s)", settings.cron, settings.timezone)
+    log_next_run(in_force.schedule)
 
 
 def run_daemon(
@@ -260,11 +288,12 @@ def run_daemon(
 ) -> int:
     """Run `job` on `schedule` until SIGTERM or SIGINT; returns the exit code (0). `source`
     names the settings file in errors; `reload` reads the schedule again on SIGHUP."""
-    trigger = build_trigger(schedule, source)
+    in_force = InForce(build_schedule(schedule, source))
     scheduler = build_scheduler(schedule)
     stop = StopRequest()
     first = {"next_run_time": datetime.now(UTC)} if schedule.run_on_start else {}
     stopping = stop.event.is_set
+    trigger = in_force.schedule.trigger
     scheduler.add_job(scheduled_check, trigger, args=(job, stopping), id="check", **first)
     stopper = threading.Thread(
         target=stop_when_asked, args=(stop, scheduler), name="ocwwatch-stop", daemon=True
@@ -276,18 +305,17 @@ def run_daemon(
         hangup = threading.Event()
         reloader = threading.Thread(
             target=reload_when_asked,
-            args=(hangup, reload, scheduler, schedule, source),
+            args=(hangup, reload, scheduler, in_force, source),
             name="ocwwatch-reload",
             daemon=True,
         )
         reloader.start()
         signal.signal(signal.SIGHUP, lambda _signum, _frame: hangup.set())
     log.info("daemon started: schedule %r (%s)", schedule.cron, schedule.timezone)
-    # The next tick as the schedule says it, jitter aside: asked of a trigger of our own, since
-    # the scheduler's locks are held while it waits for the last run to end on shutdown.
-    unjittered = build_trigger(schedule.model_copy(update={"jitter_seconds": 0}), source)
+    # The next tick as the schedule in force at that moment says it (a SIGHUP may have replaced
+    # the one started with), jitter aside.
     scheduler.add_listener(
-        lambda _event: None if stop.event.is_set() else log_next_run(unjittered, schedule),
+        lambda _event: None if stop.event.is_set() else log_next_run(in_force.schedule),
         EVENT_SCHEDULER_STARTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR,
     )
     scheduler.start()  # returns once `stop_when_asked` has shut it down

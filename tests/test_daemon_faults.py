@@ -16,7 +16,7 @@ import pytest
 
 from ocwwatch import commands
 from ocwwatch.config import ScheduleSettings
-from ocwwatch.scheduler import build_scheduler, build_trigger, reload_when_asked
+from ocwwatch.scheduler import InForce, build_schedule, build_scheduler, reload_when_asked
 
 OLD = ScheduleSettings(cron="0 6 * * *", jitter_seconds=0)
 NEW = ScheduleSettings(cron="0 7 * * *", jitter_seconds=0)
@@ -102,11 +102,12 @@ def start_reloader(reloads: Reloads) -> tuple[threading.Event, Callable[[], str]
     """The daemon's reloading thread on OLD; returns its SIGHUP event and a function giving the
     job's trigger as the scheduler holds it."""
     scheduler = build_scheduler(OLD)
-    scheduler.add_job(print, build_trigger(OLD, SOURCE), id="check")
+    in_force = InForce(build_schedule(OLD, SOURCE))
+    scheduler.add_job(print, in_force.schedule.trigger, id="check")
     asked = threading.Event()
     threading.Thread(
         target=reload_when_asked,
-        args=(asked, reloads, scheduler, OLD, SOURCE),
+        args=(asked, reloads, scheduler, in_force, SOURCE),
         name="test-reload",
         daemon=True,
     ).start()

@@ -8,6 +8,7 @@ here).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,6 +38,7 @@ from ocwwatch.store import Store
 __all__ = ["cleanup", "site"]  # fixtures shared with test_daemon
 
 NEVER_SOON = "0 0 1 1 *"  # midnight on 1 January
+ODD_SECONDS = "1-59/2 * * * * *"  # EVERY_TWO_SECONDS fires on even ones
 
 
 def with_cron(settings: Path, cron: str) -> None:
@@ -75,6 +77,30 @@ def test_sighup_reloads_the_schedule_and_keeps_it_when_invalid(
     assert f"settings not reloaded, keeping schedule '{EVERY_TWO_SECONDS}'" in stderr
     assert "schedule.cron" in stderr
     assert "settings or list invalid, going on with the last good ones" in stderr
+
+
+def test_next_run_line_follows_the_schedule_a_sighup_put_in_force(
+    tmp_path: Path, site: LoopbackServer, cleanup: list[Popen[bytes]]
+) -> None:
+    """After SIGHUP moves the runs from even to odd seconds, every "next run at" line logged
+    after a run names an odd second, never the old schedule's next time (issue 16)."""
+    config = write_config(tmp_path / "config", site)
+    database = tmp_path / "config" / "data" / "ocwwatch.db"
+    daemon, log = start(tmp_path, "daemon", "--config", str(config))
+    cleanup.append(daemon)
+    wait_for(lambda: complete(database), 10, "a run on the first schedule")
+    with_cron(config, ODD_SECONDS)
+    daemon.send_signal(signal.SIGHUP)
+    wait_for(lambda: "settings reloaded" in log.read_text(), 10, "the reload")
+    done = len(complete(database))
+    wait_for(lambda: len(complete(database)) >= done + 2, 10, "two runs on the new schedule")
+    assert stop(daemon) == 0
+    stderr = log.read_text()
+    reloaded = stderr[stderr.index("settings reloaded") :]
+    after_a_run = reloaded[reloaded.index(" complete: ") :]  # its listener read the new schedule
+    seconds = re.findall(r"next run at \d{4}-\d\d-\d\d \d\d:\d\d:(\d\d) UTC", after_a_run)
+    assert seconds, stderr
+    assert [int(second) % 2 for second in seconds] == [1] * len(seconds), stderr
 
 
 def test_sigterm_while_a_tick_waits_for_the_lock_starts_no_run(
