@@ -23,6 +23,8 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_SCHEDU
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from ocwwatch.config import ScheduleSettings
@@ -42,17 +44,22 @@ WAKE_SECONDS = 60.0
 Job = Callable[[Callable[[], bool]], Run]  # a check, given "has the daemon been asked to stop?"
 
 
-def build_trigger(schedule: ScheduleSettings, source: Path) -> CronTrigger:
+def build_trigger(schedule: ScheduleSettings, source: Path) -> BaseTrigger:
     """A cron trigger from the settings: five crontab fields, or six with seconds first.
 
+    As in crontab, when both the day of the month and the weekday are restricted (neither
+    starts with `*`), a day matching either runs (`0 6 1 * 1`: the 1st and every Monday);
+    APScheduler's CronTrigger wants both, so that case is two triggers, either firing.
     One that never fires (`0 0 30 2 *`, 30 February) is refused: APScheduler takes it and
     pauses the job for good, and the daemon would idle forever after saying it started.
     """
     fields = schedule.cron.split()
     second = fields.pop(0) if len(fields) == 6 else "0"
     minute, hour, day, month, weekday = fields
-    try:
-        trigger = CronTrigger(
+    jitter = schedule.jitter_seconds or None
+
+    def cron(day: str, weekday: str, jitter: int | None) -> CronTrigger:
+        return CronTrigger(
             second=second,
             minute=minute,
             hour=hour,
@@ -60,7 +67,15 @@ def build_trigger(schedule: ScheduleSettings, source: Path) -> CronTrigger:
             month=month,
             day_of_week=crontab_weekdays(weekday),
             timezone=schedule.timezone,
-            jitter=schedule.jitter_seconds or None,
+            jitter=jitter,
+        )
+
+    either = not day.startswith(("*", "?")) and not weekday.startswith(("*", "?"))
+    try:
+        trigger: BaseTrigger = (
+            OrTrigger([cron(day, "*", None), cron("*", weekday, None)], jitter=jitter)
+            if either
+            else cron(day, weekday, jitter)
         )
     except ValueError as exc:
         raise ConfigError(f"{source}: schedule.cron: {schedule.cron!r}: {exc}") from exc
@@ -179,8 +194,8 @@ class Schedule:
     job's: the scheduler's locks are held while it waits for the last run to end on shutdown."""
 
     settings: ScheduleSettings
-    trigger: CronTrigger
-    unjittered: CronTrigger
+    trigger: BaseTrigger
+    unjittered: BaseTrigger
 
 
 def build_schedule(settings: ScheduleSettings, source: Path) -> Schedule:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -267,6 +268,36 @@ def test_weekday_out_of_range_is_a_config_error() -> None:
     """A weekday beyond 7 names the settings file and the cron field."""
     with pytest.raises(ConfigError, match=r"s\.toml: schedule\.cron: .*weekday '8'"):
         build_trigger(ScheduleSettings(cron="0 6 * * 8", jitter_seconds=0), Path("s.toml"))
+
+
+@pytest.mark.parametrize(
+    ("cron", "fires"),
+    [
+        # The 1st of the month, and every Monday: crontab runs when either matches.
+        ("0 6 1 * 1", ["2027-03-01 06:00", "2027-03-08 06:00", "2027-03-15 06:00"]),
+        # A day field starting with `*` counts as unrestricted, so both must match, as in
+        # crontab: the odd days that are Mondays.
+        ("0 6 */2 * 1", ["2027-03-01 06:00", "2027-03-15 06:00", "2027-03-29 06:00"]),
+        ("0 6 1 * *", ["2027-03-01 06:00", "2027-04-01 06:00", "2027-05-01 06:00"]),
+        # 30 February never comes, but February's Mondays do.
+        ("0 0 30 2 1", ["2028-02-07 00:00", "2028-02-14 00:00", "2028-02-21 00:00"]),
+    ],
+)
+def test_day_and_weekday_both_restricted_fire_on_either_as_in_crontab(
+    cron: str, fires: list[str]
+) -> None:
+    """When both the day of the month and the weekday are restricted, crontab runs on a day
+    that matches either; APScheduler alone wants both (and `0 6 1 * 1` ran only on a 1st
+    that is a Monday)."""
+    trigger = build_trigger(ScheduleSettings(cron=cron, jitter_seconds=0), Path("s.toml"))
+    moment = datetime(2027, 2, 28, 12, tzinfo=UTC)  # a Sunday
+    seen = []
+    for _ in fires:
+        fired = trigger.get_next_fire_time(None, moment)
+        assert fired is not None
+        seen.append(fired.strftime("%Y-%m-%d %H:%M"))
+        moment = fired + timedelta(seconds=1)
+    assert seen == fires
 
 
 def test_schedule_that_never_fires_is_a_config_error() -> None:
