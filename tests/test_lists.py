@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 from support.cli import TODAY, live_site, run
@@ -456,3 +459,87 @@ def test_a_hostile_redirect_accepted_adds_no_link_and_the_next_check_stays_in_bo
         code, out, _ = run(capsys, "check", "--config", config, "--list", document)
         assert code == 0, out
         assert other.requests == {}
+
+
+def test_ids_from_repeated_link_texts_keep_their_numbers(tmp_path: Path) -> None:
+    """A repeated text numbers its ids `-2`, `-3`, ... in document order, skipping one the
+    document already names (`Here 2`); a URL seen before and links in code take no id."""
+    path = tmp_path / "list.md"
+    path.write_text(
+        "# Reading\n\n"
+        "- [here](https://e.org/1)\n"
+        "- [Here 2](https://e.org/2)\n"
+        "- [here](https://e.org/3) and `[here](https://e.org/code)` `more code`\n"
+        "- [here](https://e.org/1)\n"
+        "- [here-4!](https://e.org/4)\n"
+        "- [here](https://e.org/5)\n"
+        "- [here 2](https://e.org/6)\n"
+        "- [](https://e.org/7)\n"
+        "- `[link](https://e.org/span)` [link](https://e.org/8)\n\n"
+        "```text\n[here](https://e.org/fenced)\n```\n\n"
+        "[here](https://e.org/9) `x` [here][ref]\n\n"
+        "[ref]: https://e.org/10\n",
+        encoding="utf-8",
+    )
+    found = [(r.id, r.url) for r in load_document_list(path)]
+    assert found == [
+        ("here", "https://e.org/1"),
+        ("here-2", "https://e.org/2"),
+        ("here-3", "https://e.org/3"),
+        ("here-4", "https://e.org/4"),
+        ("here-5", "https://e.org/5"),
+        ("here-2-2", "https://e.org/6"),
+        ("link", "https://e.org/7"),
+        ("link-2", "https://e.org/8"),
+        ("here-6", "https://e.org/9"),
+        ("here-7", "https://e.org/10"),
+    ]
+
+
+def _steps_to_load(path: Path) -> int:
+    """How many lines of ocwwatch/lists run to load `path`: a measure of work that, unlike a
+    timing, is the same on every machine."""
+    package = str(Path(rewrite.__file__).parent)
+    steps = 0
+
+    def count(frame: FrameType, event: str, arg: Any) -> Any:
+        nonlocal steps
+        steps += event == "line"
+        return count
+
+    def enter(frame: FrameType, event: str, arg: Any) -> Any:
+        return count if frame.f_code.co_filename.startswith(package) else None
+
+    previous = sys.gettrace()
+    sys.settrace(enter)
+    try:
+        load_document_list(path)
+    finally:
+        sys.settrace(previous)
+    return steps
+
+
+@pytest.mark.parametrize(
+    ("line", "first_ids"),
+    [
+        ("- [here](https://e.org/{0})\n", ["here", "here-2", "here-3"]),
+        ("- `code {0}` [course {0}](https://e.org/{0})\n", ["course-0", "course-1", "course-2"]),
+        ('- <a href="https://e.org/{0}">course {0}</a> `code`\n', ["course-0", "course-1"]),
+    ],
+    ids=["same-text", "code-spans", "inline-html"],
+)
+def test_twice_the_links_take_about_twice_the_steps_to_load(
+    tmp_path: Path, line: str, first_ids: list[str]
+) -> None:
+    """Every link named `here`, or a code span on every line, costs the same per link however
+    many links there are: ids tried from `-2` again, or every code range scanned, for each
+    link would grow with the document and make loading it quadratic."""
+    steps = []
+    for size in (300, 600):
+        path = tmp_path / f"{size}.md"
+        path.write_text("".join(line.format(n) for n in range(size)), encoding="utf-8")
+        resources = load_document_list(path)
+        assert [r.id for r in resources][: len(first_ids)] == first_ids
+        assert len(resources) == size
+        steps.append(_steps_to_load(path))
+    assert steps[1] < 2.2 * steps[0], steps

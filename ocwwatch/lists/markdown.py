@@ -3,6 +3,7 @@ and where each link's destination stands in the text. The only module that impor
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -61,10 +62,12 @@ def html_regions(
 def text_of(children: Sequence[Token], index: int) -> str:
     """The text of the link that opens at `children[index]`, its spaces folded."""
     label = []
-    for inner in children[index + 1 :]:
-        if inner.type == "link_close":
+    # By index, not a slice: a copy of the rest of a paragraph of many links for each of them
+    # would make reading them quadratic.
+    for at in range(index + 1, len(children)):
+        if children[at].type == "link_close":
             break
-        label.append(inner.content)
+        label.append(children[at].content)
     return " ".join("".join(label).split())
 
 
@@ -78,6 +81,20 @@ def _code_ranges(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
             ranges.append((starts[first], starts[last] if last < len(starts) else len(text)))
     ranges += [(m.start(), m.end()) for m in _CODE_SPAN.finditer(text)]
     return ranges
+
+
+def _merged(ranges: Iterable[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """The union of half-open ranges as sorted, disjoint ones (their starts, their ends): an
+    offset is in one of them if it is before the end of the last that starts at or before it."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for start, end in sorted(r for r in ranges if r[0] < r[1]):
+        if ends and start <= ends[-1]:
+            ends[-1] = max(ends[-1], end)
+        else:
+            starts.append(start)
+            ends.append(end)
+    return starts, ends
 
 
 class Places:
@@ -96,13 +113,16 @@ class Places:
     ) -> None:
         self.text = text
         self.starts = line_starts(text)
-        self.code = _code_ranges(text, tokens)
+        # One bisect per question, not a scan of every code range: a document with a code span
+        # on each line asks once for each `](` it has.
+        self._code_starts, self._code_ends = _merged(_code_ranges(text, tokens))
         self.references = references
         self.parser = parser
         self._defined: dict[str, tuple[int, int] | None] = {}
 
     def in_code(self, offset: int) -> bool:
-        return any(a <= offset < b for a, b in self.code)
+        at = bisect.bisect_right(self._code_starts, offset) - 1
+        return at >= 0 and offset < self._code_ends[at]
 
     def of_block(self, block: Token) -> Iterable[tuple[int, Token, tuple[int, int] | None]]:
         """Each link and image of an inline block, with its index among the block's children

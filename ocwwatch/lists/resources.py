@@ -24,10 +24,11 @@ def resources_of(path: Path, links: Sequence[DocumentLink]) -> tuple[Resource, .
     stays when the URL is rewritten, and its kind inferred from the URL."""
     resources: dict[str, Resource] = {}
     ids: set[str] = set()
+    numbers: dict[str, int] = {}
     for link in links:
         if link.url in resources:
             continue
-        resource_id = _unique(_slug(link.text) or "link", ids)
+        resource_id = _unique(_slug(link.text) or "link", ids, numbers)
         location = Location(file=str(path), line=link.line, column=link.column, length=link.length)
         resources[link.url] = Resource(
             id=resource_id,
@@ -60,11 +61,18 @@ def _slug(text: str) -> str:
     return _SLUG.sub("-", text.lower()).strip("-")[:48].strip("-")
 
 
-def _unique(base: str, taken: set[str]) -> str:
-    candidate, number = base, 2
+def _unique(base: str, taken: set[str], numbers: dict[str, int]) -> str:
+    """`base`, else the first of `base-2`, `base-3`, ... not taken. `numbers` keeps each base's
+    next number to try (1 for `base` itself): ids are never given back, so a base's first free
+    number only moves on, and a thousand links named `here` cost a step each, not a count from
+    2 each (an explicit `here-3` in the document is still skipped, as taken)."""
+    number = numbers.get(base, 1)
+    candidate = base if number == 1 else f"{base}-{number}"
     while candidate in taken:
-        candidate, number = f"{base}-{number}", number + 1
+        number += 1
+        candidate = f"{base}-{number}"
     taken.add(candidate)
+    numbers[base] = number + 1
     return candidate
 
 
