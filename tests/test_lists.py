@@ -56,6 +56,29 @@ def test_links_outside_code_are_the_entries_with_their_place() -> None:
     assert next(r.name for r in resources) == "Calculus Made Easy"
 
 
+def test_anchors_in_an_html_block_are_entries_and_are_rewritten(tmp_path: Path) -> None:
+    """A `<p>` or a `<table>` on lines of its own is an HTML block: its anchors are links, as
+    inline HTML's are; one in a fence or a code span is not."""
+    old = "https://a.example/x?a=1&b=2"
+    text = (
+        f'# List\n\n<p><a href="{old.replace("&", "&amp;")}">A</a></p>\n\n'
+        '<table>\n<tr><td><a href="https://b.example/">B</a></td></tr>\n</table>\n\n'
+        '```\n<p><a href="https://c.example/">C</a></p>\n```\n\n'
+        'Text with `<a href="https://d.example/">D</a>` and <a href="https://e.example/">E</a>.\n'
+    )
+    path = tmp_path / "list.md"
+    path.write_text(text, encoding="utf-8")
+    resources = load_document_list(path)
+    assert [(r.url, str(r.location)) for r in resources] == [
+        (old, f"{path}:3:13"),
+        ("https://b.example/", f"{path}:6:18"),
+        ("https://e.example/", f"{path}:13:61"),
+    ]
+    new = "https://n.example/y?c=3&d=4"
+    rewrite = rewrite_document(path, text, {resources[0].id: (old, new)})
+    assert rewrite.text == text.replace(old.replace("&", "&amp;"), new.replace("&", "&amp;"))
+
+
 def test_a_pdf_link_is_a_pdf_entry() -> None:
     """An entry's kind is inferred from its URL: the full-book link is a PDF."""
     kinds = {r.id: r.kind for r in load_document_list(CALCULUS)}

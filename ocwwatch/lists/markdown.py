@@ -72,11 +72,12 @@ def text_of(children: Sequence[Token], index: int) -> str:
 
 
 def _code_ranges(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
-    """Character ranges of code blocks, fences and code spans: never links, never rewritten."""
+    """Character ranges of code blocks, fences and code spans: never links, never rewritten.
+    (An HTML block is no code: its anchors are links, `html_regions`.)"""
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
     ranges = []
     for token in tokens:
-        if token.type in {"fence", "code_block", "html_block"} and token.map:
+        if token.type in {"fence", "code_block"} and token.map:
             first, last = token.map
             ranges.append((starts[first], starts[last] if last < len(starts) else len(text)))
     ranges += [(m.start(), m.end()) for m in _CODE_SPAN.finditer(text)]
