@@ -418,16 +418,22 @@ class InertLogFilter(logging.Filter):
     Location headers) out of sight."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        # A line break in what a page said could pass the rest for a record of its own.
-        record.msg = clean_terminal(redact_secrets(record.getMessage())).replace("\n", "\n  ")
+        record.msg = inert_log_text(record.getMessage())
         record.args = None
         if record.exc_info and not record.exc_text:  # what the formatter would append raw
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = clean_terminal(redact_secrets(record.exc_text))
+            record.exc_text = inert_log_text(record.exc_text)
         if record.stack_info:
-            record.stack_info = clean_terminal(redact_secrets(record.stack_info))
+            record.stack_info = inert_log_text(record.stack_info)
         return True
+
+
+def inert_log_text(text: str) -> str:
+    """A record's text as it may be logged: no escape sequence, no secret, and every line after
+    the first indented, so that a line break in what a page or an exception said cannot pass
+    the rest for a record of its own (`ocwwatch: ERROR: ...`)."""
+    return clean_terminal(redact_secrets(text)).replace("\n", "\n  ")
 
 
 def clean_terminal(text: str) -> str:

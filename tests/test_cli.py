@@ -546,7 +546,10 @@ def test_a_logged_traceback_is_inert_and_keeps_no_secret_and_no_line_is_forged()
     """The traceback the formatter appends goes through the same filter as the message; a line
     break in a message cannot start a record of its own."""
     try:
-        raise ValueError("fetch http://user:hunter2@h/?access_token=SECRET123 \x1b[2J\u202e")
+        raise ValueError(
+            "fetch http://user:hunter2@h/?access_token=SECRET123 \x1b[2J\u202e"
+            "\nocwwatch: ERROR: forged by the exception"
+        )
     except ValueError:
         exc_info = sys.exc_info()
     record = logging.LogRecord(
