@@ -15,6 +15,7 @@ from ocwwatch.config import (
     load_config,
     load_resources,
     parse_resources,
+    remove_entry,
     write_default_config,
 )
 from ocwwatch.errors import ConfigError
@@ -252,6 +253,28 @@ def test_accept_leaves_an_entry_whose_url_was_edited_since_the_run(tmp_path: Pat
         "not changed (check again to judge the new URL)"
     ]
     assert path.read_text() == text
+
+
+def test_a_list_of_inline_tables_is_accepted_into_and_removed_from(tmp_path: Path) -> None:
+    """`resources = [{...}]` is read like `[[resources]]`; accept and remove edit it alike
+    (before, accept changed nothing and remove found no entry, both without a word)."""
+    path = tmp_path / "resources.toml"
+    old = observation().url
+    path.write_text(
+        "resources = [\n"
+        f'  {{ id = "18.01sc", url = "{old}", kind = "ocw-course", '
+        'expected = { promises = [{ text = "Interactive Java applets (\\"Mathlets\\") to '
+        'reinforce key concepts" }] } },\n'
+        '  { id = "b", url = "https://b.example/", kind = "page" },\n'
+        "]\n"
+    )
+    changed, skipped = accept_baseline(path, {"18.01sc": observation()})
+    assert (len(changed), skipped) == (2, [])
+    accepted = {r.id: r for r in load_resources(path)}["18.01sc"]
+    assert accepted.url == observation().suggestion.url  # type: ignore[union-attr]
+    assert [p.holds for p in accepted.expected.promises] == [False]
+    assert remove_entry(path, "b") == "https://b.example/"
+    assert [r.id for r in load_resources(path)] == ["18.01sc"]
 
 
 def test_accept_unknown_id_is_an_error(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 from support.cli import TODAY, live_site, run
 from support.loopback import LoopbackServer
 
+from ocwwatch.config import load_resources
 from ocwwatch.errors import ConfigError, FileWriteError
 from ocwwatch.fetch import Recording
 from ocwwatch.files import rewrite_file
@@ -273,6 +274,28 @@ def test_a_sidecar_that_cannot_follow_leaves_the_document_as_it_was(
     with pytest.raises(ConfigError, match=r"folder is read-only; list\.md was put back"):
         accept.accept_into_document(document, {"calculus": moved}, (), dry_run=False)
     assert (document.read_bytes(), sidecar.read_bytes()) == before
+
+
+def test_a_sidecar_written_as_an_inline_array_follows_the_rewrite(tmp_path: Path) -> None:
+    """`resources = [{ url = ... }]` is read like `[[resources]]`, so it is rewritten like it:
+    left behind, its entry would name a URL the document no longer has."""
+    document = tmp_path / "list.md"
+    document.write_text(f"- [Calculus]({OLD_1801})\n", encoding="utf-8")
+    sidecar = tmp_path / "list.ocwwatch.toml"
+    sidecar.write_text(f'resources = [ {{ url = "{OLD_1801}", name = "X" }} ]\n')
+    moved = Observation(
+        id="calculus",
+        url=OLD_1801,
+        outcome=Outcome.MOVED,
+        metadata=Metadata(page_kind=PageKind.OCW_COURSE),
+        suggestion=Suggestion(url=NEW_1801, reason="301"),
+        observed_at=datetime(2024, 5, 1, tzinfo=UTC),
+    )
+    accepted = accept.accept_into_document(document, {"calculus": moved}, (), dry_run=False)
+    assert f"list.ocwwatch.toml: url {OLD_1801} -> {NEW_1801}" in accepted.changed
+    assert sidecar.read_text() == f'resources = [ {{ url = "{NEW_1801}", name = "X" }} ]\n'
+    (resource,) = load_resources(document)  # the sidecar still names one of its links
+    assert (resource.url, resource.name) == (NEW_1801, "X")
 
 
 def test_a_sidecar_entry_for_no_link_is_an_error(

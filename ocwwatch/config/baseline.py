@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import AoT, Table
+from tomlkit.items import AoT, Array, InlineTable, Table
 from tomlkit.toml_document import TOMLDocument
 
 from ocwwatch.config.load import parse_resources
@@ -51,7 +51,7 @@ def accept_baseline(
         raise ConfigError(f"{path}: no observation for id(s) {', '.join(sorted(unknown))}")
     changed: list[str] = []
     skipped: list[str] = []
-    for table in _resource_tables(document):
+    for table in _entries(document):
         observation = observations.get(str(table.get("id")))
         if observation is None or (ids and observation.id not in ids):
             continue
@@ -95,13 +95,11 @@ def remove_entry(path: Path, resource_id: str) -> str:
     document = _read_document(path)
     entries = document.get("resources")
     found = [
-        index
-        for index, table in enumerate(entries.body if isinstance(entries, AoT) else [])
-        if isinstance(table, Table) and table.get("id") == resource_id
+        index for index, table in enumerate(_entries(document)) if table.get("id") == resource_id
     ]
-    if not isinstance(entries, AoT) or not found:
+    if not isinstance(entries, AoT | Array) or not found:
         raise ConfigError(f"{path}: no entry with id {resource_id!r}")
-    url = str(entries.body[found[0]].get("url"))
+    url = str(_entries(document)[found[0]].get("url"))
     del entries[found[0]]
     _write_list(path, tomlkit.dumps(document))
     return url
@@ -149,14 +147,21 @@ def _write_list(path: Path, text: str) -> None:
         raise ConfigError(str(exc)) from exc
 
 
-def _resource_tables(document: TOMLDocument) -> list[Table]:
+Entry = Table | InlineTable
+
+
+def _entries(document: TOMLDocument) -> list[Entry]:
+    """The list's entries as written: `[[resources]]` tables, or the inline tables of
+    `resources = [{...}]`, which the loader reads alike (so must every edit)."""
     entries = document.get("resources")
-    if not isinstance(entries, AoT):
-        return []
-    return [table for table in entries.body if isinstance(table, Table)]
+    if isinstance(entries, AoT):
+        return [table for table in entries.body if isinstance(table, Table)]
+    if isinstance(entries, Array):
+        return [table for table in entries if isinstance(table, InlineTable)]
+    return []
 
 
-def _accept_one(table: Table, observation: Observation) -> list[str]:
+def _accept_one(table: Entry, observation: Observation) -> list[str]:
     changed = []
     if observation.suggestion and table.get("url") != observation.suggestion.url:
         changed.append(f"url {table.get('url')} -> {observation.suggestion.url}")
@@ -166,16 +171,19 @@ def _accept_one(table: Table, observation: Observation) -> list[str]:
     # not describe it (a dead page's metadata is of the wrong page).
     found = observation.suggestion.metadata if observation.suggestion else None
     dead = observation.outcome is Outcome.DEAD or found is not None
-    if not isinstance(expected, Table) or (dead and found is None):
+    if not isinstance(expected, Table | InlineTable) or (dead and found is None):
         return changed
     changed += _accept_fields(expected, found or observation.metadata)
     promises = expected.get("promises")
     if isinstance(promises, AoT):
-        changed += _accept_promises(promises, observation)
+        changed += _accept_promises(promises.body, observation)
+    elif isinstance(promises, Array):
+        inline = [promise for promise in promises if isinstance(promise, InlineTable)]
+        changed += _accept_promises(inline, observation)
     return changed
 
 
-def _accept_fields(expected: Table, metadata: Metadata) -> list[str]:
+def _accept_fields(expected: Entry, metadata: Metadata) -> list[str]:
     changed = []
     for name in BASELINE_SCALARS + BASELINE_LISTS:
         if name not in expected:
@@ -189,16 +197,18 @@ def _accept_fields(expected: Table, metadata: Metadata) -> list[str]:
     return changed
 
 
-def _accept_promises(promises: AoT, observation: Observation) -> list[str]:
+def _accept_promises(promises: Sequence[Entry], observation: Observation) -> list[str]:
     holds = {check.text: check.holds for check in observation.promises}
     changed = []
-    for promise in promises.body:
+    for promise in promises:
         text = str(promise.get("text"))
         if text not in holds or bool(promise.get("holds", True)) == holds[text]:
             continue
         changed.append(f"promise {text!r} holds = {str(holds[text]).lower()}")
         if holds[text]:
             del promise["holds"]
+        elif isinstance(promise, InlineTable):
+            promise["holds"] = False
         else:
             set_after_last_key(promise, "holds", False)
     return changed
@@ -229,9 +239,8 @@ def rewrite_sidecar_urls(path: Path, moves: Mapping[str, str]) -> list[str]:
         document = tomlkit.parse(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, TOMLKitError) as exc:
         raise ConfigError(f"{path}: cannot be read for rewriting: {exc}") from exc
-    entries = document.get("resources")
     changed = []
-    for entry in entries if isinstance(entries, AoT) else []:
+    for entry in _entries(document):
         old = entry.get("url")
         if isinstance(old, str) and old in moves:
             entry["url"] = moves[old]
