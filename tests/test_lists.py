@@ -245,6 +245,18 @@ def test_a_sidecar_file_adds_expectations_and_follows_the_rewrite(
         assert "in Latin" in out
 
 
+def moved_1801() -> Observation:
+    """A run's observation of the list's one link: 18.01SC, moved to its new URL."""
+    return Observation(
+        id="calculus",
+        url=OLD_1801,
+        outcome=Outcome.MOVED,
+        metadata=Metadata(page_kind=PageKind.OCW_COURSE),
+        suggestion=Suggestion(url=NEW_1801, reason="301"),
+        observed_at=datetime(2024, 5, 1, tzinfo=UTC),
+    )
+
+
 def test_a_sidecar_that_cannot_follow_leaves_the_document_as_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -255,14 +267,6 @@ def test_a_sidecar_that_cannot_follow_leaves_the_document_as_it_was(
     sidecar = tmp_path / "list.ocwwatch.toml"
     sidecar.write_text(f'[[resources]]\nurl = "{OLD_1801}"\n', encoding="utf-8")
     before = (document.read_bytes(), sidecar.read_bytes())
-    moved = Observation(
-        id="calculus",
-        url=OLD_1801,
-        outcome=Outcome.MOVED,
-        metadata=Metadata(page_kind=PageKind.OCW_COURSE),
-        suggestion=Suggestion(url=NEW_1801, reason="301"),
-        observed_at=datetime(2024, 5, 1, tzinfo=UTC),
-    )
 
     def read_only_sidecar(path: Path, data: bytes, *, what: str) -> None:
         if path == sidecar:
@@ -272,7 +276,7 @@ def test_a_sidecar_that_cannot_follow_leaves_the_document_as_it_was(
     monkeypatch.setattr("ocwwatch.pipeline.accept.rewrite_file", read_only_sidecar)
     monkeypatch.setattr("ocwwatch.config.baseline.rewrite_file", read_only_sidecar)
     with pytest.raises(ConfigError, match=r"folder is read-only; list\.md was put back"):
-        accept.accept_into_document(document, {"calculus": moved}, (), dry_run=False)
+        accept.accept_into_document(document, {"calculus": moved_1801()}, (), dry_run=False)
     assert (document.read_bytes(), sidecar.read_bytes()) == before
 
 
@@ -283,15 +287,7 @@ def test_a_sidecar_written_as_an_inline_array_follows_the_rewrite(tmp_path: Path
     document.write_text(f"- [Calculus]({OLD_1801})\n", encoding="utf-8")
     sidecar = tmp_path / "list.ocwwatch.toml"
     sidecar.write_text(f'resources = [ {{ url = "{OLD_1801}", name = "X" }} ]\n')
-    moved = Observation(
-        id="calculus",
-        url=OLD_1801,
-        outcome=Outcome.MOVED,
-        metadata=Metadata(page_kind=PageKind.OCW_COURSE),
-        suggestion=Suggestion(url=NEW_1801, reason="301"),
-        observed_at=datetime(2024, 5, 1, tzinfo=UTC),
-    )
-    accepted = accept.accept_into_document(document, {"calculus": moved}, (), dry_run=False)
+    accepted = accept.accept_into_document(document, {"calculus": moved_1801()}, (), dry_run=False)
     assert f"list.ocwwatch.toml: url {OLD_1801} -> {NEW_1801}" in accepted.changed
     assert sidecar.read_text() == f'resources = [ {{ url = "{NEW_1801}", name = "X" }} ]\n'
     (resource,) = load_resources(document)  # the sidecar still names one of its links
