@@ -147,21 +147,16 @@ SECRET_PARAMETERS = frozenset(
 )
 # A parameter follows `?`, `&`, `;` (HTML's `&amp;` ends with one) or `#` (OAuth's implicit
 # flow answers `#access_token=`); its value runs to the next parameter or the URL's end.
+_SECRET_NAMES = "|".join(
+    re.escape(name) for name in sorted(SECRET_PARAMETERS, key=len, reverse=True)
+)
 _SECRET_PARAMETER = re.compile(
-    r"(?P<name>[?&;#](?:"
-    + "|".join(re.escape(name) for name in sorted(SECRET_PARAMETERS, key=len, reverse=True))
-    + rf"))=[^&#\\{_URL_END}]+",
-    re.IGNORECASE,
+    rf"(?P<name>[?&;#](?:{_SECRET_NAMES}))=[^&#\\{_URL_END}]+", re.IGNORECASE
 )
 
 
 # A credential-like parameter's name and its `=`, wherever it stands.
-_SECRET_NAME = re.compile(
-    r"[?&;#](?:"
-    + "|".join(re.escape(name) for name in sorted(SECRET_PARAMETERS, key=len, reverse=True))
-    + r")=",
-    re.IGNORECASE,
-)
+_SECRET_NAME = re.compile(rf"[?&;#](?:{_SECRET_NAMES})=", re.IGNORECASE)
 
 
 def may_hold_secret(text: str) -> bool:
