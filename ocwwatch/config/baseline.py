@@ -93,13 +93,12 @@ def remove_entry(path: Path, resource_id: str) -> str:
     """Take the entry `resource_id` (with its expectations) out of the list; return its URL.
     Comments above it stay: tomlkit counts them as the end of the entry before."""
     document = _read_document(path)
+    tables = _entries(document)
+    found = [index for index, table in enumerate(tables) if table.get("id") == resource_id]
     entries = document.get("resources")
-    found = [
-        index for index, table in enumerate(_entries(document)) if table.get("id") == resource_id
-    ]
     if not isinstance(entries, AoT | Array) or not found:
         raise ConfigError(f"{path}: no entry with id {resource_id!r}")
-    url = str(_entries(document)[found[0]].get("url"))
+    url = str(tables[found[0]].get("url"))
     del entries[found[0]]
     _write_list(path, tomlkit.dumps(document))
     return url
