@@ -10,6 +10,7 @@ import httpx
 import pytest
 from support.crawl import (
     HOME,
+    OCW_404,
     T0,
     MockSite,
     by_path,
@@ -217,6 +218,42 @@ async def test_links_found_ok_lately_are_not_asked_again_but_pages_are(store: St
     assert HOME + "notes.pdf" in later
     assert "not asked again" in notes_details[0]
     assert "not asked again" not in notes_details[1]
+
+
+async def test_a_link_whose_head_was_not_believed_is_asked_by_get_alone_next_run(
+    store: Store,
+) -> None:
+    """A file that answered 404, and one that answered OCW's "not found" page, were asked by
+    HEAD and then by the GET that decided: the next run asks them by that GET alone, with the
+    same verdicts. Once the file answers again, the run after asks HEAD first again."""
+    gone, lost = HOME + "gone.pdf", HOME + "lost.pdf"
+    routes = {**course_routes(), HOME + "pages/b/": ok(page("../a/", "../../gone.pdf"))}
+    routes[HOME + "pages/a/"] = ok(page("../b/", "../../notes.pdf", "../../lost.pdf"))
+    routes[gone], routes[lost] = status(404), ok(OCW_404)
+    asked, states = [], []
+    with LoopbackServer(routes) as server:
+        cfg = config(server, recheck_after_hours=0)
+        for day in range(4):
+            if day == 2:
+                server.routes[gone] = pdf()
+            server.reset_counts()
+            outcome = await deep_run(cfg, store, at=T0 + timedelta(days=day))
+            log = server.request_log
+            asked.append([[m for m, path, _ in log if path == url] for url in (gone, lost)])
+            found = by_path(outcome, server)
+            states.append((found[gone].state, found[lost].state))
+    assert asked == [
+        [["HEAD", "GET"], ["HEAD", "GET"]],
+        [["GET"], ["GET"]],
+        [["GET"], ["GET"]],  # the file is back: the GET alone finds it
+        [["HEAD"], ["GET"]],  # its HEAD is believed again
+    ]
+    assert states == [
+        (LinkState.DEAD, LinkState.SOFT404),
+        (LinkState.DEAD, LinkState.SOFT404),
+        (LinkState.OK, LinkState.SOFT404),
+        (LinkState.OK, LinkState.SOFT404),
+    ]
 
 
 async def test_recheck_after_zero_asks_every_link_every_run(store: Store) -> None:

@@ -203,6 +203,9 @@ class DeepCrawl:
         self.woken = asyncio.Event()
         # Claimed entries found ok lately (status, when), by key: kept until checked.
         self.fresh: dict[str, tuple[int | None, datetime]] = {}
+        # Claimed files and other sites' links whose HEAD the last verdict did not believe, by
+        # key: asked by GET at once, since a HEAD would only be confirmed by it again.
+        self.doubted: set[str] = set()
         self.writer: FrontierWriter  # set while the crawl runs
 
     async def run(self, seeds: Sequence[Seed]) -> LinkChecks:
@@ -393,6 +396,10 @@ class DeepCrawl:
         run_id, batch = self.run_id, self.options.claim_batch
         entries = await self.writer.call(lambda frontier: frontier.claim_frontier(run_id, batch))
         self.claimed_after = flushes
+        asked_by_head = [entry.url for entry in entries if entry.kind is not LinkKind.PAGE]
+        if asked_by_head:
+            doubted = await self.writer.call(lambda frontier: frontier.doubted_heads(asked_by_head))
+            self.doubted.update(entry.key for entry in entries if entry.url in doubted)
         if self.options.recheck_after is not None and entries:
             now = self.now()
             since = now - self.options.recheck_after
@@ -505,6 +512,8 @@ class DeepCrawl:
         if entry.key in self.landed:
             return None  # a redirect already ended here this run: checked, links read
         earlier = self.fresh.pop(entry.key, None)
+        head_first = entry.key not in self.doubted
+        self.doubted.discard(entry.key)
         refusal = self.scope.refusal(entry.url)
         if refusal is not None:
             return skipped(entry, refusal[1], self.now(), refusal[0])
@@ -523,8 +532,8 @@ class DeepCrawl:
         if entry.kind is LinkKind.PAGE:
             return await self.prober.check_page(entry, read_links=read_links)
         if outside:
-            return await self.prober.check_external(entry)
-        return await self.prober.check_file(entry, self.page_budget(entry))
+            return await self.prober.check_external(entry, head_first=head_first)
+        return await self.prober.check_file(entry, self.page_budget(entry), head_first=head_first)
 
     def page_budget(self, entry: FrontierEntry) -> Callable[[], bool] | None:
         """For a file of a site whose name a page may have, what grants it a page of the

@@ -253,13 +253,20 @@ class Prober:
         return visit
 
     async def check_file(
-        self, entry: FrontierEntry, as_page: Callable[[], bool] | None = None
+        self,
+        entry: FrontierEntry,
+        as_page: Callable[[], bool] | None = None,
+        *,
+        head_first: bool = True,
     ) -> Visit:
         """HEAD; a ranged GET where HEAD is refused (405, 501) or cannot be believed.
 
         With `as_page`, a file's name that a page may have (`/v1.2`): when HEAD says HTML and
         `as_page()` grants a page of the site's budget, it is checked and read as a page (issue
-        14: the answer decides, not the name)."""
+        14: the answer decides, not the name). Without `head_first` (the last run's HEAD was not
+        believed) the ranged GET is the only request, unless the answer may make it a page."""
+        if not head_first and as_page is None:
+            return await self.check_by_get(entry)
         head = await self.fetcher.fetch(entry.url, method="HEAD")
         if as_page is not None and is_html_answer(head) and as_page():
             return await self.check_page(entry, read_links=True)
@@ -267,19 +274,22 @@ class Prober:
             kind = PageKind.PDF if head.content_type == "application/pdf" else PageKind.OTHER
             metadata = Metadata(page_kind=kind, content_type=head.content_type)
             return self.visit_of(entry, head, metadata, "HEAD")
+        return await self.check_by_get(entry)
+
+    async def check_by_get(self, entry: FrontierEntry) -> Visit:
         result = await self.fetch_start(entry.url)
         return self.visit_of(entry, result, page_metadata(result).metadata, "GET", ranged=True)
 
-    async def check_external(self, entry: FrontierEntry) -> Visit:
+    async def check_external(self, entry: FrontierEntry, *, head_first: bool = True) -> Visit:
         """A watched host's page by GET (its 404 page comes with 200), a YouTube embed through
-        oEmbed, anything else by HEAD."""
+        oEmbed, anything else by HEAD (or by GET alone, without `head_first`)."""
         video = video_id(entry.url) if entry.kind is LinkKind.EMBED else None
         if video is not None:
             return await self.check_video(entry, video)
         if entry.kind is LinkKind.EXTERNAL and self.scope.is_watched_host(entry.url):
             result = await self.fetcher.fetch(entry.url)
             return self.visit_of(entry, result, page_metadata(result).metadata, "GET")
-        return await self.check_file(entry)
+        return await self.check_file(entry, head_first=head_first)
 
     async def check_video(self, entry: FrontierEntry, video: str) -> Visit:
         """Ask oEmbed about the video; the embed URL itself would answer 200 regardless."""

@@ -198,6 +198,12 @@ SELECT l.url, l.http_status, l.asked_at FROM links AS l JOIN runs AS r ON r.id =
 WHERE l.url IN (SELECT value FROM json_each(?)) AND l.state = 'ok'
     AND r.status = 'complete' AND l.asked_at >= ? AND l.asked_at <= ?
 """
+# Links whose HEAD the last verdict could not believe (`probe.trusts_head`): a failing status,
+# which only a GET may confirm, or a file that answered a web page (read for a soft 404).
+_DOUBTED = """
+SELECT url FROM links WHERE url IN (SELECT value FROM json_each(?))
+    AND ((http_status >= 400 AND http_status != 429) OR state = 'soft404')
+"""
 _UPSERT_LINK = f"""
 INSERT INTO links (
     url, state, http_status, final_url, first_failed_at, failed_runs, last_run_id, asked_at
@@ -462,6 +468,12 @@ class CrawlStore(StoreBase):
             if asked is not None:
                 fresh[row["url"]] = (row["http_status"], asked)
         return fresh
+
+    def doubted_heads(self, urls: Sequence[str]) -> set[str]:
+        """Of `urls`, those whose latest verdict a GET had to decide because their HEAD could
+        not be believed: the next check goes to that GET at once (`_DOUBTED`)."""
+        rows = self._select("read failing links", _DOUBTED, [json.dumps(list(urls))])
+        return {row["url"] for row in rows}
 
     def load_crawled_page(self, url_key: str) -> CrawledPage | None:
         """A page's last crawl (validators and links), if it was read before."""
