@@ -390,23 +390,20 @@ class DeepCrawl:
 
     async def claim(self) -> list[FrontierEntry]:
         """Save the links found so far, then claim the next queued entries, noting those
-        checked recently enough not to be asked again."""
+        checked recently enough not to be asked again and those to ask by GET alone."""
         await self.flush()
         flushes = self.found_flushes
+        now = self.now()
+        window = self.options.recheck_after
+        since = now - window if window is not None else None
         run_id, batch = self.run_id, self.options.claim_batch
-        entries = await self.writer.call(lambda frontier: frontier.claim_frontier(run_id, batch))
+        claimed = await self.writer.call(
+            lambda frontier: claim_with_history(frontier, run_id, batch, since, now)
+        )
         self.claimed_after = flushes
-        asked_by_head = [entry.url for entry in entries if entry.kind is not LinkKind.PAGE]
-        if asked_by_head:
-            doubted = await self.writer.call(lambda frontier: frontier.doubted_heads(asked_by_head))
-            self.doubted.update(entry.key for entry in entries if entry.url in doubted)
-        if self.options.recheck_after is not None and entries:
-            now = self.now()
-            since = now - self.options.recheck_after
-            urls = [entry.url for entry in entries]
-            fresh = await self.writer.call(lambda frontier: frontier.fresh_links(urls, since, now))
-            self.fresh.update({e.key: fresh[e.url] for e in entries if e.url in fresh})
-        return entries
+        self.fresh.update(claimed.fresh)
+        self.doubted.update(claimed.doubted)
+        return claimed.entries
 
     def accept(self, entries: Sequence[FrontierEntry]) -> int:
         """Queue claimed entries (the claim is over); how many there were."""
@@ -608,6 +605,30 @@ class DeepCrawl:
             return check
         reason = f"status {check.http_status}, accepted by the settings (deep.accept)"
         return restate(check, LinkState.OK, reason, previous, now)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """Entries claimed from the frontier, with what the store remembers of them, by key."""
+
+    entries: list[FrontierEntry]
+    fresh: dict[str, tuple[int | None, datetime]]  # found ok lately: (status, when asked)
+    doubted: set[str]  # files and other sites' links whose last HEAD was not believed
+
+
+def claim_with_history(
+    frontier: Frontier, run_id: int, limit: int, since: datetime | None, now: datetime
+) -> Claimed:
+    """Claim up to `limit` entries and read what the last runs found of them, in one call on
+    the store's thread. `since` None: the recheck window is off (every link is asked)."""
+    entries = frontier.claim_frontier(run_id, limit)
+    fresh: dict[str, tuple[int | None, datetime]] = {}
+    if since is not None and entries:
+        found = frontier.fresh_links([entry.url for entry in entries], since, now)
+        fresh = {entry.key: found[entry.url] for entry in entries if entry.url in found}
+    files = [entry.url for entry in entries if entry.kind is not LinkKind.PAGE]
+    doubted = frontier.doubted_heads(files) if files else set()
+    return Claimed(entries, fresh, {entry.key for entry in entries if entry.url in doubted})
 
 
 def saving_checks(run_id: int, rows: Sequence[FoundCheck]) -> Callable[[Frontier], None]:
