@@ -23,6 +23,7 @@ from support.crawl import (
 )
 from support.loopback import LoopbackServer
 
+from ocwwatch.config import HttpSettings
 from ocwwatch.errors import StoreError
 from ocwwatch.fetch import Recording
 from ocwwatch.judge import is_link_finding
@@ -254,6 +255,40 @@ async def test_a_link_whose_head_was_not_believed_is_asked_by_get_alone_next_run
         (LinkState.OK, LinkState.SOFT404),
         (LinkState.OK, LinkState.SOFT404),
     ]
+
+
+async def test_another_sites_link_that_failed_is_still_asked_head_first(store: Store) -> None:
+    """Another site's page is checked by HEAD, and a 2xx HEAD is believed without reading the
+    page: after one failing run, its next check is HEAD first again, not the GET that would
+    read a page about "404 Not Found" as a soft 404 (a review's reproduction)."""
+    elsewhere = "http://127.0.0.2/docs/404"
+    about_404 = b"<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1>"
+    mock = MockSite({})
+    mock.routes[HOME] = ok(page(elsewhere, title="Course home"))
+    asked: list[list[str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host != "127.0.0.2":
+            return mock.answer(request)
+        if request.url.path == "/robots.txt":
+            return httpx.Response(404)
+        asked[-1].append(request.method)
+        if len(asked) == 1:
+            return httpx.Response(503, headers={"content-type": "text/html"})
+        body = b"" if request.method == "HEAD" else about_404
+        return httpx.Response(200, headers={"content-type": "text/html"}, content=body)
+
+    cfg = config(mock, recheck_after_hours=0)
+    http = HttpSettings(allowed_private_hosts=("http://127.0.0.2",))
+    cfg = cfg.model_copy(update={"settings": cfg.settings.model_copy(update={"http": http})})
+    states = []
+    for day in range(3):
+        asked.append([])
+        at = T0 + timedelta(days=day)
+        outcome = await deep_run(cfg, store, at=at, transport=httpx.MockTransport(answer))
+        states.append(by_path(outcome, mock)[elsewhere].state)
+    assert asked == [["HEAD", "GET"], ["HEAD"], ["HEAD"]]
+    assert states[1:] == [LinkState.OK, LinkState.OK]
 
 
 async def test_recheck_after_zero_asks_every_link_every_run(store: Store) -> None:

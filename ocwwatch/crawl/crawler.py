@@ -203,8 +203,8 @@ class DeepCrawl:
         self.woken = asyncio.Event()
         # Claimed entries found ok lately (status, when), by key: kept until checked.
         self.fresh: dict[str, tuple[int | None, datetime]] = {}
-        # Claimed files and other sites' links whose HEAD the last verdict did not believe, by
-        # key: asked by GET at once, since a HEAD would only be confirmed by it again.
+        # Claimed files whose HEAD the last verdict did not believe, by key: asked by the
+        # ranged GET at once, which would have had to confirm that HEAD again.
         self.doubted: set[str] = set()
         self.writer: FrontierWriter  # set while the crawl runs
 
@@ -506,11 +506,11 @@ class DeepCrawl:
             return Visit(entry=entry, probe=probe)
 
     async def check(self, entry: FrontierEntry, read_links: bool) -> Visit | None:
-        if entry.key in self.landed:
-            return None  # a redirect already ended here this run: checked, links read
         earlier = self.fresh.pop(entry.key, None)
         head_first = entry.key not in self.doubted
         self.doubted.discard(entry.key)
+        if entry.key in self.landed:
+            return None  # a redirect already ended here this run: checked, links read
         refusal = self.scope.refusal(entry.url)
         if refusal is not None:
             return skipped(entry, refusal[1], self.now(), refusal[0])
@@ -529,7 +529,7 @@ class DeepCrawl:
         if entry.kind is LinkKind.PAGE:
             return await self.prober.check_page(entry, read_links=read_links)
         if outside:
-            return await self.prober.check_external(entry, head_first=head_first)
+            return await self.prober.check_external(entry)
         return await self.prober.check_file(entry, self.page_budget(entry), head_first=head_first)
 
     def page_budget(self, entry: FrontierEntry) -> Callable[[], bool] | None:
@@ -613,7 +613,7 @@ class Claimed:
 
     entries: list[FrontierEntry]
     fresh: dict[str, tuple[int | None, datetime]]  # found ok lately: (status, when asked)
-    doubted: set[str]  # files and other sites' links whose last HEAD was not believed
+    doubted: set[str]  # files whose last HEAD was not believed
 
 
 def claim_with_history(
@@ -626,7 +626,9 @@ def claim_with_history(
     if since is not None and entries:
         found = frontier.fresh_links([entry.url for entry in entries], since, now)
         fresh = {entry.key: found[entry.url] for entry in entries if entry.url in found}
-    files = [entry.url for entry in entries if entry.kind is not LinkKind.PAGE]
+    # Files only: a HEAD another site's page answers with 2xx is believed, HTML or not, and
+    # never read, so a GET alone could judge it otherwise (a page titled "404 Not Found").
+    files = [entry.url for entry in entries if entry.kind is LinkKind.FILE]
     doubted = frontier.doubted_heads(files) if files else set()
     return Claimed(entries, fresh, {entry.key for entry in entries if entry.url in doubted})
 

@@ -280,16 +280,16 @@ class Prober:
         result = await self.fetch_start(entry.url)
         return self.visit_of(entry, result, page_metadata(result).metadata, "GET", ranged=True)
 
-    async def check_external(self, entry: FrontierEntry, *, head_first: bool = True) -> Visit:
+    async def check_external(self, entry: FrontierEntry) -> Visit:
         """A watched host's page by GET (its 404 page comes with 200), a YouTube embed through
-        oEmbed, anything else by HEAD (or by GET alone, without `head_first`)."""
+        oEmbed, anything else by HEAD."""
         video = video_id(entry.url) if entry.kind is LinkKind.EMBED else None
         if video is not None:
             return await self.check_video(entry, video)
         if entry.kind is LinkKind.EXTERNAL and self.scope.is_watched_host(entry.url):
             result = await self.fetcher.fetch(entry.url)
             return self.visit_of(entry, result, page_metadata(result).metadata, "GET")
-        return await self.check_file(entry, head_first=head_first)
+        return await self.check_file(entry)
 
     async def check_video(self, entry: FrontierEntry, video: str) -> Visit:
         """Ask oEmbed about the video; the embed URL itself would answer 200 regardless."""

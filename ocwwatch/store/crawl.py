@@ -198,8 +198,8 @@ SELECT l.url, l.http_status, l.asked_at FROM links AS l JOIN runs AS r ON r.id =
 WHERE l.url IN (SELECT value FROM json_each(?)) AND l.state = 'ok'
     AND r.status = 'complete' AND l.asked_at >= ? AND l.asked_at <= ?
 """
-# Links whose HEAD the last verdict could not believe (`probe.trusts_head`): a failing status,
-# which only a GET may confirm, or a file that answered a web page (read for a soft 404).
+# Of files' URLs, those whose HEAD the last verdict could not believe (`probe.trusts_head`): a
+# failing status, which only a GET may confirm, or a web page where the file should be, read.
 _DOUBTED = """
 SELECT url FROM links WHERE url IN (SELECT value FROM json_each(?))
     AND ((http_status >= 400 AND http_status != 429) OR state = 'soft404')
